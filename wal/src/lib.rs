@@ -1,0 +1,1 @@
+//! `tl-wal`: the checksummed, segmented write-ahead log.

@@ -1,9 +1,11 @@
 //! `tl-index`: what the log's records mean.
 //!
-//! This crate will own the record payloads stored in the `tl-wal` log (Blob, Put,
+//! This crate owns the record payloads stored in the `tl-wal` log (Blob, Put,
 //! Delete, Rename, Commit, Pin), capture by scanning a directory, the rkyv tree
 //! snapshots written by the compactor, the state of the tree at any LSN or time,
 //! diff, and materialization (replay/restore). It is a library shared by the daemon
 //! and the commands; it prints nothing.
-//!
-//! Not yet written: this crate is a placeholder until the capture issue lands.
+
+pub mod types;
+
+pub use types::{BlobHash, Entry, Mode, Tree};

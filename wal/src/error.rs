@@ -1,0 +1,188 @@
+//! Typed errors. Each names the segment file, the offset and the LSN where it
+//! applies, and what was expected, so that `tl` can tell the user what to run next.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::format::{FrameProblem, HeaderProblem};
+use crate::Lsn;
+
+/// Opening a log directory failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// An I/O error on a file of the log.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another process holds the log's writer lock.
+    #[error("{dir} is locked by another tl writer (lock file {dir}/LOCK); stop it or wait")]
+    Locked {
+        /// The log directory.
+        dir: PathBuf,
+    },
+    /// A file in the segment directory that is not a segment.
+    #[error(
+        "{path} is not a tl segment (expected <20-digit LSN>.seg); \
+         move it out of the log directory"
+    )]
+    ForeignFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A segment written by a newer (or unknown) format version.
+    #[error(
+        "{path} has segment format version {found}; this tl reads version {supported}: \
+         upgrade tl"
+    )]
+    UnsupportedVersion {
+        /// The segment.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Version this code reads.
+        supported: u32,
+    },
+    /// A segment header that does not validate.
+    #[error("{path}: damaged segment header at offset 0: {problem}; run `tl fsck`")]
+    BadHeader {
+        /// The segment.
+        path: PathBuf,
+        /// What is wrong.
+        problem: HeaderProblem,
+    },
+    /// A segment whose header disagrees with its file name.
+    #[error("{path}: header says base LSN {header_lsn} but the file name says {name_lsn}")]
+    NameMismatch {
+        /// The segment.
+        path: PathBuf,
+        /// LSN in the header.
+        header_lsn: Lsn,
+        /// LSN in the file name.
+        name_lsn: Lsn,
+    },
+    /// A segment of another log.
+    #[error("{path} belongs to another log (repository id differs from {first})")]
+    ForeignSegment {
+        /// The segment.
+        path: PathBuf,
+        /// The first segment, whose id the others must share.
+        first: PathBuf,
+    },
+    /// Segments do not join up: one is missing (or truncated) in the middle.
+    #[error(
+        "log is not contiguous: {previous} ends at LSN {expected} but the next segment \
+         {next} starts at LSN {found} (a segment is missing or was truncated); run `tl fsck`"
+    )]
+    MissingSegment {
+        /// The segment before the hole.
+        previous: PathBuf,
+        /// The LSN the next segment should start at.
+        expected: Lsn,
+        /// The segment after the hole.
+        next: PathBuf,
+        /// The LSN it starts at.
+        found: Lsn,
+    },
+}
+
+/// Appending failed. Nothing of the batch is acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// An earlier write or sync failed; the log refuses writes until reopened.
+    #[error(
+        "the log writer is poisoned by an earlier I/O failure ({cause}); nothing more is \
+         written until the log is reopened"
+    )]
+    Poisoned {
+        /// The first failure.
+        cause: String,
+    },
+    /// This append's write or sync failed (the writer is now poisoned).
+    #[error("writing {path} at offset {offset} (LSN {lsn}) failed: {source}")]
+    Io {
+        /// The segment.
+        path: PathBuf,
+        /// File offset of the failed write.
+        offset: u64,
+        /// LSN of the failed write.
+        lsn: Lsn,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A batch with no records.
+    #[error("a batch must hold at least one record")]
+    EmptyBatch,
+    /// A record over the maximum size.
+    #[error("record of {len} bytes exceeds the maximum of {max} bytes")]
+    RecordTooLarge {
+        /// Its length.
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// The log was closed.
+    #[error("the log is closed")]
+    Closed,
+}
+
+/// Reading the log failed at a place.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A frame that does not validate inside data that should be intact.
+    #[error(
+        "{path}: damaged frame at offset {offset} (LSN {lsn}): {problem}; {}",
+        match .resumes_at {
+            Some(r) => format!("reading resumes at LSN {r} (LSNs {lsn}..{r} skipped)"),
+            None => "nothing readable follows in this segment".to_string(),
+        }
+    )]
+    Corrupt {
+        /// The segment.
+        path: PathBuf,
+        /// File offset of the bad frame.
+        offset: u64,
+        /// Its LSN.
+        lsn: Lsn,
+        /// What is wrong.
+        problem: FrameProblem,
+        /// Where the next valid batch starts, if any.
+        resumes_at: Option<Lsn>,
+    },
+    /// An I/O error while reading.
+    #[error("reading {path} at offset {offset} failed: {source}")]
+    Io {
+        /// The segment.
+        path: PathBuf,
+        /// Offset of the read.
+        offset: u64,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The LSN is outside the log.
+    #[error("LSN {lsn} is outside the log (which holds LSNs {start}..{end})")]
+    OutOfRange {
+        /// Requested LSN.
+        lsn: Lsn,
+        /// First LSN held.
+        start: Lsn,
+        /// End of the durable log.
+        end: Lsn,
+    },
+    /// The LSN is inside the log but no record starts there.
+    #[error("{path}: no record starts at LSN {lsn} (offset {offset})")]
+    NotARecord {
+        /// The segment.
+        path: PathBuf,
+        /// File offset.
+        offset: u64,
+        /// Requested LSN.
+        lsn: Lsn,
+    },
+}

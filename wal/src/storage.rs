@@ -1,0 +1,266 @@
+//! The small storage interface the log is written through.
+//!
+//! The writer and the readers never touch `std::fs` directly: they go through
+//! [`Storage`] (a directory of segment files) and [`SegmentFile`]. [`FsStorage`] is
+//! the real one; `testing::MemStorage` keeps written and synced bytes apart so that
+//! tests can simulate power loss and I/O errors at every step (as redb's crash
+//! tests and SQLite's crash-test VFS do).
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// A directory holding the segment files of one log.
+pub trait Storage: Send + Sync {
+    /// Names of all entries in the directory (files and others), unsorted.
+    fn list(&self) -> io::Result<Vec<String>>;
+    /// Opens an existing file for reading and writing.
+    fn open(&self, name: &str) -> io::Result<Box<dyn SegmentFile>>;
+    /// Opens an existing file for reading only.
+    fn open_read(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
+        self.open(name)
+    }
+    /// Creates a new file; fails if it exists.
+    fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>>;
+    /// Removes a file.
+    fn remove(&self, name: &str) -> io::Result<()>;
+    /// Makes the directory's entries (creations, removals) durable.
+    fn sync_dir(&self) -> io::Result<()>;
+    /// Copies `len` bytes of `src` (the segment `name`) from `offset` somewhere safe,
+    /// durably, and returns where, for the report. Recovery calls this before it
+    /// truncates anything, so no byte is ever deleted without a copy.
+    fn quarantine(
+        &self,
+        name: &str,
+        offset: u64,
+        src: &dyn SegmentFile,
+        len: u64,
+    ) -> io::Result<String>;
+    /// A human-readable location of `name` for error messages.
+    fn describe(&self, name: &str) -> PathBuf;
+    /// Takes the single-writer lock of the directory; released when the returned
+    /// guard drops. Fails with `WouldBlock` if another writer holds it.
+    fn lock(&self) -> io::Result<Box<dyn Send + Sync>>;
+}
+
+/// One segment file.
+#[allow(clippy::len_without_is_empty)]
+pub trait SegmentFile: Send + Sync {
+    /// Current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Writes all of `buf` at `offset`.
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// `fdatasync`.
+    fn sync_data(&self) -> io::Result<()>;
+    /// Writes then syncs; the sync covers the write. Implementations may link the
+    /// two (io_uring).
+    fn write_and_sync(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.write_all_at(buf, offset)?;
+        self.sync_data()
+    }
+    /// Truncates or extends to `len`.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+
+    /// Reads exactly `buf.len()` bytes at `offset` (or fails with `UnexpectedEof`).
+    fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read_at(buf, offset) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The real file system: a directory of segments, plus a quarantine directory for
+/// bytes cut off by recovery.
+#[derive(Debug, Clone)]
+pub struct FsStorage {
+    dir: PathBuf,
+    quarantine_dir: PathBuf,
+    uring: bool,
+}
+
+impl FsStorage {
+    /// Segments live in `dir`; bytes cut by recovery go to `quarantine_dir`.
+    /// Both are created if missing.
+    pub fn new(dir: impl Into<PathBuf>, quarantine_dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        let quarantine_dir = quarantine_dir.into();
+        fs::create_dir_all(&dir)?;
+        Ok(FsStorage {
+            dir,
+            quarantine_dir,
+            uring: false,
+        })
+    }
+
+    /// Uses io_uring (linked write + fdatasync) for appends when the kernel allows
+    /// it; silently keeps the std path otherwise. See [`crate::uring_available`].
+    pub fn with_uring(mut self, on: bool) -> Self {
+        self.uring = on && crate::uring_available();
+        self
+    }
+
+    /// True when appends go through io_uring.
+    pub fn uses_uring(&self) -> bool {
+        self.uring
+    }
+
+    /// The segment directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn wrap(&self, file: File) -> Box<dyn SegmentFile> {
+        #[cfg(target_os = "linux")]
+        if self.uring {
+            match crate::uring::UringFile::new(file) {
+                Ok(f) => return Box::new(f),
+                Err((file, _)) => return Box::new(StdFile(file)),
+            }
+        }
+        Box::new(StdFile(file))
+    }
+}
+
+impl Storage for FsStorage {
+    fn list(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    fn open(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.dir.join(name))?;
+        Ok(self.wrap(f))
+    }
+
+    fn open_read(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
+        Ok(Box::new(StdFile(File::open(self.dir.join(name))?)))
+    }
+
+    fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(self.dir.join(name))?;
+        Ok(self.wrap(f))
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        fs::remove_file(self.dir.join(name))
+    }
+
+    fn sync_dir(&self) -> io::Result<()> {
+        File::open(&self.dir)?.sync_all()
+    }
+
+    fn quarantine(
+        &self,
+        name: &str,
+        offset: u64,
+        src: &dyn SegmentFile,
+        len: u64,
+    ) -> io::Result<String> {
+        fs::create_dir_all(&self.quarantine_dir)?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let mut n = 0u32;
+        let path = loop {
+            let p = self
+                .quarantine_dir
+                .join(format!("{name}.at-{offset}.{stamp}.{n}.tail"));
+            match OpenOptions::new().write(true).create_new(true).open(&p) {
+                Ok(mut f) => {
+                    copy_range(src, offset, len, &mut f)?;
+                    f.sync_all()?;
+                    break p;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        File::open(&self.quarantine_dir)?.sync_all()?;
+        Ok(path.display().to_string())
+    }
+
+    fn describe(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn lock(&self) -> io::Result<Box<dyn Send + Sync>> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir.join(LOCK_FILE))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Box::new(f)),
+            Err(fs::TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+/// Name of the lock file inside the segment directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// A plain file: `pwrite` + `fdatasync`.
+#[derive(Debug)]
+pub struct StdFile(pub File);
+
+impl SegmentFile for StdFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        FileExt::read_at(&self.0, buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(&self.0, buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+/// Streams `len` bytes of `src` from `offset` into `out` through a bounded buffer.
+pub fn copy_range(
+    src: &dyn SegmentFile,
+    offset: u64,
+    len: u64,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
+    let mut done = 0u64;
+    while done < len {
+        let n = buf.len().min((len - done) as usize);
+        src.read_exact_at(&mut buf[..n], offset + done)?;
+        out.write_all(&buf[..n])?;
+        done += n as u64;
+    }
+    Ok(())
+}

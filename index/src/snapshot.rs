@@ -28,7 +28,7 @@
 //! What this module is *not*: it does not decide when to compact, does not fold the
 //! log, and knows nothing of the log's record format. Limits: with rkyv's 32-bit
 //! relative pointers a body is at most [`BODY_LEN_MAX`] bytes (about 2 GiB, in the
-//! order of 20 million entries with short paths).
+//! order of 25 million entries with short paths).
 
 mod raw;
 #[cfg(test)]

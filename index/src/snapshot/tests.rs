@@ -196,6 +196,26 @@ fn header_layout_is_stable() {
     assert_eq!(&bytes[96..128], blake3::hash(&bytes[144..]).as_bytes());
     assert_eq!(le_u32(&bytes, 128), crc32fast::hash(&bytes[..128]));
     assert_eq!(&bytes[132..144], &[0; 12]);
+    // The archived body types: SNAPSHOT.md documents these sizes.
+    assert_eq!(
+        (
+            size_of::<ArchivedSnapshotBody>(),
+            align_of::<ArchivedSnapshotBody>()
+        ),
+        (8, 4)
+    );
+    assert_eq!(
+        (
+            size_of::<ArchivedSnapEntry>(),
+            align_of::<ArchivedSnapEntry>()
+        ),
+        (64, 8)
+    );
+    assert_eq!(
+        bytes.len() - BODY_OFFSET,
+        8,
+        "an empty tree is just the root"
+    );
 }
 
 #[test]

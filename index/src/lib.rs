@@ -7,6 +7,7 @@
 //! and the commands; it prints nothing.
 
 pub mod pathsafe;
+pub mod record;
 pub mod types;
 
 pub use types::{BlobHash, Entry, Mode, Tree};

@@ -8,6 +8,7 @@
 
 pub mod pathsafe;
 pub mod record;
+pub mod timespec;
 pub mod types;
 
 pub use types::{BlobHash, Entry, Mode, Tree};

@@ -7,6 +7,9 @@
 //! and the commands; it prints nothing.
 
 pub mod snapshot;
+pub mod pathsafe;
+pub mod record;
+pub mod timespec;
 pub mod types;
 
 pub use types::{BlobHash, Entry, Mode, Tree};

@@ -1,0 +1,337 @@
+//! Time expressions: what a user may type after `--to`/`--at`, parsed into a point
+//! in history ([`TimeExpr`]) relative to a given "now" in a given time zone.
+//!
+//! Accepted forms (case-insensitive keywords, surrounding spaces ignored):
+//!
+//! | form | example | meaning |
+//! | --- | --- | --- |
+//! | `@LSN` | `@1234` | that log position |
+//! | RFC 3339 | `2026-11-22T10:00:00Z`, `2026-11-22T11:00:00+01:00` | that instant |
+//! | local date-time | `2026-11-22 14:05`, `2026-11-22 14:05:33`, `2026-11-22T14:05` | in `now`'s zone |
+//! | local date | `2026-11-22` | its midnight in `now`'s zone |
+//! | time of day | `17:00`, `17:00:30` | today at that time (may be later than now) |
+//! | day words | `today`, `yesterday`, `yesterday 17:00`, `today 9:30` | midnight, or that time |
+//! | relative | `10m`, `90s`, `1h30m`, `2 hours ago`, `3 days ago`, `1 week ago` | before now |
+//! | `now` | `now` | `now` |
+//! | name | `release-1.0`, `3fa9c2` | a pin or checkpoint id prefix, resolved by the store |
+//!
+//! Relative amounts count back from now: seconds, minutes and hours as elapsed time,
+//! days, weeks, months and years on the calendar of `now`'s zone (so `1 day ago` is
+//! yesterday at the same wall-clock time even across a daylight-saving change). `ago`
+//! is optional. Units: `s sec secs second seconds`, `m min mins minute minutes`,
+//! `h hr hrs hour hours`, `d day days`, `w wk wks week weeks`, `mo month months`,
+//! `y yr yrs year years`.
+//!
+//! Ambiguity, stated: an expression that parses as a time is a time, so a checkpoint
+//! id prefix that reads as one (`1d`, `20m`) needs more digits to be taken as a name.
+//! A local time that a daylight-saving change skips or repeats resolves as jiff's
+//! "compatible" rule does (the later instant for a skipped time, the earlier for a
+//! repeated one).
+//!
+//! The time zone arithmetic is jiff's, which reads the system zone and tzdb the way
+//! the platform does, so `format_local` and local parsing agree with `date`.
+
+use std::fmt;
+
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp, Zoned};
+
+use crate::record::is_valid_name;
+
+/// A parsed time expression: a point in history, or a name the store resolves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimeExpr {
+    /// `@1234`: a log sequence number.
+    Lsn(u64),
+    /// An instant, nanoseconds since the Unix epoch.
+    Instant(i64),
+    /// A pin name or a checkpoint id prefix, resolved later by the store.
+    Name(String),
+}
+
+/// The forms [`parse`] accepts, as shown in errors.
+pub const ACCEPTED_FORMS: &str = "@LSN (@1234), RFC 3339 (2026-11-22T10:00:00Z, \
+2026-11-22T11:00:00+01:00), local date and time (2026-11-22 14:05[:33], 2026-11-22), \
+time of day today (17:00), today, yesterday, yesterday 17:00, relative (10m, 90s, 1h30m, \
+2 hours ago, 3 days ago, 1 week ago), now, or a pin name or checkpoint id \
+([A-Za-z0-9._-]+, not starting with '-')";
+
+/// Why a time expression was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// The expression has none of the accepted forms.
+    #[error("unrecognized time {expr:?}; accepted: {ACCEPTED_FORMS}")]
+    Unrecognized {
+        /// The expression as given.
+        expr: String,
+    },
+    /// The expression has one of the forms but does not name a valid time (month 13,
+    /// 25:00, an LSN with letters, a relative time before year -9999...).
+    #[error("invalid time {expr:?}: {reason}")]
+    Invalid {
+        /// The expression as given.
+        expr: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Parses `expr` relative to `now`; local forms use `now`'s time zone. The CLI passes
+/// `Zoned::now()` (the system zone); tests pass a fixed instant and zone.
+pub fn parse(expr: &str, now: &Zoned) -> Result<TimeExpr, TimeError> {
+    let trimmed = expr.trim();
+    let invalid = |reason: String| TimeError::Invalid {
+        expr: expr.to_owned(),
+        reason,
+    };
+    if trimmed.is_empty() {
+        return Err(TimeError::Unrecognized {
+            expr: expr.to_owned(),
+        });
+    }
+    if let Some(digits) = trimmed.strip_prefix('@') {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("an LSN is '@' followed by decimal digits".into()));
+        }
+        return digits
+            .parse::<u64>()
+            .map(TimeExpr::Lsn)
+            .map_err(|_| invalid("the LSN does not fit in 64 bits".into()));
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    if lower == "now" {
+        return instant(now, expr);
+    }
+    if let Some(zoned) = parse_day_word(&lower, now).map_err(invalid)? {
+        return instant(&zoned, expr);
+    }
+    if let Some(time) = parse_time_of_day(&lower).map_err(invalid)? {
+        let zoned = local(now.date().to_datetime(time), now).map_err(invalid)?;
+        return instant(&zoned, expr);
+    }
+    if let Ok(timestamp) = trimmed.parse::<Timestamp>() {
+        return instant(&timestamp.to_zoned(TimeZone::UTC), expr);
+    }
+    if let Some(datetime) = parse_local_datetime(&lower).map_err(invalid)? {
+        let zoned = local(datetime, now).map_err(invalid)?;
+        return instant(&zoned, expr);
+    }
+    if let Some(span) = parse_relative(&lower).map_err(invalid)? {
+        let zoned = now
+            .checked_sub(span)
+            .map_err(|e| invalid(format!("too far back: {e}")))?;
+        return instant(&zoned, expr);
+    }
+    if is_valid_name(trimmed) {
+        return Ok(TimeExpr::Name(trimmed.to_owned()));
+    }
+    Err(TimeError::Unrecognized {
+        expr: expr.to_owned(),
+    })
+}
+
+/// Formats an instant in the system's local time zone, as `2026-11-22 14:05:33 +01:00`.
+pub fn format_local(ns: i64) -> String {
+    format_in(ns, &TimeZone::system())
+}
+
+/// Formats an instant in `tz`, as `2026-11-22 14:05:33 +01:00`.
+pub fn format_in(ns: i64, tz: &TimeZone) -> String {
+    match Timestamp::from_nanosecond(i128::from(ns)) {
+        Ok(timestamp) => timestamp
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S %:z")
+            .to_string(),
+        // jiff covers years -9999..=9999, wider than i64 nanoseconds (1677..2262), so
+        // this is unreachable; show the raw value rather than panic in a display path.
+        Err(_) => format!("{ns} ns since the epoch"),
+    }
+}
+
+fn instant(zoned: &Zoned, expr: &str) -> Result<TimeExpr, TimeError> {
+    i64::try_from(zoned.timestamp().as_nanosecond())
+        .map(TimeExpr::Instant)
+        .map_err(|_| TimeError::Invalid {
+            expr: expr.to_owned(),
+            reason: "outside the years 1677..2262 that tl can store".into(),
+        })
+}
+
+fn local(datetime: DateTime, now: &Zoned) -> Result<Zoned, String> {
+    datetime
+        .to_zoned(now.time_zone().clone())
+        .map_err(|e| e.to_string())
+}
+
+/// `today`, `yesterday`, optionally followed by a time of day. `Ok(None)` if the
+/// expression does not start with one of the words.
+fn parse_day_word(lower: &str, now: &Zoned) -> Result<Option<Zoned>, String> {
+    let (day, rest) = if let Some(rest) = lower.strip_prefix("yesterday") {
+        let day = now.date().yesterday().map_err(|e| e.to_string())?;
+        (day, rest)
+    } else if let Some(rest) = lower.strip_prefix("today") {
+        (now.date(), rest)
+    } else {
+        return Ok(None);
+    };
+    let time = if rest.is_empty() {
+        Time::midnight()
+    } else if rest.starts_with(char::is_whitespace) {
+        match parse_time_of_day(rest.trim_start())? {
+            Some(time) => time,
+            None => return Err("expected a time of day like 17:00 after the day".into()),
+        }
+    } else {
+        // `todayish`: not this form; may still be a name.
+        return Ok(None);
+    };
+    local(day.to_datetime(time), now).map(Some)
+}
+
+/// `H:MM`, `HH:MM` or `HH:MM:SS`. `Ok(None)` if the shape does not match.
+fn parse_time_of_day(s: &str) -> Result<Option<Time>, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let digits =
+        |p: &str, lens: &[usize]| lens.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    let shape_ok = (parts.len() == 2 || parts.len() == 3)
+        && digits(parts[0], &[1, 2])
+        && parts[1..].iter().all(|p| digits(p, &[2]));
+    if !shape_ok {
+        return Ok(None);
+    }
+    // The shape guarantees 1-2 ASCII digits per part, so these parses cannot fail.
+    let number = |p: &str| p.parse::<i8>().unwrap_or(i8::MAX);
+    let second = parts.get(2).map_or(0, |p| number(p));
+    Time::new(number(parts[0]), number(parts[1]), second, 0)
+        .map(Some)
+        .map_err(|e| format!("not a time of day: {e}"))
+}
+
+/// `YYYY-MM-DD`, optionally followed by a space or `T` and a time of day. `Ok(None)`
+/// if it does not start like a date.
+fn parse_local_datetime(lower: &str) -> Result<Option<DateTime>, String> {
+    let bytes = lower.as_bytes();
+    let starts_like_date =
+        bytes.len() >= 5 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-';
+    if !starts_like_date {
+        return Ok(None);
+    }
+    const HINT: &str = "expected YYYY-MM-DD, optionally followed by HH:MM[:SS], or RFC 3339 \
+                        with Z or an offset";
+    let (date_part, time_part) = match lower.find([' ', 't']) {
+        Some(i) => (&lower[..i], Some(lower[i + 1..].trim_start())),
+        None => (lower, None),
+    };
+    let fields: Vec<&str> = date_part.split('-').collect();
+    let shape_ok = fields.len() == 3
+        && [4, 2, 2]
+            .iter()
+            .zip(&fields)
+            .all(|(&len, f)| f.len() == len && f.bytes().all(|b| b.is_ascii_digit()));
+    if !shape_ok {
+        // Not a date after all (`2026-11-22-backup`): may be a name.
+        return Ok(None);
+    }
+    // Shape-checked ASCII digits: the parses cannot fail.
+    let year = fields[0].parse::<i16>().unwrap_or(i16::MAX);
+    let month = fields[1].parse::<i8>().unwrap_or(i8::MAX);
+    let day = fields[2].parse::<i8>().unwrap_or(i8::MAX);
+    let date = Date::new(year, month, day).map_err(|e| format!("not a date: {e}"))?;
+    let time = match time_part {
+        None => Time::midnight(),
+        Some(t) => match parse_time_of_day(t)? {
+            Some(time) => time,
+            None => return Err(HINT.into()),
+        },
+    };
+    Ok(Some(date.to_datetime(time)))
+}
+
+/// Amounts of each unit in a relative expression.
+#[derive(Default)]
+struct Amounts {
+    years: i64,
+    months: i64,
+    weeks: i64,
+    days: i64,
+    hours: i64,
+    minutes: i64,
+    seconds: i64,
+}
+
+/// `10m`, `1h30m`, `2 hours ago`... `Ok(None)` if it is not of this form, `Err` if it
+/// is but the amounts are out of range.
+fn parse_relative(lower: &str) -> Result<Option<Span>, String> {
+    let body = match lower.strip_suffix("ago") {
+        Some(rest) if rest.ends_with(|c: char| c.is_ascii_digit() || c.is_whitespace()) => rest,
+        Some(_) => return Ok(None),
+        None => lower,
+    };
+    let body = body.trim();
+    let bytes = body.as_bytes();
+    let mut amounts = Amounts::default();
+    let mut i = 0;
+    let mut n_pairs = 0;
+    while i < bytes.len() {
+        let number_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == number_start {
+            return Ok(None);
+        }
+        let number = &body[number_start..i];
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let unit_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let slot = match &body[unit_start..i] {
+            "s" | "sec" | "secs" | "second" | "seconds" => &mut amounts.seconds,
+            "m" | "min" | "mins" | "minute" | "minutes" => &mut amounts.minutes,
+            "h" | "hr" | "hrs" | "hour" | "hours" => &mut amounts.hours,
+            "d" | "day" | "days" => &mut amounts.days,
+            "w" | "wk" | "wks" | "week" | "weeks" => &mut amounts.weeks,
+            "mo" | "month" | "months" => &mut amounts.months,
+            "y" | "yr" | "yrs" | "year" | "years" => &mut amounts.years,
+            _ => return Ok(None),
+        };
+        let too_big = || format!("{number} is too large");
+        let value: i64 = number.parse().map_err(|_| too_big())?;
+        *slot = slot.checked_add(value).ok_or_else(too_big)?;
+        n_pairs += 1;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+    }
+    if n_pairs == 0 {
+        return Ok(None);
+    }
+    let out_of_range = |e: jiff::Error| format!("too far back: {e}");
+    let span = Span::new()
+        .try_years(amounts.years)
+        .and_then(|s| s.try_months(amounts.months))
+        .and_then(|s| s.try_weeks(amounts.weeks))
+        .and_then(|s| s.try_days(amounts.days))
+        .and_then(|s| s.try_hours(amounts.hours))
+        .and_then(|s| s.try_minutes(amounts.minutes))
+        .and_then(|s| s.try_seconds(amounts.seconds))
+        .map_err(out_of_range)?;
+    Ok(Some(span))
+}
+
+impl fmt::Display for TimeExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeExpr::Lsn(lsn) => write!(f, "@{lsn}"),
+            TimeExpr::Instant(ns) => f.write_str(&format_local(*ns)),
+            TimeExpr::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

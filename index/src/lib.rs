@@ -6,6 +6,7 @@
 //! diff, and materialization (replay/restore). It is a library shared by the daemon
 //! and the commands; it prints nothing.
 
+pub mod scan;
 pub mod statcache;
 pub mod types;
 

@@ -593,3 +593,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sink_error_stops_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for i in 0..20 {
+        write(root, &format!("f{i}"), format!("content {i}").as_bytes());
+    }
+    let options = ScanOptions {
+        threads: 1,
+        ..ScanOptions::default()
+    };
+    let result = scan(root, &StatCache::new(), &options, &|_| false, &|_| {
+        Err("disk full")
+    });
+    assert!(matches!(result, Err(ScanError::Sink("disk full"))));
+}

@@ -10,6 +10,8 @@ pub mod snapshot;
 pub mod pathsafe;
 pub mod record;
 pub mod timespec;
+pub mod scan;
+pub mod statcache;
 pub mod types;
 
 pub use types::{BlobHash, Entry, Mode, Tree};

@@ -1,0 +1,63 @@
+//! The difference between two trees, path by path.
+
+use std::cmp::Ordering;
+
+use crate::types::{Entry, Tree};
+
+/// How one path differs between an old and a new tree.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Change {
+    /// The path exists only in the new tree.
+    Added(Vec<u8>, Entry),
+    /// The path exists in both trees with a different hash or mode (old, new).
+    Modified(Vec<u8>, Entry, Entry),
+    /// The path exists only in the old tree.
+    Deleted(Vec<u8>, Entry),
+}
+
+impl Change {
+    /// The path this change is about.
+    pub fn path(&self) -> &[u8] {
+        match self {
+            Change::Added(p, _) | Change::Modified(p, _, _) | Change::Deleted(p, _) => p,
+        }
+    }
+}
+
+/// The changes that turn `old` into `new`, sorted by path.
+///
+/// Only content (hash) and mode count: an entry whose mtime alone changed (a
+/// `touch`) is not modified, since nothing a restore would write differs. Size is
+/// implied by the hash.
+pub fn diff_trees(old: &Tree, new: &Tree) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut old_iter = old.iter().peekable();
+    let mut new_iter = new.iter().peekable();
+    loop {
+        let order = match (old_iter.peek(), new_iter.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((old_path, _)), Some((new_path, _))) => old_path.cmp(new_path),
+        };
+        match order {
+            Ordering::Less => {
+                let (path, entry) = old_iter.next().unwrap();
+                changes.push(Change::Deleted(path.clone(), *entry));
+            }
+            Ordering::Greater => {
+                let (path, entry) = new_iter.next().unwrap();
+                changes.push(Change::Added(path.clone(), *entry));
+            }
+            Ordering::Equal => {
+                let (path, old_entry) = old_iter.next().unwrap();
+                let (_, new_entry) = new_iter.next().unwrap();
+                if old_entry.hash != new_entry.hash || old_entry.mode != new_entry.mode {
+                    changes.push(Change::Modified(path.clone(), *old_entry, *new_entry));
+                }
+            }
+        }
+    }
+    debug_assert!(changes.windows(2).all(|w| w[0].path() < w[1].path()));
+    changes
+}

@@ -6,12 +6,14 @@
 //! diff, and materialization (replay/restore). It is a library shared by the daemon
 //! and the commands; it prints nothing.
 
-pub mod snapshot;
+pub mod catalog;
 pub mod pathsafe;
 pub mod record;
-pub mod timespec;
 pub mod scan;
+pub mod snapshot;
 pub mod statcache;
+pub mod store;
+pub mod timespec;
 pub mod types;
 
 pub use types::{BlobHash, Entry, Mode, Tree};

@@ -69,7 +69,7 @@ pub const FLAG_ALIGNED: u32 = 1 << 2;
 /// The exact flags this build writes and accepts.
 pub const FLAGS: u32 = FLAG_LITTLE_ENDIAN | FLAG_POINTER_WIDTH_32 | FLAG_ALIGNED;
 
-const _: () = assert!(BODY_OFFSET % 16 == 0);
+const _: () = assert!(BODY_OFFSET.is_multiple_of(16));
 const _: () = assert!(BODY_OFFSET >= HEADER_LEN);
 const _: () = assert!(BODY_OFFSET - HEADER_LEN < 16);
 // The FLAG_POINTER_WIDTH_32 bit is only true if rkyv was built with 32-bit pointers;

@@ -1,0 +1,549 @@
+//! The catalog: everything `tl` needs to answer questions without reading the whole
+//! log — checkpoints with their changes (the time index), where each blob's parts
+//! are (the blob index), pins, and the tree at the head.
+//!
+//! It is a fold over the log and nothing else: `Catalog::fold_*` are the only ways
+//! it changes, and `.tl/index/catalog` is a cache of it, written after each change
+//! and discarded (rebuilt from the log) whenever it does not match the log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use tl_wal::Lsn;
+
+use crate::record::{chain_hash, CommitKind, CommitStats, Record};
+use crate::types::{BlobHash, Entry, Mode, Tree};
+
+/// One path's change in a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathChange {
+    /// The path now has this entry.
+    Put(Vec<u8>, Entry),
+    /// The path no longer exists.
+    Delete(Vec<u8>),
+}
+
+impl PathChange {
+    /// The path changed.
+    pub fn path(&self) -> &[u8] {
+        match self {
+            PathChange::Put(p, _) | PathChange::Delete(p) => p,
+        }
+    }
+}
+
+/// One checkpoint: a batch closed by a Commit record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Short id: the first 12 hex digits of the commit's chain hash.
+    pub id: String,
+    /// LSN of the batch's first record.
+    pub lsn: Lsn,
+    /// LSN just after the batch.
+    pub end_lsn: Lsn,
+    /// Wall-clock time, ns since the Unix epoch.
+    pub time_ns: i64,
+    /// Commit sequence number.
+    pub seq: u64,
+    /// Auto, manual or restore.
+    pub kind: CommitKind,
+    /// The user's message.
+    pub message: Option<String>,
+    /// Counts as recorded in the Commit.
+    pub stats: CommitStats,
+    /// Full chain hash.
+    pub chain: [u8; 32],
+    /// What the checkpoint changed, sorted by path.
+    pub changes: Vec<PathChange>,
+}
+
+/// A pin: a named point in history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pin {
+    /// LSN of the pinned checkpoint's batch.
+    pub target_lsn: Lsn,
+    /// When the pin was made.
+    pub time_ns: i64,
+}
+
+/// A place where the log's chain of commits does not verify.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// LSN of the commit whose chain hash did not match.
+    pub lsn: Lsn,
+    /// Sequence number of that commit.
+    pub seq: u64,
+}
+
+/// The fold of the log.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    /// Repository id of the log this catalog folds.
+    pub repo_id: [u8; 16],
+    /// The log is folded up to (excluding) this LSN.
+    pub through: Lsn,
+    /// Checkpoints in log order.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Blob hash → (raw length, parts as (offset, record LSN)).
+    pub blobs: HashMap<BlobHash, (u64, Vec<(u64, Lsn)>)>,
+    /// Pins by name.
+    pub pins: BTreeMap<String, Pin>,
+    /// Intervals where events may have been missed: (from, to, reason).
+    pub gaps: Vec<(i64, i64, String)>,
+    /// Commits whose chain hash did not verify.
+    pub chain_breaks: Vec<ChainBreak>,
+    /// The tree after the last checkpoint.
+    pub head: Tree,
+    // Batch in progress while folding.
+    pending: Vec<PathChange>,
+    pending_hasher: Vec<Vec<u8>>,
+    pending_lsn: Lsn,
+}
+
+impl Catalog {
+    /// Chain hash of the last checkpoint (zeros before the first).
+    pub fn chain(&self) -> [u8; 32] {
+        self.checkpoints.last().map(|c| c.chain).unwrap_or([0; 32])
+    }
+
+    /// Sequence number of the last checkpoint (0 before the first).
+    pub fn seq(&self) -> u64 {
+        self.checkpoints.last().map(|c| c.seq).unwrap_or(0)
+    }
+
+    /// True when every part of the blob is in the log.
+    pub fn has_blob(&self, hash: &BlobHash) -> bool {
+        match self.blobs.get(hash) {
+            None => false,
+            Some((raw_len, parts)) => blob_complete(*raw_len, parts),
+        }
+    }
+
+    /// A record at `lsn` was read; `first_in_batch` marks a batch start. `bytes` is
+    /// the encoded record (for the chain hash). Records of a batch take effect at
+    /// its Commit; a batch interrupted by damage must be dropped with
+    /// [`Catalog::fold_damage`].
+    pub fn fold_record(&mut self, lsn: Lsn, first_in_batch: bool, bytes: &[u8], record: Record) {
+        if first_in_batch {
+            self.pending.clear();
+            self.pending_hasher.clear();
+            self.pending_lsn = lsn;
+        }
+        match record {
+            Record::Blob {
+                hash,
+                raw_len,
+                offset,
+                ..
+            } => {
+                let e = self.blobs.entry(hash).or_insert((raw_len, Vec::new()));
+                if !e.1.iter().any(|(o, _)| *o == offset) {
+                    e.1.push((offset, lsn));
+                    e.1.sort_unstable();
+                }
+            }
+            Record::Put {
+                path,
+                hash,
+                mode,
+                size,
+                mtime_ns,
+            } => self.pending.push(PathChange::Put(
+                path,
+                Entry {
+                    hash,
+                    mode,
+                    size,
+                    mtime_ns,
+                },
+            )),
+            Record::Delete { path } => self.pending.push(PathChange::Delete(path)),
+            Record::Rename { from, to } => {
+                let entry = self
+                    .pending
+                    .iter()
+                    .rev()
+                    .find_map(|c| match c {
+                        PathChange::Put(p, e) if *p == from => Some(Some(*e)),
+                        PathChange::Delete(p) if *p == from => Some(None),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| self.head.get(&from).copied());
+                self.pending.push(PathChange::Delete(from));
+                if let Some(e) = entry {
+                    self.pending.push(PathChange::Put(to, e));
+                }
+            }
+            Record::Commit {
+                time_ns,
+                seq,
+                kind,
+                message,
+                chain,
+                stats,
+                ..
+            } => {
+                let expected = chain_hash(
+                    &self.chain(),
+                    self.pending_hasher.iter().map(|b| b.as_slice()),
+                );
+                if expected != chain {
+                    self.chain_breaks.push(ChainBreak { lsn, seq });
+                }
+                let mut changes = std::mem::take(&mut self.pending);
+                // Later changes to a path win; keep one per path, sorted.
+                let mut by_path: BTreeMap<Vec<u8>, PathChange> = BTreeMap::new();
+                for c in changes.drain(..) {
+                    by_path.insert(c.path().to_vec(), c);
+                }
+                let changes: Vec<PathChange> = by_path.into_values().collect();
+                apply(&mut self.head, &changes);
+                self.checkpoints.push(Checkpoint {
+                    id: hex(&chain[..6]),
+                    lsn: self.pending_lsn,
+                    end_lsn: 0,
+                    time_ns,
+                    seq,
+                    kind,
+                    message,
+                    stats,
+                    chain,
+                    changes,
+                });
+                self.pending_hasher.clear();
+                return;
+            }
+            Record::Pin {
+                name,
+                target_lsn,
+                time_ns,
+            } => {
+                self.pins.insert(
+                    name,
+                    Pin {
+                        target_lsn,
+                        time_ns,
+                    },
+                );
+            }
+            Record::Unpin { name } => {
+                self.pins.remove(&name);
+            }
+            Record::Gap {
+                from_ns,
+                to_ns,
+                reason,
+            } => self.gaps.push((from_ns, to_ns, reason)),
+        }
+        self.pending_hasher.push(bytes.to_vec());
+    }
+
+    /// A batch ended at `end`: records the end LSN of a checkpoint it closed.
+    pub fn fold_batch_end(&mut self, end: Lsn) {
+        if let Some(last) = self.checkpoints.last_mut() {
+            if last.end_lsn == 0 {
+                last.end_lsn = end;
+            }
+        }
+        self.pending.clear();
+        self.pending_hasher.clear();
+        self.through = end;
+    }
+
+    /// Damage interrupted the batch in progress: drop it.
+    pub fn fold_damage(&mut self) {
+        self.pending.clear();
+        self.pending_hasher.clear();
+    }
+
+    /// The index of the checkpoint whose batch starts at `lsn`.
+    pub fn checkpoint_at_lsn(&self, lsn: Lsn) -> Option<usize> {
+        self.checkpoints.binary_search_by_key(&lsn, |c| c.lsn).ok()
+    }
+
+    /// Writes the catalog cache.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let bytes = self.encode();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Reads the catalog cache; `None` when missing, damaged or of another version
+    /// (the caller then rebuilds it from the log).
+    pub fn load(path: &Path) -> Option<Catalog> {
+        let bytes = std::fs::read(path).ok()?;
+        Catalog::decode(&bytes)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Vec::new();
+        w.extend_from_slice(CATALOG_MAGIC);
+        put_bytes(&mut w, &self.repo_id);
+        put_u64(&mut w, self.through);
+        put_u64(&mut w, self.checkpoints.len() as u64);
+        for c in &self.checkpoints {
+            put_u64(&mut w, c.lsn);
+            put_u64(&mut w, c.end_lsn);
+            put_u64(&mut w, c.time_ns as u64);
+            put_u64(&mut w, c.seq);
+            w.push(c.kind.code());
+            match &c.message {
+                Some(m) => {
+                    w.push(1);
+                    put_bytes(&mut w, m.as_bytes());
+                }
+                None => w.push(0),
+            }
+            put_u64(&mut w, c.stats.added as u64);
+            put_u64(&mut w, c.stats.modified as u64);
+            put_u64(&mut w, c.stats.deleted as u64);
+            put_u64(&mut w, c.stats.bytes_new);
+            w.extend_from_slice(&c.chain);
+            put_u64(&mut w, c.changes.len() as u64);
+            for ch in &c.changes {
+                match ch {
+                    PathChange::Put(p, e) => {
+                        w.push(1);
+                        put_bytes(&mut w, p);
+                        put_entry(&mut w, e);
+                    }
+                    PathChange::Delete(p) => {
+                        w.push(0);
+                        put_bytes(&mut w, p);
+                    }
+                }
+            }
+        }
+        put_u64(&mut w, self.blobs.len() as u64);
+        for (h, (raw_len, parts)) in &self.blobs {
+            w.extend_from_slice(&h.0);
+            put_u64(&mut w, *raw_len);
+            put_u64(&mut w, parts.len() as u64);
+            for (o, l) in parts {
+                put_u64(&mut w, *o);
+                put_u64(&mut w, *l);
+            }
+        }
+        put_u64(&mut w, self.pins.len() as u64);
+        for (name, pin) in &self.pins {
+            put_bytes(&mut w, name.as_bytes());
+            put_u64(&mut w, pin.target_lsn);
+            put_u64(&mut w, pin.time_ns as u64);
+        }
+        put_u64(&mut w, self.gaps.len() as u64);
+        for (a, b, r) in &self.gaps {
+            put_u64(&mut w, *a as u64);
+            put_u64(&mut w, *b as u64);
+            put_bytes(&mut w, r.as_bytes());
+        }
+        put_u64(&mut w, self.chain_breaks.len() as u64);
+        for b in &self.chain_breaks {
+            put_u64(&mut w, b.lsn);
+            put_u64(&mut w, b.seq);
+        }
+        let sum = blake3::hash(&w);
+        w.extend_from_slice(sum.as_bytes());
+        w
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Catalog> {
+        if bytes.len() < 32 + CATALOG_MAGIC.len() {
+            return None;
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 32);
+        if blake3::hash(body).as_bytes() != sum {
+            return None;
+        }
+        let mut r = Reader { b: body, at: 0 };
+        if r.take(CATALOG_MAGIC.len())? != CATALOG_MAGIC {
+            return None;
+        }
+        let mut cat = Catalog {
+            repo_id: r.take(16)?.try_into().ok()?,
+            through: r.u64()?,
+            ..Catalog::default()
+        };
+        let n = r.count()?;
+        for _ in 0..n {
+            let lsn = r.u64()?;
+            let end_lsn = r.u64()?;
+            let time_ns = r.u64()? as i64;
+            let seq = r.u64()?;
+            let kind = CommitKind::from_code(r.u8()?)?;
+            let message = match r.u8()? {
+                0 => None,
+                1 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
+                _ => return None,
+            };
+            let stats = CommitStats {
+                added: r.u64()? as u32,
+                modified: r.u64()? as u32,
+                deleted: r.u64()? as u32,
+                bytes_new: r.u64()?,
+            };
+            let chain: [u8; 32] = r.take(32)?.try_into().ok()?;
+            let m = r.count()?;
+            let mut changes = Vec::with_capacity(m.min(1 << 16));
+            for _ in 0..m {
+                changes.push(match r.u8()? {
+                    1 => {
+                        let p = r.bytes()?.to_vec();
+                        PathChange::Put(p, r.entry()?)
+                    }
+                    0 => PathChange::Delete(r.bytes()?.to_vec()),
+                    _ => return None,
+                });
+            }
+            apply(&mut cat.head, &changes);
+            cat.checkpoints.push(Checkpoint {
+                id: hex(&chain[..6]),
+                lsn,
+                end_lsn,
+                time_ns,
+                seq,
+                kind,
+                message,
+                stats,
+                chain,
+                changes,
+            });
+        }
+        let n = r.count()?;
+        for _ in 0..n {
+            let h = BlobHash(r.take(32)?.try_into().ok()?);
+            let raw_len = r.u64()?;
+            let m = r.count()?;
+            let mut parts = Vec::with_capacity(m.min(1 << 16));
+            for _ in 0..m {
+                parts.push((r.u64()?, r.u64()?));
+            }
+            cat.blobs.insert(h, (raw_len, parts));
+        }
+        let n = r.count()?;
+        for _ in 0..n {
+            let name = String::from_utf8(r.bytes()?.to_vec()).ok()?;
+            let target_lsn = r.u64()?;
+            let time_ns = r.u64()? as i64;
+            cat.pins.insert(
+                name,
+                Pin {
+                    target_lsn,
+                    time_ns,
+                },
+            );
+        }
+        let n = r.count()?;
+        for _ in 0..n {
+            let a = r.u64()? as i64;
+            let b = r.u64()? as i64;
+            let reason = String::from_utf8(r.bytes()?.to_vec()).ok()?;
+            cat.gaps.push((a, b, reason));
+        }
+        let n = r.count()?;
+        for _ in 0..n {
+            cat.chain_breaks.push(ChainBreak {
+                lsn: r.u64()?,
+                seq: r.u64()?,
+            });
+        }
+        if r.at != r.b.len() {
+            return None;
+        }
+        Some(cat)
+    }
+}
+
+const CATALOG_MAGIC: &[u8] = b"TLCATv1\0";
+
+/// True when `parts` cover `raw_len` bytes from offset 0 without a hole.
+pub fn blob_complete(raw_len: u64, parts: &[(u64, Lsn)]) -> bool {
+    if raw_len == 0 {
+        return !parts.is_empty();
+    }
+    let step = crate::record::BLOB_PART_MAX_RAW as u64;
+    let needed = raw_len.div_ceil(step);
+    parts.len() as u64 == needed
+        && parts
+            .iter()
+            .enumerate()
+            .all(|(i, (o, _))| *o == i as u64 * step)
+}
+
+/// Applies sorted changes to a tree.
+pub fn apply(tree: &mut Tree, changes: &[PathChange]) {
+    for c in changes {
+        match c {
+            PathChange::Put(p, e) => {
+                tree.insert(p.clone(), *e);
+            }
+            PathChange::Delete(p) => {
+                tree.remove(p);
+            }
+        }
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn put_u64(w: &mut Vec<u8>, v: u64) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_bytes(w: &mut Vec<u8>, b: &[u8]) {
+    put_u64(w, b.len() as u64);
+    w.extend_from_slice(b);
+}
+
+fn put_entry(w: &mut Vec<u8>, e: &Entry) {
+    w.extend_from_slice(&e.hash.0);
+    w.push(e.mode.code());
+    put_u64(w, e.size);
+    put_u64(w, e.mtime_ns as u64);
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let s = self.b.get(self.at..end)?;
+        self.at = end;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    /// A count, bounded by the bytes left (each item takes at least one byte).
+    fn count(&mut self) -> Option<usize> {
+        let n = self.u64()?;
+        if n > (self.b.len() - self.at) as u64 {
+            return None;
+        }
+        Some(n as usize)
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.count()?;
+        self.take(n)
+    }
+    fn entry(&mut self) -> Option<Entry> {
+        let hash = BlobHash(self.take(32)?.try_into().ok()?);
+        let mode = Mode::from_code(self.u8()?)?;
+        Some(Entry {
+            hash,
+            mode,
+            size: self.u64()?,
+            mtime_ns: self.u64()? as i64,
+        })
+    }
+}

@@ -1,0 +1,828 @@
+//! The store: a project's `.tl/` directory — the log, the catalog folded from it,
+//! the stat cache, snapshots — and the operations the commands are made of.
+//!
+//! ```text
+//! .tl/config.toml   settings (max_file_bytes, zstd_level, snapshot_every)
+//! .tl/wal/          the segment log (the truth)
+//! .tl/index/        catalog (checkpoints, blob index, pins) and stat cache: derived
+//! .tl/snapshots/    rkyv tree snapshots: derived
+//! .tl/quarantine/   bytes cut by recovery
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tl_wal::{LogReader, Lsn, Options, RecoveryReport, Wal};
+
+use crate::catalog::{apply, Catalog, Checkpoint, PathChange};
+use crate::record::{self, chain_hash, Codec, CommitKind, CommitStats, Record};
+use crate::scan::{self, diff_trees, BlobPart, Change, ScanOptions, ScanWarning};
+use crate::snapshot::{self, SnapshotMeta};
+use crate::statcache::StatCache;
+use crate::timespec::{self, TimeExpr};
+use crate::types::{BlobHash, Tree};
+
+/// Name of the store directory at the project root.
+pub const TL_DIR: &str = ".tl";
+
+/// Blob records are appended in batches of about this many bytes during a capture,
+/// so a first capture of a large tree never holds all its new content in memory.
+const BLOB_BATCH_BYTES: usize = 8 << 20;
+
+/// A store error: what went wrong and, where there is one, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No `.tl` here or above.
+    #[error("{0} is not inside a tl project (no .tl directory here or above); run `tl init`")]
+    NotInitialized(PathBuf),
+    /// `tl init` where `.tl` exists.
+    #[error("{0} is already initialised (it has a .tl directory)")]
+    AlreadyInitialized(PathBuf),
+    /// Opening the log failed.
+    #[error(transparent)]
+    Open(#[from] tl_wal::OpenError),
+    /// Appending failed.
+    #[error(transparent)]
+    Append(#[from] tl_wal::AppendError),
+    /// Reading the log failed.
+    #[error("{0}; run `tl fsck` to see the damage")]
+    Read(#[from] tl_wal::ReadError),
+    /// A record that does not decode.
+    #[error("record at LSN {lsn} does not decode: {source}; run `tl fsck`")]
+    Decode {
+        /// Where.
+        lsn: Lsn,
+        /// Why.
+        #[source]
+        source: record::DecodeError,
+    },
+    /// Content missing or not matching its hash.
+    #[error("content {hash} is missing or damaged in the log ({why}); run `tl fsck`")]
+    Blob {
+        /// Hex hash.
+        hash: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A time expression that names nothing.
+    #[error("{0}")]
+    Time(String),
+    /// A scan failed.
+    #[error("capture failed: {0}")]
+    Scan(String),
+    /// A snapshot problem.
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::SnapshotError),
+    /// `.tl/config.toml` is invalid.
+    #[error("{path}: {why}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// Another I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Settings from `.tl/config.toml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Files larger than this are skipped with a warning.
+    pub max_file_bytes: u64,
+    /// zstd level used at capture.
+    pub zstd_level: i32,
+    /// The compactor writes a snapshot once this many checkpoints follow the last.
+    pub snapshot_every: u64,
+    /// Segment size at which the log rotates.
+    pub segment_bytes_max: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_file_bytes: 100 << 20,
+            zstd_level: 1,
+            snapshot_every: 100,
+            segment_bytes_max: 64 << 20,
+        }
+    }
+}
+
+const DEFAULT_CONFIG: &str = "\
+# tl settings. Every key is optional; the values shown are the defaults.
+
+# Files larger than this many bytes are not captured (a warning names them).
+max_file_bytes = 104857600
+
+# zstd level for new content (1 = fastest).
+zstd_level = 1
+
+# Write a tree snapshot after this many checkpoints (snapshots speed up replay).
+snapshot_every = 100
+
+# Start a new log segment once the current one reaches this size.
+segment_bytes_max = 67108864
+";
+
+impl Config {
+    /// Reads the config file; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(io(path)(e)),
+        };
+        let bad = |why: String| StoreError::Config {
+            path: path.to_path_buf(),
+            why,
+        };
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let mut c = Config::default();
+        for (key, value) in table {
+            let int = value
+                .as_integer()
+                .ok_or_else(|| bad(format!("`{key}` must be an integer")))?;
+            let positive = |v: i64| -> Result<u64> {
+                if v <= 0 {
+                    Err(bad(format!("`{key}` must be positive, found {v}")))
+                } else {
+                    Ok(v as u64)
+                }
+            };
+            match key.as_str() {
+                "max_file_bytes" => c.max_file_bytes = positive(int)?,
+                "zstd_level" => {
+                    if !(1..=22).contains(&int) {
+                        return Err(bad(format!("`zstd_level` must be 1..=22, found {int}")));
+                    }
+                    c.zstd_level = int as i32
+                }
+                "snapshot_every" => c.snapshot_every = positive(int)?,
+                "segment_bytes_max" => c.segment_bytes_max = positive(int)?.max(1 << 16),
+                other => return Err(bad(format!("unknown setting `{other}`"))),
+            }
+        }
+        Ok(c)
+    }
+}
+
+enum Log {
+    Writer(Wal),
+    Reader(LogReader),
+}
+
+impl Log {
+    fn iter_from(&self, lsn: Lsn) -> Result<tl_wal::LogIter, tl_wal::ReadError> {
+        match self {
+            Log::Writer(w) => w.iter_from(lsn),
+            Log::Reader(r) => r.iter_from(lsn),
+        }
+    }
+    fn read(&self, lsn: Lsn) -> Result<Vec<u8>, tl_wal::ReadError> {
+        match self {
+            Log::Writer(w) => w.read(lsn),
+            Log::Reader(r) => r.read(lsn),
+        }
+    }
+    fn start(&self) -> Lsn {
+        match self {
+            Log::Writer(w) => w.start_lsn(),
+            Log::Reader(r) => r.start_lsn(),
+        }
+    }
+    fn end(&self) -> Lsn {
+        match self {
+            Log::Writer(w) => w.durable_lsn(),
+            Log::Reader(r) => r.end_lsn(),
+        }
+    }
+    fn wal(&self) -> Option<&Wal> {
+        match self {
+            Log::Writer(w) => Some(w),
+            Log::Reader(_) => None,
+        }
+    }
+}
+
+/// What a checkpoint did.
+#[derive(Clone, Debug)]
+pub struct CheckpointOutcome {
+    /// The new checkpoint.
+    pub checkpoint: Checkpoint,
+    /// Problems met while capturing (skipped files and why).
+    pub warnings: Vec<ScanWarning>,
+    /// Counters of the scan.
+    pub scan: scan::ScanStats,
+}
+
+/// An open project store.
+pub struct Store {
+    root: PathBuf,
+    tl: PathBuf,
+    config: Config,
+    log: Log,
+    catalog: Catalog,
+    recovery: Option<RecoveryReport>,
+    /// Damage met while folding the log (LSN, message).
+    damage: Vec<(Lsn, String)>,
+}
+
+/// Finds the project root: `start` or the nearest ancestor holding `.tl/`.
+pub fn find_root(start: &Path) -> Result<PathBuf> {
+    let start = std::fs::canonicalize(start).map_err(io(start))?;
+    let mut dir = start.as_path();
+    loop {
+        if dir.join(TL_DIR).is_dir() {
+            return Ok(dir.to_path_buf());
+        }
+        match dir.parent() {
+            Some(p) => dir = p,
+            None => return Err(StoreError::NotInitialized(start)),
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Creates `.tl/` in `root` (which must exist) and opens it.
+    pub fn init(root: &Path) -> Result<Store> {
+        let root = std::fs::canonicalize(root).map_err(io(root))?;
+        let tl = root.join(TL_DIR);
+        if tl.exists() {
+            return Err(StoreError::AlreadyInitialized(root));
+        }
+        std::fs::create_dir(&tl).map_err(io(&tl))?;
+        for sub in ["index", "snapshots"] {
+            std::fs::create_dir(tl.join(sub)).map_err(io(&tl))?;
+        }
+        let cfg = tl.join("config.toml");
+        std::fs::write(&cfg, DEFAULT_CONFIG).map_err(io(&cfg))?;
+        Store::open(&root)
+    }
+
+    /// Opens the store of the project at `root` for writing (takes the log's writer
+    /// lock and runs recovery).
+    pub fn open(root: &Path) -> Result<Store> {
+        Store::open_inner(root, true)
+    }
+
+    /// Opens the store read-only: no lock, no recovery; reads end where the valid
+    /// log ends.
+    pub fn open_read_only(root: &Path) -> Result<Store> {
+        Store::open_inner(root, false)
+    }
+
+    fn open_inner(root: &Path, write: bool) -> Result<Store> {
+        let root = root.to_path_buf();
+        let tl = root.join(TL_DIR);
+        if !tl.is_dir() {
+            return Err(StoreError::NotInitialized(root));
+        }
+        let config = Config::load(&tl.join("config.toml"))?;
+        let wal_dir = tl.join("wal");
+        let (log, recovery) = if write {
+            let opts = Options {
+                segment_bytes_max: config.segment_bytes_max,
+                uring: false,
+            };
+            let (wal, report) = Wal::open(&wal_dir, opts)?;
+            (Log::Writer(wal), Some(report))
+        } else {
+            (Log::Reader(LogReader::open(&wal_dir)?), None)
+        };
+        let mut store = Store {
+            root,
+            tl,
+            config,
+            log,
+            catalog: Catalog::default(),
+            recovery,
+            damage: Vec::new(),
+        };
+        store.load_catalog()?;
+        Ok(store)
+    }
+
+    fn catalog_path(&self) -> PathBuf {
+        self.tl.join("index").join("catalog")
+    }
+
+    fn stat_cache_path(&self) -> PathBuf {
+        self.tl.join("index").join("statcache")
+    }
+
+    fn snapshot_dir(&self) -> PathBuf {
+        self.tl.join("snapshots")
+    }
+
+    /// Loads the cached catalog if it matches the log, then folds what follows.
+    fn load_catalog(&mut self) -> Result<()> {
+        let repo_id = self.repo_id();
+        let recovered_clean = self.recovery.as_ref().map(|r| r.is_clean()).unwrap_or(true);
+        let end = self.log.end();
+        let cached = Catalog::load(&self.catalog_path()).filter(|c| {
+            recovered_clean && c.through <= end && c.through >= self.log.start() && {
+                c.repo_id == repo_id || repo_id == [0; 16]
+            }
+        });
+        let mut catalog = cached.unwrap_or_default();
+        if catalog.through == 0 && catalog.checkpoints.is_empty() {
+            catalog = Catalog::default();
+            catalog.repo_id = repo_id;
+            catalog.through = self.log.start();
+        }
+        let before = catalog.through;
+        self.catalog = catalog;
+        self.fold_to_end()?;
+        if self.catalog.through != before && self.log.wal().is_some() {
+            self.save_catalog();
+        }
+        Ok(())
+    }
+
+    fn repo_id(&self) -> [u8; 16] {
+        self.log.wal().map(|w| w.repo_id()).unwrap_or([0; 16])
+    }
+
+    fn fold_to_end(&mut self) -> Result<()> {
+        let from = self.catalog.through;
+        if from >= self.log.end() {
+            return Ok(());
+        }
+        for item in self.log.iter_from(from)? {
+            match item {
+                Ok(r) => {
+                    let end = r.lsn + tl_wal::encoded_len(r.data.len());
+                    match Record::decode(&r.data) {
+                        Ok(rec) => self
+                            .catalog
+                            .fold_record(r.lsn, r.first_in_batch, &r.data, rec),
+                        Err(e) => {
+                            self.damage
+                                .push((r.lsn, format!("undecodable record: {e}")));
+                            self.catalog.fold_damage();
+                        }
+                    }
+                    if r.last_in_batch {
+                        self.catalog.fold_batch_end(end);
+                    }
+                }
+                Err(tl_wal::ReadError::Corrupt {
+                    lsn,
+                    problem,
+                    resumes_at,
+                    ..
+                }) => {
+                    self.damage.push((lsn, format!("damaged frame: {problem}")));
+                    self.catalog.fold_damage();
+                    if let Some(r) = resumes_at {
+                        self.catalog.through = r;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.catalog.through = self.catalog.through.max(self.log.end());
+        Ok(())
+    }
+
+    fn save_catalog(&self) {
+        // The catalog is a cache: failing to save it costs a re-fold next time.
+        let _ = self.catalog.save(&self.catalog_path());
+    }
+
+    /// The project root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What recovery did on open (writers only).
+    pub fn recovery(&self) -> Option<&RecoveryReport> {
+        self.recovery.as_ref()
+    }
+
+    /// Damage met while reading the log: (LSN, what).
+    pub fn damage(&self) -> &[(Lsn, String)] {
+        &self.damage
+    }
+
+    /// The fold of the log.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Checkpoints, oldest first.
+    pub fn checkpoints(&self) -> &[Checkpoint] {
+        &self.catalog.checkpoints
+    }
+
+    fn wal(&self) -> Result<&Wal> {
+        self.log.wal().ok_or_else(|| StoreError::Io {
+            path: self.tl.join("wal"),
+            source: std::io::Error::other("the store was opened read-only"),
+        })
+    }
+
+    /// Captures the directory now and records a checkpoint.
+    pub fn checkpoint(
+        &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+    ) -> Result<CheckpointOutcome> {
+        let options = ScanOptions {
+            max_file_bytes: self.config.max_file_bytes,
+            zstd_level: self.config.zstd_level,
+            threads: 0,
+        };
+        let previous = StatCache::load(&self.stat_cache_path());
+        let wal = self.wal()?;
+        let catalog = &self.catalog;
+        // New content goes to the log in batches as the scan produces it.
+        let pending: Mutex<(Vec<Vec<u8>>, usize, u64)> = Mutex::new((Vec::new(), 0, 0));
+        let flush = |batch: &mut Vec<Vec<u8>>| -> Result<(), tl_wal::AppendError> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let refs: Vec<&[u8]> = batch.iter().map(|r| r.as_slice()).collect();
+            wal.append(&refs)?;
+            batch.clear();
+            Ok(())
+        };
+        let sink = |part: BlobPart| -> Result<(), tl_wal::AppendError> {
+            let record = Record::Blob {
+                hash: part.hash,
+                raw_len: part.raw_len,
+                offset: part.offset,
+                codec: if part.compressed {
+                    Codec::Zstd
+                } else {
+                    Codec::None
+                },
+                data: part.data,
+            }
+            .encode();
+            let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.1 += record.len();
+            p.2 += record.len() as u64;
+            p.0.push(record);
+            if p.1 >= BLOB_BATCH_BYTES {
+                p.1 = 0;
+                flush(&mut p.0)?;
+            }
+            Ok(())
+        };
+        let has_blob = |h: &BlobHash| catalog.has_blob(h);
+        let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
+            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
+        let (mut records, _, bytes_new) = pending.into_inner().unwrap_or_else(|e| e.into_inner());
+
+        let changes = diff_trees(&self.catalog.head, &outcome.tree);
+        let mut stats = CommitStats {
+            bytes_new,
+            ..CommitStats::default()
+        };
+        for c in &changes {
+            let rec = match c {
+                Change::Added(p, e) | Change::Modified(p, _, e) => {
+                    if matches!(c, Change::Added(..)) {
+                        stats.added += 1;
+                    } else {
+                        stats.modified += 1;
+                    }
+                    Record::Put {
+                        path: p.clone(),
+                        hash: e.hash,
+                        mode: e.mode,
+                        size: e.size,
+                        mtime_ns: e.mtime_ns,
+                    }
+                }
+                Change::Deleted(p, _) => {
+                    stats.deleted += 1;
+                    Record::Delete { path: p.clone() }
+                }
+            };
+            records.push(rec.encode());
+        }
+        let chain = chain_hash(&self.catalog.chain(), records.iter().map(|r| r.as_slice()));
+        let commit = Record::Commit {
+            time_ns: now_ns(),
+            seq: self.catalog.seq() + 1,
+            kind,
+            message,
+            timeline: 0,
+            acked_lsn: wal.durable_lsn(),
+            chain,
+            stats,
+        };
+        records.push(commit.encode());
+        let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
+        wal.append(&refs)?;
+        // The batch is durable: fold it from the log (the truth), then save caches.
+        self.fold_to_end()?;
+        let _ = outcome.stat_cache.save(&self.stat_cache_path());
+        self.save_catalog();
+        self.maybe_compact();
+        let checkpoint = self
+            .catalog
+            .checkpoints
+            .last()
+            .cloned()
+            .expect("just committed");
+        Ok(CheckpointOutcome {
+            checkpoint,
+            warnings: outcome.warnings,
+            scan: outcome.stats,
+        })
+    }
+
+    /// What differs on disk from the last checkpoint (nothing is written).
+    pub fn status(&self) -> Result<(Vec<Change>, Vec<ScanWarning>)> {
+        let options = ScanOptions {
+            max_file_bytes: self.config.max_file_bytes,
+            zstd_level: self.config.zstd_level,
+            threads: 0,
+        };
+        let previous = StatCache::load(&self.stat_cache_path());
+        let has_blob = |_: &BlobHash| true;
+        let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };
+        let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
+            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
+        Ok((
+            diff_trees(&self.catalog.head, &outcome.tree),
+            outcome.warnings,
+        ))
+    }
+
+    /// The current tree on disk (a scan that stores nothing).
+    pub fn scan_worktree(&self) -> Result<Tree> {
+        let options = ScanOptions {
+            max_file_bytes: self.config.max_file_bytes,
+            zstd_level: self.config.zstd_level,
+            threads: 0,
+        };
+        let previous = StatCache::load(&self.stat_cache_path());
+        let has_blob = |_: &BlobHash| true;
+        let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };
+        let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
+            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
+        Ok(outcome.tree)
+    }
+
+    /// The tree as of checkpoint `idx`: the newest snapshot at or before it, plus
+    /// the changes of the checkpoints after the snapshot.
+    pub fn tree_at(&self, idx: usize) -> Result<Tree> {
+        let cps = &self.catalog.checkpoints;
+        let target = &cps[idx];
+        let mut tree = Tree::new();
+        let mut from = 0;
+        if let Ok(Some((lsn, path))) =
+            snapshot::newest_at_or_before(&self.snapshot_dir(), target.end_lsn)
+        {
+            if let Some(j) = cps.iter().position(|c| c.end_lsn == lsn) {
+                // A damaged snapshot is only a cache: fall back to the changes.
+                if let Ok(s) = snapshot::Snapshot::open(&path) {
+                    tree = s.to_tree();
+                    from = j + 1;
+                }
+            }
+        }
+        for c in &cps[from..=idx] {
+            apply(&mut tree, &c.changes);
+        }
+        Ok(tree)
+    }
+
+    /// The tree after the last checkpoint.
+    pub fn head(&self) -> &Tree {
+        &self.catalog.head
+    }
+
+    /// Writes the content of `hash` to `out`, verifying it against the hash.
+    pub fn read_blob(&self, hash: &BlobHash, out: &mut dyn Write) -> Result<u64> {
+        let bad = |why: String| StoreError::Blob {
+            hash: hash.to_hex(),
+            why,
+        };
+        let (raw_len, parts) = self
+            .catalog
+            .blobs
+            .get(hash)
+            .ok_or_else(|| bad("not in the log".into()))?;
+        if !crate::catalog::blob_complete(*raw_len, parts) {
+            return Err(bad("some of its parts are missing".into()));
+        }
+        let mut hasher = blake3::Hasher::new();
+        let mut written = 0u64;
+        for (offset, lsn) in parts {
+            let bytes = self.log.read(*lsn)?;
+            let rec = Record::decode(&bytes)
+                .map_err(|source| StoreError::Decode { lsn: *lsn, source })?;
+            let Record::Blob {
+                hash: h,
+                offset: o,
+                codec,
+                data,
+                ..
+            } = rec
+            else {
+                return Err(bad(format!("record at LSN {lsn} is not a blob part")));
+            };
+            if h != *hash || o != *offset {
+                return Err(bad(format!("record at LSN {lsn} is another blob's part")));
+            }
+            let raw = record::decompress_part(codec, &data, record::part_raw_len_max(*raw_len, o))
+                .map_err(|source| StoreError::Decode { lsn: *lsn, source })?;
+            hasher.update(&raw);
+            out.write_all(&raw).map_err(io(Path::new("<output>")))?;
+            written += raw.len() as u64;
+        }
+        if written != *raw_len || BlobHash(*hasher.finalize().as_bytes()) != *hash {
+            return Err(bad("content does not match its hash".into()));
+        }
+        Ok(written)
+    }
+
+    /// The content of `hash` in memory.
+    pub fn blob_bytes(&self, hash: &BlobHash) -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.read_blob(hash, &mut v)?;
+        Ok(v)
+    }
+
+    /// Resolves a time expression to a checkpoint index.
+    pub fn resolve(&self, expr: &str) -> Result<usize> {
+        let cps = &self.catalog.checkpoints;
+        if cps.is_empty() {
+            return Err(StoreError::Time(
+                "there are no checkpoints yet; run `tl checkpoint` first".into(),
+            ));
+        }
+        let now = now_ns();
+        let parsed = timespec::parse(expr, &jiff::Zoned::now())
+            .map_err(|e| StoreError::Time(e.to_string()))?;
+        match parsed {
+            TimeExpr::Lsn(lsn) => {
+                let idx = cps.iter().rposition(|c| c.lsn <= lsn).ok_or_else(|| {
+                    StoreError::Time(format!(
+                        "@{lsn} is before the first checkpoint (LSN {})",
+                        cps[0].lsn
+                    ))
+                })?;
+                Ok(idx)
+            }
+            TimeExpr::Instant(t) => {
+                if t > now + 1_000_000_000 {
+                    return Err(StoreError::Time(format!(
+                        "\"{expr}\" ({}) is in the future",
+                        timespec::format_local(t)
+                    )));
+                }
+                cps.iter().rposition(|c| c.time_ns <= t).ok_or_else(|| {
+                    StoreError::Time(format!(
+                        "\"{expr}\" ({}) is before the first checkpoint ({})",
+                        timespec::format_local(t),
+                        timespec::format_local(cps[0].time_ns)
+                    ))
+                })
+            }
+            TimeExpr::Name(name) => {
+                if let Some(pin) = self.catalog.pins.get(&name) {
+                    return self
+                        .catalog
+                        .checkpoint_at_lsn(pin.target_lsn)
+                        .ok_or_else(|| {
+                            StoreError::Time(format!("pin {name} names a checkpoint that is gone"))
+                        });
+                }
+                let lower = name.to_ascii_lowercase();
+                let hits: Vec<usize> = (0..cps.len())
+                    .filter(|&i| cps[i].id.starts_with(&lower))
+                    .collect();
+                match hits.len() {
+                    1 if lower.len() >= 4 => Ok(hits[0]),
+                    0 => Err(StoreError::Time(format!(
+                        "\"{name}\" is not a checkpoint id, a pin or a time; see `tl log` and `tl pins`"
+                    ))),
+                    1 => Err(StoreError::Time(format!(
+                        "checkpoint id prefix \"{name}\" is too short: give at least 4 characters"
+                    ))),
+                    _ => Err(StoreError::Time(format!(
+                        "\"{name}\" matches {} checkpoints; give more characters",
+                        hits.len()
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Names checkpoint `idx`.
+    pub fn pin(&mut self, name: &str, idx: usize) -> Result<()> {
+        if !record::is_valid_name(name) {
+            return Err(StoreError::Time(format!(
+                "\"{name}\" is not a valid pin name (letters, digits, '.', '_', '-'; not starting with '-')"
+            )));
+        }
+        let target_lsn = self.catalog.checkpoints[idx].lsn;
+        let rec = Record::Pin {
+            name: name.to_string(),
+            target_lsn,
+            time_ns: now_ns(),
+        }
+        .encode();
+        self.wal()?.append(&[&rec])?;
+        self.fold_to_end()?;
+        self.save_catalog();
+        Ok(())
+    }
+
+    /// Writes a snapshot of the head if enough checkpoints followed the last one.
+    pub fn maybe_compact(&mut self) -> Option<PathBuf> {
+        let cps = &self.catalog.checkpoints;
+        let last = cps.last()?;
+        let newest = snapshot::newest_at_or_before(&self.snapshot_dir(), u64::MAX)
+            .ok()
+            .flatten();
+        let since = match newest {
+            Some((lsn, _)) => cps.iter().filter(|c| c.end_lsn > lsn).count() as u64,
+            None => cps.len() as u64,
+        };
+        if since < self.config.snapshot_every || last.end_lsn == 0 {
+            return None;
+        }
+        self.compact().ok()
+    }
+
+    /// Writes a snapshot of the tree at the last checkpoint.
+    pub fn compact(&mut self) -> Result<PathBuf> {
+        let last = self
+            .catalog
+            .checkpoints
+            .last()
+            .ok_or_else(|| StoreError::Time("there are no checkpoints to compact".into()))?;
+        let meta = SnapshotMeta {
+            lsn: last.end_lsn,
+            time_ns: last.time_ns,
+            timeline: 0,
+            seq: last.seq,
+            chain: last.chain,
+        };
+        Ok(snapshot::write_snapshot(
+            &self.snapshot_dir(),
+            &meta,
+            &self.catalog.head,
+        )?)
+    }
+
+    /// The `.tl` directory.
+    pub fn tl_dir(&self) -> &Path {
+        &self.tl
+    }
+
+    /// Paths changed by checkpoint `idx`.
+    pub fn changes(&self, idx: usize) -> &[PathChange] {
+        &self.catalog.checkpoints[idx].changes
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}

@@ -1,0 +1,3 @@
+//! Integration tests of `tl-index`: the store on real temporary directories.
+
+mod store;

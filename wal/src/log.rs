@@ -233,8 +233,14 @@ pub(crate) fn scan_tail(
                     resumes_at: resync.map(|p| cursor.lsn_of(p)),
                 };
                 damages.push((damage, last_end));
-                if resync.is_none() {
-                    break;
+                match resync {
+                    // Everything before a resync point is settled: if the damage
+                    // turns out to be corruption it stays, so a torn tail found later
+                    // is cut from here at the earliest, never from before the
+                    // corruption. (The crc there is unknown; corruption makes the
+                    // writer start a new segment, so it is never linked to.)
+                    Some(p) => last_end = (p, 0),
+                    None => break,
                 }
             }
         }
@@ -366,6 +372,37 @@ impl LogIter {
         }
     }
 
+    /// True when a frame starts at file `offset` of the current segment, walking its
+    /// frames from the start (past damage, as readers resynchronise). Only used to
+    /// tell "no record starts here" from "the record here is damaged" after a seek.
+    fn frame_starts_at(&self, offset: u64) -> Result<bool, ReadError> {
+        let seg = &self.segs[self.idx];
+        let path = self.storage.describe(&seg.name);
+        let io = |at: u64| {
+            let path = path.clone();
+            move |source| ReadError::Io {
+                path,
+                offset: at,
+                source,
+            }
+        };
+        let file = self.storage.open_read(&seg.name).map_err(io(0))?;
+        let mut c = Cursor::new(file, seg.header, seg.limit);
+        while c.pos < offset {
+            let at = c.pos;
+            match c.next_frame().map_err(io(at))? {
+                Step::Frame(_) => {}
+                Step::End => return Ok(false),
+                Step::Damage { offset: bad, .. } => {
+                    if c.resync(bad).map_err(io(bad))?.is_none() {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(c.pos == offset)
+    }
+
     fn step(&mut self) -> Result<Option<Record>, ReadError> {
         if self.cursor.is_none() {
             self.open_cursor()?;
@@ -390,6 +427,15 @@ impl LogIter {
                 let limit = cursor.limit;
                 let unfinished = cursor.in_record || cursor.in_batch == Some(true);
                 let lsn = cursor.lsn_of(pos);
+                if seeking.is_some() && pos < limit && !self.frame_starts_at(pos)? {
+                    // Zeros inside a frame (a zeroed payload), not the end of data.
+                    self.done = true;
+                    return Err(ReadError::NotARecord {
+                        path,
+                        offset: pos,
+                        lsn,
+                    });
+                }
                 self.next_segment();
                 if pos < limit || unfinished {
                     // Zeros where a sealed segment should hold data, or a batch that
@@ -405,12 +451,19 @@ impl LogIter {
                 Ok(None)
             }
             Step::Damage { offset, problem } => {
-                if seeking.is_some() && matches!(problem, FrameProblem::BadLsn { .. }) {
-                    let lsn = cursor.lsn_of(offset);
+                let lsn = cursor.lsn_of(offset);
+                // Right after a seek, a valid later part of a record is out of
+                // sequence only because of where we started, and bytes that do not
+                // decode may simply be the inside of a frame: damage only if a frame
+                // really starts there.
+                if seeking.is_some()
+                    && (matches!(problem, FrameProblem::BadSequence(_))
+                        || !self.frame_starts_at(offset)?)
+                {
                     self.done = true;
                     return Err(ReadError::NotARecord { path, offset, lsn });
                 }
-                let lsn = cursor.lsn_of(offset);
+                let cursor = self.cursor.as_mut().expect("cursor opened above");
                 let resync = cursor.resync(offset).map_err(io(offset))?;
                 let resumes_at = match resync {
                     Some(p) => Some(cursor.lsn_of(p)),

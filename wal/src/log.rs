@@ -217,7 +217,11 @@ pub(crate) fn scan_tail(
     loop {
         match cursor.next_frame()? {
             Step::Frame(h) => {
-                max_acked = max_acked.max(h.acked);
+                // A frame can only vouch for bytes before itself (the writer never
+                // sets `acked` past the frame's own LSN). Clamping keeps a forged or
+                // damaged-but-checksummed `acked` from overflowing `acked_offset`
+                // below (found by the `frame_decode` fuzz target).
+                max_acked = max_acked.max(h.acked.min(h.lsn));
                 if h.kind == FrameKind::Mark || h.flags & FLAG_BATCH_END != 0 {
                     last_end = (cursor.pos, h.crc);
                 }

@@ -227,6 +227,8 @@ impl Wal {
                 report.acked_lsn = scan.max_acked;
                 report.corruption = scan.corruption.clone();
                 let cut = scan.file_len - scan.valid_end;
+                let mut valid_end = scan.valid_end;
+                let mut crc_at_end = scan.crc_at_end;
                 if cut > 0 {
                     let kept = s
                         .quarantine(&last.name, scan.valid_end, &*file, cut)
@@ -242,9 +244,33 @@ impl Wal {
                         damage: scan.torn_at.clone(),
                         quarantined_as: kept,
                     });
+                    if !scan.corruption.is_empty() {
+                        // The damage kept as corruption was judged so on the `acked`
+                        // of frames that may sit in the tail just cut (an unfinished
+                        // batch). Persist the judgement with a mark acknowledging the
+                        // kept prefix, or the next open, no longer seeing that
+                        // evidence, would call the same damage a torn tail and cut the
+                        // acknowledged records after it (found by the
+                        // `segment_recover` fuzz target: recovery was not idempotent).
+                        let lsn = last.header.base_lsn + valid_end - SEGMENT_HEADER_LEN as u64;
+                        let mut mark = Vec::with_capacity(FRAME_HEADER_LEN);
+                        crc_at_end = encode_frame(
+                            &mut mark,
+                            last.header.salt,
+                            lsn,
+                            lsn,
+                            crc_at_end,
+                            FrameKind::Mark,
+                            0,
+                            &[],
+                        );
+                        file.write_and_sync(&mark, valid_end)
+                            .map_err(|e| io_err(s, &last.name, e))?;
+                        valid_end += FRAME_HEADER_LEN as u64;
+                    }
                 }
                 let n = segs.len();
-                segs[n - 1].limit = scan.valid_end;
+                segs[n - 1].limit = valid_end;
                 let end = segs[n - 1].end_lsn();
                 report.start_lsn = segs[0].header.base_lsn;
                 report.end_lsn = end;
@@ -253,9 +279,9 @@ impl Wal {
                     last.header,
                     last.name.clone(),
                     Some((last.name.clone(), file)),
-                    scan.crc_at_end,
+                    crc_at_end,
                 );
-                st.tail_offset = scan.valid_end;
+                st.tail_offset = valid_end;
                 st.next_lsn = end;
                 st.durable_lsn = end;
                 // After an unclean end, begin a new segment instead of appending to

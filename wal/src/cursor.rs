@@ -131,7 +131,10 @@ impl Cursor {
 
     /// Validates the frame at `offset` alone: structure, crc, LSN. Returns the
     /// header when the frame is self-consistent.
-    fn check_at(&mut self, offset: u64) -> io::Result<Result<FrameHeader, FrameProblem>> {
+    pub(crate) fn check_at(
+        &mut self,
+        offset: u64,
+    ) -> io::Result<Result<FrameHeader, FrameProblem>> {
         let available = self.limit.saturating_sub(offset);
         let salt = self.header.salt;
         let expected_lsn = self.lsn_of(offset);

@@ -210,6 +210,28 @@ pub(crate) fn scan_tail(
     let file_len = file.len()?;
     let path = storage.describe(&seg.name);
     let mut cursor = Cursor::new(file, seg.header, file_len);
+    // Fast path: a segment that ends with a closing mark (kind Mark whose `acked` is
+    // its own LSN, written only after everything before it was synced) was closed
+    // cleanly: nothing after it can be torn, so its end is known without reading
+    // the segment. Damage inside is still found by every read and by `verify()`.
+    let header_len = SEGMENT_HEADER_LEN as u64;
+    if file_len >= header_len + FRAME_HEADER_LEN as u64
+        && (file_len - header_len).is_multiple_of(FRAME_ALIGN as u64)
+    {
+        let at = file_len - FRAME_HEADER_LEN as u64;
+        if let Ok(h) = cursor.check_at(at)? {
+            if h.kind == FrameKind::Mark && h.acked == h.lsn {
+                return Ok(TailScan {
+                    valid_end: file_len,
+                    crc_at_end: h.crc,
+                    max_acked: h.acked,
+                    corruption: Vec::new(),
+                    torn_at: None,
+                    file_len,
+                });
+            }
+        }
+    }
     let mut last_end = (SEGMENT_HEADER_LEN as u64, seg.header.crc());
     let mut max_acked = 0;
     // (damage, last batch end before it)

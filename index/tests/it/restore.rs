@@ -116,7 +116,7 @@ fn op_strategy(n: usize) -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0..n, any::<u8>()).prop_map(|(p, s)| Op::Write(p, s)),
         1 => (0..n).prop_map(Op::Truncate),
-        1 => (0..n, any::<bool>()).prop_map(|(p, x)| Op::Chmod(p, x)),
+        3 => (0..n, any::<bool>()).prop_map(|(p, x)| Op::Chmod(p, x)),
         1 => (0..n, 0..LINK_TARGETS.len()).prop_map(|(p, t)| Op::Symlink(p, t)),
         1 => (0..n, 0..n).prop_map(|(p, q)| Op::Rename(p, q)),
         1 => (0..n).prop_map(Op::Delete),
@@ -327,6 +327,26 @@ fn replay_into_a_dirty_tree_then_again_writes_nothing() {
     let again = materialize(&store, &tree, &root, &all()).unwrap();
     assert!(nothing_done(&again));
     assert_eq!(again.unchanged, 3);
+}
+
+#[test]
+fn a_change_of_mode_or_kind_alone_is_written() {
+    let (_tmp, root, mut store) = project();
+    fs::write(root.join("tool"), b"#!/bin/sh\n").unwrap();
+    fs::write(root.join("same"), b"nowhere").unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    let want = walk(&root);
+    fs::set_permissions(root.join("tool"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::remove_file(root.join("same")).unwrap();
+    symlink("nowhere", root.join("same")).unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    let now = walk(&root);
+    let r = materialize(&store, &store.tree_at(0).unwrap(), &root, &all()).unwrap();
+    assert_eq!(r.written, vec![b"same".to_vec(), b"tool".to_vec()]);
+    assert_eq!(walk(&root), want);
+    store.checkpoint(CommitKind::Restore, None).unwrap();
+    materialize(&store, &store.tree_at(1).unwrap(), &root, &all()).unwrap();
+    assert_eq!(walk(&root), now);
 }
 
 #[test]

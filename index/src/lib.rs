@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod pathsafe;
 pub mod record;
+pub mod restore;
 pub mod scan;
 pub mod snapshot;
 pub mod statcache;

@@ -1,3 +1,4 @@
 //! Integration tests of `tl-index`: the store on real temporary directories.
 
+mod restore;
 mod store;

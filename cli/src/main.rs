@@ -1,16 +1,204 @@
 //! The `tl` command line: a thin layer over `tl-index` and `tl-wal`.
+//!
+//! Only this crate prints, reads the environment and chooses exit codes.
 #![forbid(unsafe_code)]
 
+mod commands;
+mod output;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// tl: a time machine for working directories.
+///
+/// tl keeps every state your files pass through in a checksummed log under .tl/,
+/// so any of them can be brought back.
 #[derive(Parser, Debug)]
-#[command(name = "tl", version, about)]
-struct Cli {}
+#[command(
+    name = "tl",
+    version,
+    after_help = "Examples:\n  tl init\n  tl checkpoint -m \"before refactor\"\n  tl log\n  \
+                  tl replay --to \"10 minutes ago\"\n\nTimes (T) may be a checkpoint id or \
+                  prefix, a pin name, an RFC 3339 time, a local time (\"2026-11-22 14:05\"), a \
+                  relative time (10m, \"2 hours ago\", \"yesterday 17:00\") or @LSN."
+)]
+pub struct Cli {
+    /// Run as if tl was started in DIR instead of the current directory.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start keeping history of a directory (creates .tl/).
+    #[command(
+        after_help = "Example:\n  tl init            # the current directory\n  tl init ~/project"
+    )]
+    Init {
+        /// The directory (default: the current one; created if missing).
+        #[arg(value_name = "DIR")]
+        directory: Option<PathBuf>,
+    },
+    /// Capture the directory now and record a checkpoint.
+    #[command(after_help = "Example:\n  tl checkpoint -m \"tests pass\"\n  tl checkpoint --json")]
+    Checkpoint {
+        /// A message to remember this checkpoint by.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what changed on disk since the last checkpoint.
+    #[command(after_help = "Example:\n  tl status\n  tl status --json")]
+    Status {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List checkpoints, newest first.
+    #[command(after_help = "Example:\n  tl log\n  tl log --since \"1 hour ago\" src/main.rs")]
+    Log {
+        /// Print as JSON (an array, newest first).
+        #[arg(long)]
+        json: bool,
+        /// Only checkpoints at or after this time.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Only checkpoints at or before this time.
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        /// Only checkpoints that changed this path (or something under it).
+        path: Option<PathBuf>,
+    },
+    /// Show the differences between two points (B defaults to the working directory).
+    #[command(
+        after_help = "Example:\n  tl diff 10m\n  tl diff a1b2c3 d4e5f6 --stat\n  tl diff 1h -- src/"
+    )]
+    Diff {
+        /// The older point.
+        a: String,
+        /// The newer point (default: the files on disk now).
+        b: Option<String>,
+        /// Only a summary of changed paths with line counts.
+        #[arg(long)]
+        stat: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Limit to these paths.
+        #[arg(last = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print a file's content as it was at time T.
+    #[command(after_help = "Example:\n  tl show src/main.rs --at \"2 hours ago\" > old.rs")]
+    Show {
+        /// The file.
+        path: PathBuf,
+        /// When.
+        #[arg(long, value_name = "T")]
+        at: String,
+    },
+    /// Bring the whole tree back as it was at time T (captures the present first).
+    #[command(
+        after_help = "Example:\n  tl replay --to \"10 minutes ago\" --dry-run\n  \
+                            tl replay --to a1b2c3\n  tl replay --to yesterday --into /tmp/old"
+    )]
+    Replay {
+        /// When.
+        #[arg(long, value_name = "T")]
+        to: String,
+        /// Write the tree into DIR instead of the project (DIR need not exist).
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+        /// Only list what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring back only some paths (files or directories) as they were at time T.
+    #[command(after_help = "Example:\n  tl restore src/lib.rs docs/ --at 1h")]
+    Restore {
+        /// Files or directories to restore.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// When.
+        #[arg(long, value_name = "T")]
+        at: String,
+        /// Only list what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Name a point in history (default: the last checkpoint).
+    #[command(after_help = "Example:\n  tl pin release-1\n  tl pin before-merge 2h")]
+    Pin {
+        /// The name.
+        name: String,
+        /// When (default: the last checkpoint).
+        at: Option<String>,
+    },
+    /// List pins.
+    #[command(after_help = "Example:\n  tl pins --json")]
+    Pins {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a tree snapshot of the last checkpoint now (speeds up replay).
+    #[command(after_help = "Example:\n  tl compact")]
+    Compact,
+    /// Recover the log after a crash (cut a torn tail into .tl/quarantine) and, with
+    /// --rebuild, rebuild every derived file (catalog, snapshots) from the log.
+    #[command(after_help = "Example:\n  tl recover\n  tl recover --rebuild")]
+    Recover {
+        /// Delete and rebuild the catalog, stat cache and snapshots from the log.
+        #[arg(long)]
+        rebuild: bool,
+    },
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("tl: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes on one line, without repeating a cause already
+/// contained in its parent's message.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out
 }

@@ -557,7 +557,10 @@ fn make_plan(
     }
 
     // 2. Compare with the disk.
-    let recoverable = |h: &BlobHash| store.catalog().has_blob(h);
+    // A dry run reports the plan as the real run would make it: the real run
+    // captures the present first (the caller's duty), so unsaved content counts as
+    // recoverable here.
+    let recoverable = |h: &BlobHash| opts.dry_run || store.catalog().has_blob(h);
     let mut plan = Plan::default();
     // (non-directory in the way, path needing a directory there)
     let mut blockers: Vec<(Vec<u8>, &[u8])> = Vec::new();

@@ -414,7 +414,48 @@ impl Store {
 
     fn save_catalog(&self) {
         // The catalog is a cache: failing to save it costs a re-fold next time.
+        let _ = std::fs::create_dir_all(self.tl.join("index"));
         let _ = self.catalog.save(&self.catalog_path());
+    }
+
+    /// Deletes every derived file (catalog, stat cache, snapshots) and rebuilds the
+    /// catalog and the snapshots from the log alone. Returns the snapshots written.
+    pub fn rebuild(&mut self) -> Result<Vec<PathBuf>> {
+        let index = self.tl.join("index");
+        let snaps = self.snapshot_dir();
+        for dir in [&index, &snaps] {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(dir)(e)),
+            }
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let mut catalog = Catalog::default();
+        catalog.repo_id = self.repo_id();
+        catalog.through = self.log.start();
+        self.catalog = catalog;
+        self.damage.clear();
+        self.fold_to_end()?;
+        self.save_catalog();
+        // Snapshots where the compactor would have written them.
+        let every = self.config.snapshot_every.max(1) as usize;
+        let mut written = Vec::new();
+        let mut tree = Tree::new();
+        for (i, c) in self.catalog.checkpoints.iter().enumerate() {
+            apply(&mut tree, &c.changes);
+            if (i + 1) % every == 0 && c.end_lsn != 0 {
+                let meta = SnapshotMeta {
+                    lsn: c.end_lsn,
+                    time_ns: c.time_ns,
+                    timeline: 0,
+                    seq: c.seq,
+                    chain: c.chain,
+                };
+                written.push(snapshot::write_snapshot(&snaps, &meta, &tree)?);
+            }
+        }
+        Ok(written)
     }
 
     /// The project root.
@@ -460,6 +501,17 @@ impl Store {
         kind: CommitKind,
         message: Option<String>,
     ) -> Result<CheckpointOutcome> {
+        self.checkpoint_with_progress(kind, message, &|_| {})
+    }
+
+    /// [`Store::checkpoint`], calling `progress` with the bytes of new content
+    /// stored so far (from the scan's threads) as the capture goes.
+    pub fn checkpoint_with_progress(
+        &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<CheckpointOutcome> {
         let options = ScanOptions {
             max_file_bytes: self.config.max_file_bytes,
             zstd_level: self.config.zstd_level,
@@ -496,6 +548,7 @@ impl Store {
             p.1 += record.len();
             p.2 += record.len() as u64;
             p.0.push(record);
+            progress(p.2);
             if p.1 >= BLOB_BATCH_BYTES {
                 p.1 = 0;
                 flush(&mut p.0)?;

@@ -1,0 +1,154 @@
+//! `tl replay` and `tl restore`: bring back a whole tree or some paths.
+//!
+//! In place, both first capture the present as a checkpoint of its own, so the
+//! replay itself can be undone (`tl replay --to <that checkpoint>`), then write only
+//! what differs, then record a `restore` checkpoint of the result.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::json;
+use tl_index::record::CommitKind;
+use tl_index::restore::{materialize, MaterializeOptions, MaterializeReport};
+use tl_index::timespec::format_local;
+
+use super::{open, rel_path};
+use crate::output::path as show_path;
+
+pub fn replay(
+    cwd: &Path,
+    to: &str,
+    into: Option<PathBuf>,
+    dry_run: bool,
+    json: bool,
+) -> Result<()> {
+    let mut store = open(cwd)?;
+    let idx = store.resolve(to)?;
+    let target = store.tree_at(idx)?;
+    let cp = store.checkpoints()[idx].clone();
+    let opts = MaterializeOptions {
+        dry_run,
+        only: None,
+    };
+    let (report, before) = match &into {
+        Some(dir) => (materialize(&store, &target, dir, &opts)?, None),
+        None => {
+            let before = if dry_run {
+                None
+            } else {
+                let msg = format!("before replay to {}", cp.id);
+                Some(store.checkpoint(CommitKind::Auto, Some(msg))?.checkpoint)
+            };
+            let root = store.root().to_path_buf();
+            (materialize(&store, &target, &root, &opts)?, before)
+        }
+    };
+    let after = if into.is_none() && !dry_run {
+        let msg = format!("replay to {}", cp.id);
+        Some(store.checkpoint(CommitKind::Restore, Some(msg))?.checkpoint)
+    } else {
+        None
+    };
+    print_report(
+        &report,
+        dry_run,
+        json,
+        &cp.id,
+        cp.time_ns,
+        before.as_ref().map(|c| c.id.as_str()),
+    );
+    let _ = after;
+    Ok(())
+}
+
+pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result<()> {
+    let mut store = open(cwd)?;
+    let idx = store.resolve(at)?;
+    let target = store.tree_at(idx)?;
+    let cp = store.checkpoints()[idx].clone();
+    let only: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| rel_path(&store, cwd, p))
+        .collect::<Result<_>>()?;
+    for (p, arg) in only.iter().zip(paths) {
+        let exists_then = target.keys().any(|k| crate::output::under(k, p));
+        let exists_now = store.head().keys().any(|k| crate::output::under(k, p));
+        if !exists_then && !exists_now {
+            anyhow::bail!(
+                "{} did not exist at checkpoint {} ({}) and is not tracked now",
+                arg.display(),
+                cp.id,
+                format_local(cp.time_ns)
+            );
+        }
+    }
+    let before = if dry_run {
+        None
+    } else {
+        let msg = format!("before restore from {}", cp.id);
+        Some(store.checkpoint(CommitKind::Auto, Some(msg))?.checkpoint)
+    };
+    let root = store.root().to_path_buf();
+    let opts = MaterializeOptions {
+        dry_run,
+        only: Some(only),
+    };
+    let report = materialize(&store, &target, &root, &opts)?;
+    if !dry_run {
+        let msg = format!("restore from {}", cp.id);
+        store.checkpoint(CommitKind::Restore, Some(msg))?;
+    }
+    print_report(
+        &report,
+        dry_run,
+        false,
+        &cp.id,
+        cp.time_ns,
+        before.as_ref().map(|c| c.id.as_str()),
+    );
+    Ok(())
+}
+
+fn print_report(
+    r: &MaterializeReport,
+    dry_run: bool,
+    json: bool,
+    id: &str,
+    time_ns: i64,
+    undo: Option<&str>,
+) {
+    if json {
+        let v = json!({
+            "checkpoint": id,
+            "time": format_local(time_ns),
+            "dry_run": dry_run,
+            "written": r.written.iter().map(|p| show_path(p)).collect::<Vec<_>>(),
+            "removed": r.removed.iter().map(|p| show_path(p)).collect::<Vec<_>>(),
+            "unchanged": r.unchanged,
+            "bytes_written": r.bytes_written,
+            "undo": undo,
+        });
+        println!("{v}");
+        return;
+    }
+    let verb = if dry_run { "would write" } else { "wrote" };
+    for p in &r.written {
+        println!("W {}", show_path(p));
+    }
+    for p in &r.removed {
+        println!("D {}", show_path(p));
+    }
+    println!(
+        "{} {} {} file(s), removed {} ({} unchanged) to match {} ({})",
+        if dry_run { "Dry run:" } else { "Replayed:" },
+        verb,
+        r.written.len(),
+        r.removed.len(),
+        r.unchanged,
+        id,
+        format_local(time_ns)
+    );
+    if let Some(u) = undo {
+        println!("The previous state is checkpoint {u}: `tl replay --to {u}` undoes this.");
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests of the `tl` binary: every command a user types, on real
+//! temporary directories, including the error cases.
+
+mod commands;

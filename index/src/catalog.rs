@@ -265,8 +265,9 @@ impl Catalog {
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let bytes = self.encode();
         let tmp = path.with_extension("tmp");
+        // No fsync: this is a cache with a checksum. After a crash it is either the
+        // old copy, the new one, or damaged, and a damaged one is rebuilt from the log.
         std::fs::write(&tmp, &bytes)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, path)
     }
 

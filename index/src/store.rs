@@ -245,7 +245,14 @@ pub struct Store {
     recovery: Option<RecoveryReport>,
     /// Damage met while folding the log (LSN, message).
     damage: Vec<(Lsn, String)>,
+    /// (through, checkpoints) of the catalog copy on disk.
+    saved: (Lsn, usize),
 }
+
+/// Rewrite the catalog cache once this many log bytes follow the saved copy…
+const CATALOG_SAVE_BYTES: u64 = 1 << 20;
+/// …or this many checkpoints.
+const CATALOG_SAVE_CHECKPOINTS: usize = 64;
 
 /// Finds the project root: `start` or the nearest ancestor holding `.tl/`.
 pub fn find_root(start: &Path) -> Result<PathBuf> {
@@ -324,6 +331,7 @@ impl Store {
             catalog: Catalog::default(),
             recovery,
             damage: Vec::new(),
+            saved: (0, 0),
         };
         store.load_catalog()?;
         Ok(store)
@@ -357,12 +365,10 @@ impl Store {
             catalog.repo_id = repo_id;
             catalog.through = self.log.start();
         }
-        let before = catalog.through;
+        self.saved = (catalog.through, catalog.checkpoints.len());
         self.catalog = catalog;
         self.fold_to_end()?;
-        if self.catalog.through != before && self.log.wal().is_some() {
-            self.save_catalog();
-        }
+        self.save_catalog_if_due();
         Ok(())
     }
 
@@ -412,10 +418,26 @@ impl Store {
         Ok(())
     }
 
-    fn save_catalog(&self) {
+    fn save_catalog(&mut self) {
         // The catalog is a cache: failing to save it costs a re-fold next time.
+        if self.log.wal().is_none() {
+            return;
+        }
         let _ = std::fs::create_dir_all(self.tl.join("index"));
-        let _ = self.catalog.save(&self.catalog_path());
+        if self.catalog.save(&self.catalog_path()).is_ok() {
+            self.saved = (self.catalog.through, self.catalog.checkpoints.len());
+        }
+    }
+
+    /// Saves the catalog once enough log follows the saved copy. Until then, each
+    /// open folds the few records after it: cheaper than rewriting the whole
+    /// catalog (which grows with history) on every checkpoint.
+    fn save_catalog_if_due(&mut self) {
+        let bytes = self.catalog.through.saturating_sub(self.saved.0);
+        let checkpoints = self.catalog.checkpoints.len().saturating_sub(self.saved.1);
+        if bytes >= CATALOG_SAVE_BYTES || checkpoints >= CATALOG_SAVE_CHECKPOINTS {
+            self.save_catalog();
+        }
     }
 
     /// Deletes every derived file (catalog, stat cache, snapshots) and rebuilds the
@@ -604,8 +626,11 @@ impl Store {
         wal.append(&refs)?;
         // The batch is durable: fold it from the log (the truth), then save caches.
         self.fold_to_end()?;
-        let _ = outcome.stat_cache.save(&self.stat_cache_path());
-        self.save_catalog();
+        // An unchanged stat cache need not be rewritten (nothing was read).
+        if outcome.stats.files_read > 0 || !changes.is_empty() || previous.is_empty() {
+            let _ = outcome.stat_cache.save(&self.stat_cache_path());
+        }
+        self.save_catalog_if_due();
         self.maybe_compact();
         let checkpoint = self
             .catalog
@@ -816,7 +841,7 @@ impl Store {
         .encode();
         self.wal()?.append(&[&rec])?;
         self.fold_to_end()?;
-        self.save_catalog();
+        self.save_catalog_if_due();
         Ok(())
     }
 

@@ -117,6 +117,15 @@ struct State {
     poisoned: Option<String>,
     closed: bool,
     force_rotate: bool,
+    /// The last segment may hold bytes not yet synced (the previous writer's
+    /// closing mark is written without a sync). Appends into it sync them too; a
+    /// rotation syncs it first, so no new segment depends on unsynced bytes.
+    tail_maybe_dirty: bool,
+    /// Until this writer's first sync, the highest LSN known acknowledged from the
+    /// frames found on disk: bytes read back at open may sit unsynced in the page
+    /// cache (a previous writer's mark, or a batch it wrote but never synced), so
+    /// frames written before our first sync must not claim them as acknowledged.
+    acked_floor: Option<Lsn>,
 }
 
 struct Shared {
@@ -284,6 +293,7 @@ impl Wal {
                 st.tail_offset = valid_end;
                 st.next_lsn = end;
                 st.durable_lsn = end;
+                st.acked_floor = Some(report.acked_lsn.min(end));
                 // After an unclean end, begin a new segment instead of appending to
                 // a tail that held damage.
                 if cut > 0 || !scan.corruption.is_empty() {
@@ -345,7 +355,10 @@ impl Wal {
             self.rotate(st);
         }
         st.force_rotate = false;
-        let acked = st.durable_lsn;
+        let acked = match st.acked_floor {
+            Some(floor) => floor.min(st.durable_lsn),
+            None => st.durable_lsn,
+        };
         let salt = st.tail.salt;
         let start_lsn = st.next_lsn;
         let mut chunk = match st.pending.last() {
@@ -462,9 +475,10 @@ impl Wal {
         let chunks = std::mem::take(&mut st.pending);
         let target = st.next_lsn;
         let mut file = st.file.clone();
+        let mut dirty = st.tail_maybe_dirty;
         drop(st);
         let s = &*self.shared.storage;
-        let mut result = Ok(());
+        let mut result: Result<(), AppendError> = Ok(());
         let mut created: Vec<Seg> = Vec::new();
         for chunk in &chunks {
             let io = |source| AppendError::Io {
@@ -475,6 +489,12 @@ impl Wal {
             };
             let r = (|| {
                 if let Some(name) = &chunk.create {
+                    if dirty {
+                        if let Some((_, old)) = &file {
+                            old.sync_data().map_err(io)?;
+                        }
+                        dirty = false;
+                    }
                     let f = s.create(name).map_err(io)?;
                     let f: Arc<dyn SegmentFile> = Arc::from(f);
                     f.write_and_sync(&chunk.bytes, 0).map_err(io)?;
@@ -490,7 +510,9 @@ impl Wal {
                 }
                 let (name, f) = file.as_ref().expect("a segment file is open");
                 debug_assert_eq!(name, &chunk.segment);
-                f.write_and_sync(&chunk.bytes, chunk.offset).map_err(io)
+                f.write_and_sync(&chunk.bytes, chunk.offset).map_err(io)?;
+                dirty = false;
+                Ok(())
             })();
             if let Err(e) = r {
                 result = Err(e);
@@ -500,9 +522,11 @@ impl Wal {
         let mut st = self.lock();
         st.flushing = false;
         st.file = file;
+        st.tail_maybe_dirty = dirty;
         match result {
             Ok(()) => {
                 st.durable_lsn = target;
+                st.acked_floor = None;
                 st.segs.extend(created);
                 let last = st.segs.last_mut().expect("at least one segment");
                 last.limit = target - last.header.base_lsn + SEGMENT_HEADER_LEN as u64;
@@ -588,6 +612,11 @@ impl Wal {
             };
         }
         st.closed = true;
+        if st.acked_floor.is_some() {
+            // Nothing was synced by this writer: the log is as it was found (with
+            // its own closing mark, if it had one); a new mark could not claim more.
+            return Ok(());
+        }
         if st.force_rotate && st.tail_offset > SEGMENT_HEADER_LEN as u64 {
             // Recovery asked for a new segment; a mark alone is not worth one.
             return Ok(());
@@ -606,18 +635,26 @@ impl Wal {
             &[],
         );
         st.tail_prev_crc = crc;
-        let chunk = Chunk {
-            create: None,
-            segment: st.tail_name.clone(),
-            offset: st.tail_offset,
-            lsn,
-            bytes,
+        let Some((name, file)) = st.file.clone() else {
+            return Ok(());
         };
-        st.pending.push(chunk);
+        if name != st.tail_name {
+            return Ok(());
+        }
+        let offset = st.tail_offset;
         st.next_lsn += FRAME_HEADER_LEN as u64;
         st.tail_offset += FRAME_HEADER_LEN as u64;
-        let end = st.next_lsn;
-        self.wait_durable(st, end)
+        // No sync: the mark vouches only for bytes already synced. If it is lost or
+        // torn by a crash, the next open scans the segment (and quarantines a torn
+        // mark as a torn tail), exactly as without it. Saving the sync halves the
+        // syncs of a one-checkpoint `tl` command.
+        file.write_all_at(&bytes, offset)
+            .map_err(|source| AppendError::Io {
+                path: self.shared.storage.describe(&name),
+                offset,
+                lsn,
+                source,
+            })
     }
 }
 
@@ -650,6 +687,8 @@ fn new_state(
         poisoned: None,
         closed: false,
         force_rotate: false,
+        tail_maybe_dirty: true,
+        acked_floor: None,
     }
 }
 

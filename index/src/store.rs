@@ -198,12 +198,6 @@ impl Log {
             Log::Reader(r) => r.iter_from(lsn),
         }
     }
-    fn read(&self, lsn: Lsn) -> Result<Vec<u8>, tl_wal::ReadError> {
-        match self {
-            Log::Writer(w) => w.read(lsn),
-            Log::Reader(r) => r.read(lsn),
-        }
-    }
     fn start(&self) -> Lsn {
         match self {
             Log::Writer(w) => w.start_lsn(),
@@ -247,6 +241,9 @@ pub struct Store {
     damage: Vec<(Lsn, String)>,
     /// (through, checkpoints) of the catalog copy on disk.
     saved: (Lsn, usize),
+    /// A log reader kept open between record reads (dropped after each append,
+    /// since it only sees the log as it was when made).
+    reader: Mutex<Option<tl_wal::LogIter>>,
 }
 
 /// Rewrite the catalog cache once this many log bytes follow the saved copy…
@@ -332,6 +329,7 @@ impl Store {
             recovery,
             damage: Vec::new(),
             saved: (0, 0),
+            reader: Mutex::new(None),
         };
         store.load_catalog()?;
         Ok(store)
@@ -377,6 +375,8 @@ impl Store {
     }
 
     fn fold_to_end(&mut self) -> Result<()> {
+        // The kept reader sees the log as it was; after an append it must be remade.
+        *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let from = self.catalog.through;
         if from >= self.log.end() {
             return Ok(());
@@ -724,7 +724,7 @@ impl Store {
         let mut hasher = blake3::Hasher::new();
         let mut written = 0u64;
         for (offset, lsn) in parts {
-            let bytes = self.log.read(*lsn)?;
+            let bytes = self.read_record(*lsn)?;
             let rec = Record::decode(&bytes)
                 .map_err(|source| StoreError::Decode { lsn: *lsn, source })?;
             let Record::Blob {
@@ -750,6 +750,29 @@ impl Store {
             return Err(bad("content does not match its hash".into()));
         }
         Ok(written)
+    }
+
+    /// Reads the record at `lsn` through the kept-open reader.
+    fn read_record(&self, lsn: Lsn) -> Result<Vec<u8>> {
+        let mut guard = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(it) => it.seek(lsn)?,
+            None => *guard = Some(self.log.iter_from(lsn)?),
+        }
+        let it = guard.as_mut().expect("set above");
+        match it.next() {
+            Some(Ok(r)) => Ok(r.data),
+            Some(Err(e)) => {
+                *guard = None;
+                Err(e.into())
+            }
+            None => Err(tl_wal::ReadError::OutOfRange {
+                lsn,
+                start: lsn,
+                end: lsn,
+            }
+            .into()),
+        }
     }
 
     /// The content of `hash` in memory.

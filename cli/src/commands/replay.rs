@@ -132,11 +132,14 @@ fn print_report(
         return;
     }
     let verb = if dry_run { "would write" } else { "wrote" };
-    for p in &r.written {
-        println!("W {}", show_path(p));
-    }
-    for p in &r.removed {
-        println!("D {}", show_path(p));
+    // The full list for a dry run (that is what it is for) or a small change.
+    if dry_run || r.written.len() + r.removed.len() <= 20 {
+        for p in &r.written {
+            println!("W {}", show_path(p));
+        }
+        for p in &r.removed {
+            println!("D {}", show_path(p));
+        }
     }
     println!(
         "{} {} {} file(s), removed {} ({} unchanged) to match {} ({})",

@@ -453,6 +453,17 @@ pub fn materialize(
     dir: &Path,
     opts: &MaterializeOptions,
 ) -> Result<MaterializeReport, RestoreError> {
+    materialize_with_progress(store, target, dir, opts, &|_, _| {})
+}
+
+/// [`materialize`], calling `progress(files_written, files_to_write)` as it writes.
+pub fn materialize_with_progress(
+    store: &Store,
+    target: &Tree,
+    dir: &Path,
+    opts: &MaterializeOptions,
+    progress: &dyn Fn(u64, u64),
+) -> Result<MaterializeReport, RestoreError> {
     let in_place = match (
         std::fs::canonicalize(dir),
         std::fs::canonicalize(store.root()),
@@ -483,7 +494,7 @@ pub fn materialize(
             open_root(dir).map_err(io_err(b"", "opening the restore directory"))?
         }
     };
-    execute(store, &plan, root.as_fd())?;
+    execute(store, &plan, root.as_fd(), progress)?;
     Ok(report)
 }
 
@@ -694,7 +705,12 @@ fn temp_name() -> Vec<u8> {
     format!(".tl-tmp-{}-{n}", std::process::id()).into_bytes()
 }
 
-fn execute(store: &Store, plan: &Plan, root: BorrowedFd<'_>) -> Result<(), RestoreError> {
+fn execute(
+    store: &Store,
+    plan: &Plan,
+    root: BorrowedFd<'_>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(), RestoreError> {
     let mut w = Walker::new(Some(root));
     // Removals first: they free the paths where the target needs directories.
     for path in &plan.removes {
@@ -720,12 +736,14 @@ fn execute(store: &Store, plan: &Plan, root: BorrowedFd<'_>) -> Result<(), Resto
     // Then files, then symlinks (never written through: they come last, and every
     // walk refuses to pass through one anyway).
     let mut touched: BTreeSet<Vec<u8>> = BTreeSet::new();
-    for (path, entry) in &plan.files {
+    let total = (plan.files.len() + plan.links.len()) as u64;
+    for (i, (path, entry)) in plan.files.iter().enumerate() {
         let comps = components(path);
         let (name, dirs) = comps.split_last().expect("a path has a component");
         reach_for_write(&mut w, path, dirs)?;
         write_file(store, &w, path, name, entry)?;
         touched.insert(dirs.join(&b'/'));
+        progress(i as u64 + 1, total);
     }
     for (path, bytes) in &plan.links {
         let comps = components(path);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::json;
 use tl_index::record::CommitKind;
-use tl_index::restore::{materialize, MaterializeOptions, MaterializeReport};
+use tl_index::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
 use tl_index::timespec::format_local;
 
 use super::{open, rel_path};
@@ -31,7 +31,7 @@ pub fn replay(
         only: None,
     };
     let (report, before) = match &into {
-        Some(dir) => (materialize(&store, &target, dir, &opts)?, None),
+        Some(dir) => (run(&store, &target, dir, &opts)?, None),
         None => {
             let before = if dry_run {
                 None
@@ -40,7 +40,7 @@ pub fn replay(
                 Some(store.checkpoint(CommitKind::Auto, Some(msg))?.checkpoint)
             };
             let root = store.root().to_path_buf();
-            (materialize(&store, &target, &root, &opts)?, before)
+            (run(&store, &target, &root, &opts)?, before)
         }
     };
     let after = if into.is_none() && !dry_run {
@@ -93,7 +93,7 @@ pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result
         dry_run,
         only: Some(only),
     };
-    let report = materialize(&store, &target, &root, &opts)?;
+    let report = run(&store, &target, &root, &opts)?;
     if !dry_run {
         let msg = format!("restore from {}", cp.id);
         store.checkpoint(CommitKind::Restore, Some(msg))?;
@@ -154,4 +154,36 @@ fn print_report(
     if let Some(u) = undo {
         println!("The previous state is checkpoint {u}: `tl replay --to {u}` undoes this.");
     }
+}
+
+/// Materializes with a progress bar on long replays (only when stderr is a terminal).
+fn run(
+    store: &tl_index::store::Store,
+    target: &tl_index::Tree,
+    dir: &Path,
+    opts: &MaterializeOptions,
+) -> Result<MaterializeReport> {
+    use std::io::IsTerminal;
+    let bar = (std::io::stderr().is_terminal() && !opts.dry_run).then(|| {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files ({eta} left)")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let report = materialize_with_progress(store, target, dir, opts, &|done, total| {
+        if let Some(b) = &bar {
+            // Shown only for replays long enough to be worth a bar.
+            if done == 1 && total >= 500 {
+                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            b.set_length(total);
+            b.set_position(done);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(report)
 }

@@ -548,3 +548,90 @@ impl<'a> Reader<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::CommitKind;
+
+    fn folded() -> Catalog {
+        let mut cat = Catalog {
+            repo_id: [7; 16],
+            ..Catalog::default()
+        };
+        let put = Record::Put {
+            path: b"a/b.txt".to_vec(),
+            hash: BlobHash([1; 32]),
+            mode: Mode::Exec,
+            size: 3,
+            mtime_ns: 42,
+        };
+        let blob = Record::Blob {
+            hash: BlobHash([1; 32]),
+            raw_len: 3,
+            offset: 0,
+            codec: crate::record::Codec::None,
+            data: b"abc".to_vec(),
+        };
+        let (b, p) = (blob.encode(), put.encode());
+        let chain = chain_hash(&[0; 32], [b.as_slice(), p.as_slice()].into_iter());
+        let commit = Record::Commit {
+            time_ns: 5,
+            seq: 1,
+            kind: CommitKind::Manual,
+            message: Some("m".into()),
+            timeline: 0,
+            acked_lsn: 0,
+            chain,
+            stats: CommitStats {
+                added: 1,
+                ..CommitStats::default()
+            },
+        };
+        cat.fold_record(0, true, &b, blob);
+        cat.fold_record(100, false, &p, put);
+        cat.fold_record(200, false, &commit.encode(), commit);
+        cat.fold_batch_end(300);
+        cat.fold_record(
+            300,
+            true,
+            b"",
+            Record::Pin {
+                name: "p".into(),
+                target_lsn: 0,
+                time_ns: 6,
+            },
+        );
+        cat.fold_batch_end(340);
+        cat
+    }
+
+    #[test]
+    fn a_saved_catalog_loads_back_equal() {
+        let cat = folded();
+        assert!(cat.chain_breaks.is_empty());
+        let back = Catalog::decode(&cat.encode()).expect("the cache must load back");
+        assert_eq!(back.repo_id, cat.repo_id);
+        assert_eq!(back.through, 340);
+        assert_eq!(back.checkpoints, cat.checkpoints);
+        assert_eq!(back.blobs, cat.blobs);
+        assert_eq!(back.pins, cat.pins);
+        assert_eq!(back.head, cat.head);
+    }
+
+    #[test]
+    fn a_damaged_catalog_is_refused_not_misread() {
+        let bytes = folded().encode();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x20;
+            assert!(Catalog::decode(&b).is_none(), "flip at byte {i} accepted");
+        }
+        for n in 0..bytes.len() {
+            assert!(
+                Catalog::decode(&bytes[..n]).is_none(),
+                "truncation at {n} accepted"
+            );
+        }
+    }
+}

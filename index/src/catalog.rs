@@ -280,7 +280,7 @@ impl Catalog {
     fn encode(&self) -> Vec<u8> {
         let mut w = Vec::new();
         w.extend_from_slice(CATALOG_MAGIC);
-        put_bytes(&mut w, &self.repo_id);
+        w.extend_from_slice(&self.repo_id);
         put_u64(&mut w, self.through);
         put_u64(&mut w, self.checkpoints.len() as u64);
         for c in &self.checkpoints {

@@ -509,7 +509,11 @@ impl LogIter {
             }
             Step::Frame(h) => {
                 let lsn = h.lsn;
-                if seeking.is_some() && !matches!(h.kind, FrameKind::Full | FrameKind::First) {
+                // A mark sits between batches: starting there is starting at the
+                // next record (the catalog resumes its fold at such an LSN).
+                if seeking.is_some()
+                    && !matches!(h.kind, FrameKind::Full | FrameKind::First | FrameKind::Mark)
+                {
                     self.done = true;
                     return Err(ReadError::NotARecord { path, offset, lsn });
                 }

@@ -9,6 +9,9 @@
 #[path = "../../fuzz/fuzz_targets/common.rs"]
 #[allow(dead_code)]
 mod common;
+#[path = "../../fuzz/fuzz_targets/index_common.rs"]
+#[allow(dead_code)]
+mod index_common;
 
 use std::path::{Path, PathBuf};
 
@@ -46,10 +49,14 @@ fn replay(target: &str, check: fn(&[u8])) {
 #[test]
 fn seeds_pass_and_can_be_regenerated() {
     let regen = std::env::var_os("TL_REGEN_FUZZ_SEEDS").is_some();
-    for (target, name, bytes) in common::seeds() {
+    for (target, name, bytes) in common::seeds().into_iter().chain(index_common::seeds()) {
         match target {
             "frame_decode" => common::frame_decode(&bytes),
             "segment_recover" => common::segment_recover(&bytes),
+            "record_decode" => index_common::record_decode(&bytes),
+            "snapshot_access" => index_common::snapshot_access(&bytes),
+            "timespec_parse" => index_common::timespec_parse(&bytes),
+            "store_open_replay" => index_common::store_open_replay(&bytes),
             other => panic!("unknown target {other}"),
         }
         if regen {
@@ -68,4 +75,24 @@ fn frame_decode_corpus() {
 #[test]
 fn segment_recover_corpus() {
     replay("segment_recover", common::segment_recover);
+}
+
+#[test]
+fn record_decode_corpus() {
+    replay("record_decode", index_common::record_decode);
+}
+
+#[test]
+fn snapshot_access_corpus() {
+    replay("snapshot_access", index_common::snapshot_access);
+}
+
+#[test]
+fn timespec_parse_corpus() {
+    replay("timespec_parse", index_common::timespec_parse);
+}
+
+#[test]
+fn store_open_replay_corpus() {
+    replay("store_open_replay", index_common::store_open_replay);
 }

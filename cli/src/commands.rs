@@ -14,6 +14,7 @@ use tl_index::types::{Entry, Mode, Tree};
 use crate::output::{self, checkpoint_json, checkpoint_line, path as show_path, touches, under};
 use crate::{Cli, Command};
 
+mod fsck;
 mod replay;
 
 /// Runs one command line.
@@ -52,7 +53,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pin { name, at } => pin(&cwd, &name, at.as_deref()),
         Command::Pins { json } => pins(&cwd, json),
         Command::Compact => compact(&cwd),
-        Command::Recover { rebuild } => recover(&cwd, rebuild),
+        Command::Recover { rebuild, dry_run } => fsck::recover(&cwd, rebuild, dry_run),
+        Command::Fsck { deep, json } => fsck::fsck(&cwd, deep, json),
     }
 }
 
@@ -83,8 +85,8 @@ fn report_recovery(store: &Store) {
         }
         if !r.corruption.is_empty() {
             eprintln!(
-                "tl: the log has {} damaged place(s) (first at LSN {}); run `tl fsck` for \
-                 details",
+                "tl: the log has {} damaged place(s) (first at LSN {}); `tl fsck` names them, \
+                 `tl recover` reports what was lost",
                 r.corruption.len(),
                 r.corruption[0].lsn
             );
@@ -92,7 +94,8 @@ fn report_recovery(store: &Store) {
     }
     if let Some((lsn, what)) = store.damage().first() {
         eprintln!(
-            "tl: the log is damaged at LSN {lsn} ({what}); showing what is intact. Run `tl fsck`"
+            "tl: the log is damaged at LSN {lsn} ({what}); showing what is intact. `tl fsck` \
+             names the damage, `tl recover` reports what was lost"
         );
     }
 }
@@ -481,48 +484,5 @@ fn compact(cwd: &Path) -> Result<()> {
     let path = store.compact()?;
     println!("Wrote snapshot {}", path.display());
     let _ = output::change_letter;
-    Ok(())
-}
-
-fn recover(cwd: &Path, rebuild: bool) -> Result<()> {
-    let mut store = open(cwd)?;
-    let r = store
-        .recovery()
-        .cloned()
-        .expect("a writer has a recovery report");
-    if r.is_clean() {
-        println!(
-            "The log is intact: {} segment(s), LSNs {}..{}.",
-            r.segments, r.start_lsn, r.end_lsn
-        );
-    }
-    if let Some(t) = &r.torn_tail {
-        println!(
-            "Cut a torn tail of {} bytes at LSN {} ({} offset {}); kept in {}",
-            t.bytes, t.lsn, t.segment, t.offset, t.quarantined_as
-        );
-    }
-    for d in &r.corruption {
-        println!(
-            "Damage kept in place at LSN {} ({} offset {}): {}",
-            d.lsn,
-            d.path.display(),
-            d.offset,
-            d.problem
-        );
-    }
-    if rebuild {
-        let snaps = store.rebuild()?;
-        println!(
-            "Rebuilt the catalog ({} checkpoints, {} blobs, {} pins) and {} snapshot(s) from the log.",
-            store.checkpoints().len(),
-            store.catalog().blobs.len(),
-            store.catalog().pins.len(),
-            snaps.len()
-        );
-    }
-    for (lsn, what) in store.damage() {
-        println!("Unreadable at LSN {lsn}: {what}");
-    }
     Ok(())
 }

@@ -157,11 +157,27 @@ pub enum Command {
     Compact,
     /// Recover the log after a crash (cut a torn tail into .tl/quarantine) and, with
     /// --rebuild, rebuild every derived file (catalog, snapshots) from the log.
-    #[command(after_help = "Example:\n  tl recover\n  tl recover --rebuild")]
+    #[command(
+        after_help = "Example:\n  tl recover --dry-run\n  tl recover\n  tl recover --rebuild"
+    )]
     Recover {
         /// Delete and rebuild the catalog, stat cache and snapshots from the log.
         #[arg(long)]
         rebuild: bool,
+        /// Only say what would be done (nothing is changed).
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check the log and every derived file; exit 0 only when all agree. Each problem
+    /// is named with its segment, offset, LSN, time range, paths and the repair.
+    #[command(after_help = "Example:\n  tl fsck\n  tl fsck --deep --json")]
+    Fsck {
+        /// Also re-read and re-hash every stored content.
+        #[arg(long)]
+        deep: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

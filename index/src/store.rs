@@ -928,3 +928,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[path = "store_testing.rs"]
+mod testing;

@@ -2,3 +2,5 @@
 //! temporary directories, including the error cases.
 
 mod commands;
+mod fsck;
+mod kill9;

@@ -1,4 +1,6 @@
 //! Integration tests of `tl-index`: the store on real temporary directories.
 
+mod crash;
+mod fsck;
 mod restore;
 mod store;

@@ -1,0 +1,10 @@
+//! Fuzz target `store_open_replay`; the checks are in `index_common.rs`, shared with the corpus
+//! replay test.
+#![no_main]
+
+#[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
+mod index_common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| index_common::store_open_replay(data));

@@ -1,0 +1,866 @@
+//! `tl fsck`: checks a store against its log, the one source of truth, and names
+//! every problem with where it is (segment, offset, LSN), when (the checkpoints
+//! around it), what it touches (paths) and the command that repairs it.
+//!
+//! What is checked, in one pass over the log plus one over the derived files:
+//!
+//! 1. every segment header and frame (the reading `LogReader::verify` does: crcs,
+//!    back-links, LSNs, batch framing), resynchronising past damage;
+//! 2. every record decodes;
+//! 3. the chain of Commits (each commit's chain hash over the one before);
+//! 4. every Put's content is present and complete in the log (`deep`: re-read,
+//!    decompressed within bounds and re-hashed);
+//! 5. a torn tail (bytes after the valid end of the last segment), which `tl
+//!    recover` cuts into `.tl/quarantine/`;
+//! 6. every snapshot validates and equals the fold of the log at its checkpoint;
+//! 7. the catalog cache equals a fresh fold of the log up to where it says it folds.
+//!
+//! Nothing is written. The fold is done here from the log alone (never from the
+//! catalog cache), so a damaged cache cannot hide damage in the log.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use tl_wal::format::{SegmentHeader, SEGMENT_HEADER_LEN};
+use tl_wal::{parse_segment_name, FsStorage, LogReader, Lsn, ReadError, Storage};
+
+use crate::catalog::{apply, blob_complete, Catalog, PathChange};
+use crate::record::{self, Record};
+use crate::snapshot::{self, Snapshot};
+use crate::store::TL_DIR;
+use crate::types::{BlobHash, Tree};
+
+/// What to check.
+#[derive(Clone, Debug, Default)]
+pub struct FsckOptions {
+    /// Also re-read, decompress and re-hash every blob.
+    pub deep: bool,
+    /// Check for a torn tail after the valid end of the last segment. Turn off when
+    /// a writer may be appending (its batch in flight looks like a torn tail).
+    pub check_tail: bool,
+}
+
+/// The kind of a problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProblemKind {
+    /// The log cannot be opened at all (damaged header, missing segment, ...).
+    LogOpen,
+    /// A damaged frame inside the log: the records up to where reading resumes
+    /// are lost.
+    DamagedFrame,
+    /// Bytes after the valid end of the last segment (an interrupted write).
+    TornTail,
+    /// A record whose frames are intact but whose payload does not decode.
+    UndecodableRecord,
+    /// A commit whose chain hash does not follow from the one before.
+    ChainBreak,
+    /// A Put whose content is missing or incomplete in the log.
+    MissingBlob,
+    /// Content that is present but does not read back to its hash (`deep`).
+    DamagedBlob,
+    /// A snapshot file that does not validate.
+    DamagedSnapshot,
+    /// A valid snapshot that disagrees with the log.
+    SnapshotMismatch,
+    /// The catalog cache does not decode.
+    DamagedCatalog,
+    /// The catalog cache decodes but disagrees with the log.
+    CatalogMismatch,
+}
+
+impl ProblemKind {
+    /// A stable short name (JSON `kind`).
+    pub fn code(self) -> &'static str {
+        match self {
+            ProblemKind::LogOpen => "log_open",
+            ProblemKind::DamagedFrame => "damaged_frame",
+            ProblemKind::TornTail => "torn_tail",
+            ProblemKind::UndecodableRecord => "undecodable_record",
+            ProblemKind::ChainBreak => "chain_break",
+            ProblemKind::MissingBlob => "missing_blob",
+            ProblemKind::DamagedBlob => "damaged_blob",
+            ProblemKind::DamagedSnapshot => "damaged_snapshot",
+            ProblemKind::SnapshotMismatch => "snapshot_mismatch",
+            ProblemKind::DamagedCatalog => "damaged_catalog",
+            ProblemKind::CatalogMismatch => "catalog_mismatch",
+        }
+    }
+
+    /// True for problems of derived files only (rebuilt from the log, nothing lost).
+    pub fn is_derived(self) -> bool {
+        matches!(
+            self,
+            ProblemKind::DamagedSnapshot
+                | ProblemKind::SnapshotMismatch
+                | ProblemKind::DamagedCatalog
+                | ProblemKind::CatalogMismatch
+        )
+    }
+}
+
+/// A checkpoint named in a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRef {
+    /// Its short id.
+    pub id: String,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its time, ns since the Unix epoch.
+    pub time_ns: i64,
+    /// LSN of its batch.
+    pub lsn: Lsn,
+}
+
+/// One problem found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// What kind.
+    pub kind: ProblemKind,
+    /// What is wrong, in words.
+    pub what: String,
+    /// The file concerned (a segment, a snapshot, the catalog).
+    pub file: Option<PathBuf>,
+    /// Byte offset in `file`.
+    pub offset: Option<u64>,
+    /// LSN concerned.
+    pub lsn: Option<Lsn>,
+    /// Where reading the log resumes after the damage (`None` with damage: nothing
+    /// more in that segment).
+    pub resumes_at: Option<Lsn>,
+    /// The last intact checkpoint before the problem.
+    pub after: Option<CheckpointRef>,
+    /// The first intact checkpoint after it.
+    pub before: Option<CheckpointRef>,
+    /// Checkpoints known lost (from the gap in commit sequence numbers).
+    pub checkpoints_lost: u64,
+    /// Paths the problem touches (relative, as stored).
+    pub paths: Vec<Vec<u8>>,
+    /// The command that repairs it (or what to do when nothing can).
+    pub repair: String,
+}
+
+impl Problem {
+    fn new(kind: ProblemKind, what: String, repair: &str) -> Problem {
+        Problem {
+            kind,
+            what,
+            file: None,
+            offset: None,
+            lsn: None,
+            resumes_at: None,
+            after: None,
+            before: None,
+            checkpoints_lost: 0,
+            paths: Vec::new(),
+            repair: repair.to_string(),
+        }
+    }
+}
+
+/// What `fsck` found.
+#[derive(Clone, Debug, Default)]
+pub struct FsckReport {
+    /// Segments read.
+    pub segments: usize,
+    /// Records read intact.
+    pub records: u64,
+    /// Complete batches read intact.
+    pub batches: u64,
+    /// First LSN of the log.
+    pub start_lsn: Lsn,
+    /// End of the valid log.
+    pub end_lsn: Lsn,
+    /// Checkpoints folded.
+    pub checkpoints: usize,
+    /// Distinct blobs in the log.
+    pub blobs: usize,
+    /// Blobs re-read and re-hashed (`deep`).
+    pub blobs_rehashed: usize,
+    /// Snapshots checked.
+    pub snapshots: usize,
+    /// True when a catalog cache was found and compared.
+    pub catalog_checked: bool,
+    /// True when the tail check was skipped because a writer holds the log.
+    pub writer_running: bool,
+    /// Every problem, in log order then derived files.
+    pub problems: Vec<Problem>,
+    /// The fold of the log (what the store shows).
+    pub catalog: Catalog,
+}
+
+impl FsckReport {
+    /// True when everything holds.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Problems in the log itself (data may be lost), as opposed to derived files.
+    pub fn log_problems(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| !p.kind.is_derived())
+    }
+}
+
+const REPAIR_RECOVER: &str = "tl recover";
+const REPAIR_REBUILD: &str = "tl recover --rebuild";
+const REPAIR_LOST: &str = "tl recover (reads past the damage and reports what was lost; \
+                           the damaged bytes stay in place: restore the segment from a backup \
+                           to get them back)";
+
+/// Checks the store of the project at `root`.
+pub fn fsck(root: &Path, opts: &FsckOptions) -> std::io::Result<FsckReport> {
+    let tl = root.join(TL_DIR);
+    let wal_dir = tl.join("wal");
+    if !wal_dir.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} is missing", wal_dir.display()),
+        ));
+    }
+    let storage = Arc::new(FsStorage::new(&wal_dir, tl.join("quarantine"))?);
+    let mut opts = opts.clone();
+    let mut writer_running = false;
+    if opts.check_tail {
+        // A writer's batch in flight looks like a torn tail: only judge the tail
+        // when no writer holds the log.
+        if let Err(e) = storage.lock() {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                writer_running = true;
+                opts.check_tail = false;
+            }
+        }
+    }
+    let mut report = fsck_storage(&tl, storage, &opts);
+    report.writer_running = writer_running;
+    Ok(report)
+}
+
+/// Checks a store whose `.tl` directory is `tl_dir` and whose log is held by
+/// `storage`. Never fails: what cannot be read is a problem in the report.
+pub fn fsck_storage(tl_dir: &Path, storage: Arc<dyn Storage>, opts: &FsckOptions) -> FsckReport {
+    let mut report = FsckReport::default();
+    let reader = match LogReader::open_storage(storage.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            report.problems.push(Problem::new(
+                ProblemKind::LogOpen,
+                format!("the log cannot be opened: {e}"),
+                "none automatic: move the named file out of .tl/wal/ only if you have a copy; \
+                 `tl recover` cannot read past a damaged segment header",
+            ));
+            return report;
+        }
+    };
+    let segments = Segments::list(&*storage);
+    report.segments = reader.segments();
+    report.start_lsn = reader.start_lsn();
+    report.end_lsn = reader.end_lsn();
+
+    let cache_path = tl_dir.join("index").join("catalog");
+    let cache_exists = cache_path.exists();
+    let cached = if cache_exists {
+        Catalog::load(&cache_path)
+    } else {
+        None
+    };
+    if cache_exists && cached.is_none() {
+        let mut p = Problem::new(
+            ProblemKind::DamagedCatalog,
+            "the catalog cache does not decode (truncated, zeroed or bit-flipped); tl \
+             ignores it and folds the log instead"
+                .into(),
+            REPAIR_REBUILD,
+        );
+        p.file = Some(cache_path.clone());
+        report.problems.push(p);
+    }
+
+    // One pass: the fold, every frame, every record.
+    let fold = fold_log(&reader, &segments, cached.as_ref().map(|c| c.through));
+    report.records = fold.records;
+    report.batches = fold.batches;
+    let catalog = fold.catalog;
+    let cps = &catalog.checkpoints;
+    let cp_ref = |i: usize| {
+        cps.get(i).map(|c| CheckpointRef {
+            id: c.id.clone(),
+            seq: c.seq,
+            time_ns: c.time_ns,
+            lsn: c.lsn,
+        })
+    };
+    for mut d in fold.problems {
+        let i = d.idx;
+        d.problem.after = i.checked_sub(1).and_then(cp_ref);
+        d.problem.before = cp_ref(i);
+        if let (Some(a), Some(b)) = (&d.problem.after, &d.problem.before) {
+            d.problem.checkpoints_lost = b.seq.saturating_sub(a.seq + 1);
+        }
+        report.problems.push(d.problem);
+    }
+    for b in &catalog.chain_breaks {
+        let i = cps.iter().position(|c| c.lsn == b.lsn || c.seq == b.seq);
+        let (file, offset) = segments.locate(b.lsn);
+        let mut p = Problem::new(
+            ProblemKind::ChainBreak,
+            format!(
+                "commit #{} does not chain from the commit before it: records before it \
+                 were lost or altered",
+                b.seq
+            ),
+            REPAIR_LOST,
+        );
+        p.file = file;
+        p.offset = offset;
+        p.lsn = Some(b.lsn);
+        if let Some(i) = i {
+            p.after = i.checked_sub(1).and_then(cp_ref);
+            p.before = cp_ref(i);
+            p.paths = cps[i].changes.iter().map(|c| c.path().to_vec()).collect();
+        }
+        report.problems.push(p);
+    }
+    if opts.check_tail {
+        if let Some(p) = torn_tail(&*storage, &segments, reader.end_lsn()) {
+            report.problems.push(p);
+        }
+    }
+
+    // Every Put's content present and complete.
+    let mut missing: BTreeMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> = BTreeMap::new();
+    for (i, c) in cps.iter().enumerate() {
+        for ch in &c.changes {
+            if let PathChange::Put(path, e) = ch {
+                if !catalog.has_blob(&e.hash) {
+                    missing
+                        .entry(e.hash)
+                        .or_insert_with(|| (i, BTreeSet::new()))
+                        .1
+                        .insert(path.clone());
+                }
+            }
+        }
+    }
+    for (hash, (i, paths)) in missing {
+        let how = match catalog.blobs.get(&hash) {
+            None => "is not in the log".to_string(),
+            Some((raw_len, parts)) => format!(
+                "is incomplete in the log ({} of {} bytes' parts present)",
+                parts.len(),
+                raw_len
+            ),
+        };
+        let mut p = Problem::new(
+            ProblemKind::MissingBlob,
+            format!("content {} {how}", hash.to_hex()),
+            REPAIR_LOST,
+        );
+        p.lsn = Some(cps[i].lsn);
+        p.after = i.checked_sub(1).and_then(cp_ref);
+        p.before = cp_ref(i);
+        p.paths = paths.into_iter().collect();
+        report.problems.push(p);
+    }
+
+    if opts.deep {
+        let complete: Vec<BlobEntry<'_>> = catalog
+            .blobs
+            .iter()
+            .filter(|(_, (len, parts))| blob_complete(*len, parts))
+            .collect();
+        report.blobs_rehashed = complete.len();
+        let mut bad: Vec<(BlobHash, Lsn, String)> = complete
+            .par_iter()
+            .filter_map(|(hash, (raw_len, parts))| {
+                rehash(&reader, hash, *raw_len, parts)
+                    .err()
+                    .map(|(lsn, why)| (**hash, lsn, why))
+            })
+            .collect();
+        bad.sort_by_key(|b| b.1);
+        if !bad.is_empty() {
+            let users = blob_users(&catalog);
+            for (hash, lsn, why) in bad {
+                let (file, offset) = segments.locate(lsn);
+                let mut p = Problem::new(
+                    ProblemKind::DamagedBlob,
+                    format!("content {} does not read back: {why}", hash.to_hex()),
+                    REPAIR_LOST,
+                );
+                p.file = file;
+                p.offset = offset;
+                p.lsn = Some(lsn);
+                if let Some((i, paths)) = users.get(&hash) {
+                    p.after = i.checked_sub(1).and_then(cp_ref);
+                    p.before = cp_ref(*i);
+                    p.paths = paths.iter().cloned().collect();
+                }
+                report.problems.push(p);
+            }
+        }
+    }
+
+    // Snapshots against the fold.
+    let snaps = snapshot::list_snapshots(&tl_dir.join("snapshots")).unwrap_or_default();
+    report.snapshots = snaps.len();
+    let mut by_lsn: BTreeMap<Lsn, PathBuf> = BTreeMap::new();
+    for (lsn, path) in snaps {
+        by_lsn.insert(lsn, path);
+    }
+    let mut tree = Tree::new();
+    for (i, c) in cps.iter().enumerate() {
+        apply(&mut tree, &c.changes);
+        if let Some(path) = by_lsn.remove(&c.end_lsn) {
+            if let Some(p) = check_snapshot(&path, &tree, c, cp_ref(i)) {
+                report.problems.push(p);
+            }
+        }
+    }
+    for (lsn, path) in by_lsn {
+        let mut p = match Snapshot::open(&path) {
+            Err(e) => Problem::new(
+                ProblemKind::DamagedSnapshot,
+                format!("snapshot does not validate: {e}"),
+                REPAIR_REBUILD,
+            ),
+            Ok(_) => Problem::new(
+                ProblemKind::SnapshotMismatch,
+                format!("snapshot at LSN {lsn} matches no checkpoint end in the log"),
+                REPAIR_REBUILD,
+            ),
+        };
+        p.file = Some(path);
+        p.lsn = Some(lsn);
+        report.problems.push(p);
+    }
+
+    // The catalog cache against the fold.
+    if let Some(cached) = &cached {
+        report.catalog_checked = true;
+        let repo_id = segments.repo_id(&*storage);
+        let why = if repo_id.is_some_and(|id| id != cached.repo_id) {
+            Some("it belongs to another log (repository id differs)".to_string())
+        } else {
+            match &fold.at_cache {
+                None => Some(format!(
+                    "it says it folds the log through LSN {}, which is not a batch end of \
+                     the log (valid end {})",
+                    cached.through,
+                    reader.end_lsn()
+                )),
+                Some(fresh) => catalog_diff(cached, fresh),
+            }
+        };
+        if let Some(why) = why {
+            let mut p = Problem::new(
+                ProblemKind::CatalogMismatch,
+                format!("the catalog cache disagrees with the log: {why}"),
+                REPAIR_REBUILD,
+            );
+            p.file = Some(cache_path);
+            p.lsn = Some(cached.through);
+            report.problems.push(p);
+        }
+    }
+
+    report.checkpoints = catalog.checkpoints.len();
+    report.blobs = catalog.blobs.len();
+    report.catalog = catalog;
+    report
+}
+
+/// A blob of the catalog: hash, (raw length, parts as (offset, LSN)).
+type BlobEntry<'a> = (&'a BlobHash, &'a (u64, Vec<(u64, Lsn)>));
+
+/// Segment names and base LSNs, for locating an LSN.
+struct Segments(Vec<(Lsn, String, PathBuf)>);
+
+impl Segments {
+    fn list(storage: &dyn Storage) -> Segments {
+        let mut v: Vec<(Lsn, String, PathBuf)> = storage
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| parse_segment_name(&n).map(|b| (b, storage.describe(&n), n)))
+            .map(|(b, path, n)| (b, n, path))
+            .collect();
+        v.sort();
+        Segments(v)
+    }
+
+    /// The segment file holding `lsn` and the offset in it.
+    fn locate(&self, lsn: Lsn) -> (Option<PathBuf>, Option<u64>) {
+        match self.0.iter().rev().find(|(b, _, _)| *b <= lsn) {
+            Some((b, _, path)) => (
+                Some(path.clone()),
+                Some(lsn - b + SEGMENT_HEADER_LEN as u64),
+            ),
+            None => (None, None),
+        }
+    }
+
+    fn repo_id(&self, storage: &dyn Storage) -> Option<[u8; 16]> {
+        let (_, name, _) = self.0.first()?;
+        let f = storage.open_read(name).ok()?;
+        let mut head = [0u8; SEGMENT_HEADER_LEN];
+        f.read_exact_at(&mut head, 0).ok()?;
+        SegmentHeader::decode(&head).ok().map(|h| h.repo_id)
+    }
+}
+
+struct LogDamage {
+    problem: Problem,
+    /// Number of checkpoints folded before it (index of the first one after).
+    idx: usize,
+}
+
+struct Fold {
+    catalog: Catalog,
+    records: u64,
+    batches: u64,
+    problems: Vec<LogDamage>,
+    /// The fold when it had folded exactly through the cache's `through`.
+    at_cache: Option<Catalog>,
+}
+
+fn fold_log(reader: &LogReader, segments: &Segments, cache_through: Option<Lsn>) -> Fold {
+    let start = reader.start_lsn();
+    let mut catalog = Catalog::default();
+    catalog.through = start;
+    let mut fold = Fold {
+        catalog: Catalog::default(),
+        records: 0,
+        batches: 0,
+        problems: Vec::new(),
+        at_cache: None,
+    };
+    let mut batch_paths: BTreeSet<Vec<u8>> = BTreeSet::new();
+    // The cache is valid if it equals the fold at a batch boundary: at a batch end,
+    // or anywhere between one and the next record (marks sit there).
+    let snap_at_cache = |catalog: &Catalog, fold: &mut Fold, next: Option<Lsn>| {
+        let Some(ct) = cache_through else { return };
+        if fold.at_cache.is_some() {
+            return;
+        }
+        if catalog.through == ct {
+            fold.at_cache = Some(catalog.clone());
+        } else if catalog.through < ct && next.is_some_and(|n| ct <= n) {
+            let mut c = catalog.clone();
+            c.through = ct;
+            fold.at_cache = Some(c);
+        }
+    };
+    snap_at_cache(&catalog, &mut fold, None);
+    let iter = match reader.iter_from(start) {
+        Ok(it) => it,
+        Err(e) => {
+            let mut p = Problem::new(
+                ProblemKind::LogOpen,
+                format!("the log cannot be read: {e}"),
+                REPAIR_RECOVER,
+            );
+            p.lsn = Some(start);
+            fold.problems.push(LogDamage { problem: p, idx: 0 });
+            fold.catalog = catalog;
+            return fold;
+        }
+    };
+    for item in iter {
+        match item {
+            Ok(r) => {
+                fold.records += 1;
+                if r.first_in_batch {
+                    batch_paths.clear();
+                    snap_at_cache(&catalog, &mut fold, Some(r.lsn));
+                }
+                let end = r.lsn + tl_wal::encoded_len(r.data.len());
+                match Record::decode(&r.data) {
+                    Ok(rec) => {
+                        match &rec {
+                            Record::Put { path, .. } | Record::Delete { path } => {
+                                batch_paths.insert(path.clone());
+                            }
+                            Record::Rename { from, to } => {
+                                batch_paths.insert(from.clone());
+                                batch_paths.insert(to.clone());
+                            }
+                            _ => {}
+                        }
+                        catalog.fold_record(r.lsn, r.first_in_batch, &r.data, rec);
+                    }
+                    Err(e) => {
+                        let (file, offset) = segments.locate(r.lsn);
+                        let mut p = Problem::new(
+                            ProblemKind::UndecodableRecord,
+                            format!(
+                                "record does not decode ({e}); its batch is dropped{}",
+                                batch_note(&batch_paths)
+                            ),
+                            REPAIR_LOST,
+                        );
+                        p.file = file;
+                        p.offset = offset;
+                        p.lsn = Some(r.lsn);
+                        p.paths = batch_paths.iter().cloned().collect();
+                        fold.problems.push(LogDamage {
+                            problem: p,
+                            idx: catalog.checkpoints.len(),
+                        });
+                        catalog.fold_damage();
+                    }
+                }
+                if r.last_in_batch {
+                    fold.batches += 1;
+                    catalog.fold_batch_end(end);
+                    batch_paths.clear();
+                    snap_at_cache(&catalog, &mut fold, None);
+                }
+            }
+            Err(ReadError::Corrupt {
+                path,
+                offset,
+                lsn,
+                problem,
+                resumes_at,
+            }) => {
+                let lost = match resumes_at {
+                    Some(r) => format!("LSNs {lsn}..{r} are unreadable"),
+                    None => format!(
+                        "everything from LSN {lsn} to the end of {} is unreadable",
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    ),
+                };
+                let mut p = Problem::new(
+                    ProblemKind::DamagedFrame,
+                    format!(
+                        "damaged frame ({problem}): {lost}{}",
+                        batch_note(&batch_paths)
+                    ),
+                    REPAIR_LOST,
+                );
+                p.file = Some(path);
+                p.offset = Some(offset);
+                p.lsn = Some(lsn);
+                p.resumes_at = resumes_at;
+                p.paths = batch_paths.iter().cloned().collect();
+                fold.problems.push(LogDamage {
+                    problem: p,
+                    idx: catalog.checkpoints.len(),
+                });
+                catalog.fold_damage();
+                batch_paths.clear();
+                if let Some(r) = resumes_at {
+                    catalog.through = r;
+                    snap_at_cache(&catalog, &mut fold, None);
+                }
+            }
+            Err(e) => {
+                let mut p = Problem::new(
+                    ProblemKind::LogOpen,
+                    format!("the log cannot be read: {e}"),
+                    REPAIR_RECOVER,
+                );
+                p.lsn = Some(catalog.through);
+                fold.problems.push(LogDamage {
+                    problem: p,
+                    idx: catalog.checkpoints.len(),
+                });
+                break;
+            }
+        }
+    }
+    snap_at_cache(&catalog, &mut fold, Some(reader.end_lsn()));
+    catalog.through = catalog.through.max(reader.end_lsn());
+    snap_at_cache(&catalog, &mut fold, None);
+    fold.catalog = catalog;
+    fold
+}
+
+fn batch_note(paths: &BTreeSet<Vec<u8>>) -> String {
+    if paths.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (the interrupted batch had changed {} path(s) before it)",
+            paths.len()
+        )
+    }
+}
+
+/// Bytes after the valid end of the last segment, or a last segment whose creation
+/// never finished.
+fn torn_tail(storage: &dyn Storage, segments: &Segments, end: Lsn) -> Option<Problem> {
+    let (base, name, path) = segments.0.last()?;
+    let len = storage.open_read(name).ok()?.len().ok()?;
+    let (what, offset, bytes) = if *base > end || (*base == end && len < SEGMENT_HEADER_LEN as u64)
+    {
+        (
+            format!("segment {name} was being created when tl stopped ({len} bytes)"),
+            0,
+            len,
+        )
+    } else {
+        let valid = SEGMENT_HEADER_LEN as u64 + (end - base);
+        if len <= valid {
+            return None;
+        }
+        (
+            format!(
+                "{} byte(s) after the last complete batch: an interrupted write, never \
+                 acknowledged",
+                len - valid
+            ),
+            valid,
+            len - valid,
+        )
+    };
+    let _ = bytes;
+    let mut p = Problem::new(ProblemKind::TornTail, what, REPAIR_RECOVER);
+    p.file = Some(path.clone());
+    p.offset = Some(offset);
+    p.lsn = Some(end);
+    Some(p)
+}
+
+/// Reads a blob's parts back and checks its hash; the error names the part's LSN.
+fn rehash(
+    reader: &LogReader,
+    hash: &BlobHash,
+    raw_len: u64,
+    parts: &[(u64, Lsn)],
+) -> Result<(), (Lsn, String)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut written = 0u64;
+    let mut last = 0;
+    for &(offset, lsn) in parts {
+        last = lsn;
+        let bytes = reader.read(lsn).map_err(|e| (lsn, e.to_string()))?;
+        let rec = Record::decode(&bytes).map_err(|e| (lsn, e.to_string()))?;
+        let Record::Blob {
+            hash: h,
+            offset: o,
+            codec,
+            data,
+            ..
+        } = rec
+        else {
+            return Err((lsn, "the record is not a blob part".into()));
+        };
+        if h != *hash || o != offset {
+            return Err((lsn, "the record is another blob's part".into()));
+        }
+        let raw = record::decompress_part(codec, &data, record::part_raw_len_max(raw_len, o))
+            .map_err(|e| (lsn, e.to_string()))?;
+        hasher.update(&raw);
+        written += raw.len() as u64;
+    }
+    if written != raw_len {
+        return Err((last, format!("{written} bytes read, {raw_len} expected")));
+    }
+    if BlobHash(*hasher.finalize().as_bytes()) != *hash {
+        return Err((last, "content does not match its hash".into()));
+    }
+    Ok(())
+}
+
+/// For each blob: the first checkpoint that put it and every path it was put at.
+fn blob_users(catalog: &Catalog) -> HashMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> {
+    let mut m: HashMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> = HashMap::new();
+    for (i, c) in catalog.checkpoints.iter().enumerate() {
+        for ch in &c.changes {
+            if let PathChange::Put(p, e) = ch {
+                m.entry(e.hash)
+                    .or_insert_with(|| (i, BTreeSet::new()))
+                    .1
+                    .insert(p.clone());
+            }
+        }
+    }
+    m
+}
+
+fn check_snapshot(
+    path: &Path,
+    tree: &Tree,
+    cp: &crate::catalog::Checkpoint,
+    at: Option<CheckpointRef>,
+) -> Option<Problem> {
+    let mut p = match Snapshot::open(path) {
+        Err(e) => Problem::new(
+            ProblemKind::DamagedSnapshot,
+            format!("snapshot does not validate: {e}; tl ignores it and folds the log"),
+            REPAIR_REBUILD,
+        ),
+        Ok(s) => {
+            let meta = s.meta();
+            let snap = s.to_tree();
+            let differ: Vec<Vec<u8>> = snap
+                .keys()
+                .chain(tree.keys())
+                .filter(|k| snap.get(*k) != tree.get(*k))
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let why = if meta.seq != cp.seq || meta.chain != cp.chain {
+                "its commit (sequence number or chain hash) is not the log's".to_string()
+            } else if !differ.is_empty() {
+                format!("{} path(s) differ from the log", differ.len())
+            } else {
+                return None;
+            };
+            let mut p = Problem::new(
+                ProblemKind::SnapshotMismatch,
+                format!("snapshot disagrees with the log: {why}"),
+                REPAIR_REBUILD,
+            );
+            p.paths = differ;
+            p
+        }
+    };
+    p.file = Some(path.to_path_buf());
+    p.lsn = Some(cp.end_lsn);
+    p.after = at;
+    Some(p)
+}
+
+/// Where two catalogs differ, in words; `None` when equal.
+pub fn catalog_diff(a: &Catalog, b: &Catalog) -> Option<String> {
+    if a.through != b.through {
+        return Some(format!("folds through LSN {} vs {}", a.through, b.through));
+    }
+    if a.checkpoints.len() != b.checkpoints.len() {
+        return Some(format!(
+            "{} checkpoints vs {} in the log",
+            a.checkpoints.len(),
+            b.checkpoints.len()
+        ));
+    }
+    if let Some((x, _)) = a
+        .checkpoints
+        .iter()
+        .zip(&b.checkpoints)
+        .find(|(x, y)| x != y)
+    {
+        return Some(format!("checkpoint {} (#{}) differs", x.id, x.seq));
+    }
+    if a.blobs != b.blobs {
+        return Some("the blob index differs".into());
+    }
+    if a.pins != b.pins {
+        return Some("the pins differ".into());
+    }
+    if a.gaps != b.gaps {
+        return Some("the gaps differ".into());
+    }
+    if a.chain_breaks != b.chain_breaks {
+        return Some("the chain breaks differ".into());
+    }
+    if a.head != b.head {
+        return Some("the head tree differs".into());
+    }
+    None
+}

@@ -430,6 +430,12 @@ impl Store {
         }
     }
 
+    /// Writes the catalog cache now (it is otherwise written lazily, see
+    /// [`Store::checkpoint`]); for long-lived writers about to idle, and for tests.
+    pub fn save_caches(&mut self) {
+        self.save_catalog();
+    }
+
     /// Saves the catalog once enough log follows the saved copy. Until then, each
     /// open folds the few records after it: cheaper than rewriting the whole
     /// catalog (which grows with history) on every checkpoint.

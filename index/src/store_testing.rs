@@ -34,6 +34,8 @@ impl Store {
             catalog: Catalog::default(),
             recovery: Some(report),
             damage: Vec::new(),
+            saved: (0, 0),
+            reader: std::sync::Mutex::new(None),
         };
         store.load_catalog()?;
         Ok(store)

@@ -51,6 +51,8 @@ fn history(root: &Path, n: usize) -> Vec<Tree> {
         store.checkpoint(CommitKind::Manual, None).unwrap();
         trees.push(store.head().clone());
     }
+    // The catalog cache is written lazily; these tests check and damage it.
+    store.save_caches();
     trees
 }
 

@@ -737,7 +737,18 @@ fn execute(
     // walk refuses to pass through one anyway).
     let mut touched: BTreeSet<Vec<u8>> = BTreeSet::new();
     let total = (plan.files.len() + plan.links.len()) as u64;
-    for (i, (path, entry)) in plan.files.iter().enumerate() {
+    // Write in log order: content is then read sequentially through the store's
+    // kept-open reader instead of refilling its window for every file.
+    let first_lsn = |e: &Entry| {
+        store
+            .catalog()
+            .blobs
+            .get(&e.hash)
+            .and_then(|(_, parts)| parts.first().map(|p| p.1))
+    };
+    let mut files: Vec<&(Vec<u8>, Entry)> = plan.files.iter().collect();
+    files.sort_by_key(|(_, e)| first_lsn(e).unwrap_or(u64::MAX));
+    for (i, (path, entry)) in files.into_iter().enumerate() {
         let comps = components(path);
         let (name, dirs) = comps.split_last().expect("a path has a component");
         reach_for_write(&mut w, path, dirs)?;

@@ -15,6 +15,7 @@ use crate::output::{self, checkpoint_json, checkpoint_line, path as show_path, t
 use crate::{Cli, Command};
 
 mod replay;
+mod watch;
 
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -53,6 +54,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pins { json } => pins(&cwd, json),
         Command::Compact => compact(&cwd),
         Command::Recover { rebuild } => recover(&cwd, rebuild),
+        Command::Watch { timing, daemon } => watch::watch(&cwd, timing, daemon),
+        Command::Daemon { action } => watch::daemon(&cwd, action),
     }
 }
 
@@ -134,6 +137,9 @@ fn init(dir: &Path) -> Result<()> {
 }
 
 fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {
+    if crate::daemon::client::checkpoint(cwd, message.as_deref(), json)? {
+        return Ok(());
+    }
     let mut store = open(cwd)?;
     let bar = crate::output::capture_progress(store.checkpoints().is_empty());
     let out = store.checkpoint_with_progress(CommitKind::Manual, message, &|bytes| {
@@ -169,6 +175,7 @@ fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {
 }
 
 fn status(cwd: &Path, json: bool) -> Result<()> {
+    crate::daemon::client::flush(cwd);
     let store = open_read(cwd)?;
     let (changes, warnings) = store.status()?;
     for w in &warnings {
@@ -217,6 +224,7 @@ fn log(
     until: Option<String>,
     path: Option<PathBuf>,
 ) -> Result<()> {
+    crate::daemon::client::flush(cwd);
     let store = open_read(cwd)?;
     let cps = store.checkpoints();
     let time_of = |t: &str| -> Result<i64> {

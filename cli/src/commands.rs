@@ -16,6 +16,7 @@ use crate::{Cli, Command};
 
 mod fsck;
 mod replay;
+mod watch;
 
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -55,6 +56,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compact => compact(&cwd),
         Command::Recover { rebuild, dry_run } => fsck::recover(&cwd, rebuild, dry_run),
         Command::Fsck { deep, json } => fsck::fsck(&cwd, deep, json),
+        Command::Watch { timing, daemon } => watch::watch(&cwd, timing, daemon),
+        Command::Daemon { action } => watch::daemon(&cwd, action),
     }
 }
 
@@ -137,6 +140,9 @@ fn init(dir: &Path) -> Result<()> {
 }
 
 fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {
+    if crate::daemon::client::checkpoint(cwd, message.as_deref(), json)? {
+        return Ok(());
+    }
     let mut store = open(cwd)?;
     let bar = crate::output::capture_progress(store.checkpoints().is_empty());
     let out = store.checkpoint_with_progress(CommitKind::Manual, message, &|bytes| {
@@ -172,6 +178,7 @@ fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {
 }
 
 fn status(cwd: &Path, json: bool) -> Result<()> {
+    crate::daemon::client::flush(cwd);
     let store = open_read(cwd)?;
     let (changes, warnings) = store.status()?;
     for w in &warnings {
@@ -220,6 +227,7 @@ fn log(
     until: Option<String>,
     path: Option<PathBuf>,
 ) -> Result<()> {
+    crate::daemon::client::flush(cwd);
     let store = open_read(cwd)?;
     let cps = store.checkpoints();
     let time_of = |t: &str| -> Result<i64> {

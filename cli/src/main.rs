@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod daemon;
 mod output;
 
 use std::path::PathBuf;
@@ -155,6 +156,24 @@ pub enum Command {
     /// Write a tree snapshot of the last checkpoint now (speeds up replay).
     #[command(after_help = "Example:\n  tl compact")]
     Compact,
+    /// Watch the directory and capture every change as it happens (foreground;
+    /// Ctrl-C captures what is pending and stops).
+    #[command(after_help = "Example:\n  tl watch\n  tl watch --debounce-ms 0")]
+    Watch {
+        /// Debounce settings.
+        #[command(flatten)]
+        timing: WatchTiming,
+        /// Run as the background daemon (used by `tl daemon start`).
+        #[arg(long, hide = true)]
+        daemon: bool,
+    },
+    /// Run the watcher in the background: start, stop, status.
+    #[command(after_help = "Example:\n  tl daemon start\n  tl daemon status\n  tl daemon stop")]
+    Daemon {
+        /// What to do.
+        #[command(subcommand)]
+        action: DaemonAction,
+    },
     /// Recover the log after a crash (cut a torn tail into .tl/quarantine) and, with
     /// --rebuild, rebuild every derived file (catalog, snapshots) from the log.
     #[command(
@@ -176,6 +195,36 @@ pub enum Command {
         #[arg(long)]
         deep: bool,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Debounce settings of `tl watch` and `tl daemon start`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct WatchTiming {
+    /// Capture once the tree has been quiet this long (milliseconds).
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub debounce_ms: u64,
+    /// Capture at least this often while changes keep coming (milliseconds).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub max_delay_ms: u64,
+}
+
+/// `tl daemon` actions.
+#[derive(Subcommand, Debug)]
+pub enum DaemonAction {
+    /// Start watching in the background (pid in .tl/daemon.pid, log in .tl/daemon.log).
+    Start {
+        /// Debounce settings.
+        #[command(flatten)]
+        timing: WatchTiming,
+    },
+    /// Stop the daemon (it captures what is pending first).
+    Stop,
+    /// Show the daemon's state: watched dirs, events/s, last capture, log size, RSS.
+    Status {
+        /// Print as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -23,6 +23,8 @@ use crate::statcache::StatCache;
 use crate::timespec::{self, TimeExpr};
 use crate::types::{BlobHash, Tree};
 
+mod live;
+
 /// Name of the store directory at the project root.
 pub const TL_DIR: &str = ".tl";
 
@@ -541,6 +543,19 @@ impl Store {
         message: Option<String>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<CheckpointOutcome> {
+        let out = self.capture(kind, message, progress, false)?;
+        Ok(out.expect("a capture that does not skip always commits"))
+    }
+
+    /// The capture behind [`Store::checkpoint_with_progress`]; with
+    /// `skip_if_unchanged`, nothing is committed (None) when the tree did not change.
+    fn capture(
+        &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+        progress: &(dyn Fn(u64) + Sync),
+        skip_if_unchanged: bool,
+    ) -> Result<Option<CheckpointOutcome>> {
         let options = ScanOptions {
             max_file_bytes: self.config.max_file_bytes,
             zstd_level: self.config.zstd_level,
@@ -590,6 +605,11 @@ impl Store {
         let (mut records, _, bytes_new) = pending.into_inner().unwrap_or_else(|e| e.into_inner());
 
         let changes = diff_trees(&self.catalog.head, &outcome.tree);
+        if skip_if_unchanged && changes.is_empty() {
+            // Nothing refers to content still pending here: it is not written.
+            let _ = outcome.stat_cache.save(&self.stat_cache_path());
+            return Ok(None);
+        }
         let mut stats = CommitStats {
             bytes_new,
             ..CommitStats::default()
@@ -645,11 +665,11 @@ impl Store {
             .last()
             .cloned()
             .expect("just committed");
-        Ok(CheckpointOutcome {
+        Ok(Some(CheckpointOutcome {
             checkpoint,
             warnings: outcome.warnings,
             scan: outcome.stats,
-        })
+        }))
     }
 
     /// What differs on disk from the last checkpoint (nothing is written).

@@ -2,5 +2,6 @@
 //! temporary directories, including the error cases.
 
 mod commands;
+mod daemon;
 mod fsck;
 mod kill9;

@@ -1,0 +1,461 @@
+//! Live capture: the loop behind `tl watch` and `tl daemon`, and its unix socket.
+//!
+//! One process per tree holds the log's writer lock and runs [`Live::run`]: the
+//! platform watcher's debounced batches each become one Commit of kind auto (a
+//! capture by scan against the stat cache, committed only when something changed).
+//! Where events may have been lost (queue overflow, watch limit, no watcher
+//! running before start), a Gap record with its time span precedes the capture
+//! that closes it. `.tl/daemon.sock` serves `tl checkpoint` (through the daemon,
+//! after a flush of pending events), a flush for `tl status`/`tl log`, the status
+//! and stop requests: one JSON object per line each way.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use tl_index::record::CommitKind;
+use tl_index::store::{Store, StoreError};
+use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
+
+pub mod client;
+#[cfg(test)]
+mod tests;
+
+/// The socket, pid and log files, in `.tl/`.
+pub const SOCK: &str = "daemon.sock";
+/// See [`SOCK`].
+pub const PID: &str = "daemon.pid";
+/// See [`SOCK`].
+pub const LOG: &str = "daemon.log";
+
+/// A line for the log (stderr: the terminal for `tl watch`, `.tl/daemon.log` for
+/// the daemon).
+pub fn log_line(msg: &str) {
+    let now = tl_index::timespec::format_local(Store::now_ns());
+    eprintln!("{now}  {msg}");
+}
+
+/// The pid recorded in `.tl/daemon.pid`, if that process is alive.
+pub fn live_pid(root: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(root.join(".tl").join(PID))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+/// Opens the store for writing, turning "locked" into "already watched by pid N".
+pub fn open_writer(root: &Path) -> Result<Store> {
+    match Store::open(root) {
+        Ok(s) => Ok(s),
+        Err(StoreError::Open(tl_wal::OpenError::Locked { .. })) => match live_pid(root) {
+            Some(pid) => anyhow::bail!(
+                "{} is already watched by pid {pid} (stop it with `tl daemon stop`)",
+                root.display()
+            ),
+            None => anyhow::bail!(
+                "{} is locked by another tl writer; wait for it to finish",
+                root.display()
+            ),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Counters for `tl daemon status`.
+#[derive(Default)]
+struct Stats {
+    started: Option<Instant>,
+    captures: u64,
+    gaps: u64,
+    last_capture_ns: i64,
+    /// (when, events_total) a few seconds ago, for events/s.
+    window: Option<(Instant, u64)>,
+    rate: f64,
+}
+
+/// The live-capture engine: a store (writer), a watcher, an optional socket.
+pub struct Live<B: Backend> {
+    store: Store,
+    watcher: Watcher<B>,
+    listener: Option<UnixListener>,
+    stop: Arc<AtomicBool>,
+    stats: Stats,
+    /// Print each capture on stdout (`tl watch` in a terminal).
+    pub verbose: bool,
+    /// Set when the loop ended because the root went away.
+    pub root_gone: bool,
+}
+
+impl<B: Backend> Live<B> {
+    /// An engine; `stop` ends [`Live::run`] (after a flush) when set.
+    pub fn new(
+        store: Store,
+        backend: B,
+        debounce: DebounceConfig,
+        listener: Option<UnixListener>,
+        stop: Arc<AtomicBool>,
+    ) -> Live<B> {
+        Live {
+            store,
+            watcher: Watcher::new(backend, debounce),
+            listener,
+            stop,
+            stats: Stats::default(),
+            verbose: false,
+            root_gone: false,
+        }
+    }
+
+    /// The store.
+    #[cfg(test)]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The watcher.
+    #[cfg(test)]
+    pub fn watcher_mut(&mut self) -> &mut Watcher<B> {
+        &mut self.watcher
+    }
+
+    /// Captures what changed while nobody watched: a gap from the last checkpoint
+    /// to now (when there is history), then a capture against the stat cache.
+    pub fn catch_up(&mut self, previous_start_ns: Option<i64>) -> Result<()> {
+        let now = Store::now_ns();
+        let last = self.store.checkpoints().last().map(|c| c.time_ns);
+        if let Some(from) = last.or(previous_start_ns) {
+            self.store.record_gap(
+                from,
+                now,
+                "no watcher was running (caught up by a scan at start)",
+            )?;
+            self.stats.gaps += 1;
+        }
+        self.capture_now("catch-up scan")?;
+        Ok(())
+    }
+
+    fn capture_now(&mut self, why: &str) -> Result<()> {
+        let out = self.store.checkpoint_if_changed(CommitKind::Auto, None)?;
+        self.stats.last_capture_ns = Store::now_ns();
+        if let Some(out) = out {
+            self.stats.captures += 1;
+            for w in &out.warnings {
+                log_line(&format!("warning: {}", w.message));
+            }
+            let line = crate::output::checkpoint_line(&out.checkpoint);
+            if self.verbose {
+                println!("{line}");
+            } else {
+                log_line(&format!("captured {line} ({why})"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Captures one batch: a gap first if events may have been lost.
+    pub fn capture_batch(&mut self, batch: Batch) -> Result<()> {
+        for w in &batch.warnings {
+            log_line(&format!("warning: {w}"));
+        }
+        if batch.root_gone {
+            log_line("the watched directory was deleted or moved; stopping");
+            self.root_gone = true;
+            self.stop.store(true, Ordering::SeqCst);
+            return Ok(());
+        }
+        if !batch.lost.is_empty() {
+            let mut reasons = batch.lost.clone();
+            reasons.dedup();
+            let from = if self.stats.last_capture_ns != 0 {
+                self.stats.last_capture_ns
+            } else {
+                Store::now_ns()
+            };
+            self.store
+                .record_gap(from, Store::now_ns(), &reasons.join("; "))?;
+            self.stats.gaps += 1;
+            log_line(&format!(
+                "events may have been lost ({}); rescanning",
+                reasons.join("; ")
+            ));
+        }
+        self.capture_now(&format!("{} events", batch.events))
+    }
+
+    /// Captures whatever is pending now.
+    pub fn flush(&mut self) -> Result<()> {
+        if let Some(b) = self.watcher.flush()? {
+            self.capture_batch(b)?;
+        }
+        Ok(())
+    }
+
+    /// Runs until the stop flag is set (signal, `tl daemon stop`, root gone), then
+    /// captures what is pending.
+    pub fn run(&mut self) -> Result<()> {
+        self.stats.started = Some(Instant::now());
+        while !self.stop.load(Ordering::SeqCst) {
+            self.wait();
+            match self.watcher.next(Duration::ZERO)? {
+                Next::Batch(b) => self.capture_batch(b)?,
+                Next::Idle => {}
+            }
+            self.serve_clients();
+        }
+        if !self.root_gone {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sleeps until the watcher's descriptor or the socket is readable, or a
+    /// deadline (debounce, fallback scan) is due. Idle costs no CPU.
+    fn wait(&self) {
+        let budget = self.watcher.sleep_budget(Duration::from_secs(5));
+        let backend_fd = self.watcher.backend().as_fd();
+        let budget = if backend_fd.is_none() {
+            budget.min(Duration::from_millis(2))
+        } else {
+            budget
+        };
+        if budget.is_zero() {
+            return;
+        }
+        let ts = rustix::event::Timespec {
+            tv_sec: budget.as_secs() as i64,
+            tv_nsec: budget.subsec_nanos() as _,
+        };
+        let mut fds = Vec::with_capacity(2);
+        if let Some(fd) = &backend_fd {
+            fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
+        }
+        let lfd = self.listener.as_ref().map(|l| l.as_fd());
+        if let Some(fd) = &lfd {
+            fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
+        }
+        // EINTR (a signal) just returns: the loop checks the stop flag.
+        let _ = rustix::event::poll(&mut fds, Some(&ts));
+    }
+
+    fn serve_clients(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let stream = match listener.accept() {
+                Ok((s, _)) => s,
+                Err(_) => return, // WouldBlock: nobody waiting
+            };
+            if let Err(e) = self.serve(stream) {
+                log_line(&format!("client request failed: {e:#}"));
+            }
+        }
+    }
+
+    fn serve(&mut self, stream: UnixStream) -> Result<()> {
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line)?;
+        let req: Value = serde_json::from_str(&line).context("bad request")?;
+        let reply = match self.handle(&req) {
+            Ok(v) => v,
+            Err(e) => json!({"ok": false, "error": crate::one_line(&e)}),
+        };
+        let mut w = &stream;
+        writeln!(w, "{reply}")?;
+        Ok(())
+    }
+
+    fn handle(&mut self, req: &Value) -> Result<Value> {
+        match req["op"].as_str().unwrap_or("") {
+            "flush" => {
+                self.flush()?;
+                Ok(json!({"ok": true}))
+            }
+            "checkpoint" => {
+                self.flush()?;
+                let message = req["message"].as_str().map(str::to_string);
+                let out = self.store.checkpoint(CommitKind::Manual, message)?;
+                self.stats.last_capture_ns = Store::now_ns();
+                let c = &out.checkpoint;
+                let warnings: Vec<String> =
+                    out.warnings.iter().map(|w| w.message.clone()).collect();
+                let stdout = if req["json"].as_bool().unwrap_or(false) {
+                    let mut v = crate::output::checkpoint_json(c);
+                    v["no_changes"] = json!(c.changes.is_empty());
+                    v["warnings"] = json!(warnings);
+                    v.to_string()
+                } else if c.changes.is_empty() {
+                    format!("{} (no changes)", c.id)
+                } else {
+                    format!(
+                        "{}  +{} ~{} -{}  {} new bytes stored",
+                        c.id, c.stats.added, c.stats.modified, c.stats.deleted, c.stats.bytes_new
+                    )
+                };
+                Ok(json!({"ok": true, "stdout": stdout, "warnings": warnings}))
+            }
+            "status" => Ok(self.status()),
+            "stop" => {
+                self.stop.store(true, Ordering::SeqCst);
+                Ok(json!({"ok": true, "pid": std::process::id()}))
+            }
+            other => anyhow::bail!("unknown request {other:?}"),
+        }
+    }
+
+    fn status(&mut self) -> Value {
+        let now = Instant::now();
+        let total = self.watcher.events_total();
+        match self.stats.window {
+            Some((t, n)) if now - t >= Duration::from_secs(1) => {
+                self.stats.rate = (total - n) as f64 / (now - t).as_secs_f64();
+                self.stats.window = Some((now, total));
+            }
+            None => {
+                let up = self
+                    .stats
+                    .started
+                    .map(|s| (now - s).as_secs_f64())
+                    .unwrap_or(0.0);
+                self.stats.rate = if up > 0.0 { total as f64 / up } else { 0.0 };
+                self.stats.window = Some((now, total));
+            }
+            _ => {}
+        }
+        let log_bytes = dir_bytes(&self.store.tl_dir().join("wal"));
+        json!({
+            "ok": true,
+            "pid": std::process::id(),
+            "root": self.store.root().display().to_string(),
+            "backend": self.watcher.backend().name(),
+            "watched_dirs": self.watcher.backend().watched_dirs(),
+            "events_total": total,
+            "events_per_s": (self.stats.rate * 10.0).round() / 10.0,
+            "captures": self.stats.captures,
+            "gaps": self.stats.gaps,
+            "last_capture": (self.stats.last_capture_ns != 0)
+                .then(|| tl_index::timespec::format_local(self.stats.last_capture_ns)),
+            "uptime_s": self.stats.started.map(|s| (now - s).as_secs()).unwrap_or(0),
+            "log_bytes": log_bytes,
+            "rss_bytes": rss_bytes(),
+        })
+    }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Resident set size of this process (Linux: /proc/self/status).
+pub fn rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Files the running watcher owns; removed on a clean exit.
+pub struct Presence {
+    files: Vec<PathBuf>,
+}
+
+impl Presence {
+    /// Writes the pid file and binds the socket (a stale one is replaced: holding
+    /// the writer lock proves no other watcher runs). A socket that cannot be bound
+    /// (path too long for a unix socket) is logged, not fatal.
+    pub fn claim(root: &Path) -> Result<(Presence, Option<UnixListener>)> {
+        let tl = root.join(".tl");
+        let pid = tl.join(PID);
+        std::fs::write(&pid, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write {}", pid.display()))?;
+        let sock = tl.join(SOCK);
+        let _ = std::fs::remove_file(&sock);
+        let listener = match UnixListener::bind(&sock) {
+            Ok(l) => {
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            Err(e) => {
+                log_line(&format!(
+                    "warning: cannot create {} ({e}); `tl checkpoint` will wait for this watcher to stop",
+                    sock.display()
+                ));
+                None
+            }
+        };
+        Ok((
+            Presence {
+                files: vec![sock, pid],
+            },
+            listener,
+        ))
+    }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// `tl watch` and the daemon body: watch `root` until a signal or a stop request.
+pub fn run_watch(root: &Path, debounce: DebounceConfig, verbose: bool) -> Result<()> {
+    let store = open_writer(root)?;
+    // A pid file left behind: the previous watcher died (kill -9, crash, reboot).
+    let previous_start_ns = std::fs::metadata(root.join(".tl").join(PID))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64);
+    if previous_start_ns.is_some() {
+        log_line("the previous watcher did not stop cleanly (stale .tl/daemon.pid)");
+    }
+    let (presence, listener) = Presence::claim(root)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).context("cannot handle signals")?;
+    }
+    // Watch first, then catch up: a change during the catch-up scan is an event.
+    let backend = tl_watch::platform_backend(root)
+        .with_context(|| format!("cannot watch {}", root.display()))?;
+    let dirs = backend.watched_dirs();
+    let name = backend.name();
+    let mut live = Live::new(store, backend, debounce, listener, stop);
+    live.verbose = verbose;
+    log_line(&format!(
+        "watching {} with {name} ({dirs} directories, debounce {} ms, max delay {} ms), pid {}",
+        root.display(),
+        debounce.quiet.as_millis(),
+        debounce.max_delay.as_millis(),
+        std::process::id()
+    ));
+    live.catch_up(previous_start_ns)?;
+    let result = live.run();
+    log_line(match &result {
+        Ok(()) if live.root_gone => "stopped: the watched directory is gone",
+        Ok(()) => "stopped after capturing pending changes",
+        Err(_) => "stopped on an error",
+    });
+    drop(presence);
+    result
+}

@@ -1,0 +1,68 @@
+//! The other side of `.tl/daemon.sock`: commands ask a running watcher instead of
+//! taking the writer lock themselves. Every function returns `Ok(None)`/`Ok(false)`
+//! when no watcher runs, so the caller goes on without one.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use tl_index::store::find_root;
+
+/// Sends one request to the watcher of `root`; None when no watcher answers.
+pub fn request(root: &Path, req: &Value, timeout: Duration) -> Result<Option<Value>> {
+    let sock = root.join(".tl").join(super::SOCK);
+    let stream = match UnixStream::connect(&sock) {
+        Ok(s) => s,
+        Err(_) => return Ok(None), // no socket, or a stale one: nobody listens
+    };
+    stream.set_read_timeout(Some(timeout))?;
+    let mut w = &stream;
+    writeln!(w, "{req}")?;
+    let mut line = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut line)
+        .with_context(|| format!("the watcher of {} did not answer", root.display()))?;
+    let v: Value = serde_json::from_str(&line)
+        .with_context(|| format!("the watcher of {} gave a bad answer", root.display()))?;
+    if v["ok"].as_bool() != Some(true) {
+        bail!(
+            "{}",
+            v["error"]
+                .as_str()
+                .unwrap_or("the watcher refused the request")
+        );
+    }
+    Ok(Some(v))
+}
+
+fn root_of(cwd: &Path) -> Option<std::path::PathBuf> {
+    find_root(cwd).ok()
+}
+
+/// `tl checkpoint` through a running watcher (which captures pending events first).
+/// Prints the result and returns true when a watcher did it.
+pub fn checkpoint(cwd: &Path, message: Option<&str>, json_out: bool) -> Result<bool> {
+    let Some(root) = root_of(cwd) else {
+        return Ok(false);
+    };
+    let req = json!({"op": "checkpoint", "message": message, "json": json_out});
+    let Some(v) = request(&root, &req, Duration::from_secs(600))? else {
+        return Ok(false);
+    };
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        eprintln!("tl: warning: {}", w.as_str().unwrap_or(""));
+    }
+    println!("{}", v["stdout"].as_str().unwrap_or(""));
+    Ok(true)
+}
+
+/// Asks a running watcher to capture what is pending, so a read (`tl status`,
+/// `tl log`) sees every change already seen by the watcher. Best effort.
+pub fn flush(cwd: &Path) {
+    if let Some(root) = root_of(cwd) {
+        let _ = request(&root, &json!({"op": "flush"}), Duration::from_secs(60));
+    }
+}

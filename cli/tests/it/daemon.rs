@@ -1,0 +1,251 @@
+//! Live capture end to end: the real binary, real inotify, temporary directories.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use tl_index::store::Store;
+
+fn tl(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tl"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = tl(dir, args);
+    assert!(
+        out.status.success(),
+        "tl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A project with a running daemon, stopped (or killed) on drop.
+struct Daemon {
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(debounce_ms: u64) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        ok(dir.path(), &["init"]);
+        ok(
+            dir.path(),
+            &["daemon", "start", "--debounce-ms", &debounce_ms.to_string()],
+        );
+        Daemon { dir }
+    }
+    fn root(&self) -> PathBuf {
+        fs::canonicalize(self.dir.path()).unwrap()
+    }
+    fn pid(&self) -> u32 {
+        fs::read_to_string(self.dir.path().join(".tl/daemon.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = tl(self.dir.path(), &["daemon", "stop"]);
+    }
+}
+
+fn write(root: &Path, rel: &str, data: &str) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, data).unwrap();
+}
+
+/// True once the durable log's head equals the files on disk.
+fn in_sync(root: &Path) -> bool {
+    let Ok(store) = Store::open_read_only(root) else {
+        return false;
+    };
+    store.checkpoints().last().is_some() && store.head() == &store.scan_worktree().unwrap()
+}
+
+fn wait_sync(root: &Path, within: Duration) {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if in_sync(root) {
+            return;
+        }
+        // A check scans the whole tree: do not starve the daemon of CPU.
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("the log never caught up with {}", root.display());
+}
+
+/// The time until `rel` with `content` is in the durable log.
+fn durable_after(root: &Path, rel: &str, content: &str) -> Duration {
+    let hash = tl_index::types::BlobHash::of(content.as_bytes());
+    let t0 = Instant::now();
+    write(root, rel, content);
+    loop {
+        let store = Store::open_read_only(root).unwrap();
+        if store.head().get(rel.as_bytes()).map(|e| e.hash) == Some(hash) {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{rel} never captured"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_write_is_durable_within_the_debounce_plus_100_ms() {
+    let d = Daemon::start(50);
+    let root = d.root();
+    let mut times: Vec<Duration> = (0..7)
+        .map(|i| durable_after(&root, &format!("f{i}.txt"), &format!("v{i}")))
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    eprintln!("event-to-durable: {times:?}");
+    assert!(
+        median <= Duration::from_millis(150),
+        "median {median:?} above debounce + 100 ms: {times:?}"
+    );
+}
+
+#[test]
+fn a_burst_of_10000_writes_across_100_new_directories_converges() {
+    let d = Daemon::start(50);
+    let root = d.root();
+    for dir in 0..100 {
+        for f in 0..100 {
+            write(&root, &format!("d{dir}/f{f}"), &format!("{dir}/{f}"));
+        }
+    }
+    wait_sync(&root, Duration::from_secs(40));
+    // The replayed tree is the directory (replay takes the writer lock: stop first).
+    ok(&root, &["daemon", "stop"]);
+    let out = tempfile::tempdir().unwrap();
+    let into = out.path().join("r");
+    ok(
+        &root,
+        &[
+            "replay",
+            "--to",
+            "@999999999999",
+            "--into",
+            into.to_str().unwrap(),
+        ],
+    );
+    for (dir, f) in [(0, 0), (57, 3), (99, 99)] {
+        let rel = format!("d{dir}/f{f}");
+        assert_eq!(
+            fs::read(into.join(&rel)).unwrap(),
+            fs::read(root.join(&rel)).unwrap()
+        );
+    }
+    let n = fs::read_dir(&into).unwrap().count();
+    assert_eq!(n, 100);
+}
+
+#[test]
+fn deep_directory_renames_delete_recreate_and_editor_saves() {
+    let d = Daemon::start(20);
+    let root = d.root();
+    write(&root, "a/b/c/d/e/f.txt", "deep");
+    write(&root, "doc.txt", "v1");
+    wait_sync(&root, Duration::from_secs(10));
+    fs::rename(root.join("a"), root.join("z")).unwrap();
+    write(&root, "z/b/c/d/e/g.txt", "after rename");
+    fs::rename(root.join("z/b/c"), root.join("c2")).unwrap();
+    write(&root, "c2/d/h.txt", "moved again");
+    // Delete and recreate the same name.
+    fs::remove_file(root.join("doc.txt")).unwrap();
+    write(&root, "doc.txt", "v2");
+    // Editor-style save: write a temporary file, rename it over.
+    write(&root, ".doc.txt.swp", "v3");
+    fs::rename(root.join(".doc.txt.swp"), root.join("doc.txt")).unwrap();
+    wait_sync(&root, Duration::from_secs(10));
+    let store = Store::open_read_only(&root).unwrap();
+    assert!(store.head().contains_key(b"c2/d/h.txt".as_slice()));
+    assert!(!store.head().contains_key(b"z/b/c/d/e/g.txt".as_slice()));
+    assert!(
+        store.head().contains_key(b"z/b/e/g.txt".as_slice()) || root.join("c2/d/e/g.txt").exists()
+    );
+    assert!(!store.head().contains_key(b"a/b/c/d/e/f.txt".as_slice()));
+    assert!(!store.head().contains_key(b".doc.txt.swp".as_slice()));
+}
+
+#[test]
+fn kill_9_during_a_burst_then_restart_captures_the_final_state() {
+    let d = Daemon::start(10);
+    let root = d.root();
+    let pid = d.pid();
+    write(&root, "first", "1");
+    wait_sync(&root, Duration::from_secs(10));
+    let writer = {
+        let root = root.clone();
+        std::thread::spawn(move || {
+            for i in 0..3000 {
+                write(&root, &format!("b{}/f{i}", i % 30), &format!("{i}"));
+                if i % 20 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(60));
+    let st = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(
+        !writer.is_finished(),
+        "the kill should land during the burst"
+    );
+    writer.join().unwrap();
+    // Stale pid file and socket are left behind; start replaces them.
+    ok(&root, &["daemon", "start"]);
+    assert_ne!(d.pid(), pid);
+    wait_sync(&root, Duration::from_secs(20));
+    let log = ok(&root, &["log"]);
+    assert!(log.contains("gap"), "{log}");
+}
+
+#[test]
+fn a_second_watcher_on_the_same_tree_is_refused() {
+    let d = Daemon::start(50);
+    let root = d.root();
+    let pid = d.pid();
+    let out = tl(&root, &["daemon", "start"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("already watched by pid {pid}")),
+        "{err}"
+    );
+    let out = tl(&root, &["watch"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("already watched by pid {pid}")),
+        "{err}"
+    );
+    // Commands still work, through the daemon.
+    write(&root, "x", "1");
+    let cp = ok(&root, &["checkpoint", "-m", "by hand"]);
+    assert!(!cp.contains("no changes") || in_sync(&root), "{cp}");
+    assert!(ok(&root, &["log"]).contains("by hand"));
+    assert!(ok(&root, &["status"]).contains("No changes"));
+    let st = ok(&root, &["daemon", "status"]);
+    assert!(st.contains("inotify") && st.contains("RSS"), "{st}");
+    ok(&root, &["daemon", "stop"]);
+    assert!(!root.join(".tl/daemon.sock").exists());
+    assert!(ok(&root, &["daemon", "status"]).contains("No daemon"));
+}

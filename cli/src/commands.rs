@@ -14,6 +14,7 @@ use tl_index::types::{Entry, Mode, Tree};
 use crate::output::{self, checkpoint_json, checkpoint_line, path as show_path, touches, under};
 use crate::{Cli, Command};
 
+mod export_git;
 mod replay;
 
 /// Runs one command line.
@@ -53,6 +54,26 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pins { json } => pins(&cwd, json),
         Command::Compact => compact(&cwd),
         Command::Recover { rebuild } => recover(&cwd, rebuild),
+        Command::ExportGit {
+            repo,
+            ref_name,
+            since,
+            until,
+            every,
+            author,
+            json,
+        } => export_git::export_git(
+            &cwd,
+            export_git::Args {
+                repo,
+                ref_name,
+                since,
+                until,
+                every,
+                author,
+                json,
+            },
+        ),
     }
 }
 

@@ -2,3 +2,4 @@
 //! temporary directories, including the error cases.
 
 mod commands;
+mod export_git;

@@ -1,4 +1,5 @@
 //! Integration tests of `tl-index`: the store on real temporary directories.
 
+mod export_git;
 mod restore;
 mod store;

@@ -14,6 +14,7 @@ use tl_index::types::{Entry, Mode, Tree};
 use crate::output::{self, checkpoint_json, checkpoint_line, path as show_path, touches, under};
 use crate::{Cli, Command};
 
+mod export_git;
 mod fsck;
 mod replay;
 mod watch;
@@ -58,6 +59,26 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fsck { deep, json } => fsck::fsck(&cwd, deep, json),
         Command::Watch { timing, daemon } => watch::watch(&cwd, timing, daemon),
         Command::Daemon { action } => watch::daemon(&cwd, action),
+        Command::ExportGit {
+            repo,
+            ref_name,
+            since,
+            until,
+            every,
+            author,
+            json,
+        } => export_git::export_git(
+            &cwd,
+            export_git::Args {
+                repo,
+                ref_name,
+                since,
+                until,
+                every,
+                author,
+                json,
+            },
+        ),
     }
 }
 

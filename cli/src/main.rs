@@ -174,6 +174,38 @@ pub enum Command {
         #[command(subcommand)]
         action: DaemonAction,
     },
+    /// Write the history into a Git repository as commits under refs/tl/ (the
+    /// project's .git if it has one, else a bare repository at .tl/git). Never touches
+    /// branches, HEAD, the index or the work tree; running it again exports only what
+    /// is new.
+    #[command(
+        after_help = "Example:\n  tl export-git\n  tl export-git --every 1h --ref hourly\n  \
+                            tl export-git --repo /tmp/history.git --since yesterday\n  \
+                            git log --stat refs/tl/main"
+    )]
+    ExportGit {
+        /// The repository (a work tree, a bare repository, or a new directory).
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+        /// The ref to write: NAME means refs/tl/NAME (default: main).
+        #[arg(long = "ref", value_name = "REF")]
+        ref_name: Option<String>,
+        /// On a first export, start at this time.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Stop at this time.
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        /// One commit per window of this length (the window's last state), e.g. 1h.
+        #[arg(long, value_name = "DURATION")]
+        every: Option<String>,
+        /// Author and committer (default: "tl <tl@localhost>").
+        #[arg(long, value_name = "\"Name <mail>\"")]
+        author: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Recover the log after a crash (cut a torn tail into .tl/quarantine) and, with
     /// --rebuild, rebuild every derived file (catalog, snapshots) from the log.
     #[command(

@@ -3,5 +3,6 @@
 
 mod commands;
 mod daemon;
+mod export_git;
 mod fsck;
 mod kill9;

@@ -1,0 +1,169 @@
+//! `tl export-git`: writes the history into a Git repository under `refs/tl/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use tl_index::export_git::{self, ExportOptions, Progress};
+use tl_index::store::Store;
+use tl_index::timespec::{self, format_local, TimeExpr};
+
+/// The options of `tl export-git` as typed.
+pub struct Args {
+    /// --repo
+    pub repo: Option<PathBuf>,
+    /// --ref
+    pub ref_name: Option<String>,
+    /// --since
+    pub since: Option<String>,
+    /// --until
+    pub until: Option<String>,
+    /// --every
+    pub every: Option<String>,
+    /// --author
+    pub author: Option<String>,
+    /// --json
+    pub json: bool,
+}
+
+/// A time bound: an instant as typed, or the time of the checkpoint it names.
+fn bound(store: &Store, t: &str) -> Result<i64> {
+    match timespec::parse(t, &jiff::Zoned::now()) {
+        Ok(TimeExpr::Instant(ns)) => Ok(ns),
+        Ok(_) => Ok(store.checkpoints()[store.resolve(t)?].time_ns),
+        Err(e) => bail!("{e}"),
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Shown only on a terminal and only when there is more than a little to do.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} exporting: {pos}/{len} commits, {msg} hashed ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// Runs `tl export-git`.
+pub fn export_git(cwd: &Path, args: Args) -> Result<()> {
+    let store = super::open_read(cwd)?;
+    let mut opts = ExportOptions::new(now_ns());
+    opts.repo = args.repo.map(|r| cwd.join(r));
+    if let Some(r) = &args.ref_name {
+        opts.ref_name = export_git::full_ref_name(r);
+    }
+    if let Some(a) = args.author {
+        opts.author = a;
+    }
+    opts.since_ns = args
+        .since
+        .as_deref()
+        .map(|t| bound(&store, t))
+        .transpose()?;
+    opts.until_ns = args
+        .until
+        .as_deref()
+        .map(|t| bound(&store, t))
+        .transpose()?;
+    opts.every_ns = args
+        .every
+        .as_deref()
+        .map(|e| export_git::parse_duration(e).map_err(|m| anyhow::anyhow!("--every {m}")))
+        .transpose()?;
+    if store.checkpoints().is_empty() {
+        bail!("there are no checkpoints to export yet; run `tl checkpoint` first");
+    }
+    let bar = progress_bar();
+    let started = std::time::Instant::now();
+    let report = export_git::export(&store, &opts, &|p: Progress| {
+        if let Some(b) = &bar {
+            // Large exports only: a bar that would flash for a moment helps nobody.
+            if b.is_hidden() && started.elapsed().as_millis() > 300 {
+                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+            }
+            b.set_length(p.commits_total);
+            b.set_position(p.commits_done);
+            b.set_message(indicatif::HumanBytes(p.bytes).to_string());
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let r = &report;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "repo": r.repo.display().to_string(),
+                "created_repo": r.created_repo,
+                "ref": r.ref_name,
+                "old_tip": r.old_tip,
+                "tip": r.tip,
+                "tip_checkpoint": r.tip_checkpoint,
+                "commits_written": r.commits_written,
+                "objects_written": r.objects_written,
+                "pack": r.pack.as_ref().map(|p| p.display().to_string()),
+                "pack_bytes": r.pack_bytes,
+                "held_back": r.held_back,
+                "open_window_ends": r.open_window_ends_ns.map(format_local),
+                "rebuilt_map": r.rebuilt_map,
+                "up_to_date": r.commits_written == 0,
+            })
+        );
+        return Ok(());
+    }
+    let short = |s: &Option<String>| s.as_deref().map(|t| t[..12].to_string());
+    if r.commits_written == 0 {
+        match (short(&r.tip), &r.tip_checkpoint) {
+            (Some(tip), Some(cp)) => println!(
+                "Nothing new to export: {} in {} is already at {tip} (checkpoint {cp}).",
+                r.ref_name,
+                r.repo.display()
+            ),
+            _ => println!("Nothing to export into {} yet.", r.repo.display()),
+        }
+    } else {
+        println!(
+            "Exported {} commit(s) to {} in {}{}: {} (checkpoint {}).",
+            r.commits_written,
+            r.ref_name,
+            r.repo.display(),
+            if r.created_repo {
+                " (new bare repository)"
+            } else {
+                ""
+            },
+            short(&r.tip).unwrap_or_default(),
+            r.tip_checkpoint.as_deref().unwrap_or("?")
+        );
+        println!(
+            "Wrote {} object(s) in one pack of {} in {:.2?}.",
+            r.objects_written,
+            indicatif::HumanBytes(r.pack_bytes),
+            started.elapsed()
+        );
+    }
+    if r.held_back > 0 {
+        println!(
+            "{} checkpoint(s) wait for their --every window to close at {}.",
+            r.held_back,
+            r.open_window_ends_ns.map(format_local).unwrap_or_default()
+        );
+    }
+    Ok(())
+}

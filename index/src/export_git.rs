@@ -1,0 +1,933 @@
+//! `tl export-git`: the log's checkpoints as Git commits. Git objects (SHA-1 blobs,
+//! trees, commits) are computed here and nowhere else, never on the capture path.
+//!
+//! - Target: the project's own `.git` (its common dir, for a worktree), or a bare
+//!   repository at `.tl/git`, or `--repo DIR`. Only a pack in `objects/pack/` and
+//!   one ref under `refs/tl/` are written; branches, HEAD, the index and the work
+//!   tree are never touched.
+//! - One commit per checkpoint, or per `--every` window (the window's last state;
+//!   windows are aligned to the Unix epoch, and a window still open is held back so
+//!   an exported commit never has to be rewritten). Commit time is the checkpoint's
+//!   time in UTC; the message names the checkpoint id and kind and carries the full
+//!   chain hash as a `Tl-Checkpoint:` trailer.
+//! - Incremental: [`map`] remembers which commit each checkpoint became. It is only
+//!   trusted when the ref still points at one of its commits; otherwise the history
+//!   is recomputed without writing (commit ids are deterministic) until it meets the
+//!   ref's commit, and an unknown commit is an error.
+//! - Trees: an in-memory directory tree whose nodes cache their ids; a checkpoint's
+//!   changes invalidate only the directories on their paths, so unchanged subtrees
+//!   are never serialized or hashed again.
+//! - Paths Git or a checkout would refuse (`pathsafe::validate_path`: `.git` in any
+//!   spelling, `..`, NUL...; a symlinked `.gitmodules`, `.gitattributes`,
+//!   `.gitignore`) fail the export with the path and the checkpoint named.
+
+pub mod map;
+pub mod pack;
+pub mod repo;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use crate::catalog::{Checkpoint, PathChange};
+use crate::pathsafe;
+use crate::store::{Store, StoreError};
+use crate::types::{BlobHash, Entry, Mode, Tree};
+use map::{GitMap, MappedCommit};
+use pack::{object_id, Kind, Oid, PackWriter};
+use repo::Repo;
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An I/O error on a file of the repository or the mapping.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The repository cannot be used.
+    #[error("{0}")]
+    Repo(String),
+    /// A bad `--ref`.
+    #[error("--ref {0}")]
+    Ref(String),
+    /// A bad option.
+    #[error("{0}")]
+    Options(String),
+    /// A path Git would refuse.
+    #[error("checkpoint {checkpoint}: {reason}; Git would refuse it, so nothing was exported")]
+    Path {
+        /// Id of the checkpoint that has it.
+        checkpoint: String,
+        /// What is wrong, naming the path.
+        reason: String,
+    },
+    /// The ref points to a commit tl did not make from this history.
+    #[error("{0}")]
+    Foreign(String),
+}
+
+/// What to export and where.
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    /// Target repository; `None`: the project's `.git`, else `.tl/git`.
+    pub repo: Option<PathBuf>,
+    /// Full ref name, under `refs/tl/`.
+    pub ref_name: String,
+    /// Only checkpoints at or after this time (ns) on a first export.
+    pub since_ns: Option<i64>,
+    /// Only checkpoints at or before this time (ns).
+    pub until_ns: Option<i64>,
+    /// One commit per window of this many ns.
+    pub every_ns: Option<i64>,
+    /// `Name <mail>` for author and committer.
+    pub author: String,
+    /// The current time (windows ending after it are held back).
+    pub now_ns: i64,
+}
+
+/// Default author and committer.
+pub const DEFAULT_AUTHOR: &str = "tl <tl@localhost>";
+
+impl ExportOptions {
+    /// Defaults: `refs/tl/main`, the default repository, every checkpoint.
+    pub fn new(now_ns: i64) -> ExportOptions {
+        ExportOptions {
+            repo: None,
+            ref_name: "refs/tl/main".into(),
+            since_ns: None,
+            until_ns: None,
+            every_ns: None,
+            author: DEFAULT_AUTHOR.into(),
+            now_ns,
+        }
+    }
+}
+
+/// `main` → `refs/tl/main`; a name starting with `refs/` is kept as given.
+pub fn full_ref_name(name: &str) -> String {
+    if name.starts_with("refs/") {
+        name.to_string()
+    } else {
+        format!("refs/tl/{name}")
+    }
+}
+
+/// Parses a duration like `30s`, `10m`, `2h`, `1d`, `1w` (or `10 minutes`) into ns.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 30s, 10m, 2h, 1d, 1w)"))?;
+    let unit_s: i64 = match unit.trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86400,
+        "w" | "week" | "weeks" => 7 * 86400,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration (try 30s, 10m, 2h, 1d, 1w)"
+            ))
+        }
+    };
+    if n <= 0 {
+        return Err(format!("{s:?}: a duration must be positive"));
+    }
+    n.checked_mul(unit_s)
+        .and_then(|x| x.checked_mul(1_000_000_000))
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+/// How far an export has got.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Commits made (or recomputed) so far.
+    pub commits_done: u64,
+    /// Commits this run makes.
+    pub commits_total: u64,
+    /// Content bytes hashed so far.
+    pub bytes: u64,
+}
+
+/// What an export did.
+#[derive(Clone, Debug, Default)]
+pub struct ExportReport {
+    /// The repository written (its common dir).
+    pub repo: PathBuf,
+    /// True when tl created the repository.
+    pub created_repo: bool,
+    /// The ref.
+    pub ref_name: String,
+    /// Its value before.
+    pub old_tip: Option<String>,
+    /// Its value now.
+    pub tip: Option<String>,
+    /// Id of the checkpoint the tip is the state of.
+    pub tip_checkpoint: Option<String>,
+    /// New commits.
+    pub commits_written: usize,
+    /// Objects written (in one pack).
+    pub objects_written: usize,
+    /// The pack written, if any.
+    pub pack: Option<PathBuf>,
+    /// Its size.
+    pub pack_bytes: u64,
+    /// Checkpoints not exported because their `--every` window is still open.
+    pub held_back: usize,
+    /// When that window closes (ns).
+    pub open_window_ends_ns: Option<i64>,
+    /// True when the mapping was missing or stale and was recomputed.
+    pub rebuilt_map: bool,
+}
+
+// ---------------------------------------------------------------------------------
+// Trees
+
+enum Node {
+    Blob(Mode, Oid),
+    Dir(Dir),
+}
+
+#[derive(Default)]
+struct Dir {
+    entries: BTreeMap<Vec<u8>, Node>,
+    id: Option<Oid>,
+}
+
+/// A path that is both a file and a directory in one tree.
+struct Conflict;
+
+impl Dir {
+    fn insert(&mut self, comps: &[&[u8]], mode: Mode, id: Oid) -> Result<(), Conflict> {
+        self.id = None;
+        let (first, rest) = comps.split_first().expect("a path has a component");
+        if rest.is_empty() {
+            if let Some(Node::Dir(_)) = self.entries.get(*first) {
+                return Err(Conflict);
+            }
+            self.entries.insert(first.to_vec(), Node::Blob(mode, id));
+            return Ok(());
+        }
+        let child = self
+            .entries
+            .entry(first.to_vec())
+            .or_insert_with(|| Node::Dir(Dir::default()));
+        match child {
+            Node::Dir(d) => d.insert(rest, mode, id),
+            Node::Blob(..) => Err(Conflict),
+        }
+    }
+
+    fn remove(&mut self, comps: &[&[u8]]) {
+        let (first, rest) = comps.split_first().expect("a path has a component");
+        if rest.is_empty() {
+            if self.entries.remove(*first).is_some() {
+                self.id = None;
+            }
+            return;
+        }
+        if let Some(Node::Dir(d)) = self.entries.get_mut(*first) {
+            d.remove(rest);
+            if d.id.is_none() {
+                self.id = None;
+            }
+            if d.entries.is_empty() {
+                self.entries.remove(*first);
+            }
+        }
+    }
+
+    /// The tree id, serializing only directories whose id is not cached.
+    fn hash(&mut self, out: &mut Objects) -> std::io::Result<Oid> {
+        if let Some(id) = self.id {
+            return Ok(id);
+        }
+        let mut rows: Vec<(&[u8], bool, &'static [u8], Oid)> = Vec::new();
+        for (name, node) in self.entries.iter_mut() {
+            match node {
+                Node::Blob(mode, id) => rows.push((name, false, mode_bytes(*mode), *id)),
+                Node::Dir(d) => {
+                    let id = d.hash(out)?;
+                    rows.push((name, true, b"40000", id));
+                }
+            }
+        }
+        // Git orders entries as if a directory's name ended with '/'.
+        rows.sort_unstable_by(|a, b| {
+            let ka = a.0.iter().chain(if a.1 { &b"/"[..] } else { &b""[..] });
+            let kb = b.0.iter().chain(if b.1 { &b"/"[..] } else { &b""[..] });
+            ka.cmp(kb)
+        });
+        let mut buf = Vec::with_capacity(rows.len() * 40);
+        for (name, _, mode, id) in &rows {
+            buf.extend_from_slice(mode);
+            buf.push(b' ');
+            buf.extend_from_slice(name);
+            buf.push(0);
+            buf.extend_from_slice(id);
+        }
+        let id = object_id(Kind::Tree, &buf);
+        out.put(Kind::Tree, id, &buf)?;
+        self.id = Some(id);
+        Ok(id)
+    }
+}
+
+fn mode_bytes(mode: Mode) -> &'static [u8] {
+    match mode {
+        Mode::File => b"100644",
+        Mode::Exec => b"100755",
+        Mode::Symlink => b"120000",
+    }
+}
+
+fn components(path: &[u8]) -> Vec<&[u8]> {
+    path.split(|&b| b == b'/').collect()
+}
+
+// ---------------------------------------------------------------------------------
+// Objects
+
+/// Where objects go: a pack when writing; nowhere while recomputing what the
+/// repository already has.
+struct Objects {
+    pack_dir: PathBuf,
+    pack: Option<PackWriter>,
+    /// Objects the repository has or this pack holds.
+    known: HashSet<Oid>,
+    write: bool,
+}
+
+impl Objects {
+    fn put(&mut self, kind: Kind, id: Oid, raw: &[u8]) -> std::io::Result<()> {
+        self.put_deflated(kind, id, raw.len() as u64, None, raw)
+    }
+
+    fn put_deflated(
+        &mut self,
+        kind: Kind,
+        id: Oid,
+        raw_len: u64,
+        deflated: Option<&[u8]>,
+        raw: &[u8],
+    ) -> std::io::Result<()> {
+        if !self.known.insert(id) || !self.write {
+            return Ok(());
+        }
+        if self.pack.is_none() {
+            self.pack = Some(PackWriter::create(&self.pack_dir)?);
+        }
+        let pack = self.pack.as_mut().expect("just created");
+        match deflated {
+            Some(d) => pack.add(kind, id, raw_len, d),
+            None => pack.add(kind, id, raw_len, &pack::deflate(raw)),
+        }
+    }
+}
+
+impl Drop for Objects {
+    /// An export that fails leaves no temporary pack behind.
+    fn drop(&mut self) {
+        if let Some(pack) = self.pack.take() {
+            pack.abandon();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Paths
+
+fn hfs_ignorable_len(bytes: &[u8]) -> Option<usize> {
+    match bytes {
+        [0xE2, 0x80, 0x8C..=0x8F, ..] | [0xE2, 0x80, 0xAA..=0xAE, ..] => Some(3),
+        [0xE2, 0x81, 0xAA..=0xAF, ..] => Some(3),
+        [0xEF, 0xBB, 0xBF, ..] => Some(3),
+        _ => None,
+    }
+}
+
+/// True if `name` opens `.gitmodules`, `.gitattributes` or `.gitignore` on some file
+/// system (case, HFS+ ignorables, NTFS trailing dots/spaces, streams and 8.3 names,
+/// as Git's `is_{hfs,ntfs}_dotgit{modules,attributes,ignore}`).
+fn is_git_meta_name(name: &[u8]) -> bool {
+    let mut n = Vec::with_capacity(name.len());
+    let mut i = 0;
+    while i < name.len() {
+        if let Some(k) = hfs_ignorable_len(&name[i..]) {
+            i += k;
+            continue;
+        }
+        n.push(name[i].to_ascii_lowercase());
+        i += 1;
+    }
+    if let Some(colon) = n.iter().position(|&b| b == b':') {
+        n.truncate(colon);
+    }
+    while matches!(n.last(), Some(b'.' | b' ')) {
+        n.pop();
+    }
+    if matches!(
+        n.as_slice(),
+        b".gitmodules" | b".gitattributes" | b".gitignore"
+    ) {
+        return true;
+    }
+    // 8.3 short names: `GITMOD~1`, and the hashed forms Git checks (`GI7EBA~1`...).
+    if n.len() == 8 && n[6] == b'~' && n[7].is_ascii_digit() && n[7] != b'0' {
+        return matches!(
+            &n[..6],
+            b"gitmod" | b"gi7eba" | b"gitatt" | b"gi7d29" | b"gitign" | b"gi250a"
+        );
+    }
+    false
+}
+
+fn check_entry(path: &[u8], e: &Entry, cp: &Checkpoint) -> Result<(), ExportError> {
+    let refuse = |reason: String| ExportError::Path {
+        checkpoint: cp.id.clone(),
+        reason,
+    };
+    pathsafe::validate_path(path).map_err(|err| refuse(err.to_string()))?;
+    if e.mode == Mode::Symlink {
+        let last = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        if is_git_meta_name(last) {
+            return Err(refuse(format!(
+                "{:?} is a symlink, and Git refuses symlinked .gitmodules, .gitattributes and \
+                 .gitignore",
+                String::from_utf8_lossy(path)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn conflict(path: &[u8], cp: &Checkpoint) -> ExportError {
+    ExportError::Path {
+        checkpoint: cp.id.clone(),
+        reason: format!(
+            "path {:?} is both a file and a directory",
+            String::from_utf8_lossy(path)
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Blobs
+
+/// Blob ids by content hash, and the new ones since the last `take_new`.
+struct Blobs {
+    ids: HashMap<BlobHash, Oid>,
+    new: Vec<(BlobHash, Oid)>,
+    bytes: u64,
+}
+
+/// Content read per parallel round, so memory stays bounded.
+const BLOB_ROUND_BYTES: u64 = 64 << 20;
+
+impl Blobs {
+    /// Makes sure every hash in `wanted` has an id, reading, hashing and (when
+    /// writing) deflating the missing ones on all cores.
+    fn resolve(
+        &mut self,
+        store: &Store,
+        wanted: Vec<(BlobHash, u64)>,
+        out: &mut Objects,
+        progress: &dyn Fn(u64),
+    ) -> Result<(), ExportError> {
+        use rayon::prelude::*;
+        let mut seen = HashSet::new();
+        let missing: Vec<(BlobHash, u64)> = wanted
+            .into_iter()
+            .filter(|(h, _)| !self.ids.contains_key(h) && seen.insert(*h))
+            .collect();
+        let mut start = 0;
+        while start < missing.len() {
+            let mut end = start;
+            let mut sum = 0;
+            while end < missing.len() && (end == start || sum + missing[end].1 <= BLOB_ROUND_BYTES)
+            {
+                sum += missing[end].1;
+                end += 1;
+            }
+            let write = out.write;
+            let known = &out.known;
+            let done: Vec<(BlobHash, Oid, u64, Option<Vec<u8>>)> = missing[start..end]
+                .par_iter()
+                .map(|(h, _)| -> Result<_, StoreError> {
+                    let bytes = store.blob_bytes(h)?;
+                    let id = object_id(Kind::Blob, &bytes);
+                    let deflated = (write && !known.contains(&id)).then(|| pack::deflate(&bytes));
+                    Ok((*h, id, bytes.len() as u64, deflated))
+                })
+                .collect::<Result<_, _>>()?;
+            for (h, id, len, deflated) in done {
+                if let Some(d) = &deflated {
+                    out.put_deflated(Kind::Blob, id, len, Some(d), &[])
+                        .map_err(|source| ExportError::Io {
+                            path: out.pack_dir.clone(),
+                            source,
+                        })?;
+                } else {
+                    out.known.insert(id);
+                }
+                self.ids.insert(h, id);
+                self.new.push((h, id));
+                self.bytes += len;
+            }
+            progress(self.bytes);
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The export
+
+fn check_author(author: &str) -> Result<(), ExportError> {
+    let bad = || {
+        ExportError::Options(format!(
+            "--author {author:?} is not of the form \"Name <mail>\""
+        ))
+    };
+    let (name, rest) = author.split_once('<').ok_or_else(bad)?;
+    let mail = rest.strip_suffix('>').ok_or_else(bad)?;
+    if name.trim().is_empty()
+        || !name.ends_with(' ')
+        || mail.contains(['<', '>'])
+        || name.contains('>')
+        || author.contains(['\n', '\0'])
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn kind_word(cp: &Checkpoint) -> String {
+    format!("{:?}", cp.kind).to_ascii_lowercase()
+}
+
+fn commit_object(
+    tree: &Oid,
+    parent: Option<&Oid>,
+    author: &str,
+    cp: &Checkpoint,
+    squashed: usize,
+) -> Vec<u8> {
+    let secs = cp.time_ns.div_euclid(1_000_000_000);
+    let mut s = format!("tree {}\n", pack::hex(tree));
+    if let Some(p) = parent {
+        s.push_str(&format!("parent {}\n", pack::hex(p)));
+    }
+    s.push_str(&format!("author {author} {secs} +0000\n"));
+    s.push_str(&format!("committer {author} {secs} +0000\n\n"));
+    s.push_str(&format!("tl checkpoint {} ({})", cp.id, kind_word(cp)));
+    let message = cp.message.as_deref().unwrap_or("").replace('\0', " ");
+    let mut lines = message.trim().lines();
+    if let Some(first) = lines.next() {
+        s.push_str(": ");
+        s.push_str(first);
+    }
+    s.push('\n');
+    let body: Vec<&str> = lines.collect();
+    let body = body.join("\n");
+    if !body.trim().is_empty() {
+        s.push('\n');
+        s.push_str(body.trim());
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "\nTl-Checkpoint: {}\nTl-Seq: {}\n",
+        crate::catalog::hex(&cp.chain),
+        cp.seq
+    ));
+    if squashed > 1 {
+        s.push_str(&format!("Tl-Squashed: {squashed}\n"));
+    }
+    s.into_bytes()
+}
+
+/// Which checkpoints become commits: (index, how many checkpoints it stands for).
+/// Also the number held back in a window still open, and when it closes.
+fn select(
+    cps: &[Checkpoint],
+    from: usize,
+    first_export: bool,
+    opts: &ExportOptions,
+) -> (Vec<(usize, usize)>, usize, Option<i64>) {
+    let candidates: Vec<usize> = (from..cps.len())
+        .filter(|&i| !first_export || opts.since_ns.is_none_or(|s| cps[i].time_ns >= s))
+        .filter(|&i| opts.until_ns.is_none_or(|u| cps[i].time_ns <= u))
+        .collect();
+    let Some(every) = opts.every_ns else {
+        return (candidates.into_iter().map(|i| (i, 1)).collect(), 0, None);
+    };
+    let mut picks: Vec<(usize, usize)> = Vec::new();
+    let mut last_window = None;
+    for &i in &candidates {
+        let w = cps[i].time_ns.div_euclid(every);
+        if last_window == Some(w) {
+            let p = picks.last_mut().expect("a window has a pick");
+            *p = (i, p.1 + 1);
+        } else {
+            picks.push((i, 1));
+            last_window = Some(w);
+        }
+    }
+    if let Some(&(i, n)) = picks.last() {
+        let end = (cps[i].time_ns.div_euclid(every) + 1).saturating_mul(every);
+        if end > opts.now_ns {
+            picks.pop();
+            return (picks, n, Some(end));
+        }
+    }
+    (picks, 0, None)
+}
+
+/// Builds the directory tree of a whole tree, checking every path when `check` names
+/// the checkpoint it belongs to.
+fn build(tree: &Tree, blobs: &Blobs, check: Option<&Checkpoint>) -> Result<Dir, ExportError> {
+    if let Some(cp) = check {
+        for (p, e) in tree {
+            check_entry(p, e, cp)?;
+        }
+        pathsafe::check_no_duplicates_or_prefix_conflicts(tree.keys().map(|k| k.as_slice()))
+            .map_err(|e| ExportError::Path {
+                checkpoint: cp.id.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    let mut root = Dir::default();
+    for (p, e) in tree {
+        let id = blobs.ids[&e.hash];
+        if root.insert(&components(p), e.mode, id).is_err() {
+            return Err(conflict(p, check.expect("checked trees have no conflicts")));
+        }
+    }
+    Ok(root)
+}
+
+/// Exports the store's checkpoints into a Git repository; see the module docs.
+pub fn export(
+    store: &Store,
+    opts: &ExportOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ExportReport, ExportError> {
+    repo::check_ref_name(&opts.ref_name)?;
+    check_author(&opts.author)?;
+    if opts.every_ns.is_some_and(|e| e <= 0) {
+        return Err(ExportError::Options("--every must be positive".into()));
+    }
+    let repo = match &opts.repo {
+        Some(d) => Repo::open_or_create(d)?,
+        None => Repo::default_for(store.root(), store.tl_dir())?,
+    };
+    let ref_name = opts.ref_name.as_str();
+    let old_tip = repo.read_ref(ref_name)?;
+    let map_path = map::path_for(store.tl_dir(), &repo.common, ref_name);
+    let options_line = format!("{} {}", opts.every_ns.unwrap_or(0), opts.author);
+    let cps = store.checkpoints();
+
+    let mut report = ExportReport {
+        repo: repo.common.clone(),
+        created_repo: repo.created,
+        ref_name: ref_name.to_string(),
+        old_tip: old_tip.map(|t| pack::hex(&t)),
+        tip: old_tip.map(|t| pack::hex(&t)),
+        ..ExportReport::default()
+    };
+
+    // Where to continue from: the mapped checkpoint the ref points at.
+    let mut gitmap = GitMap {
+        options: options_line.clone(),
+        commits: Vec::new(),
+    };
+    let mut cont: Option<usize> = None;
+    if let (Some(tip), Some(m)) = (old_tip, GitMap::load(&map_path, &repo.common, ref_name)) {
+        if let Some(k) = m.commits.iter().position(|c| c.commit == tip) {
+            if m.options != options_line {
+                return Err(ExportError::Options(format!(
+                    "{ref_name} was exported with other options (every ns and author: {}); \
+                     use the same --every and --author, or another --ref",
+                    m.options
+                )));
+            }
+            if let Some(idx) = cps.iter().position(|c| c.chain == m.commits[k].chain) {
+                gitmap = m;
+                gitmap.commits.truncate(k + 1);
+                cont = Some(idx);
+            }
+        }
+    }
+
+    let mut out = Objects {
+        pack_dir: repo.pack_dir(),
+        pack: None,
+        known: HashSet::new(),
+        write: true,
+    };
+    let mut blobs = Blobs {
+        ids: gitmap.blob_ids(),
+        new: Vec::new(),
+        bytes: 0,
+    };
+    out.known.extend(blobs.ids.values().copied());
+    let pack_io = |source| ExportError::Io {
+        path: repo.pack_dir(),
+        source,
+    };
+
+    // The state the next commit builds on.
+    let mut root: Option<Dir> = None;
+    let mut prev_idx: Option<usize> = None;
+    let mut parent: Option<Oid> = None;
+    if let Some(idx) = cont {
+        let tree = store.tree_at(idx)?;
+        out.write = false;
+        let wanted = tree.values().map(|e| (e.hash, e.size)).collect();
+        blobs.resolve(store, wanted, &mut out, &|_| {})?;
+        let mut dir = build(&tree, &blobs, None)?;
+        let id = dir.hash(&mut out).map_err(pack_io)?;
+        out.write = true;
+        let last = gitmap.commits.last_mut().expect("continuing from a commit");
+        if id == last.tree {
+            last.blobs.append(&mut blobs.new);
+            root = Some(dir);
+            prev_idx = Some(idx);
+            parent = old_tip;
+        } else {
+            // The mapping disagrees with the log: recompute it.
+            cont = None;
+            gitmap.commits.clear();
+            blobs.ids.clear();
+            blobs.new.clear();
+            out.known.clear();
+        }
+    }
+    // A ref that the mapping does not explain is looked for in a recomputation.
+    let rebuilding = old_tip.is_some() && cont.is_none();
+    report.rebuilt_map = rebuilding;
+    let mut found_tip = !rebuilding;
+    out.write = found_tip;
+
+    let from = prev_idx.map(|i| i + 1).unwrap_or(0);
+    let (picks, held, window_end) = select(cps, from, cont.is_none(), opts);
+    report.held_back = held;
+    report.open_window_ends_ns = window_end;
+    let total = picks.len() as u64;
+    let mut commits_written = 0;
+    for (n, &(idx, squashed)) in picks.iter().enumerate() {
+        let cp = &cps[idx];
+        match (&mut root, prev_idx) {
+            (Some(dir), Some(prev)) => {
+                // Apply the changes of every checkpoint since the last commit.
+                let mut wanted = Vec::new();
+                for c in &cps[prev + 1..=idx] {
+                    for ch in &c.changes {
+                        if let PathChange::Put(p, e) = ch {
+                            check_entry(p, e, c)?;
+                            wanted.push((e.hash, e.size));
+                        }
+                    }
+                }
+                blobs.resolve(store, wanted, &mut out, &|b| {
+                    progress(Progress {
+                        commits_done: n as u64,
+                        commits_total: total,
+                        bytes: b,
+                    })
+                })?;
+                for c in &cps[prev + 1..=idx] {
+                    for ch in &c.changes {
+                        if let PathChange::Delete(p) = ch {
+                            dir.remove(&components(p));
+                        }
+                    }
+                    for ch in &c.changes {
+                        if let PathChange::Put(p, e) = ch {
+                            dir.insert(&components(p), e.mode, blobs.ids[&e.hash])
+                                .map_err(|_| conflict(p, c))?;
+                        }
+                    }
+                }
+            }
+            _ => {
+                let tree = store.tree_at(idx)?;
+                for (p, e) in &tree {
+                    check_entry(p, e, cp)?;
+                }
+                let wanted = tree.values().map(|e| (e.hash, e.size)).collect();
+                blobs.resolve(store, wanted, &mut out, &|b| {
+                    progress(Progress {
+                        commits_done: n as u64,
+                        commits_total: total,
+                        bytes: b,
+                    })
+                })?;
+                root = Some(build(&tree, &blobs, Some(cp))?);
+            }
+        }
+        let dir = root.as_mut().expect("built above");
+        let tree_id = dir.hash(&mut out).map_err(pack_io)?;
+        let body = commit_object(&tree_id, parent.as_ref(), &opts.author, cp, squashed);
+        let id = object_id(Kind::Commit, &body);
+        out.put(Kind::Commit, id, &body).map_err(pack_io)?;
+        gitmap.commits.push(MappedCommit {
+            chain: cp.chain,
+            commit: id,
+            tree: tree_id,
+            blobs: std::mem::take(&mut blobs.new),
+        });
+        if found_tip {
+            commits_written += 1;
+        } else if Some(id) == old_tip {
+            found_tip = true;
+            out.write = true;
+        }
+        parent = Some(id);
+        prev_idx = Some(idx);
+        progress(Progress {
+            commits_done: n as u64 + 1,
+            commits_total: total,
+            bytes: blobs.bytes,
+        });
+    }
+    if !found_tip {
+        if let Some(pack) = out.pack.take() {
+            pack.abandon();
+        }
+        return Err(ExportError::Foreign(format!(
+            "{ref_name} in {} points to {}, which is not tl's export of this history with these \
+             options; export to another --ref, or delete it with `git update-ref -d {ref_name}`",
+            repo.common.display(),
+            pack::hex(&old_tip.expect("only a ref can be missing"))
+        )));
+    }
+
+    if let Some(pack) = out.pack.take() {
+        if pack.is_empty() {
+            pack.abandon();
+        } else {
+            let written = pack.finish().map_err(pack_io)?;
+            report.objects_written = written.objects;
+            report.pack_bytes = written.bytes;
+            report.pack = Some(written.path);
+        }
+    }
+    if let Some(new) = parent {
+        if Some(new) != old_tip {
+            repo.update_ref(ref_name, old_tip, new)?;
+        }
+        report.tip = Some(pack::hex(&new));
+    }
+    report.commits_written = commits_written;
+    report.tip_checkpoint = gitmap.commits.last().and_then(|c| {
+        cps.iter()
+            .find(|cp| cp.chain == c.chain)
+            .map(|cp| cp.id.clone())
+    });
+    if commits_written > 0 || rebuilding {
+        gitmap
+            .save(&map_path, &repo.common, ref_name)
+            .map_err(|source| ExportError::Io {
+                path: map_path.clone(),
+                source,
+            })?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(30_000_000_000));
+        assert_eq!(parse_duration("10m"), Ok(600_000_000_000));
+        assert_eq!(parse_duration("2 hours"), Ok(7_200_000_000_000));
+        assert_eq!(parse_duration("1d"), Ok(86_400_000_000_000));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn git_meta_names_in_every_spelling() {
+        for n in [
+            ".gitmodules",
+            ".GITMODULES",
+            ".gitmodules ..",
+            ".gitmodules::$DATA",
+            "GITMOD~1",
+            "gi7eba~2",
+            ".gitattributes",
+            ".gitignore",
+            ".git\u{200c}ignore",
+        ] {
+            assert!(is_git_meta_name(n.as_bytes()), "{n}");
+        }
+        for n in ["gitmodules", ".gitmodules.bak", "gitmod~0", "x.gitignore"] {
+            assert!(!is_git_meta_name(n.as_bytes()), "{n}");
+        }
+    }
+
+    #[test]
+    fn authors() {
+        assert!(check_author("A B <a@b>").is_ok());
+        assert!(check_author("tl <tl@localhost>").is_ok());
+        for bad in ["", "A", "<a@b>", "A <a@b", "A <a<b>", "A\n <a@b>", "A<a@b>"] {
+            assert!(check_author(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trees_sort_directories_as_if_with_a_slash() {
+        let mut d = Dir::default();
+        let id = object_id(Kind::Blob, b"x");
+        d.insert(&[b"a.txt"], Mode::File, id).ok().unwrap();
+        d.insert(&[b"a", b"b"], Mode::Exec, id).ok().unwrap();
+        d.insert(&[b"a-"], Mode::Symlink, id).ok().unwrap();
+        let mut out = Objects {
+            pack_dir: PathBuf::new(),
+            pack: None,
+            known: HashSet::new(),
+            write: false,
+        };
+        let root = d.hash(&mut out).unwrap();
+        // The same tree as `git mktree` makes (computed here by hand from Git's order:
+        // "a-" < "a.txt" < "a/").
+        let sub = {
+            let mut b = b"100755 b\0".to_vec();
+            b.extend_from_slice(&id);
+            object_id(Kind::Tree, &b)
+        };
+        let mut expect = Vec::new();
+        for (mode, name, id) in [
+            (&b"120000"[..], &b"a-"[..], id),
+            (b"100644", b"a.txt", id),
+            (b"40000", b"a", sub),
+        ] {
+            expect.extend_from_slice(mode);
+            expect.push(b' ');
+            expect.extend_from_slice(name);
+            expect.push(0);
+            expect.extend_from_slice(&id);
+        }
+        assert_eq!(root, object_id(Kind::Tree, &expect));
+        d.remove(&[b"a", b"b"]);
+        assert!(
+            !d.entries.contains_key(&b"a"[..]),
+            "empty directories are dropped"
+        );
+    }
+}

@@ -346,35 +346,11 @@ impl Drop for Objects {
 // ---------------------------------------------------------------------------------
 // Paths
 
-fn hfs_ignorable_len(bytes: &[u8]) -> Option<usize> {
-    match bytes {
-        [0xE2, 0x80, 0x8C..=0x8F, ..] | [0xE2, 0x80, 0xAA..=0xAE, ..] => Some(3),
-        [0xE2, 0x81, 0xAA..=0xAF, ..] => Some(3),
-        [0xEF, 0xBB, 0xBF, ..] => Some(3),
-        _ => None,
-    }
-}
-
 /// True if `name` opens `.gitmodules`, `.gitattributes` or `.gitignore` on some file
 /// system (case, HFS+ ignorables, NTFS trailing dots/spaces, streams and 8.3 names,
 /// as Git's `is_{hfs,ntfs}_dotgit{modules,attributes,ignore}`).
 fn is_git_meta_name(name: &[u8]) -> bool {
-    let mut n = Vec::with_capacity(name.len());
-    let mut i = 0;
-    while i < name.len() {
-        if let Some(k) = hfs_ignorable_len(&name[i..]) {
-            i += k;
-            continue;
-        }
-        n.push(name[i].to_ascii_lowercase());
-        i += 1;
-    }
-    if let Some(colon) = n.iter().position(|&b| b == b':') {
-        n.truncate(colon);
-    }
-    while matches!(n.last(), Some(b'.' | b' ')) {
-        n.pop();
-    }
+    let n = pathsafe::fs_folded_name(name);
     if matches!(
         n.as_slice(),
         b".gitmodules" | b".gitattributes" | b".gitignore"

@@ -192,10 +192,12 @@ fn hfs_ignorable_len(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-/// True if `component` names `.git` or `.tl` on some file system: see the module docs.
-fn is_reserved_component(component: &[u8]) -> bool {
-    // Normalize: drop HFS+ ignorables and lowercase ASCII (both HFS+ and NTFS are
-    // case-insensitive; Git, too, folds only ASCII here).
+/// A name as HFS+ and NTFS compare it: HFS+ ignorable code points dropped, ASCII
+/// lowercased (both are case-insensitive; Git, too, folds only ASCII here), an NTFS
+/// stream suffix cut (`.git:stream`, `.git::$INDEX_ALLOCATION` open `.git`) and
+/// trailing dots and spaces dropped (NTFS: `.git. .` is `.git`). Shared with the git
+/// export's checks of `.gitmodules` and friends.
+pub fn fs_folded_name(component: &[u8]) -> Vec<u8> {
     let mut name = Vec::with_capacity(component.len());
     let mut i = 0;
     while i < component.len() {
@@ -206,11 +208,9 @@ fn is_reserved_component(component: &[u8]) -> bool {
         name.push(component[i].to_ascii_lowercase());
         i += 1;
     }
-    // NTFS: `.git:stream` and `.git::$INDEX_ALLOCATION` open the directory `.git`.
     if let Some(colon) = name.iter().position(|&b| b == b':') {
         name.truncate(colon);
     }
-    // NTFS: trailing dots and spaces are dropped, so `.git. .` is `.git`.
     while let Some(&last) = name.last() {
         if last == b'.' || last == b' ' {
             name.pop();
@@ -218,6 +218,12 @@ fn is_reserved_component(component: &[u8]) -> bool {
             break;
         }
     }
+    name
+}
+
+/// True if `component` names `.git` or `.tl` on some file system: see the module docs.
+fn is_reserved_component(component: &[u8]) -> bool {
+    let name = fs_folded_name(component);
     match name.as_slice() {
         b".git" | b".tl" => true,
         // NTFS 8.3 short names: `.git` is usually `GIT~1`, but a name created after

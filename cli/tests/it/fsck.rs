@@ -6,26 +6,8 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::util::{ok, tl};
 use serde_json::Value;
-
-fn tl(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tl"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = tl(dir, args);
-    assert!(
-        out.status.success(),
-        "tl {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn project(n: usize) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();

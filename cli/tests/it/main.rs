@@ -6,3 +6,4 @@ mod daemon;
 mod export_git;
 mod fsck;
 mod kill9;
+mod util;

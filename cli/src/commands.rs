@@ -11,7 +11,7 @@ use tl_index::scan::Change;
 use tl_index::store::{find_root, Store};
 use tl_index::types::{Entry, Mode, Tree};
 
-use crate::output::{self, checkpoint_json, checkpoint_line, path as show_path, touches, under};
+use crate::output::{checkpoint_json, checkpoint_line, path as show_path, touches, under};
 use crate::{Cli, Command};
 
 mod export_git;
@@ -257,11 +257,11 @@ fn log(
     };
     let since_ns = since
         .as_deref()
-        .map(|t| time_bound(&store, t, &time_of))
+        .map(|t| time_bound(t, &time_of))
         .transpose()?;
     let until_ns = until
         .as_deref()
-        .map(|t| time_bound(&store, t, &time_of))
+        .map(|t| time_bound(t, &time_of))
         .transpose()?;
     let prefix = path
         .as_ref()
@@ -303,8 +303,7 @@ fn log(
 
 /// A time bound for --since/--until: a time expression taken as an instant when it
 /// is one, else the time of the checkpoint it names.
-fn time_bound(store: &Store, t: &str, time_of: &dyn Fn(&str) -> Result<i64>) -> Result<i64> {
-    let _ = store;
+fn time_bound(t: &str, time_of: &dyn Fn(&str) -> Result<i64>) -> Result<i64> {
     match tl_index::timespec::parse(t, &jiff::Zoned::now()) {
         Ok(tl_index::timespec::TimeExpr::Instant(ns)) => Ok(ns),
         Ok(_) => time_of(t),
@@ -512,6 +511,5 @@ fn compact(cwd: &Path) -> Result<()> {
     let mut store = open(cwd)?;
     let path = store.compact()?;
     println!("Wrote snapshot {}", path.display());
-    let _ = output::change_letter;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Formatting shared by the commands: times, paths, JSON values.
 
 use serde_json::{json, Value};
-use tl_index::catalog::{Checkpoint, PathChange};
+use tl_index::catalog::Checkpoint;
 use tl_index::timespec::format_local;
 
 /// A path as the user sees it (lossy for non-UTF-8 names).
@@ -70,14 +70,6 @@ pub fn under(p: &[u8], prefix: &[u8]) -> bool {
         return true;
     }
     p == prefix || (p.starts_with(prefix) && p.get(prefix.len()) == Some(&b'/'))
-}
-
-/// A change as (status letter, path).
-pub fn change_letter(c: &PathChange) -> char {
-    match c {
-        PathChange::Put(..) => 'M',
-        PathChange::Delete(_) => 'D',
-    }
 }
 
 /// A progress spinner for a capture, shown only on a terminal and only for the

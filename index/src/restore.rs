@@ -798,7 +798,6 @@ fn execute(
     // No fsync here, like git checkout: the log holds every byte written, so after a
     // power cut a replay can simply be run again. (syncfs would flush the whole
     // filesystem, other programs' dirty data included: seconds on a busy disk.)
-    let _ = &touched;
     Ok(())
 }
 

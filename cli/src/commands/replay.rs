@@ -43,12 +43,11 @@ pub fn replay(
             (run(&store, &target, &root, &opts)?, before)
         }
     };
-    let after = if into.is_none() && !dry_run {
+    if into.is_none() && !dry_run {
+        // Record the replayed state as a checkpoint of its own (kind restore).
         let msg = format!("replay to {}", cp.id);
-        Some(store.checkpoint(CommitKind::Restore, Some(msg))?.checkpoint)
-    } else {
-        None
-    };
+        store.checkpoint(CommitKind::Restore, Some(msg))?;
+    }
     print_report(
         &report,
         dry_run,
@@ -57,7 +56,6 @@ pub fn replay(
         cp.time_ns,
         before.as_ref().map(|c| c.id.as_str()),
     );
-    let _ = after;
     Ok(())
 }
 

@@ -745,7 +745,6 @@ fn execute(
     }
     // Then files, then symlinks (never written through: they come last, and every
     // walk refuses to pass through one anyway).
-    let mut touched: BTreeSet<Vec<u8>> = BTreeSet::new();
     let total = (plan.files.len() + plan.links.len()) as u64;
     // Write in log order: content is then read sequentially through the store's
     // kept-open reader instead of refilling its window for every file.
@@ -763,7 +762,6 @@ fn execute(
         let (name, dirs) = comps.split_last().expect("a path has a component");
         reach_for_write(&mut w, path, dirs)?;
         write_file(store, &w, path, name, entry)?;
-        touched.insert(dirs.join(&b'/'));
         progress(i as u64 + 1, total);
     }
     for (path, bytes) in &plan.links {
@@ -771,7 +769,6 @@ fn execute(
         let (name, dirs) = comps.split_last().expect("a path has a component");
         reach_for_write(&mut w, path, dirs)?;
         write_link(&w, path, name, bytes)?;
-        touched.insert(dirs.join(&b'/'));
     }
     // Directories that the removals left empty, deepest first.
     let mut parents: BTreeSet<(usize, Vec<u8>)> = BTreeSet::new();
@@ -789,8 +786,8 @@ fn execute(
         let (name, dirs) = comps.split_last().expect("a path has a component");
         if let Reach::Dir = w.reach(dirs, false).map_err(io_err(dir, "tidying"))? {
             match rustix::fs::unlinkat(w.fd(), os(name), AtFlags::REMOVEDIR) {
-                Ok(()) => touched.insert(dirs.join(&b'/')),
-                Err(Errno::NOTEMPTY | Errno::EXIST | Errno::NOENT | Errno::NOTDIR) => false,
+                Ok(()) => {}
+                Err(Errno::NOTEMPTY | Errno::EXIST | Errno::NOENT | Errno::NOTDIR) => {}
                 Err(e) => return Err(io_err(dir, "removing the empty directory")(e.into())),
             };
         }

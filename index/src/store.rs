@@ -556,11 +556,7 @@ impl Store {
         progress: &(dyn Fn(u64) + Sync),
         skip_if_unchanged: bool,
     ) -> Result<Option<CheckpointOutcome>> {
-        let options = ScanOptions {
-            max_file_bytes: self.config.max_file_bytes,
-            zstd_level: self.config.zstd_level,
-            threads: 0,
-        };
+        let options = self.scan_options();
         let previous = StatCache::load(&self.stat_cache_path());
         let wal = self.wal()?;
         let catalog = &self.catalog;
@@ -674,35 +670,39 @@ impl Store {
 
     /// What differs on disk from the last checkpoint (nothing is written).
     pub fn status(&self) -> Result<(Vec<Change>, Vec<ScanWarning>)> {
-        let options = ScanOptions {
-            max_file_bytes: self.config.max_file_bytes,
-            zstd_level: self.config.zstd_level,
-            threads: 0,
-        };
-        let previous = StatCache::load(&self.stat_cache_path());
-        let has_blob = |_: &BlobHash| true;
-        let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };
-        let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
-            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
-        Ok((
-            diff_trees(&self.catalog.head, &outcome.tree),
-            outcome.warnings,
-        ))
+        let (tree, warnings) = self.scan_read_only()?;
+        Ok((diff_trees(&self.catalog.head, &tree), warnings))
     }
 
     /// The current tree on disk (a scan that stores nothing).
     pub fn scan_worktree(&self) -> Result<Tree> {
-        let options = ScanOptions {
+        Ok(self.scan_read_only()?.0)
+    }
+
+    /// The scan options from the config.
+    fn scan_options(&self) -> ScanOptions {
+        ScanOptions {
             max_file_bytes: self.config.max_file_bytes,
             zstd_level: self.config.zstd_level,
             threads: 0,
-        };
+        }
+    }
+
+    /// A scan that stores nothing: every content counts as present, so nothing is
+    /// compressed or handed on.
+    fn scan_read_only(&self) -> Result<(Tree, Vec<ScanWarning>)> {
         let previous = StatCache::load(&self.stat_cache_path());
         let has_blob = |_: &BlobHash| true;
         let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };
-        let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
-            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
-        Ok(outcome.tree)
+        let outcome = scan::scan(
+            &self.root,
+            &previous,
+            &self.scan_options(),
+            &has_blob,
+            &sink,
+        )
+        .map_err(|e| StoreError::Scan(error_chain(&e)))?;
+        Ok((outcome.tree, outcome.warnings))
     }
 
     /// The tree as of checkpoint `idx`: the newest snapshot at or before it, plus

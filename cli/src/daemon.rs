@@ -92,6 +92,24 @@ pub struct Live<B: Backend> {
     pub verbose: bool,
     /// Set when the loop ended because the root went away.
     pub root_gone: bool,
+    /// When to do the idle work (see [`Live::idle_work`]), if any is pending.
+    idle_work_at: Option<Instant>,
+}
+
+/// Quiet time after a capture before the idle work is done.
+const IDLE_WORK_AFTER: Duration = Duration::from_secs(2);
+
+/// Hands memory freed by captures back to the system (glibc keeps it in its
+/// per-thread arenas otherwise: the idle daemon would keep the peak of its
+/// largest capture resident). The one `unsafe` of the binary: an OS interface.
+#[allow(unsafe_code)]
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused heap pages to the kernel; it is
+    // thread-safe and takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 impl<B: Backend> Live<B> {
@@ -111,6 +129,7 @@ impl<B: Backend> Live<B> {
             stats: Stats::default(),
             verbose: false,
             root_gone: false,
+            idle_work_at: None,
         }
     }
 
@@ -145,7 +164,14 @@ impl<B: Backend> Live<B> {
 
     fn capture_now(&mut self, why: &str) -> Result<()> {
         let out = self.store.checkpoint_if_changed(CommitKind::Auto, None)?;
+        self.captured(out, why);
+        Ok(())
+    }
+
+    /// Logs a capture and counts it.
+    fn captured(&mut self, out: Option<tl_index::store::CheckpointOutcome>, why: &str) {
         self.stats.last_capture_ns = Store::now_ns();
+        self.idle_work_at = Some(Instant::now() + IDLE_WORK_AFTER);
         if let Some(out) = out {
             self.stats.captures += 1;
             for w in &out.warnings {
@@ -158,7 +184,14 @@ impl<B: Backend> Live<B> {
                 log_line(&format!("captured {line} ({why})"));
             }
         }
-        Ok(())
+    }
+
+    /// Work left for when the tree is quiet: the stat cache kept in memory is
+    /// written, and memory freed by captures is handed back to the system.
+    fn idle_work(&mut self) {
+        self.idle_work_at = None;
+        self.store.save_caches();
+        release_free_memory();
     }
 
     /// Captures one batch: a gap first if events may have been lost.
@@ -188,7 +221,16 @@ impl<B: Backend> Live<B> {
                 reasons.join("; ")
             ));
         }
-        self.capture_now(&format!("{} events", batch.events))
+        let why = format!("{} events", batch.events);
+        if batch.full_rescan() {
+            return self.capture_now(&why);
+        }
+        // Only what the batch names: its paths and the directories to rescan.
+        let mut paths: Vec<Vec<u8>> = batch.paths.into_iter().collect();
+        paths.extend(batch.rescans);
+        let out = self.store.capture_paths(CommitKind::Auto, paths)?;
+        self.captured(out, &why);
+        Ok(())
     }
 
     /// Captures whatever is pending now.
@@ -207,20 +249,28 @@ impl<B: Backend> Live<B> {
             self.wait();
             match self.watcher.next(Duration::ZERO)? {
                 Next::Batch(b) => self.capture_batch(b)?,
-                Next::Idle => {}
+                Next::Idle => {
+                    if self.idle_work_at.is_some_and(|t| Instant::now() >= t) {
+                        self.idle_work();
+                    }
+                }
             }
             self.serve_clients();
         }
         if !self.root_gone {
             self.flush()?;
         }
+        self.store.save_caches();
         Ok(())
     }
 
     /// Sleeps until the watcher's descriptor or the socket is readable, or a
     /// deadline (debounce, fallback scan) is due. Idle costs no CPU.
     fn wait(&self) {
-        let budget = self.watcher.sleep_budget(Duration::from_secs(5));
+        let mut budget = self.watcher.sleep_budget(Duration::from_secs(5));
+        if let Some(t) = self.idle_work_at {
+            budget = budget.min(t.saturating_duration_since(Instant::now()));
+        }
         let backend_fd = self.watcher.backend().as_fd();
         let budget = if backend_fd.is_none() {
             budget.min(Duration::from_millis(2))

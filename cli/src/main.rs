@@ -1,7 +1,7 @@
 //! The `tl` command line: a thin layer over `tl-index` and `tl-wal`.
 //!
 //! Only this crate prints, reads the environment and chooses exit codes.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod commands;
 mod daemon;

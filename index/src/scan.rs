@@ -97,10 +97,14 @@ use crate::statcache::{CachedStat, StatCache};
 use crate::types::{BlobHash, Entry, Mode, Tree};
 
 mod diff;
+mod targeted;
+#[cfg(test)]
+mod targeted_tests;
 #[cfg(test)]
 mod tests;
 
 pub use diff::{diff_trees, Change};
+pub use targeted::{scan_paths, under_scope, IgnoreRules, PartialScan};
 
 /// The largest raw (uncompressed) part of a blob handed to the sink.
 pub const PART_RAW_MAX: usize = 4 * 1024 * 1024;
@@ -250,6 +254,42 @@ pub fn scan<E: Send>(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()?;
+    let (found, mut warnings) = walk(root, pool.current_num_threads());
+    let processed = process_found(&found, Some(&pool), previous, options, has_blob, sink)?;
+    let mut stat_cache = StatCache::with_taken_ns(taken_ns);
+    for (path, stat) in processed.cache {
+        stat_cache.insert(path, stat);
+    }
+    warnings.extend(processed.warnings);
+    warnings.sort_by(|a, b| a.path.cmp(&b.path));
+    let (tree, stats) = (processed.tree, processed.stats);
+    Ok(ScanOutcome {
+        tree,
+        stat_cache,
+        warnings,
+        stats,
+    })
+}
+
+/// What processing a list of found paths gave.
+struct ProcessedAll {
+    tree: Tree,
+    cache: Vec<(Vec<u8>, CachedStat)>,
+    warnings: Vec<ScanWarning>,
+    stats: ScanStats,
+}
+
+/// Reads (or takes from the stat cache) every found path, in parallel on `pool`
+/// when there are many, and assembles the entries: see the module docs for the
+/// handling of content whose storing stopped half-way.
+fn process_found<E: Send>(
+    found: &[Found],
+    pool: Option<&rayon::ThreadPool>,
+    previous: &StatCache,
+    options: &ScanOptions,
+    has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
+    sink: &(dyn Fn(BlobPart) -> Result<(), E> + Sync),
+) -> Result<ProcessedAll, ScanError<E>> {
     let scanner = Scanner {
         previous,
         options,
@@ -259,18 +299,24 @@ pub fn scan<E: Send>(
         incomplete: Mutex::new(HashSet::new()),
         counters: Counters::default(),
     };
-    let (found, mut warnings) = walk(root, pool.current_num_threads());
-    let results: Vec<Processed> = pool
-        .install(|| {
-            found
-                .par_iter()
-                .map(|f| scanner.process(f))
-                .collect::<Result<_, E>>()
-        })
-        .map_err(ScanError::Sink)?;
+    let results: Vec<Processed> = match pool {
+        Some(pool) if found.len() >= PARALLEL_MIN && pool.current_num_threads() > 1 => pool
+            .install(|| {
+                found
+                    .par_iter()
+                    .map(|f| scanner.process(f))
+                    .collect::<Result<_, E>>()
+            }),
+        _ => found
+            .iter()
+            .map(|f| scanner.process(f))
+            .collect::<Result<_, E>>(),
+    }
+    .map_err(ScanError::Sink)?;
 
     let mut tree = Tree::new();
-    let mut stat_cache = StatCache::with_taken_ns(taken_ns);
+    let mut cache = Vec::with_capacity(found.len());
+    let mut warnings = Vec::new();
     let mut redo = Vec::new();
     let incomplete = scanner.incomplete.lock().unwrap().clone();
     for (found, processed) in found.iter().zip(results) {
@@ -283,7 +329,7 @@ pub fn scan<E: Send>(
                 continue;
             }
             if let Some(stat) = processed.cache {
-                stat_cache.insert(found.rel.clone(), stat);
+                cache.push((found.rel.clone(), stat));
             }
             tree.insert(found.rel.clone(), entry);
         }
@@ -304,12 +350,11 @@ pub fn scan<E: Send>(
                 continue;
             }
             if let Some(stat) = processed.cache {
-                stat_cache.insert(found.rel.clone(), stat);
+                cache.push((found.rel.clone(), stat));
             }
             tree.insert(found.rel.clone(), entry);
         }
     }
-    warnings.sort_by(|a, b| a.path.cmp(&b.path));
     let counters = &scanner.counters;
     let stats = ScanStats {
         files_seen: found.len() as u64,
@@ -319,13 +364,17 @@ pub fn scan<E: Send>(
         bytes_new_raw: counters.bytes_new_raw.load(Ordering::Relaxed),
         bytes_new_stored: counters.bytes_new_stored.load(Ordering::Relaxed),
     };
-    Ok(ScanOutcome {
+    Ok(ProcessedAll {
         tree,
-        stat_cache,
+        cache,
         warnings,
         stats,
     })
 }
+
+/// Below this many paths, processing stays on the calling thread (a live capture
+/// of a few files should not wake a thread pool).
+const PARALLEL_MIN: usize = 64;
 
 /// A file or symlink the walk found.
 struct Found {

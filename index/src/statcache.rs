@@ -140,6 +140,11 @@ impl StatCache {
         self.entries.insert(path, stat);
     }
 
+    /// Keeps only the entries whose path `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        self.entries.retain(|p, _| keep(p));
+    }
+
     /// Iterates over the entries in path order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &CachedStat)> {
         self.entries.iter().map(|(p, s)| (p.as_slice(), s))

@@ -247,6 +247,8 @@ pub struct Store {
     /// A log reader kept open between record reads (dropped after each append,
     /// since it only sees the log as it was when made).
     reader: Mutex<Option<tl_wal::LogIter>>,
+    /// Set by [`Store::capture_paths`]: state kept between live captures.
+    live: Option<LiveState>,
 }
 
 /// Rewrite the catalog cache once this many log bytes follow the saved copy…
@@ -274,6 +276,67 @@ fn now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
+}
+
+/// New content on its way to the log: Blob records appended in batches of about
+/// [`BLOB_BATCH_BYTES`] as a scan hands parts over (from its threads); the last,
+/// partial batch goes with the Commit.
+struct PendingBlobs<'a> {
+    wal: &'a Wal,
+    progress: &'a (dyn Fn(u64) + Sync),
+    /// (records not appended yet, their bytes, bytes of every record so far)
+    inner: Mutex<(Vec<Vec<u8>>, usize, u64)>,
+}
+
+impl<'a> PendingBlobs<'a> {
+    fn new(wal: &'a Wal, progress: &'a (dyn Fn(u64) + Sync)) -> PendingBlobs<'a> {
+        PendingBlobs {
+            wal,
+            progress,
+            inner: Mutex::new((Vec::new(), 0, 0)),
+        }
+    }
+
+    fn push(&self, part: BlobPart) -> Result<(), tl_wal::AppendError> {
+        let record = Record::Blob {
+            hash: part.hash,
+            raw_len: part.raw_len,
+            offset: part.offset,
+            codec: if part.compressed {
+                Codec::Zstd
+            } else {
+                Codec::None
+            },
+            data: part.data,
+        }
+        .encode();
+        let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        p.1 += record.len();
+        p.2 += record.len() as u64;
+        p.0.push(record);
+        (self.progress)(p.2);
+        if p.1 >= BLOB_BATCH_BYTES {
+            p.1 = 0;
+            let refs: Vec<&[u8]> = p.0.iter().map(|r| r.as_slice()).collect();
+            self.wal.append(&refs)?;
+            p.0.clear();
+        }
+        Ok(())
+    }
+
+    /// The records not appended yet, and the bytes of all records.
+    fn finish(self) -> (Vec<Vec<u8>>, u64) {
+        let (records, _, bytes) = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
+        (records, bytes)
+    }
+}
+
+/// What a long-lived writer (the daemon) keeps between captures: the stat cache
+/// (saved when idle, not after every batch) and the ignore rules.
+pub(crate) struct LiveState {
+    pub(crate) cache: StatCache,
+    pub(crate) cache_dirty: bool,
+    pub(crate) rules: scan::IgnoreRules,
 }
 
 impl Store {
@@ -333,6 +396,7 @@ impl Store {
             damage: Vec::new(),
             saved: (0, 0),
             reader: Mutex::new(None),
+            live: None,
         };
         store.load_catalog()?;
         Ok(store)
@@ -436,6 +500,12 @@ impl Store {
     /// [`Store::checkpoint`]); for long-lived writers about to idle, and for tests.
     pub fn save_caches(&mut self) {
         self.save_catalog();
+        let path = self.stat_cache_path();
+        if let Some(live) = self.live.as_mut() {
+            if live.cache_dirty && live.cache.save(&path).is_ok() {
+                live.cache_dirty = false;
+            }
+        }
     }
 
     /// Saves the catalog once enough log follows the saved copy. Until then, each
@@ -557,60 +627,95 @@ impl Store {
         skip_if_unchanged: bool,
     ) -> Result<Option<CheckpointOutcome>> {
         let options = self.scan_options();
-        let previous = StatCache::load(&self.stat_cache_path());
+        let previous = match self.live.as_mut() {
+            Some(live) => std::mem::take(&mut live.cache),
+            None => StatCache::load(&self.stat_cache_path()),
+        };
         let wal = self.wal()?;
         let catalog = &self.catalog;
-        // New content goes to the log in batches as the scan produces it.
-        let pending: Mutex<(Vec<Vec<u8>>, usize, u64)> = Mutex::new((Vec::new(), 0, 0));
-        let flush = |batch: &mut Vec<Vec<u8>>| -> Result<(), tl_wal::AppendError> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let refs: Vec<&[u8]> = batch.iter().map(|r| r.as_slice()).collect();
-            wal.append(&refs)?;
-            batch.clear();
-            Ok(())
-        };
-        let sink = |part: BlobPart| -> Result<(), tl_wal::AppendError> {
-            let record = Record::Blob {
-                hash: part.hash,
-                raw_len: part.raw_len,
-                offset: part.offset,
-                codec: if part.compressed {
-                    Codec::Zstd
-                } else {
-                    Codec::None
-                },
-                data: part.data,
-            }
-            .encode();
-            let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.1 += record.len();
-            p.2 += record.len() as u64;
-            p.0.push(record);
-            progress(p.2);
-            if p.1 >= BLOB_BATCH_BYTES {
-                p.1 = 0;
-                flush(&mut p.0)?;
-            }
-            Ok(())
-        };
+        let pending = PendingBlobs::new(wal, progress);
+        let sink = |part: BlobPart| pending.push(part);
         let has_blob = |h: &BlobHash| catalog.has_blob(h);
         let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
-            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
-        let (mut records, _, bytes_new) = pending.into_inner().unwrap_or_else(|e| e.into_inner());
+            .map_err(|e| StoreError::Scan(error_chain(&e)));
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                self.keep_live_cache(previous);
+                return Err(e);
+            }
+        };
+        let (records, bytes_new) = pending.finish();
 
         let changes = diff_trees(&self.catalog.head, &outcome.tree);
-        if skip_if_unchanged && changes.is_empty() {
-            // Nothing refers to content still pending here: it is not written.
+        let committed = !(skip_if_unchanged && changes.is_empty());
+        if committed {
+            // Nothing refers to content still pending when nothing is committed:
+            // it is not written.
+            if let Err(e) = self.commit_changes(kind, message, records, &changes, bytes_new) {
+                self.keep_live_cache(previous);
+                return Err(e);
+            }
+        }
+        // An unchanged stat cache need not be rewritten (nothing was read).
+        if outcome.stats.files_read > 0 || !changes.is_empty() || previous.is_empty() {
             let _ = outcome.stat_cache.save(&self.stat_cache_path());
+        }
+        if let Some(live) = self.live.as_mut() {
+            live.cache = outcome.stat_cache;
+            live.cache_dirty = false;
+        }
+        if !committed {
             return Ok(None);
         }
+        self.after_commit();
+        Ok(Some(self.outcome(outcome.warnings, outcome.stats)))
+    }
+
+    /// Puts back the live stat cache taken for a capture that failed.
+    fn keep_live_cache(&mut self, cache: StatCache) {
+        if let Some(live) = self.live.as_mut() {
+            live.cache = cache;
+        }
+    }
+
+    /// The outcome of the capture just committed.
+    fn outcome(&self, warnings: Vec<ScanWarning>, scan: scan::ScanStats) -> CheckpointOutcome {
+        let checkpoint = self
+            .catalog
+            .checkpoints
+            .last()
+            .cloned()
+            .expect("just committed");
+        CheckpointOutcome {
+            checkpoint,
+            warnings,
+            scan,
+        }
+    }
+
+    /// Caches and compaction after a commit.
+    fn after_commit(&mut self) {
+        self.save_catalog_if_due();
+        self.maybe_compact();
+    }
+
+    /// Appends `records` (new content not yet appended), a Put or Delete per change
+    /// and the Commit as one batch, then folds it from the log (the truth).
+    fn commit_changes(
+        &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+        mut records: Vec<Vec<u8>>,
+        changes: &[Change],
+        bytes_new: u64,
+    ) -> Result<()> {
+        let wal = self.wal()?;
         let mut stats = CommitStats {
             bytes_new,
             ..CommitStats::default()
         };
-        for c in &changes {
+        for c in changes {
             let rec = match c {
                 Change::Added(p, e) | Change::Modified(p, _, e) => {
                     if matches!(c, Change::Added(..)) {
@@ -647,25 +752,7 @@ impl Store {
         records.push(commit.encode());
         let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
         wal.append(&refs)?;
-        // The batch is durable: fold it from the log (the truth), then save caches.
-        self.fold_to_end()?;
-        // An unchanged stat cache need not be rewritten (nothing was read).
-        if outcome.stats.files_read > 0 || !changes.is_empty() || previous.is_empty() {
-            let _ = outcome.stat_cache.save(&self.stat_cache_path());
-        }
-        self.save_catalog_if_due();
-        self.maybe_compact();
-        let checkpoint = self
-            .catalog
-            .checkpoints
-            .last()
-            .cloned()
-            .expect("just committed");
-        Ok(Some(CheckpointOutcome {
-            checkpoint,
-            warnings: outcome.warnings,
-            scan: outcome.stats,
-        }))
+        self.fold_to_end()
     }
 
     /// What differs on disk from the last checkpoint (nothing is written).

@@ -36,6 +36,7 @@ impl Store {
             damage: Vec::new(),
             saved: (0, 0),
             reader: std::sync::Mutex::new(None),
+            live: None,
         };
         store.load_catalog()?;
         Ok(store)

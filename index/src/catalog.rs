@@ -94,6 +94,9 @@ pub struct Catalog {
     pub chain_breaks: Vec<ChainBreak>,
     /// The tree after the last checkpoint.
     pub head: Tree,
+    /// Keep only the last checkpoint, without its changes (see
+    /// [`Catalog::make_lean`]).
+    lean: bool,
     // Batch in progress while folding.
     pending: Vec<PathChange>,
     pending_hasher: Vec<Vec<u8>>,
@@ -109,6 +112,27 @@ impl Catalog {
     /// Sequence number of the last checkpoint (0 before the first).
     pub fn seq(&self) -> u64 {
         self.checkpoints.last().map(|c| c.seq).unwrap_or(0)
+    }
+
+    /// Drops what a writer that only appends does not need: every checkpoint but
+    /// the last, and the changes of that one; later folds keep only the last
+    /// checkpoint too. The head, the blob index, pins and gaps stay. A lean catalog
+    /// must not be saved (it would lose history): see `Store::go_lean`.
+    pub fn make_lean(&mut self) {
+        self.lean = true;
+        let last = self.checkpoints.pop();
+        self.checkpoints = Vec::new();
+        if let Some(mut last) = last {
+            last.changes = Vec::new();
+            self.checkpoints.push(last);
+        }
+        self.pending = Vec::new();
+        self.pending_hasher = Vec::new();
+    }
+
+    /// True after [`Catalog::make_lean`].
+    pub fn is_lean(&self) -> bool {
+        self.lean
     }
 
     /// True when every part of the blob is in the log.
@@ -196,8 +220,12 @@ impl Catalog {
                 for c in changes.drain(..) {
                     by_path.insert(c.path().to_vec(), c);
                 }
-                let changes: Vec<PathChange> = by_path.into_values().collect();
+                let mut changes: Vec<PathChange> = by_path.into_values().collect();
                 apply(&mut self.head, &changes);
+                if self.lean {
+                    changes = Vec::new();
+                    self.checkpoints.clear();
+                }
                 self.checkpoints.push(Checkpoint {
                     id: hex(&chain[..6]),
                     lsn: self.pending_lsn,
@@ -247,6 +275,11 @@ impl Catalog {
         }
         self.pending.clear();
         self.pending_hasher.clear();
+        if self.pending_hasher.capacity() > 4096 {
+            // A large batch (a first capture) must not pin its size in memory.
+            self.pending = Vec::new();
+            self.pending_hasher = Vec::new();
+        }
         self.through = end;
     }
 
@@ -263,6 +296,7 @@ impl Catalog {
 
     /// Writes the catalog cache.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        assert!(!self.lean, "a lean catalog must not be saved");
         let bytes = self.encode();
         let tmp = path.with_extension("tmp");
         // No fsync: this is a cache with a checksum. After a crash it is either the

@@ -243,7 +243,7 @@ pub struct Store {
     /// Damage met while folding the log (LSN, message).
     damage: Vec<(Lsn, String)>,
     /// (through, checkpoints) of the catalog copy on disk.
-    saved: (Lsn, usize),
+    saved: (Lsn, u64),
     /// A log reader kept open between record reads (dropped after each append,
     /// since it only sees the log as it was when made).
     reader: Mutex<Option<tl_wal::LogIter>>,
@@ -331,12 +331,28 @@ impl<'a> PendingBlobs<'a> {
     }
 }
 
-/// What a long-lived writer (the daemon) keeps between captures: the stat cache
-/// (saved when idle, not after every batch) and the ignore rules.
+/// What a long-lived writer (the daemon) keeps between captures.
 pub(crate) struct LiveState {
-    pub(crate) cache: StatCache,
-    pub(crate) cache_dirty: bool,
+    /// The ignore files read so far.
     pub(crate) rules: scan::IgnoreRules,
+    /// The catalog keeps only the last checkpoint, without its changes (see
+    /// [`Store::go_lean`]).
+    pub(crate) lean: bool,
+    /// Sequence number of the newest snapshot, once looked up.
+    pub(crate) snapshot_seq: Option<u64>,
+    /// The snapshot being written by the background compactor.
+    pub(crate) compactor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveState {
+    pub(crate) fn new(root: &Path) -> LiveState {
+        LiveState {
+            rules: scan::IgnoreRules::new(root),
+            lean: false,
+            snapshot_seq: None,
+            compactor: None,
+        }
+    }
 }
 
 impl Store {
@@ -416,6 +432,16 @@ impl Store {
 
     /// Loads the cached catalog if it matches the log, then folds what follows.
     fn load_catalog(&mut self) -> Result<()> {
+        let catalog = self.cached_catalog();
+        self.saved = (catalog.through, catalog.seq());
+        self.catalog = catalog;
+        self.fold_to_end()?;
+        self.save_catalog_if_due();
+        Ok(())
+    }
+
+    /// The saved catalog if it matches the log, else an empty one at the log start.
+    fn cached_catalog(&self) -> Catalog {
         let repo_id = self.repo_id();
         let recovered_clean = self.recovery.as_ref().map(|r| r.is_clean()).unwrap_or(true);
         let end = self.log.end();
@@ -430,11 +456,7 @@ impl Store {
             catalog.repo_id = repo_id;
             catalog.through = self.log.start();
         }
-        self.saved = (catalog.through, catalog.checkpoints.len());
-        self.catalog = catalog;
-        self.fold_to_end()?;
-        self.save_catalog_if_due();
-        Ok(())
+        catalog
     }
 
     fn repo_id(&self) -> [u8; 16] {
@@ -444,45 +466,7 @@ impl Store {
     fn fold_to_end(&mut self) -> Result<()> {
         // The kept reader sees the log as it was; after an append it must be remade.
         *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let from = self.catalog.through;
-        if from >= self.log.end() {
-            return Ok(());
-        }
-        for item in self.log.iter_from(from)? {
-            match item {
-                Ok(r) => {
-                    let end = r.lsn + tl_wal::encoded_len(r.data.len());
-                    match Record::decode(&r.data) {
-                        Ok(rec) => self
-                            .catalog
-                            .fold_record(r.lsn, r.first_in_batch, &r.data, rec),
-                        Err(e) => {
-                            self.damage
-                                .push((r.lsn, format!("undecodable record: {e}")));
-                            self.catalog.fold_damage();
-                        }
-                    }
-                    if r.last_in_batch {
-                        self.catalog.fold_batch_end(end);
-                    }
-                }
-                Err(tl_wal::ReadError::Corrupt {
-                    lsn,
-                    problem,
-                    resumes_at,
-                    ..
-                }) => {
-                    self.damage.push((lsn, format!("damaged frame: {problem}")));
-                    self.catalog.fold_damage();
-                    if let Some(r) = resumes_at {
-                        self.catalog.through = r;
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.catalog.through = self.catalog.through.max(self.log.end());
-        Ok(())
+        fold_log(&self.log, &mut self.catalog, &mut self.damage)
     }
 
     fn save_catalog(&mut self) {
@@ -491,8 +475,22 @@ impl Store {
             return;
         }
         let _ = std::fs::create_dir_all(self.tl.join("index"));
+        if self.is_lean() {
+            // The lean catalog cannot be saved: rebuild the full one from the saved
+            // copy and the log after it, save it, and let it go.
+            let mut full = self.cached_catalog();
+            let mut damage = Vec::new();
+            if fold_log(&self.log, &mut full, &mut damage).is_ok()
+                && damage.is_empty()
+                && full.through == self.catalog.through
+                && full.save(&self.catalog_path()).is_ok()
+            {
+                self.saved = (full.through, full.seq());
+            }
+            return;
+        }
         if self.catalog.save(&self.catalog_path()).is_ok() {
-            self.saved = (self.catalog.through, self.catalog.checkpoints.len());
+            self.saved = (self.catalog.through, self.catalog.seq());
         }
     }
 
@@ -500,12 +498,6 @@ impl Store {
     /// [`Store::checkpoint`]); for long-lived writers about to idle, and for tests.
     pub fn save_caches(&mut self) {
         self.save_catalog();
-        let path = self.stat_cache_path();
-        if let Some(live) = self.live.as_mut() {
-            if live.cache_dirty && live.cache.save(&path).is_ok() {
-                live.cache_dirty = false;
-            }
-        }
     }
 
     /// Saves the catalog once enough log follows the saved copy. Until then, each
@@ -513,8 +505,8 @@ impl Store {
     /// catalog (which grows with history) on every checkpoint.
     fn save_catalog_if_due(&mut self) {
         let bytes = self.catalog.through.saturating_sub(self.saved.0);
-        let checkpoints = self.catalog.checkpoints.len().saturating_sub(self.saved.1);
-        if bytes >= CATALOG_SAVE_BYTES || checkpoints >= CATALOG_SAVE_CHECKPOINTS {
+        let checkpoints = self.catalog.seq().saturating_sub(self.saved.1);
+        if bytes >= CATALOG_SAVE_BYTES || checkpoints >= CATALOG_SAVE_CHECKPOINTS as u64 {
             self.save_catalog();
         }
     }
@@ -627,10 +619,7 @@ impl Store {
         skip_if_unchanged: bool,
     ) -> Result<Option<CheckpointOutcome>> {
         let options = self.scan_options();
-        let previous = match self.live.as_mut() {
-            Some(live) => std::mem::take(&mut live.cache),
-            None => StatCache::load(&self.stat_cache_path()),
-        };
+        let previous = StatCache::load(&self.stat_cache_path());
         let wal = self.wal()?;
         let catalog = &self.catalog;
         let pending = PendingBlobs::new(wal, progress);
@@ -638,13 +627,7 @@ impl Store {
         let has_blob = |h: &BlobHash| catalog.has_blob(h);
         let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
             .map_err(|e| StoreError::Scan(error_chain(&e)));
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                self.keep_live_cache(previous);
-                return Err(e);
-            }
-        };
+        let outcome = outcome?;
         let (records, bytes_new) = pending.finish();
 
         let changes = diff_trees(&self.catalog.head, &outcome.tree);
@@ -652,31 +635,17 @@ impl Store {
         if committed {
             // Nothing refers to content still pending when nothing is committed:
             // it is not written.
-            if let Err(e) = self.commit_changes(kind, message, records, &changes, bytes_new) {
-                self.keep_live_cache(previous);
-                return Err(e);
-            }
+            self.commit_changes(kind, message, records, &changes, bytes_new)?;
         }
         // An unchanged stat cache need not be rewritten (nothing was read).
         if outcome.stats.files_read > 0 || !changes.is_empty() || previous.is_empty() {
             let _ = outcome.stat_cache.save(&self.stat_cache_path());
-        }
-        if let Some(live) = self.live.as_mut() {
-            live.cache = outcome.stat_cache;
-            live.cache_dirty = false;
         }
         if !committed {
             return Ok(None);
         }
         self.after_commit();
         Ok(Some(self.outcome(outcome.warnings, outcome.stats)))
-    }
-
-    /// Puts back the live stat cache taken for a capture that failed.
-    fn keep_live_cache(&mut self, cache: StatCache) {
-        if let Some(live) = self.live.as_mut() {
-            live.cache = cache;
-        }
     }
 
     /// The outcome of the capture just committed.
@@ -694,10 +663,18 @@ impl Store {
         }
     }
 
-    /// Caches and compaction after a commit.
+    /// Caches and compaction after a commit (a lean store leaves both to
+    /// [`Store::idle_maintenance`]).
     fn after_commit(&mut self) {
+        if self.is_lean() {
+            return;
+        }
         self.save_catalog_if_due();
         self.maybe_compact();
+    }
+
+    fn is_lean(&self) -> bool {
+        self.live.as_ref().is_some_and(|l| l.lean)
     }
 
     /// Appends `records` (new content not yet appended), a Put or Delete per change
@@ -1029,6 +1006,47 @@ impl Store {
     pub fn changes(&self, idx: usize) -> &[PathChange] {
         &self.catalog.checkpoints[idx].changes
     }
+}
+
+/// Folds the log from `catalog.through` to its end into `catalog`; damage met is
+/// added to `damage` (LSN, what).
+fn fold_log(log: &Log, catalog: &mut Catalog, damage: &mut Vec<(Lsn, String)>) -> Result<()> {
+    let from = catalog.through;
+    if from >= log.end() {
+        return Ok(());
+    }
+    for item in log.iter_from(from)? {
+        match item {
+            Ok(r) => {
+                let end = r.lsn + tl_wal::encoded_len(r.data.len());
+                match Record::decode(&r.data) {
+                    Ok(rec) => catalog.fold_record(r.lsn, r.first_in_batch, &r.data, rec),
+                    Err(e) => {
+                        damage.push((r.lsn, format!("undecodable record: {e}")));
+                        catalog.fold_damage();
+                    }
+                }
+                if r.last_in_batch {
+                    catalog.fold_batch_end(end);
+                }
+            }
+            Err(tl_wal::ReadError::Corrupt {
+                lsn,
+                problem,
+                resumes_at,
+                ..
+            }) => {
+                damage.push((lsn, format!("damaged frame: {problem}")));
+                catalog.fold_damage();
+                if let Some(r) = resumes_at {
+                    catalog.through = r;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    catalog.through = catalog.through.max(log.end());
+    Ok(())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::{now_ns, CheckpointOutcome, LiveState, PendingBlobs, Result, Store, StoreError};
 use crate::record::{CommitKind, Record};
 use crate::scan::{self, diff_trees, BlobPart, IgnoreRules};
+use crate::snapshot::{self, SnapshotMeta};
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
 
@@ -29,19 +30,16 @@ impl Store {
     /// tree. Falls back to a whole-tree capture when a path is the root or an
     /// ignore file (the rules changed).
     ///
-    /// The first call keeps the stat cache and the ignore rules in memory for the
-    /// next ones; [`Store::save_caches`] writes the stat cache.
+    /// Every file named is read (the event says it changed; a file whose only
+    /// change is its metadata costs one read and stores nothing new), so no stat
+    /// cache is held in memory between batches. The ignore rules read are kept.
     pub fn capture_paths(
         &mut self,
         kind: CommitKind,
         paths: Vec<Vec<u8>>,
     ) -> Result<Option<CheckpointOutcome>> {
         if self.live.is_none() {
-            self.live = Some(LiveState {
-                cache: StatCache::load(&self.stat_cache_path()),
-                cache_dirty: false,
-                rules: IgnoreRules::new(&self.root),
-            });
+            self.live = Some(LiveState::new(&self.root));
         }
         if paths
             .iter()
@@ -80,11 +78,11 @@ impl Store {
         let pending = PendingBlobs::new(wal, &|_| {});
         let sink = |part: BlobPart| pending.push(part);
         let has_blob = |h: &BlobHash| catalog.has_blob(h);
-        let mut part = scan::scan_paths(
+        let part = scan::scan_paths(
             &self.root,
             paths,
             &mut live.rules,
-            &live.cache,
+            &StatCache::new(),
             options,
             &has_blob,
             &sink,
@@ -100,15 +98,81 @@ impl Store {
         }
         changes.sort_by(|a, b| a.path().cmp(b.path()));
 
-        live.cache.retain(|p| !part.covers(p));
-        for (p, stat) in std::mem::take(&mut part.cache) {
-            live.cache.insert(p, stat);
-        }
-        live.cache_dirty = true;
         if changes.is_empty() {
             return Ok(None);
         }
         Ok(Some((records, changes, (part, bytes_new))))
+    }
+
+    /// Turns this store into a long-lived writer's: the catalog is saved now, then
+    /// keeps only what appending needs (the head, the blob index, the last
+    /// checkpoint; see [`Catalog::make_lean`](crate::catalog::Catalog::make_lean)),
+    /// and saving the catalog cache and compaction move out of the capture path to
+    /// [`Store::idle_maintenance`]. Other processes read history from the log and
+    /// the saved catalog, as always.
+    pub fn go_lean(&mut self) {
+        self.save_catalog();
+        self.catalog.make_lean();
+        self.live
+            .get_or_insert_with(|| LiveState::new(&self.root))
+            .lean = true;
+    }
+
+    /// Work for a quiet moment: saves the catalog cache when enough log follows
+    /// the saved copy, and starts the compactor (a snapshot of the head, written by
+    /// a thread at the lowest CPU priority) when enough checkpoints follow the
+    /// newest snapshot. Returns true when a snapshot was started.
+    pub fn idle_maintenance(&mut self) -> bool {
+        self.save_catalog_if_due();
+        self.compact_in_background()
+    }
+
+    fn compact_in_background(&mut self) -> bool {
+        let Some(last) = self.catalog.checkpoints.last() else {
+            return false;
+        };
+        if last.end_lsn == 0 {
+            return false;
+        }
+        let dir = self.snapshot_dir();
+        let live = self.live.get_or_insert_with(|| LiveState::new(&self.root));
+        if live.compactor.as_ref().is_some_and(|h| !h.is_finished()) {
+            return false;
+        }
+        if let Some(h) = live.compactor.take() {
+            let _ = h.join();
+        }
+        let snap_seq = *live
+            .snapshot_seq
+            .get_or_insert_with(|| newest_snapshot_seq(&dir));
+        if last.seq.saturating_sub(snap_seq) < self.config.snapshot_every {
+            return false;
+        }
+        let meta = SnapshotMeta {
+            lsn: last.end_lsn,
+            time_ns: last.time_ns,
+            timeline: 0,
+            seq: last.seq,
+            chain: last.chain,
+        };
+        let head = self.catalog.head.clone();
+        live.snapshot_seq = Some(last.seq);
+        live.compactor = Some(std::thread::spawn(move || {
+            // Lowest priority: a capture always goes first. Failing to lower it
+            // (a restricted sandbox) only costs fairness.
+            let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+            // A snapshot is a cache: one not written is written at the next chance
+            // or rebuilt by `tl recover --rebuild`.
+            let _ = snapshot::write_snapshot(&dir, &meta, &head);
+        }));
+        true
+    }
+
+    /// Waits for a snapshot being written in the background.
+    pub fn wait_for_compactor(&mut self) {
+        if let Some(h) = self.live.as_mut().and_then(|l| l.compactor.take()) {
+            let _ = h.join();
+        }
     }
 
     /// Records that events between `from_ns` and `to_ns` may have been lost (the
@@ -139,6 +203,16 @@ impl Store {
     pub fn now_ns() -> i64 {
         now_ns()
     }
+}
+
+/// The sequence number of the newest readable snapshot (0 when there is none).
+fn newest_snapshot_seq(dir: &std::path::Path) -> u64 {
+    snapshot::newest_at_or_before(dir, u64::MAX)
+        .ok()
+        .flatten()
+        .and_then(|(_, path)| snapshot::Snapshot::open(&path).ok())
+        .map(|s| s.meta().seq)
+        .unwrap_or(0)
 }
 
 /// The entries of `tree` at or under `scope`.

@@ -110,3 +110,51 @@ fn capture_paths_commits_what_a_full_capture_would() {
     assert_eq!(*store.head(), head);
     assert!(root.join(".tl/index/statcache").exists());
 }
+
+/// A lean store (the daemon's) keeps only the last checkpoint in memory, yet the
+/// catalog it saves when idle holds the whole history, and its background
+/// compactor writes snapshots where the inline one would.
+#[test]
+fn a_lean_store_saves_the_full_history_and_compacts_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(root.join("f0"), b"0").unwrap();
+    let mut store = Store::init(root).unwrap();
+    fs::write(root.join(".tl/config.toml"), "snapshot_every = 5\n").unwrap();
+    drop(store);
+    store = Store::open(root).unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    store.go_lean();
+    for i in 1..=70 {
+        let name = format!("f{}", i % 7);
+        fs::write(root.join(&name), format!("{i}")).unwrap();
+        let out = store
+            .capture_paths(CommitKind::Auto, vec![name.into_bytes()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.checkpoint.seq, i + 1);
+        assert!(store.checkpoints().len() <= 1, "lean keeps one checkpoint");
+        if i % 10 == 0 {
+            store.idle_maintenance();
+            store.wait_for_compactor();
+        }
+    }
+    assert_eq!(*store.head(), store.scan_worktree().unwrap());
+    let head = store.head().clone();
+    store.idle_maintenance();
+    store.wait_for_compactor();
+    let snaps = fs::read_dir(root.join(".tl/snapshots")).unwrap().count();
+    assert!(snaps >= 7, "one snapshot per 10 checkpoints, found {snaps}");
+    drop(store);
+
+    // The saved catalog (64 checkpoints were due) holds the whole history.
+    let saved = tl_index::catalog::Catalog::load(&root.join(".tl/index/catalog")).unwrap();
+    assert_eq!(saved.checkpoints.len(), 71);
+    assert!(!saved.is_lean());
+    let store = Store::open_read_only(root).unwrap();
+    assert_eq!(store.checkpoints().len(), 71);
+    assert!(store.checkpoints().iter().all(|c| !c.changes.is_empty()));
+    assert_eq!(*store.head(), head);
+    let t = store.tree_at(35).unwrap();
+    assert_eq!(store.blob_bytes(&t[&b"f0"[..]].hash).unwrap(), b"35");
+}

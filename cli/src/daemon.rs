@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tl_index::record::CommitKind;
 use tl_index::store::{Store, StoreError};
 use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
+use tracing::{error, info, warn};
 
 pub mod client;
 #[cfg(test)]
@@ -34,11 +35,27 @@ pub const PID: &str = "daemon.pid";
 /// See [`SOCK`].
 pub const LOG: &str = "daemon.log";
 
-/// A line for the log (stderr: the terminal for `tl watch`, `.tl/daemon.log` for
-/// the daemon).
-pub fn log_line(msg: &str) {
-    let now = tl_index::timespec::format_local(Store::now_ns());
-    eprintln!("{now}  {msg}");
+/// Timestamps of the log: local time, as everywhere else in tl's output.
+struct LocalTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for LocalTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(w, "{}", tl_index::timespec::format_local(Store::now_ns()))
+    }
+}
+
+/// Sends the log to stderr (the terminal for `tl watch`, `.tl/daemon.log` for the
+/// daemon): `2026-11-22 14:05:33 +01:00  INFO message field=value`. `TL_LOG`
+/// filters it (`warn`, `debug`, ...; default `info`).
+pub fn init_log() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_timer(LocalTime)
+        .with_target(false)
+        .try_init();
 }
 
 /// The pid recorded in `.tl/daemon.pid`, if that process is alive.
@@ -149,13 +166,21 @@ impl<B: Backend> Live<B> {
         if let Some(out) = out {
             self.stats.captures += 1;
             for w in &out.warnings {
-                log_line(&format!("warning: {}", w.message));
+                warn!("{}", w.message);
             }
-            let line = crate::output::checkpoint_line(&out.checkpoint);
+            let c = &out.checkpoint;
             if self.verbose {
-                println!("{line}");
+                println!("{}", crate::output::checkpoint_line(c));
             } else {
-                log_line(&format!("captured {line} ({why})"));
+                // " captured " is what benches/watch/watch_bench.py counts.
+                info!(
+                    why,
+                    "captured {}  +{} ~{} -{}",
+                    c.id,
+                    c.stats.added,
+                    c.stats.modified,
+                    c.stats.deleted
+                );
             }
         }
         Ok(())
@@ -164,10 +189,10 @@ impl<B: Backend> Live<B> {
     /// Captures one batch: a gap first if events may have been lost.
     pub fn capture_batch(&mut self, batch: Batch) -> Result<()> {
         for w in &batch.warnings {
-            log_line(&format!("warning: {w}"));
+            warn!("{w}");
         }
         if batch.root_gone {
-            log_line("the watched directory was deleted or moved; stopping");
+            error!("the watched directory was deleted or moved; stopping");
             self.root_gone = true;
             self.stop.store(true, Ordering::SeqCst);
             return Ok(());
@@ -183,10 +208,10 @@ impl<B: Backend> Live<B> {
             self.store
                 .record_gap(from, Store::now_ns(), &reasons.join("; "))?;
             self.stats.gaps += 1;
-            log_line(&format!(
+            warn!(
                 "events may have been lost ({}); rescanning",
                 reasons.join("; ")
-            ));
+            );
         }
         self.capture_now(&format!("{} events", batch.events))
     }
@@ -256,7 +281,7 @@ impl<B: Backend> Live<B> {
                 Err(_) => return, // WouldBlock: nobody waiting
             };
             if let Err(e) = self.serve(stream) {
-                log_line(&format!("client request failed: {e:#}"));
+                warn!("client request failed: {e:#}");
             }
         }
     }
@@ -394,10 +419,10 @@ impl Presence {
                 Some(l)
             }
             Err(e) => {
-                log_line(&format!(
-                    "warning: cannot create {} ({e}); `tl checkpoint` will wait for this watcher to stop",
+                warn!(
+                    "cannot create {} ({e}); `tl checkpoint` will wait for this watcher to stop",
                     sock.display()
-                ));
+                );
                 None
             }
         };
@@ -420,6 +445,7 @@ impl Drop for Presence {
 
 /// `tl watch` and the daemon body: watch `root` until a signal or a stop request.
 pub fn run_watch(root: &Path, debounce: DebounceConfig, verbose: bool) -> Result<()> {
+    init_log();
     let store = open_writer(root)?;
     // A pid file left behind: the previous watcher died (kill -9, crash, reboot).
     let previous_start_ns = std::fs::metadata(root.join(".tl").join(PID))
@@ -428,7 +454,7 @@ pub fn run_watch(root: &Path, debounce: DebounceConfig, verbose: bool) -> Result
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as i64);
     if previous_start_ns.is_some() {
-        log_line("the previous watcher did not stop cleanly (stale .tl/daemon.pid)");
+        warn!("the previous watcher did not stop cleanly (stale .tl/daemon.pid)");
     }
     let (presence, listener) = Presence::claim(root)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -442,20 +468,21 @@ pub fn run_watch(root: &Path, debounce: DebounceConfig, verbose: bool) -> Result
     let name = backend.name();
     let mut live = Live::new(store, backend, debounce, listener, stop);
     live.verbose = verbose;
-    log_line(&format!(
-        "watching {} with {name} ({dirs} directories, debounce {} ms, max delay {} ms), pid {}",
-        root.display(),
-        debounce.quiet.as_millis(),
-        debounce.max_delay.as_millis(),
-        std::process::id()
-    ));
-    live.catch_up(previous_start_ns)?;
-    let result = live.run();
-    log_line(match &result {
-        Ok(()) if live.root_gone => "stopped: the watched directory is gone",
-        Ok(()) => "stopped after capturing pending changes",
-        Err(_) => "stopped on an error",
-    });
+    info!(
+        backend = name,
+        dirs,
+        debounce_ms = debounce.quiet.as_millis() as u64,
+        max_delay_ms = debounce.max_delay.as_millis() as u64,
+        pid = std::process::id(),
+        "watching {}",
+        root.display()
+    );
+    let result = live.catch_up(previous_start_ns).and_then(|()| live.run());
+    match &result {
+        Ok(()) if live.root_gone => info!("stopped: the watched directory is gone"),
+        Ok(()) => info!("stopped after capturing pending changes"),
+        Err(e) => error!("stopped on an error: {e:#}"),
+    }
     drop(presence);
     result
 }

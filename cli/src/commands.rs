@@ -3,12 +3,13 @@
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use tl_index::record::CommitKind;
 use tl_index::scan::Change;
-use tl_index::store::{find_root, Store};
+use tl_index::store::{find_root, Store, StoreError};
 use tl_index::types::{Entry, Mode, Tree};
 
 use crate::output::{checkpoint_json, checkpoint_line, path as show_path, touches, under};
@@ -82,12 +83,79 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Opens the store of the project containing `cwd` for writing.
-pub fn open(cwd: &Path) -> Result<Store> {
+/// A store opened for writing, with the pause of a running watcher that lent it
+/// the log, if one did. The store (and its lock) is dropped before the lease, so
+/// the watcher finds the log free when it takes it back.
+pub struct Writer {
+    // Field order is drop order: the store first.
+    store: Store,
+    _lease: Option<crate::daemon::client::Lease>,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+/// Opens the store of the project containing `cwd` for writing (see
+/// [`open_writer_at`]).
+pub fn open(cwd: &Path) -> Result<Writer> {
     let root = find_root(cwd)?;
-    let store = Store::open(&root)?;
+    let store = open_writer_at(&root)?;
     report_recovery(&store);
     Ok(store)
+}
+
+/// Opens the store at `root` for writing. When the log is locked and a watcher
+/// (`tl watch`, `tl daemon`) answers on its socket, the watcher is paused: it
+/// captures what is pending and lends the log until the returned [`Writer`] is
+/// dropped, then captures what happened meanwhile. Without a watcher the lock
+/// error stands.
+pub fn open_writer_at(root: &Path) -> Result<Writer> {
+    let locked = match Store::open(root) {
+        Ok(store) => {
+            return Ok(Writer {
+                store,
+                _lease: None,
+            })
+        }
+        Err(e @ StoreError::Open(tl_wal::OpenError::Locked { .. })) => e,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(lease) = crate::daemon::client::pause(root)? else {
+        return Err(locked.into());
+    };
+    // The watcher closed the log before replying; allow for a slow release anyway.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(root) {
+            Ok(store) => {
+                return Ok(Writer {
+                    store,
+                    _lease: Some(lease),
+                })
+            }
+            Err(StoreError::Open(tl_wal::OpenError::Locked { .. }))
+                if Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "the watcher (pid {}) paused, but the log is still locked",
+                    lease.pid
+                )))
+            }
+        }
+    }
 }
 
 /// Opens the store read-only (no lock: works beside a running writer).

@@ -158,7 +158,14 @@ pub enum Command {
     Compact,
     /// Watch the directory and capture every change as it happens (foreground;
     /// Ctrl-C captures what is pending and stops).
-    #[command(after_help = "Example:\n  tl watch\n  tl watch --debounce-ms 0")]
+    ///
+    /// While it runs, `tl checkpoint` goes through it; commands that write the log
+    /// themselves (replay, restore, pin, compact, recover) pause it: it captures
+    /// what is pending, lends them the log and, when they finish, captures what
+    /// changed meanwhile. The log goes to stderr; TL_LOG=warn (or debug) filters it.
+    #[command(
+        after_help = "Example:\n  tl watch\n  tl watch --debounce-ms 0\n  TL_LOG=warn tl watch"
+    )]
     Watch {
         /// Debounce settings.
         #[command(flatten)]
@@ -168,6 +175,10 @@ pub enum Command {
         daemon: bool,
     },
     /// Run the watcher in the background: start, stop, status.
+    ///
+    /// Other commands work beside it: `tl checkpoint` goes through it, and commands
+    /// that write the log themselves (replay, restore, pin, compact, recover) pause
+    /// it while they run; it captures what changed meanwhile when they finish.
     #[command(after_help = "Example:\n  tl daemon start\n  tl daemon status\n  tl daemon stop")]
     Daemon {
         /// What to do.

@@ -38,7 +38,7 @@ pub fn kind_name(k: tl_index::record::CommitKind) -> &'static str {
 
 /// One checkpoint as a line of `tl log`.
 pub fn checkpoint_line(c: &Checkpoint) -> String {
-    let counts = if c.changes.is_empty() {
+    let counts = if c.changed_nothing() {
         "no changes".to_string()
     } else {
         format!(

@@ -57,6 +57,14 @@ pub struct Checkpoint {
     pub changes: Vec<PathChange>,
 }
 
+impl Checkpoint {
+    /// True when the checkpoint changed nothing, by its recorded counts (which a
+    /// lean catalog keeps while it drops the changes themselves).
+    pub fn changed_nothing(&self) -> bool {
+        self.stats.added == 0 && self.stats.modified == 0 && self.stats.deleted == 0
+    }
+}
+
 /// A pin: a named point in history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pin {

@@ -92,14 +92,34 @@ impl<B: Backend> Watcher<B> {
     /// Drains what the backend has ready and returns everything pending, ready or
     /// not (flush before exit or before a checkpoint asked for by the user).
     pub fn flush(&mut self) -> io::Result<Option<Batch>> {
+        self.drain()?;
+        Ok(self.debouncer.take())
+    }
+
+    /// Moves what the backend has ready into the debouncer without handing out a
+    /// batch, however due: for a caller that cannot capture now (another process
+    /// holds the log) but must keep the kernel's queue from overflowing. Everything
+    /// stays pending for a later [`Watcher::flush`]. Returns the events received.
+    pub fn drain(&mut self) -> io::Result<usize> {
         self.scratch.clear();
         self.backend.poll(Duration::ZERO, &mut self.scratch)?;
         let now = Instant::now();
-        self.events_total += self.scratch.len() as u64;
+        let n = self.scratch.len();
+        self.events_total += n as u64;
         for e in self.scratch.drain(..) {
             self.debouncer.push(e, now);
         }
-        Ok(self.debouncer.take())
+        Ok(n)
+    }
+
+    /// Like [`Watcher::sleep_budget`] for a caller that only calls
+    /// [`Watcher::drain`]: the debouncer's deadline is ignored (a due batch waits),
+    /// only the backend's own timer counts.
+    pub fn drain_budget(&self, cap: Duration) -> Duration {
+        match self.backend.next_timer() {
+            Some(t) => cap.min(t.saturating_duration_since(Instant::now())),
+            None => cap,
+        }
     }
 
     /// Queues a rescan of `dir` as if the backend asked for it.

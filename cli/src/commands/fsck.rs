@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tl_index::fsck::{fsck as check, CheckpointRef, FsckOptions, FsckReport, Problem};
-use tl_index::store::{find_root, Store};
+use tl_index::store::find_root;
 use tl_index::timespec::format_local;
 
 use crate::output::path as show_path;
@@ -184,6 +184,8 @@ pub fn recover(cwd: &Path, rebuild: bool, dry_run: bool) -> Result<()> {
     let root = find_root(cwd)?;
     let mut out = std::io::stdout().lock();
     if dry_run {
+        // A running watcher lends the log for the check, so its tail is checked too.
+        let _lease = crate::daemon::client::pause(&root)?;
         let report = check(
             &root,
             &FsckOptions {
@@ -223,7 +225,7 @@ pub fn recover(cwd: &Path, rebuild: bool, dry_run: bool) -> Result<()> {
         return Ok(());
     }
 
-    let mut store = Store::open(&root)?;
+    let mut store = super::open_writer_at(&root)?;
     let r = store
         .recovery()
         .cloned()

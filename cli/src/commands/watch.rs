@@ -161,6 +161,12 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
         v["last_capture"].as_str().unwrap_or("never"),
         v["gaps"]
     );
+    if v["paused"].as_bool() == Some(true) {
+        println!(
+            "  paused         the log is lent to pid {} (events are captured when it is done)",
+            v["paused_by"]
+        );
+    }
     println!("  log size       {}", mb(&v["log_bytes"]));
     println!("  RSS            {}", mb(&v["rss_bytes"]));
     println!("  uptime         {} s", v["uptime_s"]);

@@ -13,6 +13,36 @@ use tl_index::store::find_root;
 
 /// Sends one request to the watcher of `root`; None when no watcher answers.
 pub fn request(root: &Path, req: &Value, timeout: Duration) -> Result<Option<Value>> {
+    Ok(exchange(root, req, timeout)?.map(|(v, _)| v))
+}
+
+/// The log of a running watcher lent to this process: while this value lives the
+/// watcher only reads events, without capturing; dropping it (or this process
+/// ending, however) closes the connection, and the watcher takes the log back and
+/// captures what changed meanwhile. Drop the [`tl_index::store::Store`] opened under
+/// it first.
+pub struct Lease {
+    _conn: UnixStream,
+    /// The watcher's pid.
+    pub pid: u64,
+}
+
+/// Asks the watcher of `root` to capture what is pending and release the writer
+/// lock (`pause`). None when no watcher answers.
+pub fn pause(root: &Path) -> Result<Option<Lease>> {
+    let req = json!({"op": "pause", "pid": std::process::id()});
+    // The watcher captures pending events first: as slow as a checkpoint.
+    let Some((v, conn)) = exchange(root, &req, Duration::from_secs(600))? else {
+        return Ok(None);
+    };
+    Ok(Some(Lease {
+        _conn: conn,
+        pid: v["pid"].as_u64().unwrap_or(0),
+    }))
+}
+
+/// [`request`], also returning the connection.
+fn exchange(root: &Path, req: &Value, timeout: Duration) -> Result<Option<(Value, UnixStream)>> {
     let sock = root.join(".tl").join(super::SOCK);
     let stream = match UnixStream::connect(&sock) {
         Ok(s) => s,
@@ -35,7 +65,7 @@ pub fn request(root: &Path, req: &Value, timeout: Duration) -> Result<Option<Val
                 .unwrap_or("the watcher refused the request")
         );
     }
-    Ok(Some(v))
+    Ok(Some((v, stream)))
 }
 
 fn root_of(cwd: &Path) -> Option<std::path::PathBuf> {

@@ -4,11 +4,15 @@
 //! recorded exactly when events were reported lost.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::{json, Value};
+use tl_index::record::CommitKind;
 use tl_index::store::Store;
 use tl_watch::sim::{perturb, Perturbation, SimBackend, SimHandle};
 use tl_watch::{DebounceConfig, Event};
@@ -108,16 +112,143 @@ fn events_for_ignored_or_unchanged_paths_commit_nothing() {
     let (mut l, h) = live(d.path());
     fs::write(d.path().join("a"), "1").unwrap();
     l.catch_up(None).unwrap();
-    let n = l.store().checkpoints().len();
+    // The loop's store is lean (one checkpoint in memory): count by sequence.
+    let n = l.store().catalog().seq();
     h.send([
         Event::Changed(b".git/index".to_vec()),
         Event::Changed(b"a".to_vec()),
     ]);
     l.flush().unwrap();
-    assert_eq!(l.store().checkpoints().len(), n);
+    assert_eq!(l.store().catalog().seq(), n);
     fs::write(d.path().join("a"), "2").unwrap();
     h.send([Event::Changed(b"a".to_vec())]);
     l.flush().unwrap();
-    assert_eq!(l.store().checkpoints().len(), n + 1);
+    assert_eq!(l.store().catalog().seq(), n + 1);
     assert!(converged(&l));
+}
+
+/// A live loop serving `.tl/daemon.sock`, and its stop flag.
+fn live_with_socket(root: &Path) -> (Live<SimBackend>, SimHandle, Arc<AtomicBool>) {
+    let store = Store::init(root).unwrap();
+    let listener = UnixListener::bind(root.join(".tl").join(super::SOCK)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let (backend, handle) = SimBackend::new();
+    let cfg = DebounceConfig {
+        quiet: Duration::from_millis(1),
+        max_delay: Duration::from_millis(10),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let l = Live::new(store, backend, cfg, Some(listener), stop.clone());
+    (l, handle, stop)
+}
+
+/// Sends `req`, lets the loop answer, returns the reply and the connection.
+fn ask(l: &mut Live<SimBackend>, root: &Path, req: Value) -> (Value, UnixStream) {
+    let conn = UnixStream::connect(root.join(".tl").join(super::SOCK)).unwrap();
+    writeln!(&conn, "{req}").unwrap();
+    l.turn().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut line = String::new();
+    BufReader::new(&conn).read_line(&mut line).unwrap();
+    (serde_json::from_str(&line).unwrap(), conn)
+}
+
+fn content_of(l: &Live<SimBackend>, rel: &str) -> Option<tl_index::types::BlobHash> {
+    l.store().head().get(rel.as_bytes()).map(|e| e.hash)
+}
+
+#[test]
+fn a_lease_lends_the_log_and_its_end_captures_what_changed_meanwhile() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    fs::write(root.join("a"), "1").unwrap();
+    let (mut l, h, _stop) = live_with_socket(root);
+    l.catch_up(None).unwrap();
+    assert!(Store::open(root).is_err(), "the loop holds the writer lock");
+
+    // Pending events are captured before the log is lent.
+    fs::write(root.join("p"), "pending").unwrap();
+    h.send([Event::Changed(b"p".to_vec())]);
+    let (v, lease) = ask(&mut l, root, json!({"op": "pause", "pid": 4242}));
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["pid"], std::process::id());
+    assert!(l.paused());
+
+    // The holder writes the log itself.
+    {
+        let mut s = Store::open(root).expect("the lock is free once paused");
+        assert!(s.head().contains_key(b"p".as_slice()));
+        fs::write(root.join("b"), "by the holder").unwrap();
+        s.checkpoint(CommitKind::Manual, Some("holder".into()))
+            .unwrap();
+    }
+    // Changes during the pause are read, not captured.
+    fs::write(root.join("a"), "2").unwrap();
+    fs::write(root.join("c"), "3").unwrap();
+    h.send([
+        Event::Changed(b"b".to_vec()),
+        Event::Changed(b"a".to_vec()),
+        Event::Changed(b"c".to_vec()),
+    ]);
+    for _ in 0..20 {
+        l.turn().unwrap();
+    }
+    assert!(l.paused());
+    let (v, _) = ask(&mut l, root, json!({"op": "status"}));
+    assert_eq!(
+        (v["paused"].clone(), v["paused_by"].clone()),
+        (json!(true), json!(4242))
+    );
+    for op in ["checkpoint", "flush", "pause"] {
+        let (v, _) = ask(&mut l, root, json!({"op": op}));
+        assert_eq!(v["ok"], false, "{op}: {v}");
+        let err = v["error"].as_str().unwrap();
+        assert!(
+            err.contains("paused while pid 4242 writes; retry"),
+            "{op}: {err}"
+        );
+    }
+
+    // The holder goes away without a word (as when killed): the loop takes the
+    // log back and captures what it missed.
+    drop(lease);
+    for _ in 0..100 {
+        if !l.paused() {
+            break;
+        }
+        l.turn().unwrap();
+    }
+    assert!(!l.paused(), "the lease's end was not noticed");
+    assert!(
+        Store::open(root).is_err(),
+        "the loop holds the writer lock again"
+    );
+    // History as another process reads it (the loop's store keeps one checkpoint).
+    let history = Store::open_read_only(root).unwrap();
+    let cps = history.checkpoints();
+    assert_eq!(cps[cps.len() - 2].message.as_deref(), Some("holder"));
+    assert_eq!(cps.last().unwrap().kind, CommitKind::Auto);
+    assert_eq!(
+        content_of(&l, "a"),
+        Some(tl_index::types::BlobHash::of(b"2"))
+    );
+    assert!(content_of(&l, "c").is_some());
+    assert!(converged(&l));
+    let (v, _) = ask(&mut l, root, json!({"op": "status"}));
+    assert_eq!(v["paused"], false);
+}
+
+#[test]
+fn stop_works_while_paused() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let (mut l, _h, stop) = live_with_socket(root);
+    l.catch_up(None).unwrap();
+    let (v, _lease) = ask(&mut l, root, json!({"op": "pause", "pid": 1}));
+    assert_eq!(v["ok"], true, "{v}");
+    let (v, _) = ask(&mut l, root, json!({"op": "stop"}));
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(stop.load(Ordering::SeqCst));
+    l.run().unwrap();
+    assert!(l.paused(), "the holder still has the log");
 }

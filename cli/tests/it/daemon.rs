@@ -111,8 +111,7 @@ fn a_burst_of_10000_writes_across_100_new_directories_converges() {
         }
     }
     wait_sync(&root, Duration::from_secs(40));
-    // The replayed tree is the directory (replay takes the writer lock: stop first).
-    ok(&root, &["daemon", "stop"]);
+    // The replayed tree is the directory (the daemon lends replay the log).
     let out = tempfile::tempdir().unwrap();
     let into = out.path().join("r");
     ok(
@@ -231,4 +230,67 @@ fn a_second_watcher_on_the_same_tree_is_refused() {
     ok(&root, &["daemon", "stop"]);
     assert!(!root.join(".tl/daemon.sock").exists());
     assert!(ok(&root, &["daemon", "status"]).contains("No daemon"));
+}
+
+fn daemon_status(root: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(root, &["daemon", "status", "--json"])).unwrap()
+}
+
+/// Waits until the daemon took the log back after a command it was paused for.
+fn wait_resumed(root: &Path) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while daemon_status(root)["paused"] != false {
+        assert!(Instant::now() < end, "the daemon stayed paused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn replay_in_place_runs_beside_the_daemon_which_keeps_capturing() {
+    let d = Daemon::start(20);
+    let root = d.root();
+    let pid = d.pid();
+    write(&root, "a.txt", "first");
+    let first: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["checkpoint", "-m", "first", "--json"])).unwrap();
+    let first = first["id"].as_str().unwrap().to_string();
+    write(&root, "a.txt", "second");
+    write(&root, "sub/b.txt", "new");
+    wait_sync(&root, Duration::from_secs(10));
+
+    let out = ok(&root, &["replay", "--to", &first]);
+    assert!(out.contains("Replayed"), "{out}");
+    assert_eq!(fs::read_to_string(root.join("a.txt")).unwrap(), "first");
+    assert!(!root.join("sub/b.txt").exists());
+
+    // Same daemon, writing again; the replay's own writes added nothing.
+    wait_resumed(&root);
+    let st = daemon_status(&root);
+    assert_eq!(st["pid"], pid);
+    let store = Store::open_read_only(&root).unwrap();
+    let last = store.checkpoints().last().unwrap();
+    assert_eq!(last.kind, tl_index::record::CommitKind::Restore);
+    drop(store);
+    durable_after(&root, "after.txt", "captured by the daemon");
+    assert!(in_sync(&root));
+    let log = fs::read_to_string(root.join(".tl/daemon.log")).unwrap();
+    assert!(log.contains("paused") && log.contains("resumed"), "{log}");
+}
+
+#[test]
+fn pin_compact_and_restore_run_beside_the_daemon() {
+    let d = Daemon::start(20);
+    let root = d.root();
+    write(&root, "x", "1");
+    wait_sync(&root, Duration::from_secs(10));
+    assert!(ok(&root, &["pin", "v1"]).contains("Pinned v1"));
+    assert!(ok(&root, &["pins"]).contains("v1"));
+    assert!(ok(&root, &["compact"]).contains("Wrote snapshot"));
+    write(&root, "x", "2");
+    wait_sync(&root, Duration::from_secs(10));
+    ok(&root, &["restore", "x", "--at", "v1"]);
+    assert_eq!(fs::read_to_string(root.join("x")).unwrap(), "1");
+    wait_resumed(&root);
+    durable_after(&root, "y", "still watched");
+    assert!(in_sync(&root));
 }

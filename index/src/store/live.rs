@@ -195,7 +195,9 @@ impl Store {
         .encode();
         self.wal()?.append(&[&rec])?;
         self.fold_to_end()?;
-        self.save_catalog();
+        if !self.is_lean() {
+            self.save_catalog();
+        }
         Ok(())
     }
 

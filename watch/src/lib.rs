@@ -15,6 +15,8 @@
 //!   into rescan requests marked as possibly lossy.
 //! - [`sim::SimBackend`]: a deterministic scripted backend for tests (drops,
 //!   overflow, reordering, ignored paths).
+//! - [`threaded::Threaded`]: wraps a backend so a thread of its own drains the
+//!   kernel's queue while the caller captures (used for inotify).
 //! - `kqueue::KqueueBackend` (macOS/BSD, behind `cfg`): directory vnode watches
 //!   under a descriptor budget plus periodic stat scans. Not compiled on Linux.
 //!
@@ -42,6 +44,7 @@ pub mod inotify;
 ))]
 pub mod kqueue;
 pub mod sim;
+pub mod threaded;
 mod watcher;
 
 pub use debounce::{Batch, DebounceConfig, Debouncer};
@@ -90,10 +93,12 @@ pub trait Backend: Send {
     fn name(&self) -> &'static str;
 }
 
-/// The best backend of this platform for `root`.
+/// The best backend of this platform for `root` (on Linux, inotify read by a
+/// thread of its own: see [`threaded`]).
 #[cfg(target_os = "linux")]
 pub fn platform_backend(root: &std::path::Path) -> io::Result<Box<dyn Backend>> {
-    Ok(Box::new(inotify::InotifyBackend::new(root)?))
+    let inotify = inotify::InotifyBackend::new(root)?;
+    Ok(Box::new(threaded::Threaded::spawn(inotify)?))
 }
 
 /// The best backend of this platform for `root`.

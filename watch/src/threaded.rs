@@ -1,0 +1,213 @@
+//! A backend read by a thread of its own, so the kernel's queue is drained while
+//! the caller is busy capturing.
+//!
+//! The daemon's loop is single-threaded: while it captures a batch it does not read
+//! events. inotify's queue holds `fs.inotify.max_user_events` (16,384 by default)
+//! events; a burst of small-file writes produces three per file, so a capture that
+//! takes a second during a 50,000-events/s burst overflowed the queue (a gap and a
+//! whole-tree rescan). [`Threaded`] moves the reading to a thread that only reads
+//! and queues, waking the caller through a pipe (its read end is
+//! [`Backend::as_fd`]). The queue in memory is bounded too: past
+//! [`BACKLOG_MAX`] events it is replaced by one lossy rescan of the root, as an
+//! overflow of the kernel's queue would be.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::{Backend, Event};
+
+/// Events queued in memory before the backlog is replaced by a rescan of the root
+/// (about 100 MB of events).
+pub const BACKLOG_MAX: usize = 1_000_000;
+
+/// How long the reading thread blocks in the inner backend before checking
+/// whether it must stop.
+const POLL_SLICE: Duration = Duration::from_millis(200);
+
+struct Shared {
+    queue: Mutex<Queue>,
+    stop: AtomicBool,
+    watched_dirs: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    events: VecDeque<Event>,
+    /// An error of the inner backend: reported once, then the thread is gone.
+    error: Option<io::Error>,
+    /// The backlog overflowed since the caller last polled.
+    overflowed: bool,
+}
+
+/// A [`Backend`] whose inner backend is polled by a thread of its own.
+pub struct Threaded {
+    shared: Arc<Shared>,
+    wake: std::io::PipeReader,
+    thread: Option<JoinHandle<()>>,
+    name: &'static str,
+}
+
+impl Threaded {
+    /// Starts the reading thread for `inner`.
+    pub fn spawn<B: Backend + 'static>(mut inner: B) -> io::Result<Threaded> {
+        let (wake, mut signal) = std::io::pipe()?;
+        for fd in [wake.as_fd(), signal.as_fd()] {
+            let flags = rustix::fs::fcntl_getfl(fd)?;
+            rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
+        }
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            stop: AtomicBool::new(false),
+            watched_dirs: AtomicUsize::new(inner.watched_dirs()),
+        });
+        let name = inner.name();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("tl-watch-{name}"))
+            .spawn(move || {
+                let mut batch = Vec::new();
+                while !s.stop.load(Ordering::Relaxed) {
+                    let result = inner.poll(POLL_SLICE, &mut batch);
+                    s.watched_dirs
+                        .store(inner.watched_dirs(), Ordering::Relaxed);
+                    let failed = result.is_err();
+                    if batch.is_empty() && !failed {
+                        continue;
+                    }
+                    {
+                        let mut q = s.queue.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Err(e) = result {
+                            q.error = Some(e);
+                        }
+                        q.events.extend(batch.drain(..));
+                        if q.events.len() > BACKLOG_MAX {
+                            q.events.clear();
+                            q.overflowed = true;
+                        }
+                    }
+                    // A full pipe already holds a wake-up: nothing to do then.
+                    let _ = signal.write(&[1]);
+                    if failed {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Threaded {
+            shared,
+            wake,
+            thread: Some(thread),
+            name,
+        })
+    }
+}
+
+impl Backend for Threaded {
+    fn poll(&mut self, timeout: Duration, out: &mut Vec<Event>) -> io::Result<()> {
+        if !timeout.is_zero() && self.is_empty() {
+            let ts = rustix::event::Timespec {
+                tv_sec: timeout.as_secs() as i64,
+                tv_nsec: timeout.subsec_nanos() as _,
+            };
+            let fd = self.wake.as_fd();
+            let mut fds = [rustix::event::PollFd::new(
+                &fd,
+                rustix::event::PollFlags::IN,
+            )];
+            match rustix::event::poll(&mut fds, Some(&ts)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut sink = [0u8; 256];
+        while matches!(self.wake.read(&mut sink), Ok(n) if n > 0) {}
+        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if std::mem::take(&mut q.overflowed) {
+            out.push(Event::Rescan {
+                dir: Vec::new(),
+                reason: format!("over {BACKLOG_MAX} events were waiting to be captured"),
+                lost: true,
+            });
+        }
+        out.extend(q.events.drain(..));
+        if q.events.capacity() > 4096 {
+            q.events.shrink_to(4096);
+        }
+        match q.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.wake.as_fd())
+    }
+
+    fn watched_dirs(&self) -> usize {
+        self.shared.watched_dirs.load(Ordering::Relaxed)
+    }
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl Threaded {
+    fn is_empty(&self) -> bool {
+        let q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.events.is_empty() && q.error.is_none() && !q.overflowed
+    }
+}
+
+impl Drop for Threaded {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimBackend;
+
+    #[test]
+    fn events_read_by_the_thread_reach_the_caller_in_order() {
+        let (sim, handle) = SimBackend::new();
+        let mut t = Threaded::spawn(sim).unwrap();
+        let sent: Vec<Event> = (0..1000)
+            .map(|i| Event::Changed(format!("f{i}").into_bytes()))
+            .collect();
+        handle.send(sent.clone());
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            t.poll(Duration::from_secs(5), &mut got).unwrap();
+        }
+        assert_eq!(got, sent);
+        assert_eq!(t.name(), "sim");
+    }
+
+    #[test]
+    fn a_caller_waiting_on_the_descriptor_is_woken() {
+        let (sim, handle) = SimBackend::new();
+        let t = Threaded::spawn(sim).unwrap();
+        let fd = t.as_fd().unwrap();
+        handle.send([Event::Changed(b"a".to_vec())]);
+        let ts = rustix::event::Timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        let n = rustix::event::poll(&mut fds, Some(&ts)).unwrap();
+        assert_eq!(n, 1, "the pipe became readable");
+    }
+}

@@ -304,10 +304,15 @@ impl<B: Backend> Live<B> {
     /// by captures is handed back to the system.
     fn idle_work(&mut self) {
         self.idle_work_at = None;
+        let mut busy = false;
         if let Some(store) = self.store.as_mut() {
-            store.idle_maintenance();
+            busy = store.idle_maintenance() || store.compactor_running();
         }
         release_free_memory();
+        if busy {
+            // Hand back the compactor's memory too once it is done.
+            self.idle_work_at = Some(Instant::now() + Duration::from_millis(500));
+        }
     }
 
     /// Captures one batch: a gap first if events may have been lost.

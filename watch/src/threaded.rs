@@ -25,9 +25,13 @@ use crate::{Backend, Event};
 /// (about 100 MB of events).
 pub const BACKLOG_MAX: usize = 1_000_000;
 
-/// How long the reading thread blocks in the inner backend before checking
-/// whether it must stop.
-const POLL_SLICE: Duration = Duration::from_millis(200);
+/// How long the reading thread blocks in a backend that has no descriptor to
+/// wait on (the simulated one) before polling it again.
+const POLL_SLICE: Duration = Duration::from_millis(1);
+
+/// The longest wait on the backend's descriptor: the thread wakes only for
+/// events, the backend's timer, or the stop signal.
+const WAIT_MAX: Duration = Duration::from_secs(3600);
 
 struct Shared {
     queue: Mutex<Queue>,
@@ -48,6 +52,8 @@ struct Queue {
 pub struct Threaded {
     shared: Arc<Shared>,
     wake: std::io::PipeReader,
+    /// Written on drop: wakes the thread so it stops at once.
+    stop: std::io::PipeWriter,
     thread: Option<JoinHandle<()>>,
     name: &'static str,
 }
@@ -56,6 +62,7 @@ impl Threaded {
     /// Starts the reading thread for `inner`.
     pub fn spawn<B: Backend + 'static>(mut inner: B) -> io::Result<Threaded> {
         let (wake, mut signal) = std::io::pipe()?;
+        let (stop_rx, stop) = std::io::pipe()?;
         for fd in [wake.as_fd(), signal.as_fd()] {
             let flags = rustix::fs::fcntl_getfl(fd)?;
             rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
@@ -72,7 +79,21 @@ impl Threaded {
             .spawn(move || {
                 let mut batch = Vec::new();
                 while !s.stop.load(Ordering::Relaxed) {
-                    let result = inner.poll(POLL_SLICE, &mut batch);
+                    let result = match inner.as_fd() {
+                        Some(fd) => {
+                            let wait = inner
+                                .next_timer()
+                                .map(|t| t.saturating_duration_since(std::time::Instant::now()))
+                                .unwrap_or(WAIT_MAX)
+                                .min(WAIT_MAX);
+                            wait_readable(&[fd, stop_rx.as_fd()], wait);
+                            if s.stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            inner.poll(Duration::ZERO, &mut batch)
+                        }
+                        None => inner.poll(POLL_SLICE, &mut batch),
+                    };
                     s.watched_dirs
                         .store(inner.watched_dirs(), Ordering::Relaxed);
                     let failed = result.is_err();
@@ -100,6 +121,7 @@ impl Threaded {
         Ok(Threaded {
             shared,
             wake,
+            stop,
             thread: Some(thread),
             name,
         })
@@ -166,10 +188,25 @@ impl Threaded {
 impl Drop for Threaded {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        let _ = self.stop.write(&[1]);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes (an interrupted or
+/// failed wait just returns: the caller polls without blocking next).
+fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) {
+    let ts = rustix::event::Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    let mut pfds: Vec<_> = fds
+        .iter()
+        .map(|fd| rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN))
+        .collect();
+    let _ = rustix::event::poll(&mut pfds, Some(&ts));
 }
 
 #[cfg(test)]

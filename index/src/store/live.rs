@@ -168,6 +168,14 @@ impl Store {
         true
     }
 
+    /// True while the compactor's thread is writing a snapshot.
+    pub fn compactor_running(&self) -> bool {
+        self.live
+            .as_ref()
+            .and_then(|l| l.compactor.as_ref())
+            .is_some_and(|h| !h.is_finished())
+    }
+
     /// Waits for a snapshot being written in the background.
     pub fn wait_for_compactor(&mut self) {
         if let Some(h) = self.live.as_mut().and_then(|l| l.compactor.take()) {

@@ -61,7 +61,7 @@ def latency(root, debounce):
         n0 = captured(log)
         t0 = time.perf_counter_ns()
         with open(os.path.join(d, f"lat{debounce}-{i}.txt"), "w") as f:
-            f.write("x" * 100)
+            f.write(f"{time.time_ns():<100}")  # new content every trial
         while captured(log) == n0:
             time.sleep(0.0002)
         lat.append((time.perf_counter_ns() - t0) / 1e6)

@@ -105,6 +105,9 @@ pub struct Catalog {
     /// Keep only the last checkpoint, without its changes (see
     /// [`Catalog::make_lean`]).
     lean: bool,
+    /// In a lean catalog: the hashes of complete blobs moved out of `blobs`, sorted
+    /// (32 bytes each instead of a map entry with its part list).
+    lean_blobs: Vec<BlobHash>,
     // Batch in progress while folding.
     pending: Vec<PathChange>,
     pending_hasher: Vec<Vec<u8>>,
@@ -136,6 +139,54 @@ impl Catalog {
         }
         self.pending = Vec::new();
         self.pending_hasher = Vec::new();
+        self.compact_blob_index();
+        // A map grown by inserts in path order has half-full nodes; rebuilt from
+        // sorted entries, its nodes are full (101k paths: 21.8 -> 14.9 MB). The
+        // keys are copied too, so the old map's memory is freed whole, in pages
+        // the allocator can hand back, rather than as holes between live keys.
+        let old = std::mem::take(&mut self.head);
+        self.head = old.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        drop(old);
+    }
+
+    /// In a lean catalog, moves the complete blobs of the blob index into the
+    /// sorted hash list (`has_blob` keeps answering; where their parts are is no
+    /// longer known in memory). Call from time to time as new content is folded.
+    pub fn compact_blob_index(&mut self) {
+        if !self.lean {
+            return;
+        }
+        let mut moved: Vec<BlobHash> = Vec::new();
+        self.blobs.retain(|h, (raw_len, parts)| {
+            let complete = blob_complete(*raw_len, parts);
+            if complete {
+                moved.push(*h);
+            }
+            !complete
+        });
+        if moved.is_empty() {
+            return;
+        }
+        moved.sort_unstable();
+        let old = std::mem::take(&mut self.lean_blobs);
+        let mut merged = Vec::with_capacity(old.len() + moved.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), moved.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x <= y => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some(h) = next {
+                if merged.last() != Some(&h) {
+                    merged.push(h);
+                }
+            }
+        }
+        self.lean_blobs = merged;
+        self.blobs.shrink_to_fit();
     }
 
     /// True after [`Catalog::make_lean`].
@@ -146,7 +197,7 @@ impl Catalog {
     /// True when every part of the blob is in the log.
     pub fn has_blob(&self, hash: &BlobHash) -> bool {
         match self.blobs.get(hash) {
-            None => false,
+            None => self.lean_blobs.binary_search(hash).is_ok(),
             Some((raw_len, parts)) => blob_complete(*raw_len, parts),
         }
     }

@@ -804,11 +804,15 @@ impl Store {
             hash: hash.to_hex(),
             why,
         };
-        let (raw_len, parts) = self
-            .catalog
-            .blobs
-            .get(hash)
-            .ok_or_else(|| bad("not in the log".into()))?;
+        let (raw_len, parts) = self.catalog.blobs.get(hash).ok_or_else(|| {
+            bad(if self.catalog.is_lean() {
+                "a lean store (a daemon's) does not know where content is; open the store \
+                 anew to read it"
+                    .into()
+            } else {
+                "not in the log".into()
+            })
+        })?;
         if !crate::catalog::blob_complete(*raw_len, parts) {
             return Err(bad("some of its parts are missing".into()));
         }

@@ -89,6 +89,11 @@ impl InotifyBackend {
         };
         let mut startup = Vec::new();
         b.add_tree(Vec::new(), &mut startup)?;
+        // Rebuilt from sorted entries, the map's nodes are full (less memory for
+        // the daemon's life than the half-full nodes the inserts left).
+        let old = std::mem::take(&mut b.by_path);
+        b.by_path = old.iter().map(|(k, w)| (k.clone(), w.clone())).collect();
+        drop(old);
         if b.by_path.is_empty() {
             return Err(io::Error::other(format!(
                 "cannot watch {}: {}",

@@ -124,6 +124,7 @@ impl Store {
     /// newest snapshot. Returns true when a snapshot was started.
     pub fn idle_maintenance(&mut self) -> bool {
         self.save_catalog_if_due();
+        self.catalog.compact_blob_index();
         self.compact_in_background()
     }
 

@@ -140,6 +140,13 @@ fn a_lean_store_saves_the_full_history_and_compacts_in_the_background() {
         }
     }
     assert_eq!(*store.head(), store.scan_worktree().unwrap());
+    // Content already stored is known to a lean store (dedup), and not stored again.
+    fs::write(root.join("copy"), b"35").unwrap();
+    let out = store
+        .capture_paths(CommitKind::Auto, vec![b"copy".to_vec()])
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.checkpoint.stats.bytes_new, 0, "deduplicated");
     let head = store.head().clone();
     store.idle_maintenance();
     store.wait_for_compactor();
@@ -149,10 +156,14 @@ fn a_lean_store_saves_the_full_history_and_compacts_in_the_background() {
 
     // The saved catalog (64 checkpoints were due) holds the whole history.
     let saved = tl_index::catalog::Catalog::load(&root.join(".tl/index/catalog")).unwrap();
-    assert_eq!(saved.checkpoints.len(), 71);
+    assert_eq!(
+        saved.checkpoints.len(),
+        71,
+        "saved when 64 followed the last copy"
+    );
     assert!(!saved.is_lean());
     let store = Store::open_read_only(root).unwrap();
-    assert_eq!(store.checkpoints().len(), 71);
+    assert_eq!(store.checkpoints().len(), 72);
     assert!(store.checkpoints().iter().all(|c| !c.changes.is_empty()));
     assert_eq!(*store.head(), head);
     let t = store.tree_at(35).unwrap();

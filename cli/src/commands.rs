@@ -224,7 +224,10 @@ fn init(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Store::init(dir)?;
     println!("Initialised tl in {}/.tl", dir.display());
-    println!("Next: `tl checkpoint` to record the current state.");
+    println!(
+        "Next: `tl daemon start` to capture every change from now on, or `tl checkpoint` \
+         to record the current state once."
+    );
     Ok(())
 }
 

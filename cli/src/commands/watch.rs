@@ -88,10 +88,10 @@ fn start(root: &Path, timing: WatchTiming) -> Result<()> {
         if let Ok(Some(v)) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))
         {
             println!(
-                "tl daemon started (pid {}), watching {} ({} directories); log in {}",
+                "tl daemon started (pid {}), watching {} ({}); log in {}",
                 v["pid"],
                 root.display(),
-                v["watched_dirs"],
+                dirs(&v["watched_dirs"]),
                 log_path.display()
             );
             return Ok(());
@@ -103,6 +103,15 @@ fn start(root: &Path, timing: WatchTiming) -> Result<()> {
         child.id(),
         log_path.display()
     )
+}
+
+/// "1 directory", "12 directories".
+fn dirs(n: &serde_json::Value) -> String {
+    match n.as_u64() {
+        Some(1) => "1 directory".to_string(),
+        Some(n) => format!("{n} directories"),
+        None => "? directories".to_string(),
+    }
 }
 
 fn stop(root: &Path) -> Result<()> {
@@ -147,9 +156,9 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
     let mb = |b: &serde_json::Value| format!("{:.1} MB", b.as_f64().unwrap_or(0.0) / 1e6);
     println!("tl daemon pid {} watching {}", v["pid"], root.display());
     println!(
-        "  backend        {} ({} directories watched)",
+        "  backend        {} ({} watched)",
         v["backend"].as_str().unwrap_or("?"),
-        v["watched_dirs"]
+        dirs(&v["watched_dirs"])
     );
     println!(
         "  events         {} total, {}/s",

@@ -231,8 +231,19 @@ pub fn under_scope(path: &[u8], scope: &[u8]) -> bool {
         || (path.len() > scope.len() && path.starts_with(scope) && path[scope.len()] == b'/')
 }
 
-/// Sorts `scopes` and drops those inside another.
+/// True when `rel` is a plain relative path: no leading or doubled `/`, no `.`
+/// or `..` component (a scope must not lead out of the root).
+fn plain(rel: &[u8]) -> bool {
+    rel.is_empty()
+        || rel
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// Sorts `scopes` and drops those inside another, and any that is not a plain
+/// relative path (a watcher never reports one; nothing outside the root is read).
 fn normalize(mut scopes: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    scopes.retain(|s| plain(s));
     scopes.sort();
     scopes.dedup();
     let mut out: Vec<Vec<u8>> = Vec::with_capacity(scopes.len());

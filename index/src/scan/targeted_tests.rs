@@ -379,3 +379,30 @@ fn scopes_inside_other_scopes_are_dropped_and_siblings_that_sort_between_kept() 
     assert!(!part.covers(b"a.c"));
     assert!(!part.covers(b"abc"));
 }
+
+#[test]
+fn scopes_that_lead_out_of_the_root_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir(&root).unwrap();
+    write(dir.path(), "outside", b"secret");
+    write(&root, "in", b"x");
+    let part = scan_paths::<()>(
+        &root,
+        vec![
+            b"../outside".to_vec(),
+            b"/etc/passwd".to_vec(),
+            b"./in".to_vec(),
+            b"a//b".to_vec(),
+            b"in".to_vec(),
+        ],
+        &mut IgnoreRules::new(&root),
+        &StatCache::new(),
+        &ScanOptions::default(),
+        &|_| false,
+        &|_| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(part.scopes, vec![b"in".to_vec()]);
+    assert_eq!(names(&part.tree), vec!["in"]);
+}

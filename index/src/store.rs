@@ -538,13 +538,7 @@ impl Store {
         for (i, c) in self.catalog.checkpoints.iter().enumerate() {
             apply(&mut tree, &c.changes);
             if (i + 1) % every == 0 && c.end_lsn != 0 {
-                let meta = SnapshotMeta {
-                    lsn: c.end_lsn,
-                    time_ns: c.time_ns,
-                    timeline: 0,
-                    seq: c.seq,
-                    chain: c.chain,
-                };
+                let meta = snapshot_meta(c);
                 written.push(snapshot::write_snapshot(&snaps, &meta, &tree)?);
             }
         }
@@ -987,13 +981,7 @@ impl Store {
             .checkpoints
             .last()
             .ok_or_else(|| StoreError::Time("there are no checkpoints to compact".into()))?;
-        let meta = SnapshotMeta {
-            lsn: last.end_lsn,
-            time_ns: last.time_ns,
-            timeline: 0,
-            seq: last.seq,
-            chain: last.chain,
-        };
+        let meta = snapshot_meta(last);
         Ok(snapshot::write_snapshot(
             &self.snapshot_dir(),
             &meta,
@@ -1009,6 +997,17 @@ impl Store {
     /// Paths changed by checkpoint `idx`.
     pub fn changes(&self, idx: usize) -> &[PathChange] {
         &self.catalog.checkpoints[idx].changes
+    }
+}
+
+/// The snapshot metadata of the tree after checkpoint `c`.
+fn snapshot_meta(c: &Checkpoint) -> SnapshotMeta {
+    SnapshotMeta {
+        lsn: c.end_lsn,
+        time_ns: c.time_ns,
+        timeline: 0,
+        seq: c.seq,
+        chain: c.chain,
     }
 }
 

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{now_ns, CheckpointOutcome, LiveState, PendingBlobs, Result, Store, StoreError};
+use super::{
+    now_ns, snapshot_meta, CheckpointOutcome, LiveState, PendingBlobs, Result, Store, StoreError,
+};
 use crate::record::{CommitKind, Record};
 use crate::scan::{self, diff_trees, BlobPart, IgnoreRules};
-use crate::snapshot::{self, SnapshotMeta};
+use crate::snapshot;
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
 
@@ -149,13 +151,7 @@ impl Store {
         if last.seq.saturating_sub(snap_seq) < self.config.snapshot_every {
             return false;
         }
-        let meta = SnapshotMeta {
-            lsn: last.end_lsn,
-            time_ns: last.time_ns,
-            timeline: 0,
-            seq: last.seq,
-            chain: last.chain,
-        };
+        let meta = snapshot_meta(last);
         let head = self.catalog.head.clone();
         live.snapshot_seq = Some(last.seq);
         live.compactor = Some(std::thread::spawn(move || {

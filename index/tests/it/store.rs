@@ -183,6 +183,15 @@ fn random_batches_captured_by_path_keep_the_head_equal_to_the_disk() {
     use proptest::test_runner::{Config, TestRunner};
     use std::os::unix::fs::{symlink, PermissionsExt};
 
+    /// Clears `path` and creates its parent; false when the parent cannot exist
+    /// (a file is in the way).
+    fn make_room(path: &std::path::Path) -> bool {
+        let _ = fs::remove_file(path);
+        let _ = fs::remove_dir_all(path);
+        path.parent()
+            .is_none_or(|parent| fs::create_dir_all(parent).is_ok())
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Write(u8, u8, u8),
@@ -257,12 +266,8 @@ fn random_batches_captured_by_path_keep_the_head_equal_to_the_disk() {
                         Op::Write(d, f, b) => {
                             let r = rel(*d, *f);
                             parent_of(&r);
-                            let _ = fs::remove_file(p(&r));
-                            let _ = fs::remove_dir_all(p(&r));
-                            if let Some(parent) = p(&r).parent() {
-                                if fs::create_dir_all(parent).is_err() {
-                                    continue;
-                                }
+                            if !make_room(&p(&r)) {
+                                continue;
                             }
                             let _ = fs::write(p(&r), vec![*b; *b as usize % 9]);
                             touched.push(r.into_bytes());
@@ -296,12 +301,8 @@ fn random_batches_captured_by_path_keep_the_head_equal_to_the_disk() {
                         Op::Symlink(d, f) => {
                             let r = rel(*d, *f);
                             parent_of(&r);
-                            let _ = fs::remove_file(p(&r));
-                            let _ = fs::remove_dir_all(p(&r));
-                            if let Some(parent) = p(&r).parent() {
-                                if fs::create_dir_all(parent).is_err() {
-                                    continue;
-                                }
+                            if !make_room(&p(&r)) {
+                                continue;
                             }
                             let _ = symlink("target", p(&r));
                             touched.push(r.into_bytes());

@@ -35,6 +35,8 @@ const WAIT_MAX: Duration = Duration::from_secs(3600);
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// The backlog bound ([`BACKLOG_MAX`] outside tests).
+    backlog_max: usize,
     stop: AtomicBool,
     watched_dirs: AtomicUsize,
 }
@@ -60,7 +62,15 @@ pub struct Threaded {
 
 impl Threaded {
     /// Starts the reading thread for `inner`.
-    pub fn spawn<B: Backend + 'static>(mut inner: B) -> io::Result<Threaded> {
+    pub fn spawn<B: Backend + 'static>(inner: B) -> io::Result<Threaded> {
+        Threaded::spawn_with_backlog(inner, BACKLOG_MAX)
+    }
+
+    /// [`Threaded::spawn`] with another backlog bound (tests).
+    pub fn spawn_with_backlog<B: Backend + 'static>(
+        mut inner: B,
+        backlog_max: usize,
+    ) -> io::Result<Threaded> {
         let (wake, mut signal) = std::io::pipe()?;
         let (stop_rx, stop) = std::io::pipe()?;
         for fd in [wake.as_fd(), signal.as_fd()] {
@@ -69,6 +79,7 @@ impl Threaded {
         }
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            backlog_max,
             stop: AtomicBool::new(false),
             watched_dirs: AtomicUsize::new(inner.watched_dirs()),
         });
@@ -106,7 +117,7 @@ impl Threaded {
                             q.error = Some(e);
                         }
                         q.events.extend(batch.drain(..));
-                        if q.events.len() > BACKLOG_MAX {
+                        if q.events.len() > s.backlog_max {
                             q.events.clear();
                             q.overflowed = true;
                         }
@@ -151,7 +162,10 @@ impl Backend for Threaded {
         if std::mem::take(&mut q.overflowed) {
             out.push(Event::Rescan {
                 dir: Vec::new(),
-                reason: format!("over {BACKLOG_MAX} events were waiting to be captured"),
+                reason: format!(
+                    "over {} events were waiting to be captured",
+                    self.shared.backlog_max
+                ),
                 lost: true,
             });
         }
@@ -228,6 +242,33 @@ mod tests {
         }
         assert_eq!(got, sent);
         assert_eq!(t.name(), "sim");
+    }
+
+    #[test]
+    fn a_backlog_over_its_bound_becomes_one_lossy_rescan_of_the_root() {
+        let (sim, handle) = SimBackend::new();
+        let mut t = Threaded::spawn_with_backlog(sim, 100).unwrap();
+        // Nobody polls while 1,000 events arrive: the backlog overflows.
+        handle.send((0..1000).map(|i| Event::Changed(format!("f{i}").into_bytes())));
+        while handle.pending() > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        handle.send([Event::Changed(b"after".to_vec())]);
+        let mut got = Vec::new();
+        while !got.contains(&Event::Changed(b"after".to_vec())) {
+            t.poll(Duration::from_secs(5), &mut got).unwrap();
+        }
+        assert!(
+            matches!(&got[0], Event::Rescan { dir, lost: true, .. } if dir.is_empty()),
+            "{:?}",
+            &got[0]
+        );
+        assert!(
+            got.len() <= 102,
+            "the backlog was dropped: {} events",
+            got.len()
+        );
     }
 
     #[test]

@@ -214,13 +214,25 @@ impl Storage for FsStorage {
             .create(true)
             .truncate(false)
             .open(self.dir.join(LOCK_FILE))?;
-        match f.try_lock() {
-            Ok(()) => Ok(Box::new(f)),
-            Err(fs::TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
-            Err(fs::TryLockError::Error(e)) => Err(e),
+        // A lock just released can look held for a moment: a process forking a
+        // child (to run git, say) shares the released descriptor with it until the
+        // child's exec closes it. So "held" must last LOCK_PATIENCE to count.
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match f.try_lock() {
+                Ok(()) => return Ok(Box::new(f)),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(io::ErrorKind::WouldBlock.into()),
+                Err(fs::TryLockError::Error(e)) => return Err(e),
+            }
         }
     }
 }
+
+/// How long a held writer lock is retried before the log counts as locked.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Name of the lock file inside the segment directory.
 pub const LOCK_FILE: &str = "LOCK";

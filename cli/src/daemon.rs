@@ -491,29 +491,19 @@ impl<B: Backend> Live<B> {
         if budget.is_zero() {
             return;
         }
-        let ts = rustix::event::Timespec {
-            tv_sec: budget.as_secs() as i64,
-            tv_nsec: budget.subsec_nanos() as _,
-        };
         let mut fds = Vec::with_capacity(3);
-        if let Some(fd) = &backend_fd {
-            fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
-        }
-        let lfd = self.listener.as_ref().map(|l| l.as_fd());
-        if let Some(fd) = &lfd {
-            fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
-        }
+        fds.extend(backend_fd);
+        fds.extend(self.listener.as_ref().map(|l| l.as_fd()));
         // A closed lease reads as end-of-file (POLLIN, POLLHUP).
-        let lease_fd = self
-            .pause
-            .as_ref()
-            .and_then(|p| p.lease.as_ref())
-            .map(|s| s.as_fd());
-        if let Some(fd) = &lease_fd {
-            fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
-        }
-        // EINTR (a signal) just returns: the loop checks the stop flag.
-        let _ = rustix::event::poll(&mut fds, Some(&ts));
+        fds.extend(
+            self.pause
+                .as_ref()
+                .and_then(|p| p.lease.as_ref())
+                .map(|s| s.as_fd()),
+        );
+        // A signal ends the wait: the loop checks the stop flag. A failed poll
+        // (it cannot fail with valid descriptors) only makes the loop go round.
+        let _ = tl_watch::wait_readable(&fds, budget);
     }
 
     fn serve_clients(&mut self) {

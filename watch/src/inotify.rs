@@ -347,20 +347,7 @@ impl Backend for InotifyBackend {
             None => timeout,
         };
         if !timeout.is_zero() {
-            let ts = rustix::event::Timespec {
-                tv_sec: timeout.as_secs() as i64,
-                tv_nsec: timeout.subsec_nanos() as _,
-            };
-            let fd = self.inotify.as_fd();
-            let mut fds = [rustix::event::PollFd::new(
-                &fd,
-                rustix::event::PollFlags::IN,
-            )];
-            match rustix::event::poll(&mut fds, Some(&ts)) {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
+            crate::wait_readable(&[self.inotify.as_fd()], timeout)?;
         }
         loop {
             let raw: Vec<_> = match self.inotify.read_events(&mut self.buf) {

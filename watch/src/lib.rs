@@ -51,6 +51,24 @@ pub use debounce::{Batch, DebounceConfig, Debouncer};
 pub use filter::{join, Filter, NEVER_WATCHED};
 pub use watcher::{Next, Watcher};
 
+/// Waits until one of `fds` is readable (or hung up) or `timeout` passes. A
+/// signal ends the wait early without an error: callers loop and check their
+/// flags. Shared by the backends, the reading thread and the daemon's loop.
+pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<()> {
+    let ts = rustix::event::Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    let mut pfds: Vec<_> = fds
+        .iter()
+        .map(|fd| rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN))
+        .collect();
+    match rustix::event::poll(&mut pfds, Some(&ts)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What a backend reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {

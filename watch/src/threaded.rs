@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{Backend, Event};
+use crate::{wait_readable, Backend, Event};
 
 /// Events queued in memory before the backlog is replaced by a rescan of the root
 /// (about 100 MB of events).
@@ -97,7 +97,8 @@ impl Threaded {
                                 .map(|t| t.saturating_duration_since(std::time::Instant::now()))
                                 .unwrap_or(WAIT_MAX)
                                 .min(WAIT_MAX);
-                            wait_readable(&[fd, stop_rx.as_fd()], wait);
+                            // A failed wait only means polling without one.
+                            let _ = wait_readable(&[fd, stop_rx.as_fd()], wait);
                             if s.stop.load(Ordering::Relaxed) {
                                 return;
                             }
@@ -207,20 +208,6 @@ impl Drop for Threaded {
             let _ = t.join();
         }
     }
-}
-
-/// Waits until one of `fds` is readable or `timeout` passes (an interrupted or
-/// failed wait just returns: the caller polls without blocking next).
-fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) {
-    let ts = rustix::event::Timespec {
-        tv_sec: timeout.as_secs() as i64,
-        tv_nsec: timeout.subsec_nanos() as _,
-    };
-    let mut pfds: Vec<_> = fds
-        .iter()
-        .map(|fd| rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN))
-        .collect();
-    let _ = rustix::event::poll(&mut pfds, Some(&ts));
 }
 
 #[cfg(test)]

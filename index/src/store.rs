@@ -335,9 +335,6 @@ impl<'a> PendingBlobs<'a> {
 pub(crate) struct LiveState {
     /// The ignore files read so far.
     pub(crate) rules: scan::IgnoreRules,
-    /// The catalog keeps only the last checkpoint, without its changes (see
-    /// [`Store::go_lean`]).
-    pub(crate) lean: bool,
     /// Sequence number of the newest snapshot, once looked up.
     pub(crate) snapshot_seq: Option<u64>,
     /// The snapshot being written by the background compactor.
@@ -348,7 +345,6 @@ impl LiveState {
     pub(crate) fn new(root: &Path) -> LiveState {
         LiveState {
             rules: scan::IgnoreRules::new(root),
-            lean: false,
             snapshot_seq: None,
             compactor: None,
         }
@@ -668,7 +664,7 @@ impl Store {
     }
 
     fn is_lean(&self) -> bool {
-        self.live.as_ref().is_some_and(|l| l.lean)
+        self.catalog.is_lean()
     }
 
     /// Appends `records` (new content not yet appended), a Put or Delete per change

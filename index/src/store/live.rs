@@ -52,58 +52,48 @@ impl Store {
             }
             return self.checkpoint_if_changed(kind, None);
         }
-        let options = self.scan_options();
         let mut live = self.live.take().expect("set above");
-        let result = self.capture_paths_with(kind, paths, &options, &mut live);
+        let scanned = self.scan_scopes(paths, &mut live.rules);
         self.live = Some(live);
-        let (records, changes, part) = match result? {
-            Some(x) => x,
-            None => return Ok(None),
-        };
-        self.commit_changes(kind, None, records, &changes, part.1)?;
-        self.after_commit();
-        Ok(Some(self.outcome(part.0.warnings, part.0.stats)))
-    }
-
-    /// The scan and diff of [`Store::capture_paths`]: the records to append with the
-    /// commit, the changes, the scan and the bytes of new content (None: no change).
-    #[allow(clippy::type_complexity)]
-    fn capture_paths_with(
-        &self,
-        _kind: CommitKind,
-        paths: Vec<Vec<u8>>,
-        options: &scan::ScanOptions,
-        live: &mut LiveState,
-    ) -> Result<Option<(Vec<Vec<u8>>, Vec<scan::Change>, (scan::PartialScan, u64))>> {
-        let wal = self.wal()?;
-        let catalog = &self.catalog;
-        let pending = PendingBlobs::new(wal, &|_| {});
-        let sink = |part: BlobPart| pending.push(part);
-        let has_blob = |h: &BlobHash| catalog.has_blob(h);
-        let part = scan::scan_paths(
-            &self.root,
-            paths,
-            &mut live.rules,
-            &StatCache::new(),
-            options,
-            &has_blob,
-            &sink,
-        )
-        .map_err(|e| StoreError::Scan(super::error_chain(&e)))?;
-        let (records, bytes_new) = pending.finish();
-
+        let (part, records, bytes_new) = scanned?;
         let mut changes = Vec::new();
         for scope in &part.scopes {
             let old = subtree(&self.catalog.head, scope);
             let new = subtree(&part.tree, scope);
             changes.extend(diff_trees(&old, &new));
         }
-        changes.sort_by(|a, b| a.path().cmp(b.path()));
-
         if changes.is_empty() {
             return Ok(None);
         }
-        Ok(Some((records, changes, (part, bytes_new))))
+        changes.sort_by(|a, b| a.path().cmp(b.path()));
+        self.commit_changes(kind, None, records, &changes, bytes_new)?;
+        self.after_commit();
+        Ok(Some(self.outcome(part.warnings, part.stats)))
+    }
+
+    /// The targeted scan of [`Store::capture_paths`]: what the scopes hold, the
+    /// Blob records not appended yet, and the bytes of all new content.
+    fn scan_scopes(
+        &self,
+        paths: Vec<Vec<u8>>,
+        rules: &mut IgnoreRules,
+    ) -> Result<(scan::PartialScan, Vec<Vec<u8>>, u64)> {
+        let wal = self.wal()?;
+        let pending = PendingBlobs::new(wal, &|_| {});
+        let sink = |part: BlobPart| pending.push(part);
+        let has_blob = |h: &BlobHash| self.catalog.has_blob(h);
+        let part = scan::scan_paths(
+            &self.root,
+            paths,
+            rules,
+            &StatCache::new(),
+            &self.scan_options(),
+            &has_blob,
+            &sink,
+        )
+        .map_err(|e| StoreError::Scan(super::error_chain(&e)))?;
+        let (records, bytes_new) = pending.finish();
+        Ok((part, records, bytes_new))
     }
 
     /// Turns this store into a long-lived writer's: the catalog is saved now, then
@@ -115,9 +105,6 @@ impl Store {
     pub fn go_lean(&mut self) {
         self.save_catalog();
         self.catalog.make_lean();
-        self.live
-            .get_or_insert_with(|| LiveState::new(&self.root))
-            .lean = true;
     }
 
     /// Work for a quiet moment: saves the catalog cache when enough log follows

@@ -19,7 +19,7 @@ fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
-        .expect("git is installed (.ci/run installs it)");
+        .expect("git is missing: install it with `apt-get install git` (bash .ci/test does)");
     assert!(
         out.status.success(),
         "git {args:?}: {}",

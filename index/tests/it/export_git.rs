@@ -24,7 +24,7 @@ fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
         .env("GIT_COMMITTER_NAME", "u")
         .env("GIT_COMMITTER_EMAIL", "u@x")
         .output()
-        .expect("git is installed (.ci/run installs it)");
+        .expect("git is missing: install it with `apt-get install git` (bash .ci/test does)");
     assert!(
         out.status.success(),
         "git {args:?} failed: {}",

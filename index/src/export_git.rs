@@ -17,10 +17,16 @@
 //! - Trees: an in-memory directory tree whose nodes cache their ids; a checkpoint's
 //!   changes invalidate only the directories on their paths, so unchanged subtrees
 //!   are never serialized or hashed again.
-//! - Paths Git or a checkout would refuse (`pathsafe::validate_path`: `.git` in any
-//!   spelling, `..`, NUL...; a symlinked `.gitmodules`, `.gitattributes`,
-//!   `.gitignore`) fail the export with the path and the checkpoint named.
+//! - Entries Git or a checkout would refuse (a component naming `.git` in any
+//!   spelling, such as a captured `.GIT/hooks/post-checkout`; a symlinked
+//!   `.gitmodules`, `.gitattributes`, `.gitignore`; a `.gitmodules` or
+//!   `.gitattributes` that Git's fsck rejects, [`gitmeta`]) are left out of the
+//!   commit, each reported once as a [`LeftOut`] naming commit, checkpoint and path;
+//!   the rest is exported (`filter`). A damaged log (a path that is both a file
+//!   and a directory) fails the export with the checkpoint named.
 
+mod filter;
+pub mod gitmeta;
 pub mod map;
 pub mod pack;
 pub mod repo;
@@ -29,9 +35,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::catalog::{Checkpoint, PathChange};
-use crate::pathsafe;
 use crate::store::{Store, StoreError};
-use crate::types::{BlobHash, Entry, Mode, Tree};
+use crate::types::{BlobHash, Entry, Mode};
+use filter::{conflict, Skipped};
 use map::{GitMap, MappedCommit};
 use pack::{object_id, Kind, Oid, PackWriter};
 use repo::Repo;
@@ -187,6 +193,37 @@ pub struct ExportReport {
     pub open_window_ends_ns: Option<i64>,
     /// True when the mapping was missing or stale and was recomputed.
     pub rebuilt_map: bool,
+    /// Entries left out of the commits written, because Git would refuse them.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// An entry left out of an exported commit because Git would refuse it (a name Git
+/// reserves, a symlinked `.gitmodules`, a `.gitmodules` Git's fsck rejects...). It is
+/// reported for the commit where it first appears (or changes); later commits leave
+/// it out silently while it stays the same.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The commit it is left out of (hex).
+    pub commit: String,
+    /// The checkpoint that commit is made of.
+    pub checkpoint: String,
+    /// The path.
+    pub path: Vec<u8>,
+    /// Why.
+    pub reason: String,
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "commit {} (checkpoint {}): left out {:?}: {}",
+            &self.commit[..self.commit.len().min(12)],
+            self.checkpoint,
+            String::from_utf8_lossy(&self.path),
+            self.reason
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -340,59 +377,6 @@ impl Drop for Objects {
         if let Some(pack) = self.pack.take() {
             pack.abandon();
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// Paths
-
-/// True if `name` opens `.gitmodules`, `.gitattributes` or `.gitignore` on some file
-/// system (case, HFS+ ignorables, NTFS trailing dots/spaces, streams and 8.3 names,
-/// as Git's `is_{hfs,ntfs}_dotgit{modules,attributes,ignore}`).
-fn is_git_meta_name(name: &[u8]) -> bool {
-    let n = pathsafe::fs_folded_name(name);
-    if matches!(
-        n.as_slice(),
-        b".gitmodules" | b".gitattributes" | b".gitignore"
-    ) {
-        return true;
-    }
-    // 8.3 short names: `GITMOD~1`, and the hashed forms Git checks (`GI7EBA~1`...).
-    if n.len() == 8 && n[6] == b'~' && n[7].is_ascii_digit() && n[7] != b'0' {
-        return matches!(
-            &n[..6],
-            b"gitmod" | b"gi7eba" | b"gitatt" | b"gi7d29" | b"gitign" | b"gi250a"
-        );
-    }
-    false
-}
-
-fn check_entry(path: &[u8], e: &Entry, cp: &Checkpoint) -> Result<(), ExportError> {
-    let refuse = |reason: String| ExportError::Path {
-        checkpoint: cp.id.clone(),
-        reason,
-    };
-    pathsafe::validate_path(path).map_err(|err| refuse(err.to_string()))?;
-    if e.mode == Mode::Symlink {
-        let last = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-        if is_git_meta_name(last) {
-            return Err(refuse(format!(
-                "{:?} is a symlink, and Git refuses symlinked .gitmodules, .gitattributes and \
-                 .gitignore",
-                String::from_utf8_lossy(path)
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn conflict(path: &[u8], cp: &Checkpoint) -> ExportError {
-    ExportError::Path {
-        checkpoint: cp.id.clone(),
-        reason: format!(
-            "path {:?} is both a file and a directory",
-            String::from_utf8_lossy(path)
-        ),
     }
 }
 
@@ -569,24 +553,13 @@ fn select(
     (picks, 0, None)
 }
 
-/// Builds the directory tree of a whole tree, checking every path when `check` names
-/// the checkpoint it belongs to.
-fn build(tree: &Tree, blobs: &Blobs, check: Option<&Checkpoint>) -> Result<Dir, ExportError> {
-    if let Some(cp) = check {
-        for (p, e) in tree {
-            check_entry(p, e, cp)?;
-        }
-        pathsafe::check_no_duplicates_or_prefix_conflicts(tree.keys().map(|k| k.as_slice()))
-            .map_err(|e| ExportError::Path {
-                checkpoint: cp.id.clone(),
-                reason: e.to_string(),
-            })?;
-    }
+/// Builds the directory tree of the entries a commit keeps (see [`filter`]).
+fn build(keep: &[(&[u8], &Entry)], blobs: &Blobs, cp: &Checkpoint) -> Result<Dir, ExportError> {
     let mut root = Dir::default();
-    for (p, e) in tree {
+    for (p, e) in keep {
         let id = blobs.ids[&e.hash];
         if root.insert(&components(p), e.mode, id).is_err() {
-            return Err(conflict(p, check.expect("checked trees have no conflicts")));
+            return Err(conflict(p, cp));
         }
     }
     Ok(root)
@@ -669,9 +642,11 @@ pub fn export(
     if let Some(idx) = cont {
         let tree = store.tree_at(idx)?;
         out.write = false;
-        let wanted = tree.values().map(|e| (e.hash, e.size)).collect();
+        // What was left out was reported when that commit was made.
+        let (keep, _) = filter::exportable(store, &tree, &cps[idx])?;
+        let wanted = keep.iter().map(|(_, e)| (e.hash, e.size)).collect();
         blobs.resolve(store, wanted, &mut out, &|_| {})?;
-        let mut dir = build(&tree, &blobs, None)?;
+        let mut dir = build(&keep, &blobs, &cps[idx])?;
         let id = dir.hash(&mut out).map_err(pack_io)?;
         out.write = true;
         let last = gitmap.commits.last_mut().expect("continuing from a commit");
@@ -703,15 +678,21 @@ pub fn export(
     let mut commits_written = 0;
     for (n, &(idx, squashed)) in picks.iter().enumerate() {
         let cp = &cps[idx];
+        let mut skipped: Vec<Skipped> = Vec::new();
         match (&mut root, prev_idx) {
             (Some(dir), Some(prev)) => {
                 // Apply the changes of every checkpoint since the last commit.
                 let mut wanted = Vec::new();
-                for c in &cps[prev + 1..=idx] {
-                    for ch in &c.changes {
+                let mut left_out: HashMap<(usize, usize), String> = HashMap::new();
+                for (ci, c) in cps[prev + 1..=idx].iter().enumerate() {
+                    for (k, ch) in c.changes.iter().enumerate() {
                         if let PathChange::Put(p, e) = ch {
-                            check_entry(p, e, c)?;
-                            wanted.push((e.hash, e.size));
+                            match filter::check_entry(store, p, e, c)? {
+                                None => wanted.push((e.hash, e.size)),
+                                Some(reason) => {
+                                    left_out.insert((ci, k), reason);
+                                }
+                            }
                         }
                     }
                 }
@@ -722,14 +703,25 @@ pub fn export(
                         bytes: b,
                     })
                 })?;
-                for c in &cps[prev + 1..=idx] {
+                for (ci, c) in cps[prev + 1..=idx].iter().enumerate() {
                     for ch in &c.changes {
                         if let PathChange::Delete(p) = ch {
                             dir.remove(&components(p));
+                            skipped.retain(|s| s.path != *p);
                         }
                     }
-                    for ch in &c.changes {
+                    for (k, ch) in c.changes.iter().enumerate() {
                         if let PathChange::Put(p, e) = ch {
+                            skipped.retain(|s| s.path != *p);
+                            if let Some(reason) = left_out.remove(&(ci, k)) {
+                                // No older version of it stays in the commit either.
+                                dir.remove(&components(p));
+                                skipped.push(Skipped {
+                                    path: p.clone(),
+                                    reason,
+                                });
+                                continue;
+                            }
                             dir.insert(&components(p), e.mode, blobs.ids[&e.hash])
                                 .map_err(|_| conflict(p, c))?;
                         }
@@ -738,10 +730,9 @@ pub fn export(
             }
             _ => {
                 let tree = store.tree_at(idx)?;
-                for (p, e) in &tree {
-                    check_entry(p, e, cp)?;
-                }
-                let wanted = tree.values().map(|e| (e.hash, e.size)).collect();
+                let (keep, left_out) = filter::exportable(store, &tree, cp)?;
+                skipped = left_out;
+                let wanted = keep.iter().map(|(_, e)| (e.hash, e.size)).collect();
                 blobs.resolve(store, wanted, &mut out, &|b| {
                     progress(Progress {
                         commits_done: n as u64,
@@ -749,7 +740,7 @@ pub fn export(
                         bytes: b,
                     })
                 })?;
-                root = Some(build(&tree, &blobs, Some(cp))?);
+                root = Some(build(&keep, &blobs, cp)?);
             }
         }
         let dir = root.as_mut().expect("built above");
@@ -765,6 +756,12 @@ pub fn export(
         });
         if found_tip {
             commits_written += 1;
+            report.left_out.extend(skipped.into_iter().map(|s| LeftOut {
+                commit: pack::hex(&id),
+                checkpoint: cp.id.clone(),
+                path: s.path,
+                reason: s.reason,
+            }));
         } else if Some(id) == old_tip {
             found_tip = true;
             out.write = true;
@@ -835,26 +832,6 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5y").is_err());
-    }
-
-    #[test]
-    fn git_meta_names_in_every_spelling() {
-        for n in [
-            ".gitmodules",
-            ".GITMODULES",
-            ".gitmodules ..",
-            ".gitmodules::$DATA",
-            "GITMOD~1",
-            "gi7eba~2",
-            ".gitattributes",
-            ".gitignore",
-            ".git\u{200c}ignore",
-        ] {
-            assert!(is_git_meta_name(n.as_bytes()), "{n}");
-        }
-        for n in ["gitmodules", ".gitmodules.bak", "gitmod~0", "x.gitignore"] {
-            assert!(!is_git_meta_name(n.as_bytes()), "{n}");
-        }
     }
 
     #[test]

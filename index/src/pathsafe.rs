@@ -129,7 +129,9 @@ fn is_separator(b: u8) -> bool {
 
 /// Rule 1 only: checks that `path` is a well-formed relative path. Record decoding uses
 /// this, not [`validate_path`], so that a `.git`-named path that capture let through
-/// makes restore refuse that one entry rather than making the whole log unreadable.
+/// (`.GIT/hooks/post-checkout` is a legal name on Linux) makes restore and the git
+/// export skip that one entry, with a warning, rather than making the whole log
+/// unreadable or every later replay and export fail.
 pub fn validate_path_syntax(path: &[u8]) -> Result<(), PathError> {
     if path.is_empty() {
         return Err(error(path, PathRule::Empty));

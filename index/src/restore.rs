@@ -48,6 +48,23 @@
 //! Directories are removed only when they became empty because of this restore's
 //! removals; empty directories that were already there stay.
 //!
+//! # What changed after the plan is kept
+//!
+//! A replay captures the present, plans, then writes for a while: a file the user
+//! edits meanwhile is not in the log. Just before each rename over a path (or unlink
+//! of it), `guard` checks that the path is still what the plan saw (stat, and the
+//! content when the stat is too recent to trust); if not, it is left as it is and
+//! listed in [`MaterializeReport::kept`] ("changed since the replay began; run the
+//! replay again"). Nothing is overwritten unsaved.
+//!
+//! # Names tl never writes
+//!
+//! An entry (of the target or the tracked tree) whose path breaks only the rule on
+//! `.git`/`.tl` names (pathsafe rule 2: `.GIT/hooks/post-checkout` is legal on
+//! Linux, and capture keeps it) is skipped: neither written nor removed, and listed
+//! in [`MaterializeReport::skipped`]; the rest of the tree is restored. Any other
+//! broken path rule refuses the whole restore: no decoded record can hold one.
+//!
 //! # How the disk is touched (`RELIABILITY.md`, "Path safety", rule 4)
 //!
 //! Every access goes through directory handles opened one component at a time with
@@ -56,7 +73,8 @@
 //! or anything else where a directory is expected stops the walk; nothing is ever
 //! created through a symlink, so nothing can be written outside `dir`. New content goes
 //! to a temp file `.tl-tmp-PID-N` created `O_CREAT|O_EXCL|O_NOFOLLOW` in the target's
-//! directory; [`Store::read_blob`] verifies the BLAKE3 hash while streaming, and the
+//! directory (`temps`: a later restore writing into that directory removes those a
+//! killed restore left behind); [`Store::read_blob`] verifies the BLAKE3 hash while streaming, and the
 //! temp file is renamed into place only after a successful verification.
 //!
 //! # Failure
@@ -72,15 +90,19 @@ use std::io::{self, BufWriter, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{AtFlags, FileType, Mode as FsMode, OFlags};
 use rustix::io::Errno;
 
-use crate::pathsafe::{self, PathError};
+use crate::pathsafe::{self, PathError, PathRule};
 use crate::statcache::CachedStat;
 use crate::store::{Store, StoreError};
 use crate::types::{BlobHash, Entry, Mode, Tree};
+
+mod guard;
+mod temps;
+
+use guard::Seen;
 
 /// What to materialize and how.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,6 +126,51 @@ pub struct MaterializeReport {
     pub unchanged: u64,
     /// Content bytes written (file sizes plus symlink target lengths).
     pub bytes_written: u64,
+    /// Entries neither written nor removed because of their name (a component naming
+    /// `.git` or `.tl` in some spelling, such as a captured `.GIT/hooks/post-checkout`:
+    /// legal on Linux, but never written by tl), sorted by path.
+    pub skipped: Vec<SkippedPath>,
+    /// Paths left as they are because they changed on disk after the plan was made
+    /// (edited while the restore ran): overwriting or removing them would lose that
+    /// change. Sorted; running the restore again finishes the job.
+    pub kept: Vec<Vec<u8>>,
+}
+
+/// An entry a materialization does not touch, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedPath {
+    /// The path.
+    pub path: Vec<u8>,
+    /// The rule its name breaks.
+    pub rule: PathRule,
+}
+
+impl std::fmt::Display for SkippedPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: not restored, and left as it is on disk: {}; tl never writes such a name",
+            lossy(&self.path),
+            self.rule
+        )
+    }
+}
+
+/// Hooks into a materialization: progress, and a look at the plan before anything
+/// is written.
+pub trait Observer {
+    /// The plan is made (and checked); nothing is written yet.
+    fn planned(&self, _plan: &MaterializeReport) {}
+    /// `done` of `total` files and symlinks written.
+    fn progress(&self, _done: u64, _total: u64) {}
+}
+
+struct ProgressFn<'a>(&'a dyn Fn(u64, u64));
+
+impl Observer for ProgressFn<'_> {
+    fn progress(&self, done: u64, total: u64) {
+        (self.0)(done, total)
+    }
 }
 
 /// Why a materialization refused or stopped. Each message names the path and the
@@ -304,7 +371,9 @@ enum Disk {
         /// The stat, to look the file up in the stat cache (hash left zero).
         stat: CachedStat,
     },
-    Symlink,
+    Symlink {
+        stat: CachedStat,
+    },
     Dir,
     Other,
 }
@@ -324,42 +393,14 @@ fn stat_at(w: &mut Walker<'_>, comps: &[&[u8]]) -> io::Result<Disk> {
     Ok(match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile => Disk::File {
             exec: FsMode::from_raw_mode(st.st_mode).contains(FsMode::XUSR),
-            stat: CachedStat {
-                size: st.st_size as u64,
-                mtime_ns: (st.st_mtime as i64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(st.st_mtime_nsec as i64),
-                ctime_ns: (st.st_ctime as i64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(st.st_ctime_nsec as i64),
-                inode: st.st_ino as u64,
-                mode: st.st_mode as u32,
-                hash: BlobHash::default(),
-            },
+            stat: guard::cached_stat(&st),
         },
-        FileType::Symlink => Disk::Symlink,
+        FileType::Symlink => Disk::Symlink {
+            stat: guard::cached_stat(&st),
+        },
         FileType::Directory => Disk::Dir,
         _ => Disk::Other,
     })
-}
-
-/// BLAKE3 of regular file `name` in the walker's current directory.
-fn hash_file(w: &Walker<'_>, name: &[u8]) -> io::Result<BlobHash> {
-    // O_NONBLOCK: should a FIFO replace the file after the stat, opening it must not
-    // hang; the fstat below refuses it.
-    let fd = rustix::fs::openat(
-        w.fd(),
-        os(name),
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        FsMode::empty(),
-    )?;
-    let st = rustix::fs::fstat(&fd)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(io::Error::other("it stopped being a regular file"));
-    }
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(File::from(fd))?;
-    Ok(BlobHash(*hasher.finalize().as_bytes()))
 }
 
 fn read_link(w: &Walker<'_>, name: &[u8]) -> io::Result<Vec<u8>> {
@@ -409,12 +450,17 @@ fn remove_empty_tree(parent: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
 /// The work a materialization does, decided before anything is written.
 #[derive(Default)]
 struct Plan {
-    /// Regular files to write.
-    files: Vec<(Vec<u8>, Entry)>,
-    /// Symlinks to create: path, target bytes (read and verified while planning).
-    links: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Non-directories to remove.
-    removes: Vec<Vec<u8>>,
+    /// Regular files to write, and what the disk had there.
+    files: Vec<(Vec<u8>, Entry, Seen)>,
+    /// Symlinks to create: path, target bytes (read and verified while planning),
+    /// what the disk had there.
+    links: Vec<(Vec<u8>, Vec<u8>, Seen)>,
+    /// Non-directories to remove, and what they were.
+    removes: Vec<(Vec<u8>, Seen)>,
+    /// Entries not touched because of their name.
+    skipped: Vec<SkippedPath>,
+    /// When planning began (ns since the epoch), for [`guard`]'s racy rule.
+    started_ns: i64,
     /// Directories (holding only removed things) standing where a file will be.
     clear_dirs: Vec<Vec<u8>>,
     unchanged: u64,
@@ -426,17 +472,21 @@ impl Plan {
         let mut written: Vec<Vec<u8>> = self
             .files
             .iter()
-            .map(|(p, _)| p.clone())
-            .chain(self.links.iter().map(|(p, _)| p.clone()))
+            .map(|(p, ..)| p.clone())
+            .chain(self.links.iter().map(|(p, ..)| p.clone()))
             .collect();
         written.sort();
-        let mut removed = self.removes.clone();
+        let mut removed: Vec<Vec<u8>> = self.removes.iter().map(|(p, _)| p.clone()).collect();
         removed.sort();
+        let mut skipped = self.skipped.clone();
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
         MaterializeReport {
             written,
             removed,
             unchanged: self.unchanged,
             bytes_written: self.bytes,
+            skipped,
+            kept: Vec::new(),
         }
     }
 }
@@ -464,6 +514,18 @@ pub fn materialize_with_progress(
     opts: &MaterializeOptions,
     progress: &dyn Fn(u64, u64),
 ) -> Result<MaterializeReport, RestoreError> {
+    materialize_observed(store, target, dir, opts, &ProgressFn(progress))
+}
+
+/// [`materialize`], telling `observer` the plan before writing and the progress
+/// while writing.
+pub fn materialize_observed(
+    store: &Store,
+    target: &Tree,
+    dir: &Path,
+    opts: &MaterializeOptions,
+    observer: &dyn Observer,
+) -> Result<MaterializeReport, RestoreError> {
     let in_place = match (
         std::fs::canonicalize(dir),
         std::fs::canonicalize(store.root()),
@@ -483,10 +545,11 @@ pub fn materialize_with_progress(
         let mut walker = Walker::new(root.as_ref().map(|fd| fd.as_fd()));
         make_plan(store, target, tracked, &mut walker, opts)?
     };
-    let report = plan.report();
+    let mut report = plan.report();
     if opts.dry_run {
         return Ok(report);
     }
+    observer.planned(&report);
     let root = match root {
         Some(fd) => fd,
         None => {
@@ -494,7 +557,25 @@ pub fn materialize_with_progress(
             open_root(dir).map_err(io_err(b"", "opening the restore directory"))?
         }
     };
-    execute(store, &plan, root.as_fd(), progress)?;
+    let kept = execute(store, &plan, root.as_fd(), observer)?;
+    if !kept.is_empty() {
+        let is_kept = |p: &Vec<u8>| kept.binary_search(p).is_ok();
+        report.written.retain(|p| !is_kept(p));
+        report.removed.retain(|p| !is_kept(p));
+        report.bytes_written -= plan
+            .files
+            .iter()
+            .filter(|(p, ..)| is_kept(p))
+            .map(|(_, e, _)| e.size)
+            .chain(
+                plan.links
+                    .iter()
+                    .filter(|(p, ..)| is_kept(p))
+                    .map(|(_, b, _)| b.len() as u64),
+            )
+            .sum::<u64>();
+        report.kept = kept;
+    }
     Ok(report)
 }
 
@@ -507,6 +588,16 @@ fn open_root(dir: &Path) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// `Some(rule)` if `path` breaks only the rule on reserved names (restore skips it);
+/// an error if it breaks another.
+fn reserved(path: &[u8]) -> Result<Option<PathRule>, PathError> {
+    match pathsafe::validate_path(path) {
+        Ok(()) => Ok(None),
+        Err(e) if matches!(e.rule, PathRule::Reserved { .. }) => Ok(Some(e.rule)),
+        Err(e) => Err(e),
+    }
+}
+
 fn make_plan(
     store: &Store,
     target: &Tree,
@@ -514,9 +605,16 @@ fn make_plan(
     w: &mut Walker<'_>,
     opts: &MaterializeOptions,
 ) -> Result<Plan, RestoreError> {
-    // 1. Check the target: paths, content present, symlink targets.
+    let started_ns = guard::now_ns();
+    // 1. Check the target: paths, content present, symlink targets. A name that
+    // only the `.git`/`.tl` rule refuses (capture keeps `.GIT/...` on Linux) is
+    // skipped, not refused: one such entry must not make every replay fail. Other
+    // broken rules cannot come from a decoded record: the log is damaged or forged.
+    let mut skipped: BTreeMap<&[u8], PathRule> = BTreeMap::new();
     for path in target.keys() {
-        pathsafe::validate_path(path)?;
+        if let Some(rule) = reserved(path)? {
+            skipped.insert(path.as_slice(), rule);
+        }
     }
     pathsafe::check_no_duplicates_or_prefix_conflicts(target.keys().map(|k| k.as_slice()))?;
     let only: Option<Vec<&[u8]>> = match &opts.only {
@@ -547,7 +645,10 @@ fn make_plan(
         }
     }
     let mut candidates: BTreeSet<&[u8]> = BTreeSet::new();
-    for (path, entry) in target.iter().filter(|(p, _)| selected(p)) {
+    for (path, entry) in target
+        .iter()
+        .filter(|(p, _)| selected(p) && !skipped.contains_key(p.as_slice()))
+    {
         if !store.catalog().has_blob(&entry.hash) {
             return Err(RestoreError::MissingContent {
                 path: lossy(path),
@@ -557,9 +658,20 @@ fn make_plan(
         candidates.insert(path);
     }
     for path in tracked.keys().filter(|p| selected(p)) {
-        pathsafe::validate_path(path)?;
-        candidates.insert(path);
+        match reserved(path)? {
+            Some(rule) => {
+                skipped.entry(path.as_slice()).or_insert(rule);
+            }
+            None => {
+                candidates.insert(path);
+            }
+        }
     }
+    skipped.retain(|p, _| selected(p));
+    let mut candidates: BTreeSet<&[u8]> = candidates
+        .into_iter()
+        .filter(|p| !skipped.contains_key(p))
+        .collect();
     // In place, the caller has just captured the disk, so the tracked tree is what
     // is on disk: a path whose entry is the same in both trees needs no look. This
     // keeps a replay of a few changed files from stat'ing the whole tree. (A file
@@ -571,10 +683,9 @@ fn make_plan(
         });
     }
     let mut links: BTreeMap<&[u8], Vec<u8>> = BTreeMap::new();
-    for (path, entry) in target
-        .iter()
-        .filter(|(p, e)| selected(p) && e.mode == Mode::Symlink)
-    {
+    for (path, entry) in target.iter().filter(|(p, e)| {
+        selected(p) && e.mode == Mode::Symlink && !skipped.contains_key(p.as_slice())
+    }) {
         let bytes = store.blob_bytes(&entry.hash)?;
         let bad = |why: &str| RestoreError::BadSymlink {
             path: lossy(path),
@@ -612,22 +723,29 @@ fn make_plan(
                 // clean) has the cached hash: no need to read it, as in a capture.
                 let h = match stat_cache.fresh_hash(path, &stat) {
                     Some(h) => h,
-                    None => hash_file(w, name).map_err(io_err(path, "reading"))?,
+                    None => guard::hash_file(w.fd(), name).map_err(io_err(path, "reading"))?,
                 };
                 Some((h, if exec { Mode::Exec } else { Mode::File }))
             }
-            Disk::Symlink => {
+            Disk::Symlink { .. } => {
                 let t = read_link(w, name).map_err(io_err(path, "reading the symlink"))?;
                 Some((BlobHash::of(&t), Mode::Symlink))
             }
             _ => None,
+        };
+        // What execute checks again just before replacing or removing the path.
+        let seen = match (&disk, current) {
+            (Disk::File { stat, .. } | Disk::Symlink { stat }, Some((hash, _))) => {
+                Seen::Entry { stat: *stat, hash }
+            }
+            _ => Seen::Nothing,
         };
         match target.get(path) {
             Some(entry) => {
                 match disk {
                     Disk::Missing => {}
                     Disk::Blocked(i) => blockers.push((comps[..=i].join(&b'/'), path)),
-                    Disk::File { .. } | Disk::Symlink => {
+                    Disk::File { .. } | Disk::Symlink { .. } => {
                         let (h, mode) = current.expect("hashed above");
                         if h == entry.hash && mode == entry.mode {
                             plan.unchanged += 1;
@@ -650,8 +768,8 @@ fn make_plan(
                 }
                 plan.bytes += entry.size;
                 match links.remove(path) {
-                    Some(bytes) => plan.links.push((path.to_vec(), bytes)),
-                    None => plan.files.push((path.to_vec(), *entry)),
+                    Some(bytes) => plan.links.push((path.to_vec(), bytes, seen)),
+                    None => plan.files.push((path.to_vec(), *entry, seen)),
                 }
             }
             None => {
@@ -665,12 +783,12 @@ fn make_plan(
                             action: "remove",
                         });
                     }
-                    plan.removes.push(path.to_vec());
+                    plan.removes.push((path.to_vec(), seen));
                 }
             }
         }
     }
-    let removed: HashSet<&[u8]> = plan.removes.iter().map(|p| p.as_slice()).collect();
+    let removed: HashSet<&[u8]> = plan.removes.iter().map(|(p, _)| p.as_slice()).collect();
     for (blocker, needed_by) in &blockers {
         if !removed.contains(blocker.as_slice()) {
             return Err(RestoreError::Conflict {
@@ -705,28 +823,38 @@ fn make_plan(
             });
         }
     }
+    plan.started_ns = started_ns;
+    plan.skipped = skipped
+        .into_iter()
+        .map(|(p, rule)| SkippedPath {
+            path: p.to_vec(),
+            rule,
+        })
+        .collect();
     Ok(plan)
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_name() -> Vec<u8> {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(".tl-tmp-{}-{n}", std::process::id()).into_bytes()
-}
-
+/// Carries out `plan`; returns the paths kept because they changed since the plan
+/// (sorted).
 fn execute(
     store: &Store,
     plan: &Plan,
     root: BorrowedFd<'_>,
-    progress: &dyn Fn(u64, u64),
-) -> Result<(), RestoreError> {
+    observer: &dyn Observer,
+) -> Result<Vec<Vec<u8>>, RestoreError> {
     let mut w = Walker::new(Some(root));
+    let mut kept = Vec::new();
     // Removals first: they free the paths where the target needs directories.
-    for path in &plan.removes {
+    for (path, seen) in &plan.removes {
         let comps = components(path);
         let (name, dirs) = comps.split_last().expect("a path has a component");
         if let Reach::Dir = w.reach(dirs, false).map_err(io_err(path, "removing"))? {
+            let as_planned = guard::still_as_planned(w.fd(), name, seen, plan.started_ns)
+                .map_err(io_err(path, "inspecting"))?;
+            if !as_planned {
+                kept.push(path.clone());
+                continue;
+            }
             match rustix::fs::unlinkat(w.fd(), os(name), AtFlags::empty()) {
                 Ok(()) | Err(Errno::NOENT) => {}
                 Err(e) => return Err(io_err(path, "removing")(e.into())),
@@ -755,24 +883,44 @@ fn execute(
             .get(&e.hash)
             .and_then(|(_, parts)| parts.first().map(|p| p.1))
     };
-    let mut files: Vec<&(Vec<u8>, Entry)> = plan.files.iter().collect();
-    files.sort_by_key(|(_, e)| first_lsn(e).unwrap_or(u64::MAX));
-    for (i, (path, entry)) in files.into_iter().enumerate() {
+    let mut files: Vec<&(Vec<u8>, Entry, Seen)> = plan.files.iter().collect();
+    files.sort_by_key(|(_, e, _)| first_lsn(e).unwrap_or(u64::MAX));
+    let check = |w: &Walker<'_>, path: &[u8], name: &[u8], seen: &Seen| {
+        guard::still_as_planned(w.fd(), name, seen, plan.started_ns)
+            .map_err(io_err(path, "inspecting"))
+    };
+    // Directories written into, each cleared of stale temporaries once.
+    let mut tidied: HashSet<Vec<u8>> = HashSet::new();
+    let mut tidy = |w: &Walker<'_>, dirs: &[&[u8]]| {
+        if tidied.insert(dirs.join(&b'/')) {
+            // Best effort: a leftover temporary costs space, never correctness.
+            let _ = temps::remove_stale(w.fd());
+        }
+    };
+    for (i, (path, entry, seen)) in files.into_iter().enumerate() {
         let comps = components(path);
         let (name, dirs) = comps.split_last().expect("a path has a component");
         reach_for_write(&mut w, path, dirs)?;
-        write_file(store, &w, path, name, entry)?;
-        progress(i as u64 + 1, total);
+        tidy(&w, dirs);
+        let replace = || check(&w, path, name, seen);
+        if write_file(store, &w, path, name, entry, &replace)? == Written::Kept {
+            kept.push(path.clone());
+        }
+        observer.progress(i as u64 + 1, total);
     }
-    for (path, bytes) in &plan.links {
+    for (path, bytes, seen) in &plan.links {
         let comps = components(path);
         let (name, dirs) = comps.split_last().expect("a path has a component");
         reach_for_write(&mut w, path, dirs)?;
-        write_link(&w, path, name, bytes)?;
+        tidy(&w, dirs);
+        let replace = || check(&w, path, name, seen);
+        if write_link(&w, path, name, bytes, &replace)? == Written::Kept {
+            kept.push(path.clone());
+        }
     }
     // Directories that the removals left empty, deepest first.
     let mut parents: BTreeSet<(usize, Vec<u8>)> = BTreeSet::new();
-    for path in &plan.removes {
+    for (path, _) in &plan.removes {
         for (i, &b) in path.iter().enumerate() {
             if b == b'/' {
                 let p = &path[..i];
@@ -795,7 +943,16 @@ fn execute(
     // No fsync here, like git checkout: the log holds every byte written, so after a
     // power cut a replay can simply be run again. (syncfs would flush the whole
     // filesystem, other programs' dirty data included: seconds on a busy disk.)
-    Ok(())
+    kept.sort();
+    Ok(kept)
+}
+
+/// Whether a file or symlink was put in place.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    Yes,
+    /// What was there changed since the plan: left as it is.
+    Kept,
 }
 
 fn reach_for_write(w: &mut Walker<'_>, path: &[u8], dirs: &[&[u8]]) -> Result<(), RestoreError> {
@@ -816,7 +973,7 @@ fn reach_for_write(w: &mut Walker<'_>, path: &[u8], dirs: &[&[u8]]) -> Result<()
 /// Creates a temp file next to `name`, `O_EXCL|O_NOFOLLOW`.
 fn create_temp(dir: BorrowedFd<'_>) -> io::Result<(Vec<u8>, File)> {
     loop {
-        let tmp = temp_name();
+        let tmp = temps::name();
         match rustix::fs::openat(
             dir,
             os(&tmp),
@@ -830,13 +987,17 @@ fn create_temp(dir: BorrowedFd<'_>) -> io::Result<(Vec<u8>, File)> {
     }
 }
 
+/// `Ok(true)` if the path may be replaced now (see [`guard`]).
+type MayReplace<'a> = dyn Fn() -> Result<bool, RestoreError> + 'a;
+
 fn write_file(
     store: &Store,
     w: &Walker<'_>,
     path: &[u8],
     name: &[u8],
     entry: &Entry,
-) -> Result<(), RestoreError> {
+    may_replace: &MayReplace<'_>,
+) -> Result<Written, RestoreError> {
     let dir = w.fd();
     let (tmp, file) = create_temp(dir).map_err(io_err(path, "creating a temp file"))?;
     let result = (|| {
@@ -851,19 +1012,33 @@ fn write_file(
         };
         rustix::fs::fchmod(&file, FsMode::from_raw_mode(mode))
             .map_err(|e| io_err(path, "setting the mode")(e.into()))?;
+        // The last look, right before the rename (the content was just streamed).
+        if !may_replace()? {
+            return Ok(Written::Kept);
+        }
         rustix::fs::renameat(dir, os(&tmp), dir, os(name))
-            .map_err(|e| io_err(path, "renaming into place")(e.into()))
+            .map_err(|e| io_err(path, "renaming into place")(e.into()))?;
+        Ok(Written::Yes)
     })();
-    if result.is_err() {
+    if !matches!(result, Ok(Written::Yes)) {
         let _ = rustix::fs::unlinkat(dir, os(&tmp), AtFlags::empty());
     }
     result
 }
 
-fn write_link(w: &Walker<'_>, path: &[u8], name: &[u8], target: &[u8]) -> Result<(), RestoreError> {
+fn write_link(
+    w: &Walker<'_>,
+    path: &[u8],
+    name: &[u8],
+    target: &[u8],
+    may_replace: &MayReplace<'_>,
+) -> Result<Written, RestoreError> {
     let dir = w.fd();
+    if !may_replace()? {
+        return Ok(Written::Kept);
+    }
     let tmp = loop {
-        let tmp = temp_name();
+        let tmp = temps::name();
         match rustix::fs::symlinkat(os(target), dir, os(&tmp)) {
             Ok(()) => break tmp,
             Err(Errno::EXIST) => continue,
@@ -873,5 +1048,6 @@ fn write_link(w: &Walker<'_>, path: &[u8], name: &[u8], target: &[u8]) -> Result
     rustix::fs::renameat(dir, os(&tmp), dir, os(name)).map_err(|e| {
         let _ = rustix::fs::unlinkat(dir, os(&tmp), AtFlags::empty());
         io_err(path, "renaming the symlink into place")(e.into())
-    })
+    })?;
+    Ok(Written::Yes)
 }

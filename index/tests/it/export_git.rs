@@ -1,6 +1,6 @@
 //! `export_git` against the real `git`: fsck-clean packs, every commit equal to its
 //! checkpoint (content, modes, symlinks), incremental runs that only extend the ref,
-//! a rebuilt mapping, `--every` windows, refused paths and untouched user refs.
+//! a rebuilt mapping, `--every` windows, paths left out and untouched user refs.
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -311,7 +311,7 @@ fn export_into_the_projects_git_touches_nothing_but_its_ref() {
 }
 
 #[test]
-fn a_symlinked_gitignore_is_refused_naming_path_and_checkpoint() {
+fn a_symlinked_gitignore_is_left_out_naming_path_and_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     fs::write(root.join("ok"), "1").unwrap();
@@ -319,21 +319,20 @@ fn a_symlinked_gitignore_is_refused_naming_path_and_checkpoint() {
     store.checkpoint(CommitKind::Manual, None).unwrap();
     fs::create_dir(root.join("sub")).unwrap();
     symlink("/etc/passwd", root.join("sub/.GitIgnore")).unwrap();
+    fs::write(root.join("sub/x"), "2").unwrap();
     let bad = store.checkpoint(CommitKind::Manual, None).unwrap();
     let repo = tempfile::tempdir().unwrap();
-    let err = run(&store, &opts_into(repo.path()))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("sub/.GitIgnore"), "{err}");
-    assert!(err.contains(&bad.checkpoint.id), "{err}");
-    // Nothing was made visible: no ref, no pack.
-    assert!(text(git(repo.path(), &["for-each-ref"])).is_empty());
-    let packs = fs::read_dir(repo.path().join("objects/pack"))
-        .unwrap()
-        .count();
-    assert_eq!(packs, 0);
-    // Up to the checkpoint before, the export works.
-    let mut o = opts_into(repo.path());
-    o.until_ns = Some(store.checkpoints()[0].time_ns);
-    assert_eq!(run(&store, &o).unwrap().commits_written, 1);
+    let r = run(&store, &opts_into(repo.path())).unwrap();
+    assert_eq!(r.commits_written, 2);
+    assert_eq!(r.left_out.len(), 1);
+    let w = r.left_out[0].to_string();
+    assert!(w.contains("sub/.GitIgnore"), "{w}");
+    assert!(w.contains(&bad.checkpoint.id), "{w}");
+    assert!(w.contains("symlink"), "{w}");
+    git(repo.path(), &["fsck", "--strict", "--no-dangling"]);
+    let files = text(git(
+        repo.path(),
+        &["ls-tree", "-r", "--name-only", "refs/tl/main"],
+    ));
+    assert_eq!(files, "ok\nsub/x\n");
 }

@@ -2,6 +2,8 @@
 
 mod crash;
 mod export_git;
+mod export_refused;
 mod fsck;
 mod restore;
+mod restore_guard;
 mod store;

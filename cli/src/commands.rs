@@ -246,7 +246,7 @@ fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {
         b.finish_and_clear();
     }
     for w in &out.warnings {
-        eprintln!("tl: warning: {}", w.message);
+        eprintln!("tl: warning: {w}");
     }
     let c = &out.checkpoint;
     if json {
@@ -255,7 +255,7 @@ fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {
         v["warnings"] = json!(out
             .warnings
             .iter()
-            .map(|w| w.message.clone())
+            .map(|w| w.to_string())
             .collect::<Vec<_>>());
         println!("{v}");
     } else if c.changes.is_empty() {
@@ -274,7 +274,7 @@ fn status(cwd: &Path, json: bool) -> Result<()> {
     let store = open_read(cwd)?;
     let (changes, warnings) = store.status()?;
     for w in &warnings {
-        eprintln!("tl: warning: {}", w.message);
+        eprintln!("tl: warning: {w}");
     }
     if json {
         let list: Vec<_> = changes

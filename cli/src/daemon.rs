@@ -275,12 +275,13 @@ impl<B: Backend> Live<B> {
 
     /// Logs a capture and counts it.
     fn captured(&mut self, out: Option<tl_index::store::CheckpointOutcome>, why: &str) {
+        self.retry_unsettled();
         self.stats.last_capture_ns = Store::now_ns();
         self.idle_work_at = Some(Instant::now() + IDLE_WORK_AFTER);
         if let Some(out) = out {
             self.stats.captures += 1;
             for w in &out.warnings {
-                warn!("{}", w.message);
+                warn!("{w}");
             }
             let c = &out.checkpoint;
             if self.verbose {
@@ -296,6 +297,19 @@ impl<B: Backend> Live<B> {
                     c.stats.deleted
                 );
             }
+        }
+    }
+
+    /// Queues again every file the last capture found changing while it read it
+    /// (it kept its previous version): it is captured once it settles, after the
+    /// debounce's quiet time, like a path an event named.
+    fn retry_unsettled(&mut self) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        for path in store.take_unsettled() {
+            self.watcher
+                .request_rescan(path, "changed while being read", false);
         }
     }
 
@@ -590,8 +604,8 @@ impl<B: Backend> Live<B> {
                 let out = self.writer()?.checkpoint(CommitKind::Manual, message)?;
                 self.stats.last_capture_ns = Store::now_ns();
                 let c = &out.checkpoint;
-                let warnings: Vec<String> =
-                    out.warnings.iter().map(|w| w.message.clone()).collect();
+                let warnings: Vec<String> = out.warnings.iter().map(|w| w.to_string()).collect();
+                self.retry_unsettled();
                 let stdout = if req["json"].as_bool().unwrap_or(false) {
                     let mut v = crate::output::checkpoint_json(c);
                     v["no_changes"] = json!(c.changed_nothing());

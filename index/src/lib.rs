@@ -7,6 +7,7 @@
 //! and the commands; it prints nothing.
 
 pub mod catalog;
+mod dirfd;
 pub mod export_git;
 pub mod fsck;
 pub mod pathsafe;

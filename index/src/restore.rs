@@ -94,6 +94,7 @@ use std::path::Path;
 use rustix::fs::{AtFlags, FileType, Mode as FsMode, OFlags};
 use rustix::io::Errno;
 
+use crate::dirfd::{open_dir, Reach, Walker};
 use crate::pathsafe::{self, PathError, PathRule};
 use crate::statcache::CachedStat;
 use crate::store::{Store, StoreError};
@@ -113,6 +114,11 @@ pub struct MaterializeOptions {
     /// PATH...`): `/`-separated, relative to `dir`, a trailing `/` allowed. Each must
     /// name a path or a directory of the target or of the tracked tree.
     pub only: Option<Vec<Vec<u8>>>,
+    /// Paths (and everything below them) left exactly as they are on disk, neither
+    /// removed nor overwritten, whatever the target says: what the capture taken
+    /// just before could not read (see [`crate::scan::keep_skipped`]). A replay
+    /// never deletes a file because it could not be captured.
+    pub leave: Vec<Vec<u8>>,
 }
 
 /// What a materialization did (or, in a dry run, would do).
@@ -275,90 +281,6 @@ fn components(path: &[u8]) -> Vec<&[u8]> {
 /// True if `path` is `prefix` or lies below it.
 fn is_under(path: &[u8], prefix: &[u8]) -> bool {
     path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
-}
-
-/// Opens directory `name` in `dir` without following a symlink.
-fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat(
-        dir,
-        os(name),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        FsMode::empty(),
-    )
-}
-
-/// How far a walk down a path's directories got.
-enum Reach {
-    /// All directories exist; the walker's current handle is the last one.
-    Dir,
-    /// A component does not exist.
-    Missing,
-    /// Component `i` exists but is not a directory (a file, a symlink, ...).
-    NotDir(usize),
-}
-
-/// Walks down directories one component at a time, through handles, never following
-/// a symlink. Holds the handles of the last walk (a handle is the directory itself,
-/// so keeping it checks nothing in advance: nothing can be swapped under it).
-struct Walker<'r> {
-    /// `None`: the root does not exist (a dry run into a new directory).
-    root: Option<BorrowedFd<'r>>,
-    stack: Vec<(Vec<u8>, OwnedFd)>,
-}
-
-impl<'r> Walker<'r> {
-    fn new(root: Option<BorrowedFd<'r>>) -> Self {
-        Walker {
-            root,
-            stack: Vec::new(),
-        }
-    }
-
-    /// The handle of the directory the last successful `reach` ended in.
-    fn fd(&self) -> BorrowedFd<'_> {
-        match self.stack.last() {
-            Some((_, fd)) => fd.as_fd(),
-            None => self.root.expect("walker on a missing root"),
-        }
-    }
-
-    fn clear(&mut self) {
-        self.stack.clear();
-    }
-
-    /// Opens the directories `dirs` below the root (creating missing ones if
-    /// `create`).
-    fn reach(&mut self, dirs: &[&[u8]], create: bool) -> io::Result<Reach> {
-        if self.root.is_none() {
-            return Ok(Reach::Missing);
-        }
-        let mut keep = 0;
-        while keep < self.stack.len() && keep < dirs.len() && self.stack[keep].0 == dirs[keep] {
-            keep += 1;
-        }
-        self.stack.truncate(keep);
-        for (i, name) in dirs.iter().enumerate().skip(keep) {
-            let mut tries = 0;
-            let fd = loop {
-                tries += 1;
-                match open_dir(self.fd(), name) {
-                    Ok(fd) => break fd,
-                    Err(Errno::NOENT) if create && tries <= 3 => {
-                        match rustix::fs::mkdirat(self.fd(), os(name), FsMode::from_raw_mode(0o755))
-                        {
-                            Ok(()) | Err(Errno::EXIST) => continue,
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    Err(Errno::NOENT) => return Ok(Reach::Missing),
-                    Err(Errno::NOTDIR) | Err(Errno::LOOP) => return Ok(Reach::NotDir(i)),
-                    Err(e) => return Err(e.into()),
-                }
-            };
-            self.stack.push((name.to_vec(), fd));
-        }
-        Ok(Reach::Dir)
-    }
 }
 
 /// What is on disk at a path.
@@ -672,6 +594,7 @@ fn make_plan(
         .into_iter()
         .filter(|p| !skipped.contains_key(p))
         .collect();
+    candidates.retain(|p| !opts.leave.iter().any(|l| is_under(p, l)));
     // In place, the caller has just captured the disk, so the tracked tree is what
     // is on disk: a path whose entry is the same in both trees needs no look. This
     // keeps a replay of a few changed files from stat'ing the whole tree. (A file

@@ -41,6 +41,24 @@
 //!   files larger than [`ScanOptions::max_file_bytes`] give [`WarningKind::TooLarge`].
 //!   A file that vanishes between the walk and the read is silently absent (that is
 //!   the current state). None of these is fatal; only an unreadable root is.
+//!   Every warning names its path ([`ScanWarning`]'s `Display` is `path: message`).
+//! - A path skipped although it is still there (unreadable, too large, never held
+//!   still) is absent from [`ScanOutcome::tree`]; the caller puts back the version
+//!   its last checkpoint has with [`keep_skipped`], so that skipping never records
+//!   a file as deleted.
+//!
+//! # Opening (`RELIABILITY.md`, "Path safety", rule 4)
+//!
+//! The walk (the `ignore` crate) only enumerates names and evaluates the ignore
+//! rules. Every file is then reached through directory handles: each directory of
+//! its path opened `openat(O_DIRECTORY|O_NOFOLLOW)` below a handle on the root
+//! ([`crate::dirfd`], shared with restore), the file itself `openat(O_NOFOLLOW|
+//! O_NONBLOCK)` in its parent's handle, its metadata from `fstatat(AT_SYMLINK_
+//! NOFOLLOW)` there or `fstat` of the open file, a symlink read with `readlinkat`.
+//! A directory swapped for a symlink after the walk listed it makes its files
+//! vanish from this capture; nothing outside the root is ever read. Each worker
+//! keeps the handles of the directories it is in (the paths come sorted): a handle
+//! is the directory itself, whatever its name becomes later.
 //!
 //! # Reading
 //!
@@ -48,11 +66,10 @@
 //! mode), whose entry is not racily clean, and whose hash `has_blob` confirms stored,
 //! is not read. Every other file is read with a double stat (`fstat` of the open
 //! file before and after the read). If size, mtime or ctime moved during the read,
-//! it is read again, up to [`READ_TRIES`] times; after that the last read is
-//! **captured anyway** with a [`WarningKind::ChangedWhileRead`] warning (the bytes
-//! stored are exactly the bytes hashed, so the capture is coherent, if perhaps
-//! torn), and the file is left out of the new stat cache so the next scan reads it
-//! again. Skipping it instead would make it look deleted.
+//! it is read again, up to [`READ_TRIES`] times; after that it is **skipped** with
+//! a [`WarningKind::ChangedWhileRead`] warning naming it and nothing of it handed
+//! over: a torn read is a state the file never had. It keeps its previous version
+//! ([`keep_skipped`]); the daemon queues it again, to be read once it settles.
 //!
 //! Content is read in parts of at most [`PART_RAW_MAX`] bytes, so a file is never
 //! held whole in memory. Since a blob is named by the hash of its whole content,
@@ -62,14 +79,14 @@
 //! hash, compresses it and hands it to the sink. A file of at most one part is read
 //! once and its buffer reused.
 //!
-//! If the second pass finds a part that differs from the first (the file changed in
-//! between), the parts already handed over are correct bytes of that content but the
-//! blob is incomplete: the caller must treat a blob as present only once its parts
-//! cover `raw_len`. No tree entry of this scan refers to an incomplete blob: the file
-//! is read again from scratch (up to [`READ_TRIES`] times, then skipped with a
-//! warning), and any other file that deduplicated against the incomplete blob is
-//! read again after the parallel phase. Parts with the same hash and offset always
-//! carry the same bytes, so a part handed over twice is harmless.
+//! The second pass holds the compressed parts of the file and hands them over only
+//! once every part matched the first pass and the file's stat did not move since:
+//! **no part of content that no entry refers to is handed over** (the parts of one
+//! file, at most `max_file_bytes`, are in memory meanwhile). If the file changed
+//! in between, nothing is handed over and it is read again from scratch (up to
+//! [`READ_TRIES`] times, then skipped with a warning), and any other file that
+//! deduplicated against that content is read again after the parallel phase. A
+//! sink error stops the scan; the caller then commits nothing.
 //!
 //! # Content deduplication
 //!
@@ -82,21 +99,29 @@
 //! records and saves [`ScanOutcome::stat_cache`] once they are durable.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
+use rustix::fs::{AtFlags, FileType, Mode as FsMode, OFlags};
+use rustix::io::Errno;
 
+use crate::dirfd::{Reach, Walker};
 use crate::statcache::{CachedStat, StatCache};
 use crate::types::{BlobHash, Entry, Mode, Tree};
 
 mod diff;
+#[cfg(test)]
+mod race_tests;
+mod skipped;
 mod targeted;
 #[cfg(test)]
 mod targeted_tests;
@@ -104,6 +129,7 @@ mod targeted_tests;
 mod tests;
 
 pub use diff::{diff_trees, Change};
+pub use skipped::keep_skipped;
 pub use targeted::{scan_paths, under_scope, IgnoreRules, PartialScan};
 
 /// The largest raw (uncompressed) part of a blob handed to the sink.
@@ -172,6 +198,20 @@ pub enum WarningKind {
     Walk,
 }
 
+impl WarningKind {
+    /// True when the path is still there but its content could not be captured
+    /// (unreadable, too large, never held still): the capture keeps the version
+    /// the last checkpoint has, if any, instead of recording it as deleted (see
+    /// [`keep_skipped`]). A special file is not "still there": what was tracked
+    /// at that path is gone.
+    pub fn keeps_previous_version(self) -> bool {
+        matches!(
+            self,
+            WarningKind::Unreadable | WarningKind::TooLarge | WarningKind::ChangedWhileRead
+        )
+    }
+}
+
 /// A non-fatal problem met during a scan.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ScanWarning {
@@ -181,6 +221,23 @@ pub struct ScanWarning {
     pub kind: WarningKind,
     /// A human-readable sentence, naming the setting to change where there is one.
     pub message: String,
+}
+
+/// `path: message` (the message alone when the problem is not about one path);
+/// the path decoded lossily.
+impl std::fmt::Display for ScanWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(
+                f,
+                "{}: {}",
+                String::from_utf8_lossy(&self.path),
+                self.message
+            )
+        }
+    }
 }
 
 /// Counters of one scan.
@@ -251,11 +308,20 @@ pub fn scan<E: Send>(
         path: root.to_path_buf(),
         source,
     })?;
+    let root_fd = open_root(root)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()?;
     let (found, mut warnings) = walk(root, pool.current_num_threads());
-    let processed = process_found(&found, Some(&pool), previous, options, has_blob, sink)?;
+    let processed = process_found(
+        root_fd.as_fd(),
+        &found,
+        Some(&pool),
+        previous,
+        options,
+        has_blob,
+        sink,
+    )?;
     let mut stat_cache = StatCache::with_taken_ns(taken_ns);
     for (path, stat) in processed.cache {
         stat_cache.insert(path, stat);
@@ -271,6 +337,20 @@ pub fn scan<E: Send>(
     })
 }
 
+/// A handle on the root, every file is opened below (the root itself may be reached
+/// through a symlink: it is the user's choice).
+fn open_root<E>(root: &Path) -> Result<OwnedFd, ScanError<E>> {
+    rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        FsMode::empty(),
+    )
+    .map_err(|e| ScanError::RootUnreadable {
+        path: root.to_path_buf(),
+        source: e.into(),
+    })
+}
+
 /// What processing a list of found paths gave.
 struct ProcessedAll {
     tree: Tree,
@@ -281,8 +361,12 @@ struct ProcessedAll {
 
 /// Reads (or takes from the stat cache) every found path, in parallel on `pool`
 /// when there are many, and assembles the entries: see the module docs for the
-/// handling of content whose storing stopped half-way.
+/// handling of content whose storing stopped half-way. Every path is reached from
+/// `root` through directory handles (see [`crate::dirfd`]); each worker keeps the
+/// handles of the directory it is in, and the paths come sorted, so a directory is
+/// opened about once per worker.
 fn process_found<E: Send>(
+    root: BorrowedFd<'_>,
     found: &[Found],
     pool: Option<&rayon::ThreadPool>,
     previous: &StatCache,
@@ -304,13 +388,16 @@ fn process_found<E: Send>(
             .install(|| {
                 found
                     .par_iter()
-                    .map(|f| scanner.process(f))
+                    .map_init(|| Walker::new(Some(root)), |w, f| scanner.process(w, f))
                     .collect::<Result<_, E>>()
             }),
-        _ => found
-            .iter()
-            .map(|f| scanner.process(f))
-            .collect::<Result<_, E>>(),
+        _ => {
+            let mut w = Walker::new(Some(root));
+            found
+                .iter()
+                .map(|f| scanner.process(&mut w, f))
+                .collect::<Result<_, E>>()
+        }
     }
     .map_err(ScanError::Sink)?;
 
@@ -334,19 +421,17 @@ fn process_found<E: Send>(
             tree.insert(found.rel.clone(), entry);
         }
     }
-    // Files that deduplicated against content whose storing failed half-way: read
-    // them again, one by one, now that nobody else claims that content.
+    // Files that deduplicated against content whose storing failed: read them
+    // again, one by one, now that nobody else claims that content.
+    let mut w = Walker::new(Some(root));
     for found in redo {
-        let processed = scanner.process(found).map_err(ScanError::Sink)?;
+        let processed = scanner.process(&mut w, found).map_err(ScanError::Sink)?;
         if let Some(warning) = processed.warning {
             warnings.push(warning);
         }
         if let Some(entry) = processed.entry {
             if scanner.incomplete.lock().unwrap().contains(&entry.hash) && !processed.emitted {
-                warnings.push(changed_warning(
-                    &found.rel,
-                    "its content could not be stored",
-                ));
+                warnings.push(changed_warning(&found.rel));
                 continue;
             }
             if let Some(stat) = processed.cache {
@@ -479,11 +564,11 @@ fn now_ns() -> i64 {
     i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
 }
 
-fn changed_warning(rel: &[u8], consequence: &str) -> ScanWarning {
+fn changed_warning(rel: &[u8]) -> ScanWarning {
     ScanWarning {
         path: rel.to_vec(),
         kind: WarningKind::ChangedWhileRead,
-        message: format!("changed while being read {READ_TRIES} times; {consequence}"),
+        message: format!("skipped: changed while being read {READ_TRIES} times"),
     }
 }
 
@@ -547,25 +632,35 @@ struct Scanner<'a, E> {
 }
 
 impl<E> Scanner<'_, E> {
-    fn process(&self, found: &Found) -> Result<Processed, E> {
-        let metadata = match std::fs::symlink_metadata(&found.abs) {
-            Ok(m) => m,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Processed::default()),
+    /// Captures `found`, reached through `w`'s directory handles: its directories
+    /// are opened one by one from the root, never following a symlink, so a
+    /// directory swapped for a symlink since the walk makes the path vanish
+    /// instead of leading out of the root.
+    fn process(&self, w: &mut Walker<'_>, found: &Found) -> Result<Processed, E> {
+        let comps: Vec<&[u8]> = found.rel.split(|&b| b == b'/').collect();
+        let (name, dirs) = comps.split_last().expect("a found path has a component");
+        match w.reach(dirs, false) {
+            Ok(Reach::Dir) => {}
+            // A directory on the way is gone or is no directory now (a symlink, a
+            // file): nothing at this path belongs to the tree any more.
+            Ok(Reach::Missing | Reach::NotDir(_)) => return Ok(Processed::default()),
             Err(err) => return Ok(self.unreadable(found, &err)),
+        }
+        let dir = w.fd();
+        let st = match rustix::fs::statat(dir, os(name), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Processed::default()),
+            Err(err) => return Ok(self.unreadable(found, &err.into())),
         };
-        let file_type = metadata.file_type();
-        if file_type.is_symlink() {
-            self.process_symlink(found, &metadata)
-        } else if file_type.is_file() {
-            self.process_file(found, &metadata)
-        } else if file_type.is_dir() {
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Symlink => self.process_symlink(dir, name, found, &st),
+            FileType::RegularFile => self.process_file(dir, name, found, &st),
             // Replaced by a directory since the walk; its content was not walked.
-            Ok(Processed::default())
-        } else {
-            Ok(Processed {
+            FileType::Directory => Ok(Processed::default()),
+            _ => Ok(Processed {
                 warning: Some(self.special(found)),
                 ..Processed::default()
-            })
+            }),
         }
     }
 
@@ -604,11 +699,18 @@ impl<E> Scanner<'_, E> {
         }
     }
 
-    fn process_symlink(&self, found: &Found, metadata: &Metadata) -> Result<Processed, E> {
-        let target = match std::fs::read_link(&found.abs) {
-            Ok(t) => t.into_os_string().into_vec(),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Processed::default()),
-            Err(err) => return Ok(self.unreadable(found, &err)),
+    fn process_symlink(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        found: &Found,
+        st: &rustix::fs::Stat,
+    ) -> Result<Processed, E> {
+        let target = match rustix::fs::readlinkat(dir, os(name), Vec::new()) {
+            Ok(t) => t.into_bytes(),
+            // Gone, or replaced by something else than a symlink since the stat.
+            Err(Errno::NOENT | Errno::INVAL) => return Ok(Processed::default()),
+            Err(err) => return Ok(self.unreadable(found, &err.into())),
         };
         let hash = BlobHash::of(&target);
         let emitted = if self.claim(&hash) {
@@ -622,18 +724,24 @@ impl<E> Scanner<'_, E> {
                 hash,
                 mode: Mode::Symlink,
                 size: target.len() as u64,
-                mtime_ns: mtime_ns(metadata),
+                mtime_ns: cached_of(st).mtime_ns,
             }),
             emitted,
             ..Processed::default()
         })
     }
 
-    fn process_file(&self, found: &Found, metadata: &Metadata) -> Result<Processed, E> {
-        if metadata.len() > self.options.max_file_bytes {
-            return Ok(self.too_large(found, metadata.len()));
+    fn process_file(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        found: &Found,
+        st: &rustix::fs::Stat,
+    ) -> Result<Processed, E> {
+        let current = cached_of(st);
+        if current.size > self.options.max_file_bytes {
+            return Ok(self.too_large(found, current.size));
         }
-        let current = stat_of(metadata, BlobHash::default());
         if let Some(hash) = self.previous.fresh_hash(&found.rel, &current) {
             if (self.has_blob)(&hash) || self.claimed.lock().unwrap().contains(&hash) {
                 return Ok(Processed {
@@ -644,9 +752,8 @@ impl<E> Scanner<'_, E> {
             }
         }
         self.counters.files_read.fetch_add(1, Ordering::Relaxed);
-        let mut last_warning = None;
         for _ in 0..READ_TRIES {
-            let hashed = match self.read_stable(&found.abs) {
+            let hashed = match self.read_stable(dir, name) {
                 Ok(h) => h,
                 Err(ReadFailure::Io(err)) if err.kind() == io::ErrorKind::NotFound => {
                     return Ok(Processed::default())
@@ -660,10 +767,13 @@ impl<E> Scanner<'_, E> {
                     })
                 }
             };
-            let warning = (!hashed.stable)
-                .then(|| changed_warning(&found.rel, "captured the last read anyway"));
+            if !hashed.stable {
+                // Never held still: nothing of it is stored, and the caller keeps
+                // the version it has (see `keep_skipped`).
+                break;
+            }
             let entry = entry_of(&hashed.stat, hashed.hash);
-            let cache = hashed.stable.then_some(CachedStat {
+            let cache = Some(CachedStat {
                 hash: hashed.hash,
                 ..hashed.stat
             });
@@ -671,8 +781,8 @@ impl<E> Scanner<'_, E> {
                 return Ok(Processed {
                     entry: Some(entry),
                     cache,
-                    warning,
                     emitted: false,
+                    ..Processed::default()
                 });
             }
             let stored = match hashed.single {
@@ -680,21 +790,20 @@ impl<E> Scanner<'_, E> {
                     self.emit_single(hashed.hash, data)?;
                     true
                 }
-                None => self.emit_parts(&found.abs, &hashed)?,
+                None => self.emit_parts(dir, name, &hashed)?,
             };
             if stored {
                 return Ok(Processed {
                     entry: Some(entry),
                     cache,
-                    warning,
                     emitted: true,
+                    ..Processed::default()
                 });
             }
             self.incomplete.lock().unwrap().insert(hashed.hash);
-            last_warning = Some(changed_warning(&found.rel, "skipped"));
         }
         Ok(Processed {
-            warning: last_warning,
+            warning: Some(changed_warning(&found.rel)),
             ..Processed::default()
         })
     }
@@ -709,26 +818,27 @@ impl<E> Scanner<'_, E> {
         if claimed.insert(*hash) {
             return true;
         }
-        // Claimed before: hand it over again only if that attempt stopped half-way.
+        // Claimed before: hand it over again only if that attempt failed.
         self.incomplete.lock().unwrap().remove(hash)
     }
 
-    /// Opens `path` as a regular file without following a symlink put there since
-    /// the walk, and without blocking if it became a FIFO.
-    fn open(&self, path: &Path) -> Result<(File, Metadata), ReadFailure> {
-        let file = File::options()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|err| {
-                // O_NOFOLLOW on a symlink fails with ELOOP: it was replaced since the
-                // walk; report it like a vanished file, the next scan will see it.
-                if err.raw_os_error() == Some(libc::ELOOP) {
-                    io::Error::from(io::ErrorKind::NotFound)
-                } else {
-                    err
-                }
-            })?;
+    /// Opens `name` in `dir` as a regular file without following a symlink put
+    /// there since the walk, and without blocking if it became a FIFO; the
+    /// metadata is the open file's (`fstat`).
+    fn open(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(File, Metadata), ReadFailure> {
+        let fd = rustix::fs::openat(
+            dir,
+            os(name),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            FsMode::empty(),
+        )
+        .map_err(|err| match err {
+            // O_NOFOLLOW on a symlink fails with ELOOP: it was replaced since the
+            // walk; report it like a vanished file, the next scan will see it.
+            Errno::LOOP => io::Error::from(io::ErrorKind::NotFound),
+            err => err.into(),
+        })?;
+        let file = File::from(fd);
         let metadata = file.metadata()?;
         if !metadata.file_type().is_file() {
             return Err(ReadFailure::Special);
@@ -738,10 +848,10 @@ impl<E> Scanner<'_, E> {
 
     /// The first pass: reads and hashes the file until its stat holds still during a
     /// read, at most [`READ_TRIES`] times; the last try is returned either way.
-    fn read_stable(&self, path: &Path) -> Result<Hashed, ReadFailure> {
+    fn read_stable(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<Hashed, ReadFailure> {
         let mut last = None;
         for _ in 0..READ_TRIES {
-            let (mut file, before) = self.open(path)?;
+            let (mut file, before) = self.open(dir, name)?;
             let before = stat_of(&before, BlobHash::default());
             let mut hasher = blake3::Hasher::new();
             let mut part_hashes = Vec::new();
@@ -788,12 +898,21 @@ impl<E> Scanner<'_, E> {
         Ok(last.expect("READ_TRIES > 0"))
     }
 
-    /// The second pass over a multi-part file: hands every part to the sink, each
-    /// checked against the first pass. Ok(false) when the file changed in between.
-    fn emit_parts(&self, path: &Path, hashed: &Hashed) -> Result<bool, E> {
-        let Ok((mut file, _)) = self.open(path) else {
+    /// The second pass over a multi-part file: reads and compresses every part,
+    /// each checked against the first pass, and hands them to the sink only once
+    /// all matched and the file's stat did not move since the first pass. Ok(false),
+    /// with nothing handed over, when the file changed in between: no part of
+    /// content that no entry will refer to is ever stored. The compressed parts of
+    /// one file are held in memory meanwhile (at most `max_file_bytes`).
+    fn emit_parts(&self, dir: BorrowedFd<'_>, name: &[u8], hashed: &Hashed) -> Result<bool, E> {
+        let Ok((mut file, opened)) = self.open(dir, name) else {
             return Ok(false);
         };
+        let unmoved = |m: &Metadata| stat_of(m, BlobHash::default()).same_stat(&hashed.stat);
+        if !unmoved(&opened) {
+            return Ok(false);
+        }
+        let mut parts = Vec::with_capacity(hashed.part_hashes.len());
         let mut buf = Vec::new();
         let mut offset = 0u64;
         let mut stored = 0u64;
@@ -810,16 +929,22 @@ impl<E> Scanner<'_, E> {
             }
             let (compressed, data) = self.compress(&buf);
             stored += data.len() as u64;
-            (self.sink)(BlobPart {
+            parts.push(BlobPart {
                 hash: hashed.hash,
                 raw_len: hashed.len,
                 offset,
                 compressed,
                 data,
-            })?;
+            });
             offset += n as u64;
         }
-        debug_assert_eq!(offset, hashed.len);
+        // Growth past the last part is invisible to the part hashes: the stat says.
+        if offset != hashed.len || !file.metadata().is_ok_and(|m| unmoved(&m)) {
+            return Ok(false);
+        }
+        for part in parts {
+            (self.sink)(part)?;
+        }
         self.count_new(hashed.len, stored);
         Ok(true)
     }
@@ -880,6 +1005,28 @@ fn stat_of(metadata: &Metadata, hash: BlobHash) -> CachedStat {
 
 fn mtime_ns(metadata: &Metadata) -> i64 {
     metadata.mtime().saturating_mul(1_000_000_000) + metadata.mtime_nsec()
+}
+
+/// The stat cache's view of a `statat` result (hash left zero).
+fn cached_of(st: &rustix::fs::Stat) -> CachedStat {
+    // The casts widen or keep the platform's stat field types.
+    #[allow(clippy::unnecessary_cast)]
+    CachedStat {
+        size: st.st_size as u64,
+        mtime_ns: (st.st_mtime as i64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(st.st_mtime_nsec as i64),
+        ctime_ns: (st.st_ctime as i64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(st.st_ctime_nsec as i64),
+        inode: st.st_ino as u64,
+        mode: st.st_mode as u32,
+        hash: BlobHash::default(),
+    }
+}
+
+fn os(name: &[u8]) -> &OsStr {
+    OsStr::from_bytes(name)
 }
 
 fn entry_of(stat: &CachedStat, hash: BlobHash) -> Entry {

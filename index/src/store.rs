@@ -339,6 +339,9 @@ pub(crate) struct LiveState {
     pub(crate) snapshot_seq: Option<u64>,
     /// The snapshot being written by the background compactor.
     pub(crate) compactor: Option<std::thread::JoinHandle<()>>,
+    /// Files the last capture found changing while read (see
+    /// [`Store::take_unsettled`]).
+    pub(crate) unsettled: Vec<Vec<u8>>,
 }
 
 impl LiveState {
@@ -347,6 +350,7 @@ impl LiveState {
             rules: scan::IgnoreRules::new(root),
             snapshot_seq: None,
             compactor: None,
+            unsettled: Vec::new(),
         }
     }
 }
@@ -617,8 +621,11 @@ impl Store {
         let has_blob = |h: &BlobHash| catalog.has_blob(h);
         let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
             .map_err(|e| StoreError::Scan(error_chain(&e)));
-        let outcome = outcome?;
+        let mut outcome = outcome?;
         let (records, bytes_new) = pending.finish();
+        // A path skipped although still there keeps its last recorded version.
+        scan::keep_skipped(&self.catalog.head, &mut outcome.tree, &mut outcome.warnings);
+        self.note_unsettled(&outcome.warnings);
 
         let changes = diff_trees(&self.catalog.head, &outcome.tree);
         let committed = !(skip_if_unchanged && changes.is_empty());
@@ -756,7 +763,9 @@ impl Store {
             &sink,
         )
         .map_err(|e| StoreError::Scan(error_chain(&e)))?;
-        Ok((outcome.tree, outcome.warnings))
+        let (mut tree, mut warnings) = (outcome.tree, outcome.warnings);
+        scan::keep_skipped(&self.catalog.head, &mut tree, &mut warnings);
+        Ok((tree, warnings))
     }
 
     /// The tree as of checkpoint `idx`: the newest snapshot at or before it, plus

@@ -10,6 +10,7 @@ use anyhow::Result;
 use serde_json::json;
 use tl_index::record::CommitKind;
 use tl_index::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
+use tl_index::scan::ScanWarning;
 use tl_index::timespec::format_local;
 
 use super::{open, rel_path};
@@ -26,9 +27,9 @@ pub fn replay(
     let idx = store.resolve(to)?;
     let target = store.tree_at(idx)?;
     let cp = store.checkpoints()[idx].clone();
-    let opts = MaterializeOptions {
+    let mut opts = MaterializeOptions {
         dry_run,
-        only: None,
+        ..MaterializeOptions::default()
     };
     let (report, before) = match &into {
         Some(dir) => (run(&store, &target, dir, &opts)?, None),
@@ -37,7 +38,9 @@ pub fn replay(
                 None
             } else {
                 let msg = format!("before replay to {}", cp.id);
-                Some(store.checkpoint(CommitKind::Auto, Some(msg))?.checkpoint)
+                let out = store.checkpoint(CommitKind::Auto, Some(msg))?;
+                opts.leave = left_alone(&out.warnings);
+                Some(out.checkpoint)
             };
             let root = store.root().to_path_buf();
             (run(&store, &target, &root, &opts)?, before)
@@ -80,16 +83,20 @@ pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result
             );
         }
     }
+    let mut leave = Vec::new();
     let before = if dry_run {
         None
     } else {
         let msg = format!("before restore from {}", cp.id);
-        Some(store.checkpoint(CommitKind::Auto, Some(msg))?.checkpoint)
+        let out = store.checkpoint(CommitKind::Auto, Some(msg))?;
+        leave = left_alone(&out.warnings);
+        Some(out.checkpoint)
     };
     let root = store.root().to_path_buf();
     let opts = MaterializeOptions {
         dry_run,
         only: Some(only),
+        leave,
     };
     let report = run(&store, &target, &root, &opts)?;
     if !dry_run {
@@ -105,6 +112,24 @@ pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result
         before.as_ref().map(|c| c.id.as_str()),
     );
     Ok(())
+}
+
+/// The paths the capture before a replay could not read although they are there
+/// (named in a warning): the replay leaves them as they are on disk, so that no
+/// file is ever deleted or overwritten because it could not be captured.
+fn left_alone(warnings: &[ScanWarning]) -> Vec<Vec<u8>> {
+    let mut leave = Vec::new();
+    for w in warnings {
+        eprintln!("tl: warning: {w}");
+        if !w.path.is_empty() && w.kind.keeps_previous_version() {
+            eprintln!(
+                "tl: {}: left as it is on disk by this replay (it could not be captured)",
+                show_path(&w.path)
+            );
+            leave.push(w.path.clone());
+        }
+    }
+    leave
 }
 
 fn print_report(

@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -292,7 +293,16 @@ pub fn scan_paths<E: Send>(
     } else {
         None
     };
-    let processed = process_found(&found, pool.as_ref(), previous, options, has_blob, sink)?;
+    let root_fd = super::open_root(root)?;
+    let processed = process_found(
+        root_fd.as_fd(),
+        &found,
+        pool.as_ref(),
+        previous,
+        options,
+        has_blob,
+        sink,
+    )?;
     warnings.extend(processed.warnings);
     warnings.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(PartialScan {
@@ -306,7 +316,9 @@ pub fn scan_paths<E: Send>(
 }
 
 /// True when every parent directory of `rel` is a real directory (not a symlink,
-/// not gone): otherwise nothing at `rel` belongs to the tree.
+/// not gone): otherwise nothing at `rel` belongs to the tree. Only a shortcut for
+/// what to list: reading goes through directory handles (`process_found`), so a
+/// parent swapped for a symlink after this check leads nowhere outside the root.
 fn parents_are_dirs(root: &Path, rel: &[u8], dir_ok: &mut HashMap<Vec<u8>, bool>) -> bool {
     let mut end = 0;
     while let Some(i) = rel[end..].iter().position(|&b| b == b'/') {

@@ -55,7 +55,10 @@ impl Store {
         let mut live = self.live.take().expect("set above");
         let scanned = self.scan_scopes(paths, &mut live.rules);
         self.live = Some(live);
-        let (part, records, bytes_new) = scanned?;
+        let (mut part, records, bytes_new) = scanned?;
+        // A path skipped although still there keeps its last recorded version.
+        scan::keep_skipped(&self.catalog.head, &mut part.tree, &mut part.warnings);
+        self.note_unsettled(&part.warnings);
         let mut changes = Vec::new();
         for scope in &part.scopes {
             let old = subtree(&self.catalog.head, scope);
@@ -94,6 +97,33 @@ impl Store {
         .map_err(|e| StoreError::Scan(super::error_chain(&e)))?;
         let (records, bytes_new) = pending.finish();
         Ok((part, records, bytes_new))
+    }
+
+    /// The files the last capture found changing while it read them, whether or
+    /// not it committed anything (they kept their previous version): a watcher
+    /// queues them again, to be captured once they settle. Empties the list.
+    pub fn take_unsettled(&mut self) -> Vec<Vec<u8>> {
+        self.live
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.unsettled))
+            .unwrap_or_default()
+    }
+
+    /// Remembers the files of `warnings` that changed while being read, for
+    /// [`Store::take_unsettled`] (only kept once live state exists or is needed).
+    pub(crate) fn note_unsettled(&mut self, warnings: &[scan::ScanWarning]) {
+        let unsettled: Vec<Vec<u8>> = warnings
+            .iter()
+            .filter(|w| w.kind == scan::WarningKind::ChangedWhileRead)
+            .map(|w| w.path.clone())
+            .collect();
+        if unsettled.is_empty() && self.live.is_none() {
+            return;
+        }
+        let root = self.root.clone();
+        self.live
+            .get_or_insert_with(|| LiveState::new(&root))
+            .unsettled = unsettled;
     }
 
     /// Turns this store into a long-lived writer's: the catalog is saved now, then
@@ -144,7 +174,7 @@ impl Store {
         live.compactor = Some(std::thread::spawn(move || {
             // Lowest priority: a capture always goes first. Failing to lower it
             // (a restricted sandbox) only costs fairness.
-            let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+            lower_this_threads_priority();
             // A snapshot is a cache: one not written is written at the next chance
             // or rebuilt by `tl recover --rebuild`.
             let _ = snapshot::write_snapshot(&dir, &meta, &head);
@@ -196,6 +226,18 @@ impl Store {
     /// The current time as the store stamps commits (ns since the Unix epoch).
     pub fn now_ns() -> i64 {
         now_ns()
+    }
+}
+
+/// Lowers the calling thread's scheduling priority to the lowest (nice 19). On
+/// Linux a thread has its own nice value, set through its thread id; elsewhere
+/// `setpriority` would lower the whole process (the capture too), so nothing is
+/// done there and the compactor runs at normal priority.
+fn lower_this_threads_priority() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // Failing to lower it (a restricted sandbox) only costs fairness.
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
     }
 }
 

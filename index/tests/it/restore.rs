@@ -271,7 +271,7 @@ proptest! {
             // As `tl replay` does: capture first, so the restore can be undone.
             store.checkpoint(CommitKind::Restore, None).unwrap();
             let tree = store.tree_at(k).unwrap();
-            let dry = materialize(&store, &tree, &root, &MaterializeOptions { dry_run: true, only: None }).unwrap();
+            let dry = materialize(&store, &tree, &root, &MaterializeOptions { dry_run: true, ..MaterializeOptions::default() }).unwrap();
             let report = materialize(&store, &tree, &root, &all()).unwrap();
             prop_assert_eq!(&dry, &report);
             prop_assert_eq!(&walk(&root), &expected[k], "in place, checkpoint {}", k);
@@ -487,7 +487,7 @@ fn dry_run_writes_nothing_and_reports_the_same_plan() {
     let tree = store.tree_at(0).unwrap();
     let dry = MaterializeOptions {
         dry_run: true,
-        only: None,
+        ..MaterializeOptions::default()
     };
     for dir in [root.clone(), tmp.path().join("fresh")] {
         let before = walk(&dir);
@@ -517,6 +517,7 @@ fn only_restricts_to_the_given_paths() {
     let only = |paths: &[&str]| MaterializeOptions {
         dry_run: false,
         only: Some(paths.iter().map(|p| p.as_bytes().to_vec()).collect()),
+        ..MaterializeOptions::default()
     };
     let r = materialize(&store, &tree, &root, &only(&["src/"])).unwrap();
     assert_eq!(r.written, vec![b"src/a".to_vec(), b"src/b".to_vec()]);

@@ -3,5 +3,7 @@
 mod crash;
 mod export_git;
 mod fsck;
+mod private;
 mod restore;
 mod store;
+mod v1_store;

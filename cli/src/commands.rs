@@ -158,6 +158,21 @@ pub fn open_writer_at(root: &Path) -> Result<Writer> {
     }
 }
 
+/// Tells the user when opening took group/other permissions off `.tl/` (a store
+/// made before `.tl/` was owner-only).
+pub fn report_tightened(store: &Store) {
+    let tightened = store.tightened();
+    if let Some(first) = tightened.first() {
+        eprintln!(
+            "tl: note: {} was readable by other users; made it owner-only ({} entries: \
+             directories 0700, files without group/other bits), since history holds \
+             copies of private files",
+            first.display(),
+            tightened.len()
+        );
+    }
+}
+
 /// Opens the store read-only (no lock: works beside a running writer).
 pub fn open_read(cwd: &Path) -> Result<Store> {
     let root = find_root(cwd)?;
@@ -167,6 +182,7 @@ pub fn open_read(cwd: &Path) -> Result<Store> {
 }
 
 fn report_recovery(store: &Store) {
+    report_tightened(store);
     if let Some(r) = store.recovery() {
         if let Some(t) = &r.torn_tail {
             eprintln!(

@@ -100,7 +100,10 @@ pub fn live_pid(root: &Path) -> Option<u32> {
 /// Opens the store for writing, turning "locked" into "already watched by pid N".
 pub fn open_writer(root: &Path) -> Result<Store> {
     match Store::open(root) {
-        Ok(s) => Ok(s),
+        Ok(s) => {
+            crate::commands::report_tightened(&s);
+            Ok(s)
+        }
         Err(StoreError::Open(tl_wal::OpenError::Locked { .. })) => match live_pid(root) {
             Some(pid) => anyhow::bail!(
                 "{} is already watched by pid {pid} (stop it with `tl daemon stop`)",
@@ -702,8 +705,14 @@ impl Presence {
     pub fn claim(root: &Path) -> Result<(Presence, Option<UnixListener>)> {
         let tl = root.join(".tl");
         let pid = tl.join(PID);
-        std::fs::write(&pid, format!("{}\n", std::process::id()))
-            .with_context(|| format!("cannot write {}", pid.display()))?;
+        // Owner-only, through a fresh temporary renamed over the name: a symlink
+        // planted at `.tl/daemon.pid` is refused, never written through.
+        tl_wal::private_fs::write_atomic(
+            &pid,
+            format!("{}\n", std::process::id()).as_bytes(),
+            tl_wal::private_fs::Durability::Cache,
+        )
+        .with_context(|| format!("cannot write {}", pid.display()))?;
         let sock = tl.join(SOCK);
         let _ = std::fs::remove_file(&sock);
         let listener = match UnixListener::bind(&sock) {

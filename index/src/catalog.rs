@@ -357,11 +357,10 @@ impl Catalog {
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         assert!(!self.lean, "a lean catalog must not be saved");
         let bytes = self.encode();
-        let tmp = path.with_extension("tmp");
         // No fsync: this is a cache with a checksum. After a crash it is either the
         // old copy, the new one, or damaged, and a damaged one is rebuilt from the log.
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, path)
+        // Through an unpredictable owner-only temporary, never through a symlink.
+        tl_wal::private_fs::write_atomic(path, &bytes, tl_wal::private_fs::Durability::Cache)
     }
 
     /// Reads the catalog cache; `None` when missing, damaged or of another version

@@ -321,8 +321,10 @@ impl Dir {
 
 fn mode_bytes(mode: Mode) -> &'static [u8] {
     match mode {
-        Mode::File => b"100644",
-        Mode::Exec => b"100755",
+        // Git knows no other modes: who may read a file is not exported, so the
+        // commit ids of a history do not depend on it.
+        Mode::File | Mode::PrivateFile | Mode::GroupFile => b"100644",
+        Mode::Exec | Mode::PrivateExec | Mode::GroupExec => b"100755",
         Mode::Symlink => b"120000",
     }
 }

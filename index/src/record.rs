@@ -7,21 +7,22 @@
 //! does not understand, and never panics. `index/RECORDS.md` has the same layout
 //! with the reasons behind it.
 //!
-//! # Encoding, version 1
+//! # Encoding, version 2
 //!
 //! All integers are little-endian. `bytes(max)` is a `u32` length followed by that
 //! many bytes, the length at most `max`. `str(max)` is `bytes(max)` holding UTF-8.
 //!
 //! ```text
 //! offset  size  field
-//! 0       1     version: u8 = 1 (RECORD_VERSION)
+//! 0       1     version: u8 = 2 (RECORD_VERSION); 1 is still read
 //! 1       1     tag: u8, selects the body below (0 is never used: zeroes are no record)
 //! 2       ...   body
 //!
 //! tag 1  Blob    hash [32] · raw_len u64 · offset u64 · codec u8 (0 None, 1 Zstd)
 //!                · data bytes(BLOB_DATA_MAX)
 //! tag 2  Put     path bytes(PATH_MAX_BYTES) · hash [32] · mode u8 (0 File, 1 Exec,
-//!                2 Symlink) · size u64 · mtime_ns i64
+//!                2 Symlink, 3 PrivateFile, 4 PrivateExec, 5 GroupFile, 6 GroupExec;
+//!                version 1 only 0 to 2) · size u64 · mtime_ns i64
 //! tag 3  Delete  path bytes(PATH_MAX_BYTES)
 //! tag 4  Rename  from bytes(PATH_MAX_BYTES) · to bytes(PATH_MAX_BYTES)
 //! tag 5  Commit  time_ns i64 · seq u64 · kind u8 (0 Auto, 1 Manual, 2 Restore)
@@ -35,17 +36,22 @@
 //! ```
 //!
 //! The record ends exactly where its body ends: trailing bytes are an error, so a
-//! payload has one encoding and re-encoding a decoded record gives the same bytes.
+//! payload has one encoding and re-encoding a decoded record gives the same bytes
+//! (save the version byte of a version-1 record, which re-encodes as version 2).
 //! Paths must pass [`validate_path_syntax`](crate::pathsafe::validate_path_syntax);
 //! names must pass [`is_valid_name`].
 
 use std::io::Read;
 
 use crate::pathsafe::{self, PathError, PATH_MAX_BYTES};
-use crate::types::{BlobHash, Mode};
+use crate::types::{BlobHash, Mode, MODE_CODE_MAX_V1};
 
-/// The encoding version this code writes and the only one it reads.
-pub const RECORD_VERSION: u8 = 1;
+/// The encoding version this code writes. It also reads version 1, whose layout is
+/// the same and whose Put mode codes are 0 to 2 only.
+pub const RECORD_VERSION: u8 = 2;
+
+/// The oldest encoding version this code reads.
+pub const RECORD_VERSION_MIN: u8 = 1;
 
 /// Largest raw (uncompressed) part of a blob. Capture splits bigger files into parts
 /// of at most this size, so decompressing one part never needs more memory than this.
@@ -263,11 +269,14 @@ pub enum DecodeError {
         remaining: usize,
     },
     /// The version byte is not one this code reads.
-    #[error("record version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "record version {found} is not supported (this build reads versions \
+         {RECORD_VERSION_MIN} to {supported})"
+    )]
     UnsupportedVersion {
         /// The version byte found.
         found: u8,
-        /// The version this build reads.
+        /// The newest version this build reads.
         supported: u8,
     },
     /// The tag byte names no known record type.
@@ -495,7 +504,7 @@ impl Record {
     pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         let mut r = Reader { bytes, pos: 0 };
         let version = r.u8("version")?;
-        if version != RECORD_VERSION {
+        if !(RECORD_VERSION_MIN..=RECORD_VERSION).contains(&version) {
             return Err(DecodeError::UnsupportedVersion {
                 found: version,
                 supported: RECORD_VERSION,
@@ -510,12 +519,19 @@ impl Record {
                 let hash = BlobHash(r.array32("Put.hash")?);
                 let mode_offset = r.pos;
                 let code = r.u8("Put.mode")?;
-                let mode = Mode::from_code(code).ok_or(DecodeError::BadCode {
-                    field: "Put.mode",
-                    offset: mode_offset,
-                    found: code,
-                    expected: "0 (File), 1 (Exec), 2 (Symlink)",
-                })?;
+                let mode = Mode::from_code(code)
+                    .filter(|_| version >= 2 || code <= MODE_CODE_MAX_V1)
+                    .ok_or(DecodeError::BadCode {
+                        field: "Put.mode",
+                        offset: mode_offset,
+                        found: code,
+                        expected: if version >= 2 {
+                            "0 (File), 1 (Exec), 2 (Symlink), 3 (PrivateFile), \
+                             4 (PrivateExec), 5 (GroupFile), 6 (GroupExec)"
+                        } else {
+                            "0 (File), 1 (Exec), 2 (Symlink) in a version-1 record"
+                        },
+                    })?;
                 let size = r.u64("Put.size")?;
                 let mtime_ns = r.i64("Put.mtime_ns")?;
                 Record::Put {

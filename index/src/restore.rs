@@ -289,7 +289,7 @@ enum Disk {
     /// Component `i` of the path's directories is not a directory.
     Blocked(usize),
     File {
-        exec: bool,
+        mode: Mode,
         /// The stat, to look the file up in the stat cache (hash left zero).
         stat: CachedStat,
     },
@@ -314,7 +314,7 @@ fn stat_at(w: &mut Walker<'_>, comps: &[&[u8]]) -> io::Result<Disk> {
     };
     Ok(match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile => Disk::File {
-            exec: FsMode::from_raw_mode(st.st_mode).contains(FsMode::XUSR),
+            mode: Mode::of_file(st.st_mode as u32),
             stat: guard::cached_stat(&st),
         },
         FileType::Symlink => Disk::Symlink {
@@ -641,14 +641,14 @@ fn make_plan(
         let disk = stat_at(w, &comps).map_err(io_err(path, "inspecting"))?;
         // What is on disk, for files and symlinks: content hash and kind.
         let current: Option<(BlobHash, Mode)> = match disk {
-            Disk::File { exec, stat } => {
+            Disk::File { mode, stat } => {
                 // A file whose stat matches the stat cache (and is not racily
                 // clean) has the cached hash: no need to read it, as in a capture.
                 let h = match stat_cache.fresh_hash(path, &stat) {
                     Some(h) => h,
                     None => guard::hash_file(w.fd(), name).map_err(io_err(path, "reading"))?,
                 };
-                Some((h, if exec { Mode::Exec } else { Mode::File }))
+                Some((h, mode))
             }
             Disk::Symlink { .. } => {
                 let t = read_link(w, name).map_err(io_err(path, "reading the symlink"))?;
@@ -928,12 +928,9 @@ fn write_file(
         store.read_blob(&entry.hash, &mut out)?;
         out.flush().map_err(io_err(path, "writing"))?;
         drop(out);
-        let mode = if entry.mode == Mode::Exec {
-            0o755
-        } else {
-            0o644
-        };
-        rustix::fs::fchmod(&file, FsMode::from_raw_mode(mode))
+        // Exactly the recorded bits, whatever the umask: a private file comes
+        // back private (never setuid/setgid/sticky: Mode has no such bits).
+        rustix::fs::fchmod(&file, FsMode::from_raw_mode(entry.mode.permissions()))
             .map_err(|e| io_err(path, "setting the mode")(e.into()))?;
         // The last look, right before the rename (the content was just streamed).
         if !may_replace()? {

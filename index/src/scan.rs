@@ -24,7 +24,7 @@
 //! # What is captured
 //!
 //! - Regular files (mode [`Mode::File`], or [`Mode::Exec`] when the owner's execute
-//!   bit is set) and symbolic links ([`Mode::Symlink`], content = the target path
+//!   bit is set, or their private and group-only variants: [`Mode::of_file`]) and symbolic links ([`Mode::Symlink`], content = the target path
 //!   bytes; links are never followed, a link to a directory is one entry).
 //! - Paths are the bytes of the path relative to the root, `/`-separated, not
 //!   necessarily UTF-8 (unix only: they come from `OsStr` bytes).
@@ -1030,14 +1030,9 @@ fn os(name: &[u8]) -> &OsStr {
 }
 
 fn entry_of(stat: &CachedStat, hash: BlobHash) -> Entry {
-    let mode = if stat.mode & 0o100 != 0 {
-        Mode::Exec
-    } else {
-        Mode::File
-    };
     Entry {
         hash,
-        mode,
+        mode: Mode::of_file(stat.mode),
         size: stat.size,
         mtime_ns: stat.mtime_ns,
     }

@@ -34,21 +34,27 @@ mod raw;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use rkyv::util::AlignedVec;
 
-use crate::types::{BlobHash, Entry, Mode, Tree};
+use tl_wal::private_fs;
+
+use crate::types::{BlobHash, Entry, Mode, Tree, MODE_CODE_MAX_V1};
 
 /// First eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"TLSNAP\0\0";
 
-/// The format version this code writes and the only one it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes. It also reads version 1, whose layout is
+/// the same and whose entries' mode codes are 0 to 2 only.
+pub const FORMAT_VERSION: u32 = 2;
 
-/// Length of the version-1 header proper (the crc32 is its last field).
+/// The oldest format version this code reads.
+pub const FORMAT_VERSION_MIN: u32 = 1;
+
+/// Length of the header proper (versions 1 and 2) (the crc32 is its last field).
 pub const HEADER_LEN: usize = 132;
 
 /// Offset of the rkyv body: the header rounded up to 16 bytes, so that a 16-byte
@@ -187,7 +193,7 @@ pub enum SnapshotError {
         found: Vec<u8>,
     },
     /// The format version at offset 8 is not one this build reads.
-    #[error("{file}: snapshot format version {found} at offset 8, this build reads version {FORMAT_VERSION}")]
+    #[error("{file}: snapshot format version {found} at offset 8, this build reads versions {FORMAT_VERSION_MIN} to {FORMAT_VERSION}")]
     UnsupportedVersion {
         /// The file.
         file: PathBuf,
@@ -402,13 +408,11 @@ pub fn write_snapshot(
     debug_assert_eq!(validate_bytes(&bytes).ok(), Some(*meta));
 
     let target = dir.join(file_name(meta.lsn));
-    let temp = dir.join(format!(
-        "{}.tmp.{}",
-        file_name(meta.lsn),
-        std::process::id()
-    ));
-    let result = write_synced(&temp, &bytes).and_then(|()| {
-        fs::rename(&temp, &target).map_err(io_err(&target))?;
+    // An unpredictable temporary name, O_EXCL|O_NOFOLLOW, owner-only (see
+    // `tl_wal::private_fs`): a symlink planted in `.tl/snapshots/` is never followed.
+    let (temp, file) = private_fs::create_temp(&target).map_err(io_err(&target))?;
+    let result = write_synced(&temp, file, &bytes).and_then(|()| {
+        private_fs::replace(&temp, &target).map_err(io_err(&target))?;
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io_err(dir))
@@ -419,13 +423,7 @@ pub fn write_snapshot(
     result.map(|()| target)
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(io_err(path))?;
+fn write_synced(path: &Path, mut file: File, bytes: &[u8]) -> Result<(), SnapshotError> {
     file.write_all(bytes).map_err(io_err(path))?;
     // A failed fsync leaves this temp file in an unknown state; it is removed and never
     // renamed, so the "fsyncgate" false success of a retried fsync cannot happen here.
@@ -472,6 +470,8 @@ fn le_u64(bytes: &[u8], offset: usize) -> u64 {
 
 /// The parsed, checked header.
 struct Header {
+    /// The format version (mode codes above 2 only from version 2).
+    version: u32,
     meta: SnapshotMeta,
     entry_count: u64,
     body_len: u64,
@@ -500,7 +500,7 @@ fn parse_header(file: &Path, bytes: &[u8]) -> Result<Header, SnapshotError> {
         return Err(truncated(BODY_OFFSET));
     }
     let version = le_u32(bytes, OFF_VERSION);
-    if version != FORMAT_VERSION {
+    if !(FORMAT_VERSION_MIN..=FORMAT_VERSION).contains(&version) {
         return Err(SnapshotError::UnsupportedVersion {
             file: file.to_path_buf(),
             found: version,
@@ -557,6 +557,7 @@ fn parse_header(file: &Path, bytes: &[u8]) -> Result<Header, SnapshotError> {
     let mut body_hash = [0u8; 32];
     body_hash.copy_from_slice(&bytes[OFF_BODY_HASH..OFF_BODY_HASH + 32]);
     Ok(Header {
+        version,
         meta: SnapshotMeta {
             lsn: le_u64(bytes, OFF_LSN),
             time_ns: le_u64(bytes, OFF_TIME_NS) as i64,
@@ -642,7 +643,9 @@ fn check_invariants(
         if entry.path.is_empty() {
             return Err(bad("empty path".into()));
         }
-        if Mode::from_code(entry.mode).is_none() {
+        if Mode::from_code(entry.mode).is_none()
+            || (header.version < 2 && entry.mode > MODE_CODE_MAX_V1)
+        {
             return Err(bad(format!("unknown mode code {}", entry.mode)));
         }
         if index > 0 && entries[index - 1].path.as_slice() >= entry.path.as_slice() {

@@ -38,7 +38,6 @@
 //! Entries are sorted by path and unique; a file that breaks this is rejected.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use crate::types::BlobHash;
@@ -258,19 +257,13 @@ impl StatCache {
     /// a temporary file in the same directory, then renamed). Not fsynced: the cache
     /// is derived, and losing it only costs a re-hash.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(format!(".tmp.{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let result = (|| {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&self.to_bytes())?;
-            drop(file);
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        // An unpredictable owner-only temporary (`tl_wal::private_fs`), never
+        // written through a symlink.
+        tl_wal::private_fs::write_atomic(
+            path,
+            &self.to_bytes(),
+            tl_wal::private_fs::Durability::Cache,
+        )
     }
 }
 

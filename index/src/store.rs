@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use tl_wal::private_fs::{self, Durability, Expected};
 use tl_wal::{LogReader, Lsn, Options, RecoveryReport, Wal};
 
 use crate::catalog::{apply, Catalog, Checkpoint, PathChange};
@@ -85,6 +86,10 @@ pub enum StoreError {
         /// What is wrong.
         why: String,
     },
+    /// An entry under `.tl/` that `tl` did not make (a symlink, a directory where
+    /// a file belongs): refused rather than written through.
+    #[error(transparent)]
+    UnexpectedEntry(#[from] private_fs::UnexpectedEntry),
     /// Another I/O error.
     #[error("{path}: {source}")]
     Io {
@@ -99,9 +104,12 @@ pub enum StoreError {
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| match private_fs::unexpected_entry(&source) {
+        Some(refused) => StoreError::UnexpectedEntry(refused.clone()),
+        None => StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
     }
 }
 
@@ -249,6 +257,9 @@ pub struct Store {
     reader: Mutex<Option<tl_wal::LogIter>>,
     /// Set by [`Store::capture_paths`]: state kept between live captures.
     live: Option<LiveState>,
+    /// What this open took group/other permissions off (a store made before `.tl/`
+    /// was private).
+    tightened: Vec<PathBuf>,
 }
 
 /// Rewrite the catalog cache once this many log bytes follow the saved copy…
@@ -363,12 +374,14 @@ impl Store {
         if tl.exists() {
             return Err(StoreError::AlreadyInitialized(root));
         }
-        std::fs::create_dir(&tl).map_err(io(&tl))?;
+        // Owner-only: history is as private as the most private file it holds.
+        private_fs::create_dir(&tl).map_err(io(&tl))?;
         for sub in ["index", "snapshots"] {
-            std::fs::create_dir(tl.join(sub)).map_err(io(&tl))?;
+            private_fs::create_dir(&tl.join(sub)).map_err(io(&tl))?;
         }
         let cfg = tl.join("config.toml");
-        std::fs::write(&cfg, DEFAULT_CONFIG).map_err(io(&cfg))?;
+        private_fs::write_atomic(&cfg, DEFAULT_CONFIG.as_bytes(), Durability::Synced)
+            .map_err(io(&cfg))?;
         Store::open(&root)
     }
 
@@ -389,6 +402,22 @@ impl Store {
         let tl = root.join(TL_DIR);
         if !tl.is_dir() {
             return Err(StoreError::NotInitialized(root));
+        }
+        // A store made before `.tl/` was private is tightened once: with `.tl/`
+        // itself 0700 nothing under it is reachable by others.
+        let tightened = if private_fs::is_private_dir(&tl).map_err(io(&tl))? {
+            Vec::new()
+        } else {
+            private_fs::tighten(&tl).map_err(io(&tl))?
+        };
+        for (name, expected) in [
+            ("wal", Expected::Dir),
+            ("index", Expected::Dir),
+            ("snapshots", Expected::Dir),
+            ("config.toml", Expected::File),
+        ] {
+            let path = tl.join(name);
+            private_fs::check_entry(&path, expected).map_err(io(&path))?;
         }
         let config = Config::load(&tl.join("config.toml"))?;
         let wal_dir = tl.join("wal");
@@ -413,9 +442,17 @@ impl Store {
             saved: (0, 0),
             reader: Mutex::new(None),
             live: None,
+            tightened,
         };
         store.load_catalog()?;
         Ok(store)
+    }
+
+    /// The entries under `.tl/` this open took group and other permission bits
+    /// off (`.tl/` first): empty unless the store was made before `.tl/` was
+    /// owner-only, or someone widened it since. The caller may tell the user.
+    pub fn tightened(&self) -> &[PathBuf] {
+        &self.tightened
     }
 
     fn catalog_path(&self) -> PathBuf {
@@ -474,7 +511,7 @@ impl Store {
         if self.log.wal().is_none() {
             return;
         }
-        let _ = std::fs::create_dir_all(self.tl.join("index"));
+        let _ = private_fs::ensure_dir(&self.tl.join("index"));
         if self.is_lean() {
             // The lean catalog cannot be saved: rebuild the full one from the saved
             // copy and the log after it, save it, and let it go.
@@ -522,7 +559,7 @@ impl Store {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io(dir)(e)),
             }
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            private_fs::ensure_dir(dir).map_err(io(dir))?;
         }
         let mut catalog = Catalog::default();
         catalog.repo_id = self.repo_id();

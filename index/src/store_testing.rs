@@ -37,6 +37,7 @@ impl Store {
             saved: (0, 0),
             reader: std::sync::Mutex::new(None),
             live: None,
+            tightened: Vec::new(),
         };
         store.load_catalog()?;
         Ok(store)

@@ -30,6 +30,7 @@ mod cursor;
 mod error;
 pub mod format;
 mod log;
+pub mod private_fs;
 pub mod storage;
 pub mod testing;
 #[cfg(target_os = "linux")]

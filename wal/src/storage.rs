@@ -6,7 +6,7 @@
 //! tests can simulate power loss and I/O errors at every step (as redb's crash
 //! tests and SQLite's crash-test VFS do).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ impl FsStorage {
     pub fn new(dir: impl Into<PathBuf>, quarantine_dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         let quarantine_dir = quarantine_dir.into();
-        fs::create_dir_all(&dir)?;
+        crate::private_fs::ensure_dir(&dir)?;
         Ok(FsStorage {
             dir,
             quarantine_dir,
@@ -144,10 +144,7 @@ impl Storage for FsStorage {
     }
 
     fn open(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(self.dir.join(name))?;
+        let f = crate::private_fs::open_rw(&self.dir.join(name))?;
         Ok(self.wrap(f))
     }
 
@@ -156,11 +153,7 @@ impl Storage for FsStorage {
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(self.dir.join(name))?;
+        let f = crate::private_fs::create_new(&self.dir.join(name))?;
         Ok(self.wrap(f))
     }
 
@@ -179,7 +172,7 @@ impl Storage for FsStorage {
         src: &dyn SegmentFile,
         len: u64,
     ) -> io::Result<String> {
-        fs::create_dir_all(&self.quarantine_dir)?;
+        crate::private_fs::ensure_dir(&self.quarantine_dir)?;
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -189,7 +182,7 @@ impl Storage for FsStorage {
             let p = self
                 .quarantine_dir
                 .join(format!("{name}.at-{offset}.{stamp}.{n}.tail"));
-            match OpenOptions::new().write(true).create_new(true).open(&p) {
+            match crate::private_fs::create_new(&p) {
                 Ok(mut f) => {
                     copy_range(src, offset, len, &mut f)?;
                     f.sync_all()?;
@@ -208,12 +201,7 @@ impl Storage for FsStorage {
     }
 
     fn lock(&self) -> io::Result<Box<dyn Send + Sync>> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.dir.join(LOCK_FILE))?;
+        let f = crate::private_fs::open_or_create(&self.dir.join(LOCK_FILE))?;
         // A lock just released can look held for a moment: a process forking a
         // child (to run git, say) shares the released descriptor with it until the
         // child's exec closes it. So "held" must last LOCK_PATIENCE to count.

@@ -318,7 +318,7 @@ fn quarantine_derived(tl: &Path, problems: &[&Problem]) -> Result<Vec<std::path:
             moved.push(dir.clone());
             continue;
         };
-        std::fs::create_dir_all(&dir)
+        tl_wal::private_fs::ensure_dir(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let name = file
             .file_name()

@@ -46,10 +46,8 @@ fn start(root: &Path, timing: WatchTiming) -> Result<()> {
     }
     let tl = root.join(".tl");
     let log_path = tl.join(daemon::LOG);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
+    // Owner-only, O_NOFOLLOW: a symlink planted at `.tl/daemon.log` is refused.
+    let log = tl_wal::private_fs::open_append(&log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
     let log_len = log.metadata().map(|m| m.len()).unwrap_or(0);
     let exe = std::env::current_exe().context("cannot find the tl executable")?;

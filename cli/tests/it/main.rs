@@ -7,4 +7,5 @@ mod daemon;
 mod export_git;
 mod fsck;
 mod kill9;
+mod private;
 mod util;

@@ -124,11 +124,9 @@ impl GitMap {
             }
         }
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            tl_wal::private_fs::ensure_dir(dir)?;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, s)?;
-        std::fs::rename(&tmp, path)
+        tl_wal::private_fs::write_atomic(path, s.as_bytes(), tl_wal::private_fs::Durability::Cache)
     }
 
     /// All blob ids known from the commits kept.

@@ -29,7 +29,7 @@ fn name_strategy() -> impl Strategy<Value = String> {
 }
 
 fn mode_strategy() -> impl Strategy<Value = Mode> {
-    prop_oneof![Just(Mode::File), Just(Mode::Exec), Just(Mode::Symlink)]
+    (0u8..=6).prop_map(|c| Mode::from_code(c).expect("codes 0 to 6 are modes"))
 }
 
 fn blob_strategy() -> impl Strategy<Value = Record> {
@@ -299,10 +299,10 @@ fn encoding_matches_the_documented_layout() {
         path: b"ab".to_vec(),
     }
     .encode();
-    assert_eq!(bytes, [1, 3, 2, 0, 0, 0, b'a', b'b']);
+    assert_eq!(bytes, [2, 3, 2, 0, 0, 0, b'a', b'b']);
 
     let bytes = put(b"x").encode();
-    let mut expected = vec![1, 2, 1, 0, 0, 0, b'x'];
+    let mut expected = vec![2, 2, 1, 0, 0, 0, b'x'];
     expected.extend_from_slice(&[1; 32]);
     expected.push(1); // Exec
     expected.extend_from_slice(&5u64.to_le_bytes());
@@ -315,11 +315,29 @@ fn encoding_matches_the_documented_layout() {
         reason: "r".into(),
     }
     .encode();
-    let mut expected = vec![1, 8];
+    let mut expected = vec![2, 8];
     expected.extend_from_slice(&(-1i64).to_le_bytes());
     expected.extend_from_slice(&1i64.to_le_bytes());
     expected.extend_from_slice(&[1, 0, 0, 0, b'r']);
     assert_eq!(bytes, expected);
+
+    // Version 2's mode codes, at the Put's mode offset (7 + 32).
+    for (mode, code) in [
+        (Mode::PrivateFile, 3),
+        (Mode::PrivateExec, 4),
+        (Mode::GroupFile, 5),
+        (Mode::GroupExec, 6),
+    ] {
+        let bytes = Record::Put {
+            path: b"x".to_vec(),
+            hash: BlobHash([1; 32]),
+            mode,
+            size: 5,
+            mtime_ns: 1,
+        }
+        .encode();
+        assert_eq!(bytes[7 + 32], code, "{mode:?}");
+    }
 
     let bytes = commit(None).encode();
     assert_eq!(bytes.len(), 2 + 8 + 8 + 1 + 4 + 8 + 32 + 4 + 4 + 4 + 8 + 1);
@@ -363,15 +381,53 @@ fn truncated_field_names_field_and_offset() {
 
 #[test]
 fn unknown_version_is_refused_as_unsupported() {
-    for version in [0u8, 2, 255] {
+    for version in [0u8, 3, 255] {
         let mut bytes = put(b"a").encode();
         bytes[0] = version;
         check_err(&bytes, |e| {
             *e == DecodeError::UnsupportedVersion {
                 found: version,
-                supported: 1,
+                supported: 2,
             }
         });
+    }
+}
+
+#[test]
+fn a_version_1_record_decodes_as_before_and_knows_only_the_first_three_modes() {
+    for mode in [Mode::File, Mode::Exec, Mode::Symlink] {
+        let record = Record::Put {
+            path: b"a".to_vec(),
+            hash: BlobHash([7; 32]),
+            mode,
+            size: 3,
+            mtime_ns: 5,
+        };
+        let mut bytes = record.encode();
+        assert_eq!(bytes[0], 2, "this build writes version 2");
+        bytes[0] = 1;
+        assert_eq!(Record::decode(&bytes), Ok(record));
+    }
+    for mode in [
+        Mode::PrivateFile,
+        Mode::PrivateExec,
+        Mode::GroupFile,
+        Mode::GroupExec,
+    ] {
+        let record = Record::Put {
+            path: b"a".to_vec(),
+            hash: BlobHash([7; 32]),
+            mode,
+            size: 3,
+            mtime_ns: 5,
+        };
+        let mut bytes = record.encode();
+        assert_eq!(Record::decode(&bytes), Ok(record));
+        bytes[0] = 1;
+        check_err(
+            &bytes,
+            |e| matches!(e, DecodeError::BadCode { field: "Put.mode", found, .. } if *found == mode.code()),
+        );
     }
 }
 
@@ -391,10 +447,10 @@ fn unknown_tag_is_refused() {
 fn bad_mode_code_is_refused() {
     let mut bytes = put(b"a").encode();
     let mode_at = 2 + 4 + 1 + 32;
-    bytes[mode_at] = 3;
+    bytes[mode_at] = 7;
     check_err(
         &bytes,
-        |e| matches!(e, DecodeError::BadCode { field: "Put.mode", offset, found: 3, .. } if *offset == mode_at),
+        |e| matches!(e, DecodeError::BadCode { field: "Put.mode", offset, found: 7, .. } if *offset == mode_at),
     );
 }
 

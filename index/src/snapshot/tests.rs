@@ -180,10 +180,11 @@ fn format_features_match_flags() {
 
 #[test]
 fn header_layout_is_stable() {
-    // A fixture of the version-1 header: any change here is a format change.
+    // A fixture of the version-2 header (laid out as version 1): any change here is
+    // a format change.
     let bytes = encode_tree(&meta(5), &Tree::new());
     assert_eq!(&bytes[0..8], b"TLSNAP\0\0");
-    assert_eq!(le_u32(&bytes, 8), 1);
+    assert_eq!(le_u32(&bytes, 8), 2);
     assert_eq!(le_u32(&bytes, 12), 132);
     assert_eq!(le_u32(&bytes, 16), 0b111);
     assert_eq!(le_u32(&bytes, 20), 7);
@@ -247,13 +248,47 @@ fn bad_magic() {
 fn future_version() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = encode_tree(&meta(1), &small_tree());
-    bytes[OFF_VERSION..][..4].copy_from_slice(&2u32.to_le_bytes());
+    bytes[OFF_VERSION..][..4].copy_from_slice(&3u32.to_le_bytes());
     reseal(&mut bytes);
     let err = open_all(dir.path(), &bytes).unwrap_err();
     assert!(
-        matches!(err, SnapshotError::UnsupportedVersion { found: 2, .. }),
+        matches!(err, SnapshotError::UnsupportedVersion { found: 3, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn a_version_1_snapshot_reads_and_knows_only_the_first_three_modes() {
+    let entry = |mode| Entry {
+        hash: BlobHash([1; 32]),
+        mode,
+        size: 1,
+        mtime_ns: 1,
+    };
+    for (mode, readable) in [
+        (Mode::File, true),
+        (Mode::Exec, true),
+        (Mode::Symlink, true),
+        (Mode::PrivateFile, false),
+        (Mode::PrivateExec, false),
+        (Mode::GroupFile, false),
+        (Mode::GroupExec, false),
+    ] {
+        let tree: Tree = [(b"a".to_vec(), entry(mode))].into_iter().collect();
+        let mut bytes = encode_tree(&meta(1), &tree);
+        assert!(validate_bytes(&bytes).is_ok(), "version 2 knows {mode:?}");
+        bytes[OFF_VERSION..][..4].copy_from_slice(&1u32.to_le_bytes());
+        reseal(&mut bytes);
+        let result = validate_bytes(&bytes);
+        if readable {
+            assert!(result.is_ok(), "{mode:?}: {result:?}");
+        } else {
+            assert!(
+                matches!(result, Err(SnapshotError::BadEntry { .. })),
+                "{mode:?}: {result:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -415,7 +450,7 @@ fn unsorted_duplicate_empty_and_bad_mode_are_caught_after_valid_checksums() {
         (vec![raw_entry(b"", 0)], |e| {
             matches!(e, SnapshotError::BadEntry { index: 0, .. })
         }),
-        (vec![raw_entry(b"a", 0), raw_entry(b"b", 3)], |e| {
+        (vec![raw_entry(b"a", 0), raw_entry(b"b", 7)], |e| {
             matches!(e, SnapshotError::BadEntry { index: 1, .. })
         }),
     ];

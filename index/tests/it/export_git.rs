@@ -66,8 +66,8 @@ fn assert_commit_is_checkpoint(gitdir: &Path, commit: &str, store: &Store, idx: 
             .get(path)
             .unwrap_or_else(|| panic!("{commit} has {path:?} that checkpoint {idx} lacks"));
         let mode = match entry.mode {
-            Mode::File => "100644",
-            Mode::Exec => "100755",
+            Mode::File | Mode::PrivateFile | Mode::GroupFile => "100644",
+            Mode::Exec | Mode::PrivateExec | Mode::GroupExec => "100755",
             Mode::Symlink => "120000",
         };
         assert_eq!(f[0], mode, "{}", String::from_utf8_lossy(path));

@@ -4,6 +4,8 @@ mod crash;
 mod export_git;
 mod export_refused;
 mod fsck;
+mod private;
 mod restore;
 mod restore_guard;
 mod store;
+mod v1_store;

@@ -3,7 +3,11 @@
 
 mod commands;
 mod daemon;
+mod diff_show;
 mod export_git;
 mod fsck;
 mod kill9;
+mod log;
+mod time_ids;
 mod util;
+mod wording;

@@ -10,13 +10,15 @@ use serde_json::json;
 use tl_index::record::CommitKind;
 use tl_index::scan::Change;
 use tl_index::store::{find_root, Store, StoreError};
-use tl_index::types::{Entry, Mode, Tree};
 
-use crate::output::{checkpoint_json, checkpoint_line, path as show_path, touches, under};
+use crate::output::{checkpoint_json, path as show_path};
 use crate::{Cli, Command};
 
+mod diff;
 mod export_git;
 mod fsck;
+mod log;
+mod ls;
 mod replay;
 mod watch;
 
@@ -36,24 +38,61 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             since,
             until,
+            max_count,
+            stat,
+            name_status,
             path,
-        } => log(&cwd, json, since, until, path),
+        } => log::log(
+            &cwd,
+            log::Args {
+                json,
+                since,
+                until,
+                path,
+                max_count,
+                detail: match (stat, name_status) {
+                    (true, _) => log::Detail::Stat,
+                    (_, true) => log::Detail::NameStatus,
+                    _ => log::Detail::Counts,
+                },
+            },
+        ),
         Command::Diff {
             a,
-            b,
+            rest,
             stat,
             json,
             paths,
-        } => diff(&cwd, &a, b.as_deref(), stat, json, &paths),
-        Command::Show { path, at } => show(&cwd, &path, &at),
+        } => diff::diff(
+            &cwd,
+            diff::Args {
+                a,
+                rest,
+                paths,
+                stat,
+                json,
+            },
+        ),
+        Command::Show { path, at } => ls::show(&cwd, &path, &at),
+        Command::Ls { at, path, json } => ls::ls(&cwd, at.as_deref(), path.as_deref(), json),
         Command::Replay {
             to,
             into,
             dry_run,
             json,
         } => replay::replay(&cwd, &to, into.map(|d| cwd.join(d)), dry_run, json),
-        Command::Restore { paths, at, dry_run } => replay::restore(&cwd, &paths, &at, dry_run),
-        Command::Pin { name, at } => pin(&cwd, &name, at.as_deref()),
+        Command::Restore {
+            paths,
+            at,
+            dry_run,
+            json,
+        } => replay::restore(&cwd, &paths, &at, dry_run, json),
+        Command::Pin {
+            name,
+            at,
+            force,
+            delete,
+        } => pin(&cwd, &name, at.as_deref(), PinAction::new(force, delete)),
         Command::Pins { json } => pins(&cwd, json),
         Command::Compact => compact(&cwd),
         Command::Recover { rebuild, dry_run } => fsck::recover(&cwd, rebuild, dry_run),
@@ -212,13 +251,13 @@ fn report_recovery(store: &Store) {
 pub fn rel_path(store: &Store, cwd: &Path, p: &Path) -> Result<Vec<u8>> {
     let abs = cwd.join(p);
     let abs = normalize(&abs);
-    let rel = abs.strip_prefix(store.root()).with_context(|| {
-        format!(
-            "{} is outside the project {}",
+    let Ok(rel) = abs.strip_prefix(store.root()) else {
+        bail!(
+            "{} is outside the project {}; give a path inside it",
             p.display(),
             store.root().display()
-        )
-    })?;
+        );
+    };
     Ok(rel.as_os_str().as_bytes().to_vec())
 }
 
@@ -274,24 +313,20 @@ fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {
             .map(|w| w.to_string())
             .collect::<Vec<_>>());
         println!("{v}");
-    } else if c.changes.is_empty() {
-        println!("{} (no changes)", c.id);
     } else {
-        println!(
-            "{}  +{} ~{} -{}  {} new bytes stored",
-            c.id, c.stats.added, c.stats.modified, c.stats.deleted, c.stats.bytes_new
-        );
+        println!("{}", crate::output::checkpoint_done(c));
     }
     Ok(())
 }
 
 fn status(cwd: &Path, json: bool) -> Result<()> {
-    crate::daemon::client::flush(cwd);
+    let watcher = watcher_state(cwd);
     let store = open_read(cwd)?;
     let (changes, warnings) = store.status()?;
     for w in &warnings {
         eprintln!("tl: warning: {w}");
     }
+    let last = store.checkpoints().last();
     if json {
         let list: Vec<_> = changes
             .iter()
@@ -302,15 +337,46 @@ fn status(cwd: &Path, json: bool) -> Result<()> {
             .collect();
         println!(
             "{}",
-            json!({ "changes": list, "clean": changes.is_empty() })
+            json!({
+                "changes": list,
+                "clean": changes.is_empty(),
+                "checkpoint": last.map(|c| c.id.clone()),
+                "checkpoint_time": last.map(|c| tl_index::timespec::format_rfc3339(c.time_ns)),
+                "capturing": watcher.is_some(),
+                "last_capture": watcher.and_then(|w| w.last_capture_ns).map(tl_index::timespec::format_rfc3339),
+            })
         );
         return Ok(());
     }
-    if changes.is_empty() {
-        match store.checkpoints().last() {
-            Some(c) => println!("No changes since checkpoint {}.", c.id),
-            None => println!("No checkpoints yet; run `tl checkpoint`."),
-        }
+    let now = crate::output::now_ns();
+    match (&watcher, last) {
+        (_, None) => println!("No checkpoints yet; run `tl checkpoint`."),
+        (Some(w), Some(c)) => println!(
+            "A watcher is capturing changes (last capture {}). {} since checkpoint {} ({}){}",
+            w.last_capture_ns
+                .map(|t| crate::output::ago(t, now))
+                .unwrap_or_else(|| "not yet".into()),
+            if changes.is_empty() {
+                "No changes"
+            } else {
+                "Changes not captured yet"
+            },
+            c.id,
+            crate::output::ago(c.time_ns, now),
+            if changes.is_empty() { "." } else { ":" }
+        ),
+        (None, Some(c)) if changes.is_empty() => println!(
+            "No changes since checkpoint {} ({}). Nothing is capturing changes: `tl daemon \
+             start` captures each one, `tl checkpoint` records the present once.",
+            c.id,
+            crate::output::ago(c.time_ns, now)
+        ),
+        (None, Some(c)) => println!(
+            "Changes since checkpoint {} ({}), not captured (nothing is capturing changes; \
+             `tl checkpoint` records them, `tl daemon start` captures each one):",
+            c.id,
+            crate::output::ago(c.time_ns, now)
+        ),
     }
     let mut out = std::io::stdout().lock();
     for c in &changes {
@@ -318,6 +384,29 @@ fn status(cwd: &Path, json: bool) -> Result<()> {
         writeln!(out, "{s} {}", show_path(p))?;
     }
     Ok(())
+}
+
+/// A running watcher, as `tl status` reports it.
+struct WatcherState {
+    /// When it last captured (ns since the epoch), if it has.
+    last_capture_ns: Option<i64>,
+}
+
+/// Asks a running watcher to capture what is pending, then for its state; None
+/// when none runs.
+fn watcher_state(cwd: &Path) -> Option<WatcherState> {
+    crate::daemon::client::flush(cwd);
+    let root = find_root(cwd).ok()?;
+    let req = json!({"op": "status"});
+    let v = crate::daemon::client::request(&root, &req, Duration::from_secs(10))
+        .ok()
+        .flatten()?;
+    let last_capture_ns = v["last_capture"].as_str().and_then(|t| {
+        tl_index::timespec::parse(t, &jiff::Zoned::now())
+            .ok()
+            .and_then(|e| e.start())
+    });
+    Some(WatcherState { last_capture_ns })
 }
 
 fn letter(c: &Change) -> (char, &[u8]) {
@@ -328,213 +417,38 @@ fn letter(c: &Change) -> (char, &[u8]) {
     }
 }
 
-fn log(
-    cwd: &Path,
-    json: bool,
-    since: Option<String>,
-    until: Option<String>,
-    path: Option<PathBuf>,
-) -> Result<()> {
-    crate::daemon::client::flush(cwd);
-    let store = open_read(cwd)?;
-    let cps = store.checkpoints();
-    let time_of = |t: &str| -> Result<i64> {
-        let idx = store.resolve(t)?;
-        Ok(cps[idx].time_ns)
-    };
-    let since_ns = since
-        .as_deref()
-        .map(|t| time_bound(t, &time_of))
-        .transpose()?;
-    let until_ns = until
-        .as_deref()
-        .map(|t| time_bound(t, &time_of))
-        .transpose()?;
-    let prefix = path
-        .as_ref()
-        .map(|p| rel_path(&store, cwd, p))
-        .transpose()?;
-    let selected: Vec<_> = cps
-        .iter()
-        .rev()
-        .filter(|c| since_ns.is_none_or(|s| c.time_ns >= s))
-        .filter(|c| until_ns.is_none_or(|u| c.time_ns <= u))
-        .filter(|c| prefix.as_ref().is_none_or(|p| touches(c, p)))
-        .collect();
-    let mut out = std::io::stdout().lock();
-    if json {
-        let list: Vec<_> = selected.iter().map(|c| checkpoint_json(c)).collect();
-        writeln!(out, "{}", serde_json::Value::Array(list))?;
+/// What `tl pin` does with the name.
+enum PinAction {
+    /// Name a checkpoint; refuse a name pinned elsewhere.
+    Create,
+    /// Name a checkpoint, moving the pin if needed (--force).
+    Move,
+    /// Delete the pin (--delete).
+    Delete,
+}
+
+impl PinAction {
+    fn new(force: bool, delete: bool) -> PinAction {
+        match (force, delete) {
+            (_, true) => PinAction::Delete,
+            (true, false) => PinAction::Move,
+            (false, false) => PinAction::Create,
+        }
+    }
+}
+
+fn pin(cwd: &Path, name: &str, at: Option<&str>, action: PinAction) -> Result<()> {
+    if !matches!(action, PinAction::Delete) {
+        if let Some(problem) = Store::pin_name_problem(name) {
+            bail!("{problem}");
+        }
+    }
+    let mut store = open(cwd)?;
+    if matches!(action, PinAction::Delete) {
+        store.unpin(name)?;
+        println!("Deleted pin {name}");
         return Ok(());
     }
-    if selected.is_empty() {
-        writeln!(
-            out,
-            "No checkpoints{}.",
-            if cps.is_empty() { " yet" } else { " match" }
-        )?;
-    }
-    for c in selected {
-        writeln!(out, "{}", checkpoint_line(c))?;
-    }
-    for (from, to, reason) in &store.catalog().gaps {
-        writeln!(
-            out,
-            "gap  {} .. {}  events may be missing: {reason}",
-            tl_index::timespec::format_local(*from),
-            tl_index::timespec::format_local(*to)
-        )?;
-    }
-    Ok(())
-}
-
-/// A time bound for --since/--until: a time expression taken as an instant when it
-/// is one, else the time of the checkpoint it names.
-fn time_bound(t: &str, time_of: &dyn Fn(&str) -> Result<i64>) -> Result<i64> {
-    match tl_index::timespec::parse(t, &jiff::Zoned::now()) {
-        Ok(tl_index::timespec::TimeExpr::Instant(ns)) => Ok(ns),
-        Ok(_) => time_of(t),
-        Err(e) => bail!("{e}"),
-    }
-}
-
-fn diff(
-    cwd: &Path,
-    a: &str,
-    b: Option<&str>,
-    stat: bool,
-    json: bool,
-    paths: &[PathBuf],
-) -> Result<()> {
-    let store = open_read(cwd)?;
-    let old = store.tree_at(store.resolve(a)?)?;
-    let new = match b {
-        Some(b) => Side::Stored(store.tree_at(store.resolve(b)?)?),
-        None => Side::Disk(store.scan_worktree()?),
-    };
-    let prefixes: Vec<Vec<u8>> = paths
-        .iter()
-        .map(|p| rel_path(&store, cwd, p))
-        .collect::<Result<_>>()?;
-    let keep = |p: &[u8]| prefixes.is_empty() || prefixes.iter().any(|x| under(p, x));
-    let new_tree = match &new {
-        Side::Stored(t) | Side::Disk(t) => t,
-    };
-    let changes: Vec<Change> = tl_index::scan::diff_trees(&old, new_tree)
-        .into_iter()
-        .filter(|c| keep(c.path()))
-        .collect();
-    let content = |e: &Entry, disk: bool, p: &[u8]| -> Result<Vec<u8>> {
-        if disk && e.mode != Mode::Symlink {
-            let full = store.root().join(std::ffi::OsStr::from_bytes(p));
-            return std::fs::read(&full).with_context(|| format!("cannot read {}", full.display()));
-        }
-        Ok(store.blob_bytes(&e.hash)?)
-    };
-    let disk = matches!(new, Side::Disk(_));
-    let mut out = std::io::stdout().lock();
-    let mut json_files = Vec::new();
-    for c in &changes {
-        let (s, p) = letter(c);
-        let (before, after) = match c {
-            Change::Added(_, e) => (Vec::new(), content(e, disk, p)?),
-            Change::Modified(_, o, e) => (store.blob_bytes(&o.hash)?, content(e, disk, p)?),
-            Change::Deleted(_, o) => (store.blob_bytes(&o.hash)?, Vec::new()),
-        };
-        let name = show_path(p);
-        let text = std::str::from_utf8(&before)
-            .ok()
-            .zip(std::str::from_utf8(&after).ok());
-        let (ins, del) = match text {
-            Some((x, y)) => {
-                let d = similar::TextDiff::from_lines(x, y);
-                let ins = d
-                    .iter_all_changes()
-                    .filter(|c| c.tag() == similar::ChangeTag::Insert)
-                    .count();
-                let del = d
-                    .iter_all_changes()
-                    .filter(|c| c.tag() == similar::ChangeTag::Delete)
-                    .count();
-                (ins, del)
-            }
-            None => (0, 0),
-        };
-        if json {
-            json_files.push(
-                json!({"status": s.to_string(), "path": name, "binary": text.is_none(),
-                                   "insertions": ins, "deletions": del}),
-            );
-            continue;
-        }
-        if stat {
-            if text.is_some() {
-                writeln!(out, " {name} | +{ins} -{del}")?;
-            } else {
-                writeln!(out, " {name} | binary")?;
-            }
-            continue;
-        }
-        match text {
-            Some((x, y)) => {
-                let d = similar::TextDiff::from_lines(x, y);
-                let old_name = if matches!(c, Change::Added(..)) {
-                    "/dev/null".to_string()
-                } else {
-                    format!("a/{name}")
-                };
-                let new_name = if matches!(c, Change::Deleted(..)) {
-                    "/dev/null".to_string()
-                } else {
-                    format!("b/{name}")
-                };
-                write!(
-                    out,
-                    "{}",
-                    d.unified_diff()
-                        .context_radius(3)
-                        .header(&old_name, &new_name)
-                )?;
-            }
-            None => writeln!(out, "Binary files a/{name} and b/{name} differ")?,
-        }
-    }
-    if json {
-        writeln!(out, "{}", json!({ "files": json_files }))?;
-    } else if stat {
-        writeln!(out, " {} file(s) changed", changes.len())?;
-    }
-    Ok(())
-}
-
-enum Side {
-    Stored(Tree),
-    Disk(Tree),
-}
-
-fn show(cwd: &Path, path: &Path, at: &str) -> Result<()> {
-    let store = open_read(cwd)?;
-    let idx = store.resolve(at)?;
-    let rel = rel_path(&store, cwd, path)?;
-    let tree = store.tree_at(idx)?;
-    let cp = &store.checkpoints()[idx];
-    let Some(entry) = tree.get(&rel) else {
-        bail!(
-            "{} did not exist at checkpoint {} ({}); `tl log {}` lists when it changed",
-            show_path(&rel),
-            cp.id,
-            tl_index::timespec::format_local(cp.time_ns),
-            path.display()
-        );
-    };
-    let mut out = std::io::stdout().lock();
-    store.read_blob(&entry.hash, &mut out)?;
-    out.flush()?;
-    Ok(())
-}
-
-fn pin(cwd: &Path, name: &str, at: Option<&str>) -> Result<()> {
-    let mut store = open(cwd)?;
     let idx = match at {
         Some(t) => store.resolve(t)?,
         None => match store.checkpoints().len() {
@@ -542,10 +456,19 @@ fn pin(cwd: &Path, name: &str, at: Option<&str>) -> Result<()> {
             n => n - 1,
         },
     };
-    store.pin(name, idx)?;
+    let before = store.catalog().pins.get(name).map(|p| p.target_lsn);
+    match action {
+        PinAction::Move => store.move_pin(name, idx)?,
+        _ => store.pin(name, idx)?,
+    }
     let c = &store.checkpoints()[idx];
+    let verb = match before {
+        Some(lsn) if lsn == c.lsn => "Already pinned",
+        Some(_) => "Moved pin",
+        None => "Pinned",
+    };
     println!(
-        "Pinned {name} -> {} ({})",
+        "{verb} {name} -> {} ({})",
         c.id,
         tl_index::timespec::format_local(c.time_ns)
     );
@@ -571,7 +494,8 @@ fn pins(cwd: &Path, json: bool) -> Result<()> {
             .iter()
             .map(|(name, cp)| {
                 json!({"name": name, "id": cp.map(|c| c.id.clone()),
-                       "time": cp.map(|c| tl_index::timespec::format_local(c.time_ns))})
+                       "time": cp.map(|c| tl_index::timespec::format_rfc3339(c.time_ns)),
+                       "time_ns": cp.map(|c| c.time_ns)})
             })
             .collect();
         writeln!(out, "{}", serde_json::Value::Array(list))?;
@@ -580,15 +504,16 @@ fn pins(cwd: &Path, json: bool) -> Result<()> {
     if rows.is_empty() {
         writeln!(out, "No pins yet; `tl pin NAME` names the last checkpoint.")?;
     }
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, cp) in rows {
         match cp {
             Some(c) => writeln!(
                 out,
-                "{name}  {}  {}",
+                "{name:<width$}  {}  {}",
                 c.id,
                 tl_index::timespec::format_local(c.time_ns)
             )?,
-            None => writeln!(out, "{name}  (its checkpoint is gone)")?,
+            None => writeln!(out, "{name:<width$}  (its checkpoint is gone)")?,
         }
     }
     Ok(())

@@ -614,13 +614,8 @@ impl<B: Backend> Live<B> {
                     v["no_changes"] = json!(c.changed_nothing());
                     v["warnings"] = json!(warnings);
                     v.to_string()
-                } else if c.changed_nothing() {
-                    format!("{} (no changes)", c.id)
                 } else {
-                    format!(
-                        "{}  +{} ~{} -{}  {} new bytes stored",
-                        c.id, c.stats.added, c.stats.modified, c.stats.deleted, c.stats.bytes_new
-                    )
+                    crate::output::checkpoint_done(c)
                 };
                 Ok(json!({"ok": true, "stdout": stdout, "warnings": warnings}))
             }

@@ -63,10 +63,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List checkpoints, newest first.
-    #[command(after_help = "Example:\n  tl log\n  tl log --since \"1 hour ago\" src/main.rs")]
+    /// List checkpoints, newest first, with the gaps where events may be missing.
+    ///
+    /// Each line: id, time (and how long ago), kind, what changed, message. Times
+    /// are printed to the second and, pasted back as T, select that second.
+    #[command(
+        after_help = "Example:\n  tl log -n 5\n  tl log --since \"1 hour ago\" src/main.rs\n  \
+                      tl log --name-status\n  tl log --stat --json"
+    )]
     Log {
-        /// Print as JSON (an array, newest first).
+        /// Print as JSON (an array, newest first; see JSON.md).
         #[arg(long)]
         json: bool,
         /// Only checkpoints at or after this time.
@@ -75,29 +81,44 @@ pub enum Command {
         /// Only checkpoints at or before this time.
         #[arg(long, value_name = "T")]
         until: Option<String>,
-        /// Only checkpoints that changed this path (or something under it).
+        /// Only the N newest checkpoints.
+        #[arg(short = 'n', long = "max-count", value_name = "N")]
+        max_count: Option<usize>,
+        /// Each checkpoint's changed paths with their line counts.
+        #[arg(long, conflicts_with = "name_status")]
+        stat: bool,
+        /// Each checkpoint's changed paths with A (added), M (modified), D (deleted).
+        #[arg(long)]
+        name_status: bool,
+        /// Only checkpoints that changed this path (or something under it), each
+        /// with what happened to it.
         path: Option<PathBuf>,
     },
     /// Show the differences between two points (B defaults to the working directory).
+    ///
+    /// Words after A are B when they name a point in history (and no file), else
+    /// paths; everything after `--` is a path.
     #[command(
-        after_help = "Example:\n  tl diff 10m\n  tl diff a1b2c3 d4e5f6 --stat\n  tl diff 1h -- src/"
+        after_help = "Example:\n  tl diff 10m\n  tl diff a1b2c3 d4e5f6 --stat\n  \
+                      tl diff a1b2c3 src/main.rs\n  tl diff 1h -- src/"
     )]
     Diff {
         /// The older point.
         a: String,
-        /// The newer point (default: the files on disk now).
-        b: Option<String>,
+        /// The newer point (default: the files on disk now), then paths.
+        #[arg(value_name = "B|PATH")]
+        rest: Vec<String>,
         /// Only a summary of changed paths with line counts.
         #[arg(long)]
         stat: bool,
-        /// Print as JSON.
+        /// Print as JSON (see JSON.md).
         #[arg(long)]
         json: bool,
         /// Limit to these paths.
         #[arg(last = true)]
         paths: Vec<PathBuf>,
     },
-    /// Print a file's content as it was at time T.
+    /// Print a file's content as it was at time T (a directory: its files).
     #[command(after_help = "Example:\n  tl show src/main.rs --at \"2 hours ago\" > old.rs")]
     Show {
         /// The file.
@@ -105,6 +126,19 @@ pub enum Command {
         /// When.
         #[arg(long, value_name = "T")]
         at: String,
+    },
+    /// List the files as they were at time T (default: the last checkpoint): mode,
+    /// size and path, everything under PATH (default: the whole tree).
+    #[command(after_help = "Example:\n  tl ls\n  tl ls --at 1h src/\n  tl ls --json")]
+    Ls {
+        /// When (default: the last checkpoint).
+        #[arg(long, value_name = "T")]
+        at: Option<String>,
+        /// A directory or file (default: the whole tree).
+        path: Option<PathBuf>,
+        /// Print as JSON (see JSON.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Bring the whole tree back as it was at time T (captures the present first).
     #[command(
@@ -137,14 +171,30 @@ pub enum Command {
         /// Only list what would change.
         #[arg(long)]
         dry_run: bool,
+        /// Print the result as JSON (see JSON.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Name a point in history (default: the last checkpoint).
-    #[command(after_help = "Example:\n  tl pin release-1\n  tl pin before-merge 2h")]
+    ///
+    /// A name that reads as a time (10m, now) or could be a checkpoint id (4 or
+    /// more hex digits) is refused. An existing pin moves only with --force.
+    #[command(
+        after_help = "Example:\n  tl pin release-1\n  tl pin before-merge 2h\n  \
+                      tl pin --force release-1\n  tl pin --delete release-1"
+    )]
     Pin {
         /// The name.
         name: String,
         /// When (default: the last checkpoint).
+        #[arg(conflicts_with = "delete")]
         at: Option<String>,
+        /// Move the pin if the name already names another checkpoint.
+        #[arg(long, conflicts_with = "delete")]
+        force: bool,
+        /// Delete the pin (the checkpoint stays).
+        #[arg(long)]
+        delete: bool,
     },
     /// List pins.
     #[command(after_help = "Example:\n  tl pins --json")]

@@ -2,21 +2,23 @@
 
 use serde_json::{json, Value};
 use tl_index::catalog::Checkpoint;
-use tl_index::timespec::format_local;
+use tl_index::timespec::{format_local, format_rfc3339};
 
 /// A path as the user sees it (lossy for non-UTF-8 names).
 pub fn path(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
 }
 
-/// One checkpoint as JSON.
+/// One checkpoint as JSON (`"time"` is RFC 3339 in UTC with fractional seconds;
+/// the shapes are documented in JSON.md).
 pub fn checkpoint_json(c: &Checkpoint) -> Value {
     json!({
+        "type": "checkpoint",
         "id": c.id,
         "lsn": c.lsn,
         "end_lsn": c.end_lsn,
         "seq": c.seq,
-        "time": format_local(c.time_ns),
+        "time": format_rfc3339(c.time_ns),
         "time_ns": c.time_ns,
         "kind": kind_name(c.kind),
         "message": c.message,
@@ -36,27 +38,74 @@ pub fn kind_name(k: tl_index::record::CommitKind) -> &'static str {
     }
 }
 
-/// One checkpoint as a line of `tl log`.
-pub fn checkpoint_line(c: &Checkpoint) -> String {
-    let counts = if c.changed_nothing() {
+/// The counts of a checkpoint, as `+1 ~2 -0` or `no changes`.
+pub fn counts(c: &Checkpoint) -> String {
+    if c.changed_nothing() {
         "no changes".to_string()
     } else {
         format!(
             "+{} ~{} -{}",
             c.stats.added, c.stats.modified, c.stats.deleted
         )
-    };
-    let msg = c
-        .message
-        .as_deref()
-        .map(|m| format!("  {m}"))
-        .unwrap_or_default();
-    format!(
-        "{}  {}  {:<7}  {counts}{msg}",
+    }
+}
+
+/// One checkpoint as a line of `tl log` (a multi-line message continues on lines
+/// of its own, indented).
+pub fn checkpoint_line(c: &Checkpoint) -> String {
+    checkpoint_line_with(c, &counts(c), crate::output::now_ns())
+}
+
+/// [`checkpoint_line`] with `what` in place of the counts, and the time also shown
+/// relative to `now_ns`.
+pub fn checkpoint_line_with(c: &Checkpoint, what: &str, now_ns: i64) -> String {
+    let mut lines = c.message.as_deref().unwrap_or("").lines();
+    let first = lines.next().map(|m| format!("  {m}")).unwrap_or_default();
+    let mut out = format!(
+        "{}  {} ({})  {:<7}  {what}{first}",
         c.id,
         format_local(c.time_ns),
+        ago(c.time_ns, now_ns),
         kind_name(c.kind)
-    )
+    );
+    for line in lines {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
+}
+
+/// The result of `tl checkpoint`, as one line.
+pub fn checkpoint_done(c: &Checkpoint) -> String {
+    if c.changed_nothing() {
+        format!(
+            "{}  recorded with no changes since the previous checkpoint (no file differs)",
+            c.id
+        )
+    } else {
+        format!(
+            "{}  +{} ~{} -{}  {} new bytes stored",
+            c.id, c.stats.added, c.stats.modified, c.stats.deleted, c.stats.bytes_new
+        )
+    }
+}
+
+/// Now, in nanoseconds since the Unix epoch.
+pub fn now_ns() -> i64 {
+    tl_index::store::Store::now_ns()
+}
+
+/// How long before `now_ns` the instant `ns` was, as `12 s ago`, `3 min ago`,
+/// `5 h ago`, `4 days ago`.
+pub fn ago(ns: i64, now_ns: i64) -> String {
+    let secs = (now_ns.saturating_sub(ns)) / 1_000_000_000;
+    match secs {
+        s if s < 0 => "in the future".into(),
+        s if s < 60 => format!("{s} s ago"),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 48 * 3600 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
 }
 
 /// True when a checkpoint changed `prefix` or anything under it.

@@ -72,6 +72,15 @@ pub enum StoreError {
     /// A time expression that names nothing.
     #[error("{0}")]
     Time(String),
+    /// A time before the first checkpoint.
+    #[error("{message}")]
+    BeforeFirst {
+        /// What was asked and when the first checkpoint is.
+        message: String,
+    },
+    /// A pin that cannot be made or deleted.
+    #[error("{0}")]
+    Pin(String),
     /// A scan failed.
     #[error("capture failed: {0}")]
     Scan(String),
@@ -234,6 +243,19 @@ impl Log {
 pub struct CheckpointOutcome {
     /// The new checkpoint.
     pub checkpoint: Checkpoint,
+    /// Problems met while capturing (skipped files and why).
+    pub warnings: Vec<ScanWarning>,
+    /// Counters of the scan.
+    pub scan: scan::ScanStats,
+}
+
+/// What a capture that commits only when something changed found: the new
+/// checkpoint (None when the tree was unchanged) and, in both cases, the warnings
+/// (a caller about to write the tree must leave the skipped paths alone).
+#[derive(Debug)]
+pub struct Capture {
+    /// The new checkpoint, or None when the tree did not change.
+    pub checkpoint: Option<Checkpoint>,
     /// Problems met while capturing (skipped files and why).
     pub warnings: Vec<ScanWarning>,
     /// Counters of the scan.
@@ -549,10 +571,16 @@ impl Store {
     }
 
     /// Deletes every derived file (catalog, stat cache, snapshots) and rebuilds the
-    /// catalog and the snapshots from the log alone. Returns the snapshots written.
+    /// catalog and the snapshots from the log alone: where the compactor would
+    /// write them, and at the checkpoints that had one (`tl compact`'s). Returns the
+    /// snapshots written.
     pub fn rebuild(&mut self) -> Result<Vec<PathBuf>> {
         let index = self.tl.join("index");
         let snaps = self.snapshot_dir();
+        // Snapshots written on purpose (`tl compact`) are rebuilt where they were.
+        let kept: Vec<Lsn> = snapshot::list_snapshots(&snaps)
+            .map(|l| l.into_iter().map(|(lsn, _)| lsn).collect())
+            .unwrap_or_default();
         for dir in [&index, &snaps] {
             match std::fs::remove_dir_all(dir) {
                 Ok(()) => {}
@@ -574,7 +602,7 @@ impl Store {
         let mut tree = Tree::new();
         for (i, c) in self.catalog.checkpoints.iter().enumerate() {
             apply(&mut tree, &c.changes);
-            if (i + 1) % every == 0 && c.end_lsn != 0 {
+            if ((i + 1) % every == 0 || kept.contains(&c.end_lsn)) && c.end_lsn != 0 {
                 let meta = snapshot_meta(c);
                 written.push(snapshot::write_snapshot(&snaps, &meta, &tree)?);
             }
@@ -637,18 +665,36 @@ impl Store {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<CheckpointOutcome> {
         let out = self.capture(kind, message, progress, false)?;
-        Ok(out.expect("a capture that does not skip always commits"))
+        let checkpoint = out
+            .checkpoint
+            .expect("a capture that does not skip always commits");
+        Ok(CheckpointOutcome {
+            checkpoint,
+            warnings: out.warnings,
+            scan: out.scan,
+        })
+    }
+
+    /// Captures the directory, committing a checkpoint only when the tree changed;
+    /// the warnings are returned either way.
+    pub fn capture_if_changed(
+        &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+    ) -> Result<Capture> {
+        self.capture(kind, message, &|_| {}, true)
     }
 
     /// The capture behind [`Store::checkpoint_with_progress`]; with
-    /// `skip_if_unchanged`, nothing is committed (None) when the tree did not change.
-    fn capture(
+    /// `skip_if_unchanged`, nothing is committed (no checkpoint) when the tree did
+    /// not change.
+    pub(crate) fn capture(
         &mut self,
         kind: CommitKind,
         message: Option<String>,
         progress: &(dyn Fn(u64) + Sync),
         skip_if_unchanged: bool,
-    ) -> Result<Option<CheckpointOutcome>> {
+    ) -> Result<Capture> {
         let options = self.scan_options();
         let previous = StatCache::load(&self.stat_cache_path());
         let wal = self.wal()?;
@@ -676,10 +722,19 @@ impl Store {
             let _ = outcome.stat_cache.save(&self.stat_cache_path());
         }
         if !committed {
-            return Ok(None);
+            return Ok(Capture {
+                checkpoint: None,
+                warnings: outcome.warnings,
+                scan: outcome.stats,
+            });
         }
         self.after_commit();
-        Ok(Some(self.outcome(outcome.warnings, outcome.stats)))
+        let done = self.outcome(outcome.warnings, outcome.stats);
+        Ok(Capture {
+            checkpoint: Some(done.checkpoint),
+            warnings: done.warnings,
+            scan: done.scan,
+        })
     }
 
     /// The outcome of the capture just committed.
@@ -913,7 +968,11 @@ impl Store {
         Ok(v)
     }
 
-    /// Resolves a time expression to a checkpoint index.
+    /// Resolves a time expression to a checkpoint index: the last checkpoint at or
+    /// before an instant, the last one before the end of a time stated to the
+    /// second ([`timespec::Window`]), the checkpoint containing an LSN, a pin, or a
+    /// checkpoint id prefix ([`ID_PREFIX_MIN`] to 12 hex digits; shorter ones are
+    /// refused whatever they match).
     pub fn resolve(&self, expr: &str) -> Result<usize> {
         let cps = &self.catalog.checkpoints;
         if cps.is_empty() {
@@ -924,6 +983,23 @@ impl Store {
         let now = now_ns();
         let parsed = timespec::parse(expr, &jiff::Zoned::now())
             .map_err(|e| StoreError::Time(e.to_string()))?;
+        let at_or_before = |start: i64, end_excl: i128| {
+            if start > now + 1_000_000_000 {
+                return Err(StoreError::Time(format!(
+                    "\"{expr}\" ({}) is in the future",
+                    timespec::format_local(start)
+                )));
+            }
+            cps.iter()
+                .rposition(|c| i128::from(c.time_ns) < end_excl)
+                .ok_or_else(|| StoreError::BeforeFirst {
+                    message: format!(
+                        "\"{expr}\" ({}) is before the first checkpoint ({})",
+                        timespec::format_local(start),
+                        timespec::format_local(cps[0].time_ns)
+                    ),
+                })
+        };
         match parsed {
             TimeExpr::Lsn(lsn) => {
                 let idx = cps.iter().rposition(|c| c.lsn <= lsn).ok_or_else(|| {
@@ -934,21 +1010,8 @@ impl Store {
                 })?;
                 Ok(idx)
             }
-            TimeExpr::Instant(t) => {
-                if t > now + 1_000_000_000 {
-                    return Err(StoreError::Time(format!(
-                        "\"{expr}\" ({}) is in the future",
-                        timespec::format_local(t)
-                    )));
-                }
-                cps.iter().rposition(|c| c.time_ns <= t).ok_or_else(|| {
-                    StoreError::Time(format!(
-                        "\"{expr}\" ({}) is before the first checkpoint ({})",
-                        timespec::format_local(t),
-                        timespec::format_local(cps[0].time_ns)
-                    ))
-                })
-            }
+            TimeExpr::Instant(t) => at_or_before(t, i128::from(t) + 1),
+            TimeExpr::Window(w) => at_or_before(w.start, i128::from(w.end)),
             TimeExpr::Name(name) => {
                 if let Some(pin) = self.catalog.pins.get(&name) {
                     return self
@@ -958,42 +1021,134 @@ impl Store {
                             StoreError::Time(format!("pin {name} names a checkpoint that is gone"))
                         });
                 }
-                let lower = name.to_ascii_lowercase();
-                let hits: Vec<usize> = (0..cps.len())
-                    .filter(|&i| cps[i].id.starts_with(&lower))
-                    .collect();
-                match hits.len() {
-                    1 if lower.len() >= 4 => Ok(hits[0]),
-                    0 => Err(StoreError::Time(format!(
-                        "\"{name}\" is not a checkpoint id, a pin or a time; see `tl log` and `tl pins`"
-                    ))),
-                    1 => Err(StoreError::Time(format!(
-                        "checkpoint id prefix \"{name}\" is too short: give at least 4 characters"
-                    ))),
-                    _ => Err(StoreError::Time(format!(
-                        "\"{name}\" matches {} checkpoints; give more characters",
-                        hits.len()
-                    ))),
-                }
+                self.resolve_id(&name)
             }
         }
     }
 
-    /// Names checkpoint `idx`.
-    pub fn pin(&mut self, name: &str, idx: usize) -> Result<()> {
-        if !record::is_valid_name(name) {
+    /// A checkpoint id prefix (see [`Store::resolve`]).
+    fn resolve_id(&self, name: &str) -> Result<usize> {
+        let cps = &self.catalog.checkpoints;
+        let lower = name.to_ascii_lowercase();
+        let not_found = || {
+            StoreError::Time(format!(
+                "\"{name}\" is not a checkpoint id, a pin or a time; `tl log` lists checkpoint \
+                 ids, `tl pins` the pins"
+            ))
+        };
+        if !is_hex(&lower) {
+            return Err(not_found());
+        }
+        if lower.len() < ID_PREFIX_MIN {
             return Err(StoreError::Time(format!(
-                "\"{name}\" is not a valid pin name (letters, digits, '.', '_', '-'; not starting with '-')"
+                "checkpoint id prefix \"{name}\" is too short: give at least {ID_PREFIX_MIN} of \
+                 its 12 hex digits"
             )));
         }
+        let hits: Vec<usize> = (0..cps.len())
+            .filter(|&i| cps[i].id.starts_with(&lower))
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(not_found()),
+            many => Err(StoreError::Time(format!(
+                "\"{name}\" is the start of {} checkpoint ids ({}); give more of its digits",
+                many.len(),
+                many.iter()
+                    .take(4)
+                    .map(|&i| cps[i].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Why `name` cannot name a pin, if it cannot: not a valid record name, or it
+    /// reads as a time (`10m`, `now`, `2026-11-22`) or could be a checkpoint id
+    /// prefix ([`ID_PREFIX_MIN`] or more hex digits), which it would shadow or be
+    /// shadowed by.
+    pub fn pin_name_problem(name: &str) -> Option<String> {
+        if !record::is_valid_name(name) {
+            return Some(format!(
+                "\"{name}\" is not a valid pin name (letters, digits, '.', '_', '-'; not \
+                 starting with '-')"
+            ));
+        }
+        match timespec::parse(name, &jiff::Zoned::now()) {
+            Ok(TimeExpr::Name(_)) => {}
+            _ => {
+                return Some(format!(
+                    "\"{name}\" reads as a time, so it cannot be a pin name; choose a name \
+                     that is not one (e.g. \"at-{name}\")"
+                ))
+            }
+        }
+        if name.len() >= ID_PREFIX_MIN && is_hex(&name.to_ascii_lowercase()) {
+            return Some(format!(
+                "\"{name}\" could be the start of a checkpoint id, so it cannot be a pin \
+                 name; use a name with a letter past 'f' (e.g. \"pin-{name}\")"
+            ));
+        }
+        None
+    }
+
+    /// Names checkpoint `idx`. A new name only: a name already pinned elsewhere is
+    /// refused ([`Store::move_pin`] moves it); pinning the same checkpoint again
+    /// writes nothing.
+    pub fn pin(&mut self, name: &str, idx: usize) -> Result<()> {
+        self.write_pin(name, idx, IfPinned::Refuse)
+    }
+
+    /// Names checkpoint `idx`, moving the pin if `name` names another one.
+    pub fn move_pin(&mut self, name: &str, idx: usize) -> Result<()> {
+        self.write_pin(name, idx, IfPinned::Move)
+    }
+
+    fn write_pin(&mut self, name: &str, idx: usize, if_pinned: IfPinned) -> Result<()> {
+        if let Some(problem) = Store::pin_name_problem(name) {
+            return Err(StoreError::Pin(problem));
+        }
         let target_lsn = self.catalog.checkpoints[idx].lsn;
+        if let Some(old) = self.catalog.pins.get(name) {
+            if old.target_lsn == target_lsn {
+                return Ok(());
+            }
+            if matches!(if_pinned, IfPinned::Refuse) {
+                let shown = match self.catalog.checkpoint_at_lsn(old.target_lsn) {
+                    Some(i) => self.catalog.checkpoints[i].id.clone(),
+                    None => "a checkpoint that is gone".into(),
+                };
+                return Err(StoreError::Pin(format!(
+                    "pin {name} already names {shown}; `tl pin --force {name} ...` moves it, \
+                     `tl pin --delete {name}` deletes it"
+                )));
+            }
+        }
         let rec = Record::Pin {
             name: name.to_string(),
             target_lsn,
             time_ns: now_ns(),
         }
         .encode();
-        self.wal()?.append(&[&rec])?;
+        self.append_and_fold(&rec)
+    }
+
+    /// Deletes the pin `name` (an Unpin record); the checkpoint stays.
+    pub fn unpin(&mut self, name: &str) -> Result<()> {
+        if !self.catalog.pins.contains_key(name) {
+            return Err(StoreError::Pin(format!(
+                "there is no pin named \"{name}\"; `tl pins` lists them"
+            )));
+        }
+        let rec = Record::Unpin {
+            name: name.to_string(),
+        }
+        .encode();
+        self.append_and_fold(&rec)
+    }
+
+    fn append_and_fold(&mut self, rec: &[u8]) -> Result<()> {
+        self.wal()?.append(&[rec])?;
         self.fold_to_end()?;
         self.save_catalog_if_due();
         Ok(())
@@ -1040,6 +1195,19 @@ impl Store {
     pub fn changes(&self, idx: usize) -> &[PathChange] {
         &self.catalog.checkpoints[idx].changes
     }
+}
+
+/// The fewest hex digits of a checkpoint id taken as an id prefix.
+pub const ID_PREFIX_MIN: usize = 4;
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What [`Store::write_pin`] does when the name is already pinned elsewhere.
+enum IfPinned {
+    Refuse,
+    Move,
 }
 
 /// The snapshot metadata of the tree after checkpoint `c`.

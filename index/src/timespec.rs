@@ -15,6 +15,14 @@
 //! | `now` | `now` | `now` |
 //! | name | `release-1.0`, `3fa9c2` | a pin or checkpoint id prefix, resolved by the store |
 //!
+//! `tl log` prints times as `2026-11-22 14:05:33 +01:00` (a local date-time followed by
+//! its offset), and that form is accepted too. A time stated to the second (or to a
+//! fraction of one) means that whole second (or fraction): it parses to a
+//! [`Window`], so a time printed without its fractions still selects the checkpoint
+//! it was printed for (`--to` and `--at` take the last checkpoint before the window
+//! ends, `--since`/`--until` take the window's start and end). Coarser forms (`14:05`,
+//! `2026-11-22`, `yesterday`) and relative times are instants.
+//!
 //! Relative amounts count back from now: seconds, minutes and hours as elapsed time,
 //! days, weeks, months and years on the calendar of `now`'s zone (so `1 day ago` is
 //! yesterday at the same wall-clock time even across a daylight-saving change). `ago`
@@ -46,13 +54,38 @@ pub enum TimeExpr {
     Lsn(u64),
     /// An instant, nanoseconds since the Unix epoch.
     Instant(i64),
+    /// A time stated to the second or a fraction of one: the whole of it.
+    Window(Window),
     /// A pin name or a checkpoint id prefix, resolved later by the store.
     Name(String),
 }
 
+/// The interval a time stated to the second (or to a fraction of one) covers:
+/// nanoseconds since the Unix epoch, `start` included, `end` excluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The first instant of the window.
+    pub start: i64,
+    /// The first instant after it.
+    pub end: i64,
+}
+
+impl TimeExpr {
+    /// The instant an `--since`-like bound starts at: an instant, or a window's
+    /// start. None for LSNs and names (the store resolves those).
+    pub fn start(&self) -> Option<i64> {
+        match self {
+            TimeExpr::Instant(ns) => Some(*ns),
+            TimeExpr::Window(w) => Some(w.start),
+            TimeExpr::Lsn(_) | TimeExpr::Name(_) => None,
+        }
+    }
+}
+
 /// The forms [`parse`] accepts, as shown in errors.
 pub const ACCEPTED_FORMS: &str = "@LSN (@1234), RFC 3339 (2026-11-22T10:00:00Z, \
-2026-11-22T11:00:00+01:00), local date and time (2026-11-22 14:05[:33], 2026-11-22), \
+2026-11-22T11:00:00+01:00), local date and time (2026-11-22 14:05[:33], 2026-11-22, \
+2026-11-22 14:05:33 +01:00 as `tl log` prints it), \
 time of day today (17:00), today, yesterday, yesterday 17:00, relative (10m, 90s, 1h30m, \
 2 hours ago, 3 days ago, 1 week ago), now, or a pin name or checkpoint id \
 ([A-Za-z0-9._-]+, not starting with '-')";
@@ -103,19 +136,30 @@ pub fn parse(expr: &str, now: &Zoned) -> Result<TimeExpr, TimeError> {
     if lower == "now" {
         return instant(now, expr);
     }
+    let precision = stated_precision(&lower);
+    let within = |zoned: &Zoned| -> Result<TimeExpr, TimeError> {
+        let at = instant(zoned, expr)?;
+        match (at, precision) {
+            (TimeExpr::Instant(start), Some(len)) => Ok(TimeExpr::Window(Window {
+                start,
+                end: start.saturating_add(len),
+            })),
+            (at, _) => Ok(at),
+        }
+    };
     if let Some(zoned) = parse_day_word(&lower, now).map_err(invalid)? {
-        return instant(&zoned, expr);
+        return within(&zoned);
     }
     if let Some(time) = parse_time_of_day(&lower).map_err(invalid)? {
         let zoned = local(now.date().to_datetime(time), now).map_err(invalid)?;
-        return instant(&zoned, expr);
+        return within(&zoned);
     }
-    if let Ok(timestamp) = trimmed.parse::<Timestamp>() {
-        return instant(&timestamp.to_zoned(TimeZone::UTC), expr);
+    if let Ok(timestamp) = joined_offset(trimmed).parse::<Timestamp>() {
+        return within(&timestamp.to_zoned(TimeZone::UTC));
     }
     if let Some(datetime) = parse_local_datetime(&lower).map_err(invalid)? {
         let zoned = local(datetime, now).map_err(invalid)?;
-        return instant(&zoned, expr);
+        return within(&zoned);
     }
     if let Some(span) = parse_relative(&lower).map_err(invalid)? {
         let zoned = now
@@ -134,6 +178,65 @@ pub fn parse(expr: &str, now: &Zoned) -> Result<TimeExpr, TimeError> {
 /// Formats an instant in the system's local time zone, as `2026-11-22 14:05:33 +01:00`.
 pub fn format_local(ns: i64) -> String {
     format_in(ns, &TimeZone::system())
+}
+
+/// Formats an instant as RFC 3339 in UTC with every nonzero fractional digit, as
+/// `2026-11-22T13:05:33.123456789Z`: the form of `--json` output, independent of
+/// the time zone, and parsed back to exactly that instant.
+pub fn format_rfc3339(ns: i64) -> String {
+    match Timestamp::from_nanosecond(i128::from(ns)) {
+        Ok(timestamp) => timestamp.to_string(),
+        Err(_) => format!("{ns} ns since the epoch"),
+    }
+}
+
+/// `2026-11-22 14:05:33 +01:00` (as [`format_in`] prints) made RFC 3339-like by
+/// dropping the space before a trailing numeric offset.
+fn joined_offset(s: &str) -> String {
+    let b = s.as_bytes();
+    let n = b.len();
+    let offset = n >= 7
+        && b[n - 7] == b' '
+        && (b[n - 6] == b'+' || b[n - 6] == b'-')
+        && b[n - 5..n - 3].iter().all(u8::is_ascii_digit)
+        && b[n - 3] == b':'
+        && b[n - 2..].iter().all(u8::is_ascii_digit);
+    if offset {
+        let head = &s[..n - 7];
+        // `2026-11-22 14:05:33`: the date and time joined by `T`, as RFC 3339 has it.
+        let head = match head.as_bytes().get(10) {
+            Some(b' ') => format!("{}T{}", &head[..10], &head[11..]),
+            _ => head.to_owned(),
+        };
+        format!("{head}{}", &s[n - 6..])
+    } else {
+        s.to_owned()
+    }
+}
+
+/// How long the time an expression states lasts, in nanoseconds: a second when it
+/// states seconds (`14:05:33`), a tenth of one for one fractional digit, and so on;
+/// None when it states no seconds (`14:05`, `2026-11-22`, `10m`).
+fn stated_precision(lower: &str) -> Option<i64> {
+    // The time of day is the last word holding two ':' (`…T14:05:33.5+01:00`).
+    let word = lower
+        .split([' ', 't'])
+        .rev()
+        .find(|w| w.bytes().filter(|&b| b == b':').count() >= 2)?;
+    let seconds = word.splitn(3, ':').nth(2)?;
+    if !seconds.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let fraction = seconds
+        .find(['.', ','])
+        .map(|i| {
+            seconds[i + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count()
+        })
+        .unwrap_or(0);
+    Some(10i64.pow(9u32.saturating_sub(fraction.min(9) as u32)))
 }
 
 /// Formats an instant in `tz`, as `2026-11-22 14:05:33 +01:00`.
@@ -189,21 +292,33 @@ fn parse_day_word(lower: &str, now: &Zoned) -> Result<Option<Zoned>, String> {
     local(day.to_datetime(time), now).map(Some)
 }
 
-/// `H:MM`, `HH:MM` or `HH:MM:SS`. `Ok(None)` if the shape does not match.
+/// `H:MM`, `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff` (up to 9 fractional digits).
+/// `Ok(None)` if the shape does not match.
 fn parse_time_of_day(s: &str) -> Result<Option<Time>, String> {
+    let (s, nanos) = match s.split_once(['.', ',']) {
+        Some((whole, frac))
+            if (1..=9).contains(&frac.len()) && frac.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            let padded = format!("{frac:0<9}");
+            (whole, padded.parse::<i32>().unwrap_or(0))
+        }
+        Some(_) => return Ok(None),
+        None => (s, 0),
+    };
     let parts: Vec<&str> = s.split(':').collect();
     let digits =
         |p: &str, lens: &[usize]| lens.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
     let shape_ok = (parts.len() == 2 || parts.len() == 3)
         && digits(parts[0], &[1, 2])
-        && parts[1..].iter().all(|p| digits(p, &[2]));
+        && parts[1..].iter().all(|p| digits(p, &[2]))
+        && (nanos == 0 || parts.len() == 3);
     if !shape_ok {
         return Ok(None);
     }
     // The shape guarantees 1-2 ASCII digits per part, so these parses cannot fail.
     let number = |p: &str| p.parse::<i8>().unwrap_or(i8::MAX);
     let second = parts.get(2).map_or(0, |p| number(p));
-    Time::new(number(parts[0]), number(parts[1]), second, 0)
+    Time::new(number(parts[0]), number(parts[1]), second, nanos)
         .map(Some)
         .map_err(|e| format!("not a time of day: {e}"))
 }
@@ -328,6 +443,7 @@ impl fmt::Display for TimeExpr {
         match self {
             TimeExpr::Lsn(lsn) => write!(f, "@{lsn}"),
             TimeExpr::Instant(ns) => f.write_str(&format_local(*ns)),
+            TimeExpr::Window(w) => f.write_str(&format_local(w.start)),
             TimeExpr::Name(name) => f.write_str(name),
         }
     }

@@ -30,6 +30,7 @@ pub struct Args {
 fn bound(store: &Store, t: &str) -> Result<i64> {
     match timespec::parse(t, &jiff::Zoned::now()) {
         Ok(TimeExpr::Instant(ns)) => Ok(ns),
+        Ok(TimeExpr::Window(w)) => Ok(w.start),
         Ok(_) => Ok(store.checkpoints()[store.resolve(t)?].time_ns),
         Err(e) => bail!("{e}"),
     }

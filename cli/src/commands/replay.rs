@@ -1,20 +1,31 @@
 //! `tl replay` and `tl restore`: bring back a whole tree or some paths.
 //!
-//! In place, both first capture the present as a checkpoint of its own, so the
-//! replay itself can be undone (`tl replay --to <that checkpoint>`), then write only
-//! what differs, then record a `restore` checkpoint of the result.
+//! In place, both first capture the present as a checkpoint of its own (when it
+//! differs from the last one), so the replay itself can be undone (`tl replay --to
+//! <that checkpoint>`, or `tl restore PATH --at <it>` after a restore), then write
+//! only what differs, then record a `restore` checkpoint of the result. A replay
+//! that finds the files already matching adds no checkpoint. `--into` writes no
+//! history and needs only a read-only store.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde_json::json;
+use tl_index::catalog::Checkpoint;
 use tl_index::record::CommitKind;
 use tl_index::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
 use tl_index::scan::ScanWarning;
-use tl_index::timespec::format_local;
+use tl_index::store::Store;
+use tl_index::timespec::{format_local, format_rfc3339};
 
-use super::{open, rel_path};
+use super::{open, open_read, rel_path};
 use crate::output::path as show_path;
+
+/// Which command is reporting, and how its result is undone.
+enum Done<'a> {
+    Replay,
+    Restore { paths: &'a [PathBuf] },
+}
 
 pub fn replay(
     cwd: &Path,
@@ -23,30 +34,41 @@ pub fn replay(
     dry_run: bool,
     json: bool,
 ) -> Result<()> {
-    let mut store = open(cwd)?;
-    let idx = store.resolve(to)?;
-    let target = store.tree_at(idx)?;
-    let cp = store.checkpoints()[idx].clone();
     let mut opts = MaterializeOptions {
         dry_run,
         ..MaterializeOptions::default()
     };
-    let (report, before) = match &into {
-        Some(dir) => (run(&store, &target, dir, &opts)?, None),
-        None => {
-            let before = if dry_run {
-                None
-            } else {
-                let msg = format!("before replay to {}", cp.id);
-                let out = store.checkpoint(CommitKind::Auto, Some(msg))?;
-                opts.leave = left_alone(&out.warnings);
-                Some(out.checkpoint)
-            };
-            let root = store.root().to_path_buf();
-            (run(&store, &target, &root, &opts)?, before)
+    if let Some(dir) = &into {
+        // Writes no history: a read-only store (and no writer lock) is enough.
+        if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+            bail!(
+                "{} exists and is not a directory; --into takes a directory (it need not \
+                 exist yet)",
+                dir.display()
+            );
         }
+        let store = open_read(cwd)?;
+        let idx = store.resolve(to)?;
+        let target = store.tree_at(idx)?;
+        let cp = store.checkpoints()[idx].clone();
+        let report = run(&store, &target, dir, &opts)?;
+        print_report(&report, dry_run, json, &cp, None, &Done::Replay);
+        return Ok(());
+    }
+    let mut store = open(cwd)?;
+    let idx = store.resolve(to)?;
+    let target = store.tree_at(idx)?;
+    let cp = store.checkpoints()[idx].clone();
+    let before = if dry_run {
+        None
+    } else {
+        let before = capture_before(&mut store, format!("before replay to {}", cp.id))?;
+        opts.leave = before.leave;
+        Some(before.checkpoint)
     };
-    if into.is_none() && !dry_run {
+    let root = store.root().to_path_buf();
+    let report = run(&store, &target, &root, &opts)?;
+    if !dry_run && changed(&report) {
         // Record the replayed state as a checkpoint of its own (kind restore).
         let msg = format!("replay to {}", cp.id);
         store.checkpoint(CommitKind::Restore, Some(msg))?;
@@ -55,14 +77,37 @@ pub fn replay(
         &report,
         dry_run,
         json,
-        &cp.id,
-        cp.time_ns,
-        before.as_ref().map(|c| c.id.as_str()),
+        &cp,
+        before.flatten().as_deref(),
+        &Done::Replay,
     );
     Ok(())
 }
 
-pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result<()> {
+/// What the capture before a replay or restore leaves for it.
+struct Before {
+    /// The checkpoint holding the present (None before any).
+    checkpoint: Option<String>,
+    /// Paths the capture could not read although they are there: left alone.
+    leave: Vec<Vec<u8>>,
+}
+
+/// Captures the present before writing, if it differs from the last checkpoint.
+fn capture_before(store: &mut Store, message: String) -> Result<Before> {
+    let out = store.capture_if_changed(CommitKind::Auto, Some(message))?;
+    let leave = left_alone(&out.warnings);
+    let checkpoint = match out.checkpoint {
+        Some(c) => Some(c.id),
+        None => store.checkpoints().last().map(|c| c.id.clone()),
+    };
+    Ok(Before { checkpoint, leave })
+}
+
+fn changed(r: &MaterializeReport) -> bool {
+    !r.written.is_empty() || !r.removed.is_empty()
+}
+
+pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool, json: bool) -> Result<()> {
     let mut store = open(cwd)?;
     let idx = store.resolve(at)?;
     let target = store.tree_at(idx)?;
@@ -75,11 +120,9 @@ pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result
         let exists_then = target.keys().any(|k| crate::output::under(k, p));
         let exists_now = store.head().keys().any(|k| crate::output::under(k, p));
         if !exists_then && !exists_now {
-            anyhow::bail!(
-                "{} did not exist at checkpoint {} ({}) and is not tracked now",
-                arg.display(),
-                cp.id,
-                format_local(cp.time_ns)
+            bail!(
+                "{} and is not tracked now",
+                super::ls::why_absent(&store, p, &cp, arg)
             );
         }
     }
@@ -87,10 +130,9 @@ pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result
     let before = if dry_run {
         None
     } else {
-        let msg = format!("before restore from {}", cp.id);
-        let out = store.checkpoint(CommitKind::Auto, Some(msg))?;
-        leave = left_alone(&out.warnings);
-        Some(out.checkpoint)
+        let before = capture_before(&mut store, format!("before restore from {}", cp.id))?;
+        leave = before.leave;
+        before.checkpoint
     };
     let root = store.root().to_path_buf();
     let opts = MaterializeOptions {
@@ -99,17 +141,17 @@ pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool) -> Result
         leave,
     };
     let report = run(&store, &target, &root, &opts)?;
-    if !dry_run {
+    if !dry_run && changed(&report) {
         let msg = format!("restore from {}", cp.id);
         store.checkpoint(CommitKind::Restore, Some(msg))?;
     }
     print_report(
         &report,
         dry_run,
-        false,
-        &cp.id,
-        cp.time_ns,
-        before.as_ref().map(|c| c.id.as_str()),
+        json,
+        &cp,
+        before.as_deref(),
+        &Done::Restore { paths },
     );
     Ok(())
 }
@@ -136,25 +178,39 @@ fn print_report(
     r: &MaterializeReport,
     dry_run: bool,
     json: bool,
-    id: &str,
-    time_ns: i64,
+    cp: &Checkpoint,
     undo: Option<&str>,
+    done: &Done,
 ) {
+    // Nothing changed: nothing to undo.
+    let undo = undo.filter(|_| changed(r) && !dry_run);
+    let undo_command = undo.map(|u| match done {
+        Done::Replay => format!("tl replay --to {u}"),
+        Done::Restore { paths } => format!(
+            "tl restore {} --at {u}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    });
     if json {
         let v = json!({
-            "checkpoint": id,
-            "time": format_local(time_ns),
+            "checkpoint": cp.id,
+            "time": format_rfc3339(cp.time_ns),
+            "time_ns": cp.time_ns,
             "dry_run": dry_run,
             "written": r.written.iter().map(|p| show_path(p)).collect::<Vec<_>>(),
             "removed": r.removed.iter().map(|p| show_path(p)).collect::<Vec<_>>(),
             "unchanged": r.unchanged,
             "bytes_written": r.bytes_written,
             "undo": undo,
+            "undo_command": undo_command,
         });
         println!("{v}");
         return;
     }
-    let verb = if dry_run { "would write" } else { "wrote" };
     // The full list for a dry run (that is what it is for) or a small change.
     if dry_run || r.written.len() + r.removed.len() <= 20 {
         for p in &r.written {
@@ -164,22 +220,37 @@ fn print_report(
             println!("D {}", show_path(p));
         }
     }
+    let (head, write, remove) = match (dry_run, done) {
+        (true, _) => ("Dry run:", "would write", "would remove"),
+        (false, Done::Replay) => ("Replayed:", "wrote", "removed"),
+        (false, Done::Restore { .. }) => ("Restored:", "wrote", "removed"),
+    };
+    if !dry_run && !changed(r) {
+        println!(
+            "Nothing to do: the files already match {} ({}); {} file(s) unchanged, no \
+             checkpoint added",
+            cp.id,
+            format_local(cp.time_ns),
+            r.unchanged
+        );
+        return;
+    }
     println!(
-        "{} {} {} file(s), removed {} ({} unchanged) to match {} ({})",
-        if dry_run { "Dry run:" } else { "Replayed:" },
-        verb,
+        "{head} {write} {} file(s), {remove} {}, {} unchanged, to match {} ({})",
         r.written.len(),
         r.removed.len(),
         r.unchanged,
-        id,
-        format_local(time_ns)
+        cp.id,
+        format_local(cp.time_ns)
     );
-    if let Some(u) = undo {
-        println!("The previous state is checkpoint {u}: `tl replay --to {u}` undoes this.");
+    if let (Some(u), Some(cmd)) = (undo, undo_command) {
+        println!("The previous state is checkpoint {u}: `{cmd}` undoes this.");
     }
 }
 
 /// Materializes with a progress bar on long replays (only when stderr is a terminal).
+/// The report's `unchanged` counts every file of the target (under `only`) left as
+/// it was, including those the plan did not need to look at.
 fn run(
     store: &tl_index::store::Store,
     target: &tl_index::Tree,
@@ -208,5 +279,15 @@ fn run(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let mut report = report;
+    let in_scope = target
+        .keys()
+        .filter(|k| {
+            opts.only
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|p| crate::output::under(k, p)))
+        })
+        .count();
+    report.unchanged = in_scope.saturating_sub(report.written.len()) as u64;
     Ok(report)
 }

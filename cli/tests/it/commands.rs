@@ -110,7 +110,7 @@ fn diff_shows_a_unified_diff_a_stat_and_binary_files() {
         "{out}"
     );
     let stat = ok(d.path(), &["diff", id, "--stat"]);
-    assert!(stat.contains("a.txt | +1 -0"), "{stat}");
+    assert!(stat.contains(" a.txt   | +1 -0"), "{stat}");
     let second = json(d.path(), &["checkpoint", "--json"]);
     let v = json(
         d.path(),

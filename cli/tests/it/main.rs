@@ -4,8 +4,12 @@
 mod capture;
 mod commands;
 mod daemon;
+mod diff_show;
 mod export_git;
 mod fsck;
 mod kill9;
+mod log;
 mod private;
+mod time_ids;
 mod util;
+mod wording;

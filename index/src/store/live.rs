@@ -22,7 +22,12 @@ impl Store {
         kind: CommitKind,
         message: Option<String>,
     ) -> Result<Option<CheckpointOutcome>> {
-        self.capture(kind, message, &|_| {}, true)
+        let out = self.capture(kind, message, &|_| {}, true)?;
+        Ok(out.checkpoint.map(|checkpoint| CheckpointOutcome {
+            checkpoint,
+            warnings: out.warnings,
+            scan: out.scan,
+        }))
     }
 
     /// Captures only `paths` (relative to the root; each a file, a symlink, a

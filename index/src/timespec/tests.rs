@@ -25,7 +25,7 @@ fn now() -> Zoned {
 /// Parses `expr` at `now` and checks the instant, shown in Paris time.
 fn check_at(now: &Zoned, expr: &str, expected_local: &str) {
     match parse(expr, now) {
-        Ok(TimeExpr::Instant(ns)) => {
+        Ok(TimeExpr::Instant(ns) | TimeExpr::Window(Window { start: ns, .. })) => {
             assert_eq!(format_in(ns, &paris()), expected_local, "{expr:?}")
         }
         other => panic!("{expr:?}: {other:?}"),
@@ -69,7 +69,11 @@ fn lsn() {
 
 #[test]
 fn rfc3339_with_z_or_offset() {
-    let expected = Ok(TimeExpr::Instant(1_795_341_600_000_000_000));
+    let start = 1_795_341_600_000_000_000;
+    let expected = Ok(TimeExpr::Window(Window {
+        start,
+        end: start + 1_000_000_000,
+    }));
     assert_eq!(parse("2026-11-22T10:00:00Z", &now()), expected);
     assert_eq!(parse("2026-11-22T11:00:00+01:00", &now()), expected);
     assert_eq!(parse("2026-11-22T05:00:00-05:00", &now()), expected);
@@ -218,7 +222,66 @@ fn formatted_times_parse_back() {
     let shown = format_in(NOW_NS, &paris());
     // "2026-11-22 15:30:00 +01:00" without the space before the offset is RFC 3339.
     let rfc3339 = shown.replacen(' ', "T", 1).replace(" +", "+");
-    assert_eq!(parse(&rfc3339, &now()), Ok(TimeExpr::Instant(NOW_NS)));
+    assert_eq!(parse(&rfc3339, &now()).map(|t| t.start()), Ok(Some(NOW_NS)));
+}
+
+#[test]
+fn the_form_tl_log_prints_parses_back_to_its_whole_second() {
+    let shown = format_in(NOW_NS + 123_456_789, &paris());
+    assert_eq!(shown, "2026-11-22 15:30:00 +01:00");
+    assert_eq!(
+        parse(&shown, &now()),
+        Ok(TimeExpr::Window(Window {
+            start: NOW_NS,
+            end: NOW_NS + 1_000_000_000
+        }))
+    );
+    assert_eq!(
+        parse("2026-11-22 09:30:00 -05:00", &now()).map(|t| t.start()),
+        Ok(Some(NOW_NS))
+    );
+}
+
+#[test]
+fn times_stated_to_the_second_or_a_fraction_are_windows_and_coarser_ones_instants() {
+    let window = |expr: &str| match parse(expr, &now()) {
+        Ok(TimeExpr::Window(w)) => w.end - w.start,
+        other => panic!("{expr:?}: {other:?}"),
+    };
+    assert_eq!(window("15:30:00"), 1_000_000_000);
+    assert_eq!(window("2026-11-22 15:30:00"), 1_000_000_000);
+    assert_eq!(window("yesterday 17:00:05"), 1_000_000_000);
+    assert_eq!(window("2026-11-22T14:30:00.5Z"), 100_000_000);
+    assert_eq!(window("15:30:00.250"), 1_000_000);
+    assert_eq!(window("2026-11-22T14:30:00.123456789Z"), 1);
+    for instant in [
+        "15:30",
+        "2026-11-22 15:30",
+        "2026-11-22",
+        "10m",
+        "yesterday",
+        "now",
+    ] {
+        assert!(
+            matches!(parse(instant, &now()), Ok(TimeExpr::Instant(_))),
+            "{instant}"
+        );
+    }
+}
+
+#[test]
+fn rfc3339_output_is_utc_with_fractions_and_parses_back_exactly() {
+    let ns = NOW_NS + 123_456_789;
+    let shown = format_rfc3339(ns);
+    assert_eq!(shown, "2026-11-22T14:30:00.123456789Z");
+    assert_eq!(
+        parse(&shown, &now()),
+        Ok(TimeExpr::Window(Window {
+            start: ns,
+            end: ns + 1
+        }))
+    );
+    assert_eq!(format_rfc3339(NOW_NS), "2026-11-22T14:30:00Z");
 }
 
 proptest! {

@@ -1,0 +1,307 @@
+//! `tl diff A [B] [--] [PATH...]`: what changed between two points, as git shows it.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use tl_index::scan::Change;
+use tl_index::store::{Store, StoreError};
+use tl_index::timespec::format_rfc3339;
+use tl_index::types::{Entry, Mode, Tree};
+
+use super::{open_read, rel_path};
+use crate::output::{path as show_path, under};
+
+/// What `tl diff` was asked.
+pub struct Args {
+    pub a: String,
+    /// Words after A before `--`: B (when it is a point in history) and paths.
+    pub rest: Vec<String>,
+    /// Paths after `--`.
+    pub paths: Vec<PathBuf>,
+    pub stat: bool,
+    pub json: bool,
+}
+
+/// git's rule: content with a NUL byte in its first 8000 bytes is binary.
+pub fn is_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(8000)].contains(&0)
+}
+
+/// The mode as git writes it.
+pub fn git_mode(m: Mode) -> &'static str {
+    match m {
+        Mode::File => "100644",
+        Mode::Exec => "100755",
+        Mode::Symlink => "120000",
+    }
+}
+
+/// Lines inserted and deleted between two texts.
+fn line_counts(x: &str, y: &str) -> (usize, usize) {
+    let d = similar::TextDiff::from_lines(x, y);
+    let mut ins = 0;
+    let mut del = 0;
+    for c in d.iter_all_changes() {
+        match c.tag() {
+            similar::ChangeTag::Insert => ins += 1,
+            similar::ChangeTag::Delete => del += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    (ins, del)
+}
+
+/// The two contents as text, or None when either is binary (git's rule) or not
+/// UTF-8.
+fn as_text<'a>(before: &'a [u8], after: &'a [u8]) -> Option<(&'a str, &'a str)> {
+    if is_binary(before) || is_binary(after) {
+        return None;
+    }
+    std::str::from_utf8(before)
+        .ok()
+        .zip(std::str::from_utf8(after).ok())
+}
+
+/// The `--stat` column of one change between two stored entries: `+3 -1`,
+/// `binary`, or the mode change.
+pub fn line_stat(store: &Store, before: Option<Entry>, after: Option<Entry>) -> Result<String> {
+    let read = |e: Option<Entry>| -> Result<Vec<u8>> {
+        Ok(match e {
+            Some(e) => store.blob_bytes(&e.hash)?,
+            None => Vec::new(),
+        })
+    };
+    let (x, y) = (read(before)?, read(after)?);
+    Ok(stat_of(
+        &x,
+        &y,
+        before.map(|e| e.mode),
+        after.map(|e| e.mode),
+    ))
+}
+
+fn stat_of(x: &[u8], y: &[u8], old: Option<Mode>, new: Option<Mode>) -> String {
+    let mode = match (old, new) {
+        (Some(o), Some(n)) if o != n => Some(format!("mode {} => {}", git_mode(o), git_mode(n))),
+        _ => None,
+    };
+    let content = if x == y {
+        None
+    } else {
+        Some(match as_text(x, y) {
+            Some((a, b)) => {
+                let (ins, del) = line_counts(a, b);
+                format!("+{ins} -{del}")
+            }
+            None => "binary".into(),
+        })
+    };
+    match (content, mode) {
+        (Some(c), Some(m)) => format!("{c}, {m}"),
+        (Some(c), None) => c,
+        (None, Some(m)) => m,
+        (None, None) => "+0 -0".into(),
+    }
+}
+
+/// `name | what` lines with the names padded to one width.
+pub fn stat_lines(rows: &[(String, String)]) -> Vec<String> {
+    let width = rows
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .max()
+        .unwrap_or(0);
+    rows.iter()
+        .map(|(n, s)| format!(" {n:<width$} | {s}"))
+        .collect()
+}
+
+/// A side of the diff: a checkpoint, or the files on disk.
+enum Point {
+    Checkpoint(usize),
+    Disk,
+}
+
+/// Resolves the older point; a time before the first checkpoint means the first
+/// checkpoint, with a note.
+fn resolve_from(store: &Store, a: &str) -> Result<usize> {
+    match store.resolve(a) {
+        Ok(i) => Ok(i),
+        Err(StoreError::BeforeFirst { message }) => {
+            let first = &store.checkpoints()[0];
+            eprintln!(
+                "tl: note: {message}; showing the changes since the first checkpoint {}",
+                first.id
+            );
+            Ok(0)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn diff(cwd: &Path, args: Args) -> Result<()> {
+    let store = open_read(cwd)?;
+    let from = resolve_from(&store, &args.a)?;
+    // B is the first word after A when it names a point in history and no file.
+    let mut words = args.rest.iter();
+    let mut to = Point::Disk;
+    let mut path_args: Vec<PathBuf> = Vec::new();
+    if let Some(first) = args.rest.first() {
+        let is_file = cwd.join(first).symlink_metadata().is_ok()
+            || rel_path(&store, cwd, Path::new(first))
+                .is_ok_and(|p| !p.is_empty() && store.head().keys().any(|k| under(k, &p)));
+        match (store.resolve(first), is_file) {
+            (Ok(i), false) => {
+                to = Point::Checkpoint(i);
+                words.next();
+            }
+            (Ok(_), true) => bail!(
+                "\"{first}\" is both a point in history and a path; write `tl diff {} {first} \
+                 --` for the point, `tl diff {} -- {first}` for the path",
+                args.a,
+                args.a
+            ),
+            (Err(_), true) => {}
+            (Err(e), false) => bail!(
+                "\"{first}\" is neither a point in history nor a path: {e}; paths after `--` \
+                 are taken as they are (`tl diff {} -- {first}`)",
+                args.a
+            ),
+        }
+    }
+    for w in words {
+        path_args.push(PathBuf::from(w));
+    }
+    path_args.extend(args.paths.iter().cloned());
+    let old = store.tree_at(from)?;
+    let new: Tree = match to {
+        Point::Checkpoint(i) => store.tree_at(i)?,
+        Point::Disk => store.scan_worktree()?,
+    };
+    let prefixes: Vec<Vec<u8>> = path_args
+        .iter()
+        .map(|p| rel_path(&store, cwd, p))
+        .collect::<Result<_>>()?;
+    let keep = |p: &[u8]| prefixes.is_empty() || prefixes.iter().any(|x| under(p, x));
+    let changes: Vec<Change> = tl_index::scan::diff_trees(&old, &new)
+        .into_iter()
+        .filter(|c| keep(c.path()))
+        .collect();
+    let disk = matches!(to, Point::Disk);
+    let content = |e: &Entry, p: &[u8]| -> Result<Vec<u8>> {
+        if disk && e.mode != Mode::Symlink {
+            let full = store.root().join(std::ffi::OsStr::from_bytes(p));
+            return std::fs::read(&full).with_context(|| format!("cannot read {}", full.display()));
+        }
+        Ok(store.blob_bytes(&e.hash)?)
+    };
+    let mut out = std::io::stdout().lock();
+    let mut json_files = Vec::new();
+    let mut stat_rows = Vec::new();
+    for c in &changes {
+        let (old_e, new_e) = match c {
+            Change::Added(_, e) => (None, Some(*e)),
+            Change::Modified(_, o, e) => (Some(*o), Some(*e)),
+            Change::Deleted(_, o) => (Some(*o), None),
+        };
+        let p = c.path();
+        let before = match old_e {
+            Some(o) => store.blob_bytes(&o.hash)?,
+            None => Vec::new(),
+        };
+        let after = match new_e {
+            Some(e) => content(&e, p)?,
+            None => Vec::new(),
+        };
+        let name = show_path(p);
+        let text = as_text(&before, &after);
+        let (ins, del) = text.map(|(x, y)| line_counts(x, y)).unwrap_or((0, 0));
+        let status = match c {
+            Change::Added(..) => "A",
+            Change::Modified(..) => "M",
+            Change::Deleted(..) => "D",
+        };
+        if args.json {
+            json_files.push(json!({
+                "status": status, "path": name, "binary": text.is_none(),
+                "insertions": ins, "deletions": del,
+                "old_mode": old_e.map(|e| git_mode(e.mode)),
+                "new_mode": new_e.map(|e| git_mode(e.mode)),
+            }));
+            continue;
+        }
+        if args.stat {
+            stat_rows.push((
+                name,
+                stat_of(
+                    &before,
+                    &after,
+                    old_e.map(|e| e.mode),
+                    new_e.map(|e| e.mode),
+                ),
+            ));
+            continue;
+        }
+        writeln!(out, "diff --git a/{name} b/{name}")?;
+        match (old_e, new_e) {
+            (None, Some(n)) => writeln!(out, "new file mode {}", git_mode(n.mode))?,
+            (Some(o), None) => writeln!(out, "deleted file mode {}", git_mode(o.mode))?,
+            (Some(o), Some(n)) if o.mode != n.mode => {
+                writeln!(out, "old mode {}", git_mode(o.mode))?;
+                writeln!(out, "new mode {}", git_mode(n.mode))?;
+            }
+            _ => {}
+        }
+        if before == after {
+            continue;
+        }
+        let old_name = if old_e.is_none() {
+            "/dev/null".to_string()
+        } else {
+            format!("a/{name}")
+        };
+        let new_name = if new_e.is_none() {
+            "/dev/null".to_string()
+        } else {
+            format!("b/{name}")
+        };
+        match text {
+            Some((x, y)) => {
+                let d = similar::TextDiff::from_lines(x, y);
+                write!(
+                    out,
+                    "{}",
+                    d.unified_diff()
+                        .context_radius(3)
+                        .header(&old_name, &new_name)
+                )?;
+            }
+            None => writeln!(out, "Binary files {old_name} and {new_name} differ")?,
+        }
+    }
+    if args.json {
+        let point = |p: &Point| -> Value {
+            match p {
+                Point::Checkpoint(i) => {
+                    let c = &store.checkpoints()[*i];
+                    json!({"id": c.id, "time": format_rfc3339(c.time_ns), "time_ns": c.time_ns})
+                }
+                Point::Disk => json!("worktree"),
+            }
+        };
+        writeln!(
+            out,
+            "{}",
+            json!({ "from": point(&Point::Checkpoint(from)), "to": point(&to), "files": json_files })
+        )?;
+    } else if args.stat {
+        for line in stat_lines(&stat_rows) {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out, " {} file(s) changed", changes.len())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! `tl log`: checkpoints and gaps, newest first, filtered by time and path.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+use tl_index::catalog::{Checkpoint, PathChange};
+use tl_index::store::Store;
+use tl_index::timespec::{self, format_local, format_rfc3339, TimeExpr};
+use tl_index::types::{Entry, Tree};
+
+use super::{open_read, rel_path};
+use crate::output::{checkpoint_json, checkpoint_line_with, counts, now_ns, path as show_path};
+use crate::output::{touches, under};
+
+/// What `tl log` was asked.
+pub struct Args {
+    pub json: bool,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub path: Option<PathBuf>,
+    pub max_count: Option<usize>,
+    pub detail: Detail,
+}
+
+/// What is shown of each checkpoint's paths.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The counts only.
+    Counts,
+    /// A letter (A, M, D) and the path of each change.
+    NameStatus,
+    /// Each changed path with its line counts.
+    Stat,
+}
+
+/// One path a checkpoint changed, with its state before.
+pub struct PathEvent<'a> {
+    pub path: &'a [u8],
+    pub before: Option<Entry>,
+    pub after: Option<Entry>,
+}
+
+impl PathEvent<'_> {
+    /// A, M or D as git prints them.
+    pub fn letter(&self) -> char {
+        match (self.before, self.after) {
+            (None, _) => 'A',
+            (Some(_), Some(_)) => 'M',
+            (Some(_), None) => 'D',
+        }
+    }
+}
+
+/// A row of the log: a checkpoint (by index) or a gap.
+enum Row<'a> {
+    Checkpoint(usize),
+    Gap(&'a (i64, i64, String)),
+}
+
+/// The bound of `--since` (inclusive start) or `--until` (exclusive end) in ns.
+fn bound(store: &Store, t: &str, end: bool) -> Result<i128> {
+    match timespec::parse(t, &jiff::Zoned::now()) {
+        Ok(TimeExpr::Instant(ns)) => Ok(i128::from(ns) + i128::from(end)),
+        Ok(TimeExpr::Window(w)) => Ok(i128::from(if end { w.end } else { w.start })),
+        Ok(_) => {
+            let ns = store.checkpoints()[store.resolve(t)?].time_ns;
+            Ok(i128::from(ns) + i128::from(end))
+        }
+        Err(e) => bail!("{e}"),
+    }
+}
+
+pub fn log(cwd: &Path, args: Args) -> Result<()> {
+    crate::daemon::client::flush(cwd);
+    let store = open_read(cwd)?;
+    let cps = store.checkpoints();
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| bound(&store, t, false))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|t| bound(&store, t, true))
+        .transpose()?;
+    let prefix = args
+        .path
+        .as_ref()
+        .map(|p| rel_path(&store, cwd, p))
+        .transpose()?;
+    let in_time = |from: i64, to: i64| {
+        since.is_none_or(|s| i128::from(to) >= s) && until.is_none_or(|u| i128::from(from) < u)
+    };
+    let mut rows: Vec<(i64, Row)> = Vec::new();
+    for (i, c) in cps.iter().enumerate() {
+        if in_time(c.time_ns, c.time_ns) && prefix.as_ref().is_none_or(|p| touches(c, p)) {
+            rows.push((c.time_ns, Row::Checkpoint(i)));
+        }
+    }
+    for gap in &store.catalog().gaps {
+        let (from, to, _) = gap;
+        // With a path: the gap matters when the capture that closed it (the first
+        // checkpoint at or after its end) changed that path.
+        let keep_for_path = prefix.as_ref().is_none_or(|p| {
+            cps.iter()
+                .find(|c| c.time_ns >= *to)
+                .is_some_and(|c| touches(c, p))
+        });
+        if in_time(*from, *to) && keep_for_path {
+            rows.push((*to, Row::Gap(gap)));
+        }
+    }
+    // Newest first; a checkpoint at a gap's end time (the capture closing it) first.
+    rows.sort_by(|a, b| {
+        b.0.cmp(&a.0).then_with(|| {
+            let rank = |r: &Row| matches!(r, Row::Gap(_)) as u8;
+            rank(&a.1).cmp(&rank(&b.1))
+        })
+    });
+    if let Some(n) = args.max_count {
+        let mut seen = 0;
+        let cut = rows
+            .iter()
+            .position(|(_, r)| {
+                if matches!(r, Row::Checkpoint(_)) {
+                    seen += 1;
+                }
+                seen > n
+            })
+            .unwrap_or(rows.len());
+        rows.truncate(cut);
+    }
+    let wanted: Vec<usize> = rows
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Row::Checkpoint(i) => Some(*i),
+            Row::Gap(_) => None,
+        })
+        .collect();
+    // The state before each change is needed only to show the paths.
+    let events = if args.detail != Detail::Counts || prefix.is_some() {
+        path_events(cps, &wanted)
+    } else {
+        Vec::new()
+    };
+    let now = now_ns();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|(_, r)| match r {
+                Row::Checkpoint(i) => {
+                    let mut v = checkpoint_json(&cps[*i]);
+                    if args.detail != Detail::Counts || prefix.is_some() {
+                        let evs = shown_events(&events, *i, prefix.as_deref());
+                        v["changes"] = Value::Array(
+                            evs.iter()
+                                .map(|e| {
+                                    json!({"status": e.letter().to_string(), "path": show_path(e.path)})
+                                })
+                                .collect(),
+                        );
+                    }
+                    v
+                }
+                Row::Gap((from, to, reason)) => json!({
+                    "type": "gap", "from": format_rfc3339(*from), "to": format_rfc3339(*to),
+                    "from_ns": from, "to_ns": to, "reason": reason,
+                }),
+            })
+            .collect();
+        writeln!(out, "{}", Value::Array(list))?;
+        return Ok(());
+    }
+    if !rows.iter().any(|(_, r)| matches!(r, Row::Checkpoint(_))) {
+        writeln!(
+            out,
+            "No checkpoints{}.",
+            if cps.is_empty() { " yet" } else { " match" }
+        )?;
+    }
+    for (_, row) in &rows {
+        match row {
+            Row::Checkpoint(i) => {
+                let c = &cps[*i];
+                let evs = shown_events(&events, *i, prefix.as_deref());
+                let what = match &prefix {
+                    Some(p) => path_summary(&evs, p),
+                    None => counts(c),
+                };
+                writeln!(out, "{}", checkpoint_line_with(c, &what, now))?;
+                match args.detail {
+                    Detail::Counts => {}
+                    Detail::NameStatus => {
+                        for e in &evs {
+                            writeln!(out, "    {} {}", e.letter(), show_path(e.path))?;
+                        }
+                    }
+                    Detail::Stat => {
+                        let stats = evs
+                            .iter()
+                            .map(|e| super::diff::line_stat(&store, e.before, e.after))
+                            .collect::<Result<Vec<_>>>()?;
+                        let rows: Vec<(String, String)> = evs
+                            .iter()
+                            .zip(stats)
+                            .map(|(e, s)| (show_path(e.path), s))
+                            .collect();
+                        for line in super::diff::stat_lines(&rows) {
+                            writeln!(out, "   {line}")?;
+                        }
+                    }
+                }
+            }
+            Row::Gap((from, to, reason)) => writeln!(
+                out,
+                "gap           {} .. {}  events may be missing: {reason}",
+                format_local(*from),
+                format_local(*to)
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// The changes of checkpoint `i` under `prefix` (all without one).
+fn shown_events<'a>(
+    events: &'a [(usize, Vec<PathEvent<'a>>)],
+    i: usize,
+    prefix: Option<&[u8]>,
+) -> Vec<&'a PathEvent<'a>> {
+    events
+        .binary_search_by_key(&i, |(j, _)| *j)
+        .ok()
+        .map(|k| &events[k])
+        .map(|(_, evs)| {
+            evs.iter()
+                .filter(|e| prefix.is_none_or(|p| under(e.path, p)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What happened to a path (a file) or under it (a directory) in one checkpoint.
+fn path_summary(evs: &[&PathEvent], prefix: &[u8]) -> String {
+    if let [e] = evs {
+        if e.path == prefix {
+            let word = match e.letter() {
+                'A' => "added",
+                'D' => "deleted",
+                _ => match (e.before, e.after) {
+                    (Some(b), Some(a)) if b.hash == a.hash => "mode changed",
+                    _ => "modified",
+                },
+            };
+            return format!("{word} {}", show_path(prefix));
+        }
+    }
+    let count = |l: char| evs.iter().filter(|e| e.letter() == l).count();
+    format!(
+        "+{} ~{} -{} under {}/",
+        count('A'),
+        count('M'),
+        count('D'),
+        show_path(prefix)
+    )
+}
+
+/// For each wanted checkpoint (indexes), its changes with the entries before them:
+/// the trees are folded from the first checkpoint.
+fn path_events<'a>(cps: &'a [Checkpoint], wanted: &[usize]) -> Vec<(usize, Vec<PathEvent<'a>>)> {
+    let Some(&last) = wanted.iter().max() else {
+        return Vec::new();
+    };
+    let mut is_wanted = vec![false; last + 1];
+    for &i in wanted {
+        is_wanted[i] = true;
+    }
+    let mut tree = Tree::new();
+    let mut out = Vec::new();
+    for (i, c) in cps.iter().enumerate().take(last + 1) {
+        if is_wanted[i] {
+            let evs = c
+                .changes
+                .iter()
+                .map(|ch| match ch {
+                    PathChange::Put(p, e) => PathEvent {
+                        path: p,
+                        before: tree.get(p).copied(),
+                        after: Some(*e),
+                    },
+                    PathChange::Delete(p) => PathEvent {
+                        path: p,
+                        before: tree.get(p).copied(),
+                        after: None,
+                    },
+                })
+                .collect();
+            out.push((i, evs));
+        }
+        tl_index::catalog::apply(&mut tree, &c.changes);
+    }
+    out
+}

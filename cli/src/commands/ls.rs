@@ -1,0 +1,151 @@
+//! `tl ls [--at T] [PATH]` and `tl show`: the tree, or one file, as it was.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use tl_index::catalog::Checkpoint;
+use tl_index::store::Store;
+use tl_index::timespec::format_local;
+use tl_index::types::{Entry, Tree};
+
+use super::diff::git_mode;
+use super::{open_read, rel_path};
+use crate::output::{path as show_path, under};
+
+/// Why `rel` has no entry in a tree, in words a user can act on.
+pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> String {
+    let first = rel.split(|&b| b == b'/').next().unwrap_or(rel);
+    if first == b".tl" {
+        return format!(
+            "{} is inside .tl, tl's own directory, which is never captured",
+            arg.display()
+        );
+    }
+    if first == b".git" {
+        return format!(
+            "{} is inside .git, which tl never captures (`tl export-git` writes history \
+             there)",
+            arg.display()
+        );
+    }
+    let is_dir = store
+        .root()
+        .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel))
+        .is_dir();
+    if tl_index::scan::IgnoreRules::new(store.root()).ignored(rel, is_dir) {
+        return format!(
+            "{} is ignored (by .gitignore, .git/info/exclude or .tlignore), so tl does not \
+             capture it; a `!` rule in .tlignore captures it from then on",
+            arg.display()
+        );
+    }
+    format!(
+        "{} did not exist at checkpoint {} ({}); `tl log {}` lists when it changed",
+        show_path(rel),
+        cp.id,
+        format_local(cp.time_ns),
+        arg.display()
+    )
+}
+
+/// The entries of `tree` at or under `rel` (everything for the root).
+fn entries_under<'a>(tree: &'a Tree, rel: &'a [u8]) -> Vec<(&'a Vec<u8>, &'a Entry)> {
+    tree.iter().filter(|(k, _)| under(k, rel)).collect()
+}
+
+fn resolve_at(store: &Store, at: Option<&str>) -> Result<usize> {
+    match at {
+        Some(t) => Ok(store.resolve(t)?),
+        None => match store.checkpoints().len() {
+            0 => bail!("there are no checkpoints yet; run `tl checkpoint` first"),
+            n => Ok(n - 1),
+        },
+    }
+}
+
+fn print_listing(out: &mut dyn Write, list: &[(&Vec<u8>, &Entry)]) -> Result<()> {
+    let width = list
+        .iter()
+        .map(|(_, e)| e.size.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for (p, e) in list {
+        writeln!(
+            out,
+            "{} {:>width$}  {}",
+            git_mode(e.mode),
+            e.size,
+            show_path(p)
+        )?;
+    }
+    Ok(())
+}
+
+pub fn ls(cwd: &Path, at: Option<&str>, path: Option<&Path>, json_out: bool) -> Result<()> {
+    let store = open_read(cwd)?;
+    let idx = resolve_at(&store, at)?;
+    let cp = &store.checkpoints()[idx];
+    let rel = match path {
+        Some(p) => rel_path(&store, cwd, p)?,
+        None => Vec::new(),
+    };
+    let tree = store.tree_at(idx)?;
+    let list = entries_under(&tree, &rel);
+    if list.is_empty() && !rel.is_empty() {
+        bail!(
+            "{}",
+            why_absent(&store, &rel, cp, path.unwrap_or(Path::new("")))
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    if json_out {
+        let files: Vec<_> = list
+            .iter()
+            .map(|(p, e)| {
+                json!({"path": show_path(p), "mode": git_mode(e.mode), "size": e.size,
+                       "hash": e.hash.to_hex()})
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            json!({"checkpoint": cp.id,
+                   "time": tl_index::timespec::format_rfc3339(cp.time_ns),
+                   "files": files})
+        )?;
+        return Ok(());
+    }
+    print_listing(&mut out, &list)?;
+    Ok(())
+}
+
+pub fn show(cwd: &Path, path: &Path, at: &str) -> Result<()> {
+    let store = open_read(cwd)?;
+    let idx = store.resolve(at)?;
+    let rel = rel_path(&store, cwd, path)?;
+    let tree = store.tree_at(idx)?;
+    let cp = &store.checkpoints()[idx];
+    let mut out = std::io::stdout().lock();
+    let Some(entry) = tree.get(&rel) else {
+        // A directory: list it, as `git show REV:DIR` does.
+        let list = entries_under(&tree, &rel);
+        if list.is_empty() {
+            bail!("{}", why_absent(&store, &rel, cp, path));
+        }
+        eprintln!(
+            "tl: {} is a directory at checkpoint {} ({}); its files (`tl ls --at {} {}`):",
+            path.display(),
+            cp.id,
+            format_local(cp.time_ns),
+            cp.id,
+            path.display()
+        );
+        print_listing(&mut out, &list)?;
+        return Ok(());
+    };
+    store.read_blob(&entry.hash, &mut out)?;
+    out.flush()?;
+    Ok(())
+}

@@ -6,4 +6,5 @@ mod daemon;
 mod export_git;
 mod fsck;
 mod kill9;
+mod security_export;
 mod util;

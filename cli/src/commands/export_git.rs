@@ -106,6 +106,9 @@ pub fn export_git(cwd: &Path, args: Args) -> Result<()> {
         b.finish_and_clear();
     }
     let r = &report;
+    for w in &r.left_out {
+        eprintln!("warning: {w}; Git would refuse it (the log keeps it)");
+    }
     if args.json {
         println!(
             "{}",
@@ -123,6 +126,12 @@ pub fn export_git(cwd: &Path, args: Args) -> Result<()> {
                 "held_back": r.held_back,
                 "open_window_ends": r.open_window_ends_ns.map(format_local),
                 "rebuilt_map": r.rebuilt_map,
+                "left_out": r.left_out.iter().map(|w| json!({
+                    "commit": w.commit,
+                    "checkpoint": w.checkpoint,
+                    "path": crate::output::path(&w.path),
+                    "reason": w.reason,
+                })).collect::<Vec<_>>(),
                 "up_to_date": r.commits_written == 0,
             })
         );

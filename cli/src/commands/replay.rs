@@ -279,6 +279,13 @@ fn run(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    for s in &report.skipped {
+        eprintln!("warning: {s}");
+    }
+    for p in &report.kept {
+        let p = show_path(p);
+        eprintln!("warning: {p}: changed since the replay began; kept; run the replay again");
+    }
     let mut report = report;
     let in_scope = target
         .keys()

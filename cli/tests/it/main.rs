@@ -10,6 +10,7 @@ mod fsck;
 mod kill9;
 mod log;
 mod private;
+mod security_export;
 mod time_ids;
 mod util;
 mod wording;

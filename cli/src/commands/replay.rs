@@ -22,6 +22,9 @@ pub fn replay(
     dry_run: bool,
     json: bool,
 ) -> Result<()> {
+    if let Some(dir) = &into {
+        super::init::refuse_inside_tl(dir)?;
+    }
     let mut store = open(cwd)?;
     let idx = store.resolve(to)?;
     let target = store.tree_at(idx)?;
@@ -150,7 +153,7 @@ fn print_report(
         format_local(time_ns)
     );
     if let Some(u) = undo {
-        println!("The previous state is checkpoint {u}: `tl replay --to {u}` undoes this.");
+        eprintln!("The previous state is checkpoint {u}: `tl replay --to {u}` undoes this.");
     }
 }
 

@@ -3,7 +3,9 @@
 
 mod commands;
 mod daemon;
+mod daemon_socket;
 mod export_git;
 mod fsck;
 mod kill9;
+mod newuser;
 mod util;

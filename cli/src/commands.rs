@@ -17,21 +17,35 @@ use crate::{Cli, Command};
 mod diff;
 mod export_git;
 mod fsck;
+mod init;
+mod lock_wait;
 mod log;
 mod ls;
 mod replay;
 mod watch;
 
+pub use lock_wait::StillLocked;
+
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
     let cwd = match &cli.dir {
         Some(d) => {
-            std::fs::canonicalize(d).with_context(|| format!("cannot use -C {}", d.display()))?
+            let c = std::fs::canonicalize(d)
+                .with_context(|| format!("cannot use -C {}", d.display()))?;
+            if !c.is_dir() {
+                bail!("-C {} is not a directory", d.display());
+            }
+            c
         }
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
+    if !matches!(cli.command, Command::Init { .. }) {
+        if let Ok(root) = find_root(&cwd) {
+            init::warn_if_git_tracks_tl(&root);
+        }
+    }
     match cli.command {
-        Command::Init { directory } => init(&directory.map(|d| cwd.join(d)).unwrap_or(cwd)),
+        Command::Init { directory } => init::init(&directory.map(|d| cwd.join(d)).unwrap_or(cwd)),
         Command::Checkpoint { message, json } => checkpoint(&cwd, message, json),
         Command::Status { json } => status(&cwd, json),
         Command::Log {
@@ -154,46 +168,62 @@ pub fn open(cwd: &Path) -> Result<Writer> {
 }
 
 /// Opens the store at `root` for writing. When the log is locked and a watcher
-/// (`tl watch`, `tl daemon`) answers on its socket, the watcher is paused: it
-/// captures what is pending and lends the log until the returned [`Writer`] is
-/// dropped, then captures what happened meanwhile. Without a watcher the lock
-/// error stands.
+/// (`tl watch`, `tl daemon`) holds it, the watcher is paused: it captures what is
+/// pending and lends the log until the returned [`Writer`] is dropped, then
+/// captures what happened meanwhile. When another command holds it, this waits
+/// for it (see [`lock_wait`]), saying for whom after a moment, and gives up with
+/// [`lock_wait::StillLocked`] after the timeout.
 pub fn open_writer_at(root: &Path) -> Result<Writer> {
-    let locked = match Store::open(root) {
-        Ok(store) => {
-            return Ok(Writer {
-                store,
-                _lease: None,
-            })
-        }
-        Err(e @ StoreError::Open(tl_wal::OpenError::Locked { .. })) => e,
-        Err(e) => return Err(e.into()),
-    };
-    let Some(lease) = crate::daemon::client::pause(root)? else {
-        return Err(locked.into());
-    };
-    // The watcher closed the log before replying; allow for a slow release anyway.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let start = Instant::now();
+    let limit = lock_wait::timeout();
+    let mut lease: Option<crate::daemon::client::Lease> = None;
+    let mut announced = false;
+    let mut next_pause = start;
     loop {
-        match Store::open(root) {
+        let (lock, holder) = match Store::open(root) {
             Ok(store) => {
                 return Ok(Writer {
                     store,
-                    _lease: Some(lease),
+                    _lease: lease,
                 })
             }
-            Err(StoreError::Open(tl_wal::OpenError::Locked { .. }))
-                if Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!(
-                    "the watcher (pid {}) paused, but the log is still locked",
-                    lease.pid
-                )))
+            Err(StoreError::Open(tl_wal::OpenError::Locked { lock, holder })) => (lock, holder),
+            Err(e) => return Err(e.into()),
+        };
+        // The watcher holds it (or the holder is unknown): ask it to lend the log.
+        // While it is paused for another command, that command is the holder.
+        let watcher = crate::daemon::live_pid(root);
+        let by_watcher = holder.is_none() || (watcher.is_some() && holder == watcher);
+        if lease.is_none() && by_watcher && Instant::now() >= next_pause {
+            next_pause = Instant::now() + Duration::from_millis(500);
+            match crate::daemon::client::pause(root) {
+                Ok(Some(l)) => {
+                    lease = Some(l);
+                    continue;
+                }
+                Ok(None) => {}
+                // Paused for another command already: wait for it like any holder.
+                Err(e) if crate::one_line(&e).contains("retry") => {}
+                Err(e) => return Err(e),
             }
         }
+        let waited = start.elapsed();
+        if waited >= limit {
+            return Err(lock_wait::StillLocked {
+                lock,
+                holder: lock_wait::holder(holder),
+                waited,
+            }
+            .into());
+        }
+        if !announced && waited >= lock_wait::ANNOUNCE_AFTER {
+            announced = true;
+            eprintln!(
+                "tl: waiting for the lock held by {}...",
+                lock_wait::holder(holder)
+            );
+        }
+        std::thread::sleep(lock_wait::RETRY_EVERY.min(limit - waited));
     }
 }
 
@@ -273,17 +303,6 @@ fn normalize(p: &Path) -> PathBuf {
         }
     }
     out
-}
-
-fn init(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Store::init(dir)?;
-    println!("Initialised tl in {}/.tl", dir.display());
-    println!(
-        "Next: `tl daemon start` to capture every change from now on, or `tl checkpoint` \
-         to record the current state once."
-    );
-    Ok(())
 }
 
 fn checkpoint(cwd: &Path, message: Option<String>, json: bool) -> Result<()> {

@@ -17,7 +17,7 @@
 //! killed) or after [`LEASE_LIMIT`], the daemon reopens the log and captures
 //! everything pending as one batch.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,8 @@ use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
 use tracing::{error, info, warn};
 
 pub mod client;
+mod conn;
+mod guard;
 #[cfg(test)]
 mod tests;
 
@@ -150,7 +152,8 @@ pub struct Live<B: Backend> {
     store: Option<Store>,
     root: PathBuf,
     watcher: Watcher<B>,
-    listener: Option<UnixListener>,
+    /// The socket and the connections being read (see [`conn`]).
+    clients: conn::Clients,
     stop: Arc<AtomicBool>,
     stats: Stats,
     /// Some while paused: then `store` is None.
@@ -161,6 +164,9 @@ pub struct Live<B: Backend> {
     pub root_gone: bool,
     /// When to do the idle work (see [`Live::idle_work`]), if any is pending.
     idle_work_at: Option<Instant>,
+    /// The pid file and the log segments, checked for changes under the daemon
+    /// (see [`guard`]); None when there is no pid file (tests).
+    own_files: Option<guard::OwnFiles>,
 }
 
 /// Quiet time after a capture before the idle work is done.
@@ -208,14 +214,21 @@ impl<B: Backend> Live<B> {
             root: store.root().to_path_buf(),
             store: Some(store),
             watcher: Watcher::new(backend, debounce),
-            listener,
+            clients: conn::Clients::new(listener),
             stop,
             stats: Stats::default(),
             pause: None,
             verbose: false,
             root_gone: false,
             idle_work_at: None,
+            own_files: None,
         }
+    }
+
+    /// Stops the loop with an error when the pid file or the log segments change
+    /// under it (see [`guard`]).
+    pub fn guard_own_files(&mut self) {
+        self.own_files = Some(guard::OwnFiles::new(&self.root));
     }
 
     /// The store (panics while paused).
@@ -408,7 +421,11 @@ impl<B: Backend> Live<B> {
         }
         if let Some(store) = self.store.as_mut() {
             store.wait_for_compactor();
-            store.save_caches();
+            // Not into a moved or deleted tree: that would make `.tl/index` anew
+            // at the old path.
+            if !self.root_gone {
+                store.save_caches();
+            }
         }
         Ok(())
     }
@@ -417,6 +434,14 @@ impl<B: Backend> Live<B> {
     /// only read events and watch the lease), then answer clients.
     pub fn turn(&mut self) -> Result<()> {
         self.wait();
+        if let (None, Some(own)) = (&self.pause, &mut self.own_files) {
+            if let Err(what) = own.check() {
+                anyhow::bail!(
+                    "{what}; stopping rather than writing into a log that changed under it \
+                     (`tl fsck` checks what is left; keep .tl/ out of git with .git/info/exclude)"
+                );
+            }
+        }
         if self.pause.is_some() {
             self.watcher.drain()?;
             self.check_pause()?;
@@ -461,6 +486,9 @@ impl<B: Backend> Live<B> {
                 let (by, paused_for) = (p.by, p.since.elapsed());
                 self.store = Some(store);
                 self.pause = None;
+                if let Some(own) = &mut self.own_files {
+                    own.forget();
+                }
                 info!(
                     holder = by,
                     paused_ms = paused_for.as_millis() as u64,
@@ -499,6 +527,15 @@ impl<B: Backend> Live<B> {
                 None => p.retry_at.saturating_duration_since(Instant::now()),
             }),
         };
+        // A connection still sending its request is dropped at its deadline.
+        let budget = match self.clients.next_deadline() {
+            Some(t) => budget.min(t.saturating_duration_since(Instant::now())),
+            None => budget,
+        };
+        let budget = match (&self.pause, &self.own_files) {
+            (None, Some(own)) => budget.min(own.due_at().saturating_duration_since(Instant::now())),
+            _ => budget,
+        };
         let backend_fd = self.watcher.backend().as_fd();
         let budget = if backend_fd.is_none() {
             budget.min(Duration::from_millis(2))
@@ -510,7 +547,7 @@ impl<B: Backend> Live<B> {
         }
         let mut fds = Vec::with_capacity(3);
         fds.extend(backend_fd);
-        fds.extend(self.listener.as_ref().map(|l| l.as_fd()));
+        fds.extend(self.clients.fds());
         // A closed lease reads as end-of-file (POLLIN, POLLHUP).
         fds.extend(
             self.pause
@@ -523,31 +560,22 @@ impl<B: Backend> Live<B> {
         let _ = tl_watch::wait_readable(&fds, budget);
     }
 
+    /// Answers every complete request (see [`conn::Clients::poll`]: reading them
+    /// never blocks, so no client holds up a capture).
     fn serve_clients(&mut self) {
-        loop {
-            let Some(listener) = &self.listener else {
-                return;
-            };
-            let stream = match listener.accept() {
-                Ok((s, _)) => s,
-                Err(_) => return, // WouldBlock: nobody waiting
-            };
-            if let Err(e) = self.serve(stream) {
+        for req in self.clients.poll() {
+            if let Err(e) = self.serve(req) {
                 warn!("client request failed: {e:#}");
             }
         }
     }
 
-    fn serve(&mut self, stream: UnixStream) -> Result<()> {
-        stream.set_nonblocking(false)?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut line = String::new();
-        BufReader::new(&stream).read_line(&mut line)?;
-        let req: Value = serde_json::from_str(&line).context("bad request")?;
-        if req["op"].as_str() == Some("pause") {
-            return self.pause(stream, &req);
+    fn serve(&mut self, req: conn::Request) -> Result<()> {
+        let conn::Request { stream, body } = req;
+        if body["op"].as_str() == Some("pause") {
+            return self.pause(stream, &body);
         }
-        let reply = match self.handle(&req) {
+        let reply = match self.handle(&body) {
             Ok(v) => v,
             Err(e) => json!({"ok": false, "error": crate::one_line(&e)}),
         };
@@ -710,11 +738,8 @@ impl Presence {
         .with_context(|| format!("cannot write {}", pid.display()))?;
         let sock = tl.join(SOCK);
         let _ = std::fs::remove_file(&sock);
-        let listener = match UnixListener::bind(&sock) {
-            Ok(l) => {
-                l.set_nonblocking(true)?;
-                Some(l)
-            }
+        let listener = match conn::bind_private(&sock) {
+            Ok(l) => Some(l),
             Err(e) => {
                 warn!(
                     "cannot create {} ({e}); `tl checkpoint` will wait for this watcher to stop",
@@ -766,6 +791,7 @@ pub fn run_watch(root: &Path, debounce: DebounceConfig, verbose: bool) -> Result
     let name = backend.name();
     let mut live = Live::new(store, backend, debounce, listener, stop);
     live.verbose = verbose;
+    live.guard_own_files();
     info!(
         backend = name,
         dirs,

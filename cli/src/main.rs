@@ -3,8 +3,39 @@
 //! Only this crate prints, reads the environment and chooses exit codes.
 #![deny(unsafe_code)]
 
+// Output: `println!`/`print!`/`eprintln!` are shadowed, crate-wide, by versions
+// that never panic. A reader that goes away (`tl log | head -1`) makes std's
+// panic ("failed printing to stdout: Broken pipe"); here the rest of stdout is
+// dropped and the command goes on to its end (its work and what it says on
+// stderr, such as an undo hint, are not lost), then exits 0 as git and ripgrep
+// do. Any other failure to write stdout makes the command fail at its end.
+// These must come before the modules that use them.
+macro_rules! println {
+    () => {
+        $crate::out::stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::out::stdout(format_args!($($arg)*))
+    };
+}
+macro_rules! eprintln {
+    () => {
+        $crate::out::stderr(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod commands;
 mod daemon;
+mod out;
 mod output;
 
 use std::path::PathBuf;
@@ -325,22 +356,48 @@ pub enum DaemonAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    let result = result.and_then(|()| out::finish());
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("tl: {}", one_line(&err));
-            ExitCode::FAILURE
+            if is_locked(&err) {
+                ExitCode::from(EXIT_LOCKED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// The exit code when the log's writer lock stayed held (see
+/// `commands::lock_wait`).
+const EXIT_LOCKED: u8 = 4;
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn is_locked(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.is::<commands::StillLocked>()
+            || matches!(
+                e.downcast_ref::<tl_wal::OpenError>(),
+                Some(tl_wal::OpenError::Locked { .. })
+            )
+            || matches!(
+                e.downcast_ref::<tl_index::store::StoreError>(),
+                Some(tl_index::store::StoreError::Open(
+                    tl_wal::OpenError::Locked { .. }
+                ))
+            )
     })
 }
 

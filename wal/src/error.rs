@@ -20,10 +20,12 @@ pub enum OpenError {
         source: io::Error,
     },
     /// Another process holds the log's writer lock.
-    #[error("{dir} is locked by another tl writer (lock file {dir}/LOCK); stop it or wait")]
+    #[error("{lock} is held by another tl writer{}; stop it or wait", holder_suffix(*holder))]
     Locked {
-        /// The log directory.
-        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The pid the holder recorded in the lock file, if it did.
+        holder: Option<u32>,
     },
     /// A file in the segment directory that is not a segment.
     #[error(
@@ -185,4 +187,9 @@ pub enum ReadError {
         /// Requested LSN.
         lsn: Lsn,
     },
+}
+
+/// " (pid N)" for [`OpenError::Locked`] when the holder is known.
+fn holder_suffix(holder: Option<u32>) -> String {
+    holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
 }

@@ -42,6 +42,11 @@ pub trait Storage: Send + Sync {
     /// Takes the single-writer lock of the directory; released when the returned
     /// guard drops. Fails with `WouldBlock` if another writer holds it.
     fn lock(&self) -> io::Result<Box<dyn Send + Sync>>;
+    /// The pid of the process holding the writer lock, as it recorded it (None
+    /// when unknown: not recorded, or a storage without processes).
+    fn lock_holder(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// One segment file.
@@ -200,6 +205,14 @@ impl Storage for FsStorage {
         self.dir.join(name)
     }
 
+    fn lock_holder(&self) -> Option<u32> {
+        fs::read_to_string(self.dir.join(LOCK_FILE))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     fn lock(&self) -> io::Result<Box<dyn Send + Sync>> {
         let f = crate::private_fs::open_or_create(&self.dir.join(LOCK_FILE))?;
         // A lock just released can look held for a moment: a process forking a
@@ -208,7 +221,15 @@ impl Storage for FsStorage {
         let deadline = std::time::Instant::now() + LOCK_PATIENCE;
         loop {
             match f.try_lock() {
-                Ok(()) => return Ok(Box::new(f)),
+                Ok(()) => {
+                    // The holder's pid, for whoever finds the lock held. Only a
+                    // hint: failing to record it costs the waiter the pid.
+                    let pid = format!("{}\n", std::process::id());
+                    let _ = f
+                        .set_len(0)
+                        .and_then(|()| f.write_all_at(pid.as_bytes(), 0));
+                    return Ok(Box::new(f));
+                }
                 Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }

@@ -176,7 +176,8 @@ impl Wal {
         let lock = storage.lock().map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
                 OpenError::Locked {
-                    dir: storage.describe(""),
+                    lock: storage.describe(crate::storage::LOCK_FILE),
+                    holder: storage.lock_holder(),
                 }
             } else {
                 io_err(&*storage, crate::storage::LOCK_FILE, e)

@@ -30,12 +30,12 @@ pub fn is_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(8000)].contains(&0)
 }
 
-/// The mode as git writes it.
-pub fn git_mode(m: Mode) -> &'static str {
+/// The mode as git writes it, with the permission bits tl keeps (git itself only
+/// knows 100644 and 100755; a private file shows as 100600).
+pub fn git_mode(m: Mode) -> String {
     match m {
-        Mode::File => "100644",
-        Mode::Exec => "100755",
-        Mode::Symlink => "120000",
+        Mode::Symlink => "120000".to_string(),
+        m => format!("100{:o}", m.permissions()),
     }
 }
 

@@ -39,6 +39,7 @@ pub fn replay(
         ..MaterializeOptions::default()
     };
     if let Some(dir) = &into {
+        super::init::refuse_inside_tl(dir)?;
         // Writes no history: a read-only store (and no writer lock) is enough.
         if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
             bail!(
@@ -244,7 +245,8 @@ fn print_report(
         format_local(cp.time_ns)
     );
     if let (Some(u), Some(cmd)) = (undo, undo_command) {
-        println!("The previous state is checkpoint {u}: `{cmd}` undoes this.");
+        // On stderr: a closed stdout (`| head`) must not lose how to undo.
+        eprintln!("The previous state is checkpoint {u}: `{cmd}` undoes this.");
     }
 }
 

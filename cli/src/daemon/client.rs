@@ -23,8 +23,6 @@ pub fn request(root: &Path, req: &Value, timeout: Duration) -> Result<Option<Val
 /// it first.
 pub struct Lease {
     _conn: UnixStream,
-    /// The watcher's pid.
-    pub pid: u64,
 }
 
 /// Asks the watcher of `root` to capture what is pending and release the writer
@@ -32,13 +30,10 @@ pub struct Lease {
 pub fn pause(root: &Path) -> Result<Option<Lease>> {
     let req = json!({"op": "pause", "pid": std::process::id()});
     // The watcher captures pending events first: as slow as a checkpoint.
-    let Some((v, conn)) = exchange(root, &req, Duration::from_secs(600))? else {
+    let Some((_, conn)) = exchange(root, &req, Duration::from_secs(600))? else {
         return Ok(None);
     };
-    Ok(Some(Lease {
-        _conn: conn,
-        pid: v["pid"].as_u64().unwrap_or(0),
-    }))
+    Ok(Some(Lease { _conn: conn }))
 }
 
 /// [`request`], also returning the connection.
@@ -50,11 +45,19 @@ fn exchange(root: &Path, req: &Value, timeout: Duration) -> Result<Option<(Value
     };
     stream.set_read_timeout(Some(timeout))?;
     let mut w = &stream;
-    writeln!(w, "{req}")?;
+    // A watcher that refuses (another uid) answers and closes at once, maybe
+    // before the request is sent: its answer is read whatever the write did. A
+    // failed exchange is the watcher's, not a closed stdout: no io::Error in it.
+    let sent = writeln!(w, "{req}");
     let mut line = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut line)
-        .with_context(|| format!("the watcher of {} did not answer", root.display()))?;
+    let read = BufReader::new(&stream).read_line(&mut line);
+    if line.is_empty() {
+        let why = match (sent, read) {
+            (Err(e), _) | (_, Err(e)) => e.to_string(),
+            _ => "it closed the connection".to_string(),
+        };
+        bail!("the watcher of {} did not answer ({why})", root.display());
+    }
     let v: Value = serde_json::from_str(&line)
         .with_context(|| format!("the watcher of {} gave a bad answer", root.display()))?;
     if v["ok"].as_bool() != Some(true) {

@@ -252,3 +252,10 @@ fn stop_works_while_paused() {
     l.run().unwrap();
     assert!(l.paused(), "the holder still has the log");
 }
+
+#[test]
+fn a_peer_of_another_uid_is_refused() {
+    assert!(super::conn::check_peer_uid(1000, 1000).is_ok());
+    let e = super::conn::check_peer_uid(1001, 1000).unwrap_err();
+    assert!(e.contains("uid 1001 may not use this watcher"), "{e}");
+}

@@ -9,12 +9,12 @@ use crate::util::{ok, tl};
 use tl_index::store::Store;
 
 /// A project with a running daemon, stopped (or killed) on drop.
-struct Daemon {
-    dir: tempfile::TempDir,
+pub(crate) struct Daemon {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Daemon {
-    fn start(debounce_ms: u64) -> Daemon {
+    pub(crate) fn start(debounce_ms: u64) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         ok(dir.path(), &["init"]);
         ok(
@@ -23,10 +23,10 @@ impl Daemon {
         );
         Daemon { dir }
     }
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         fs::canonicalize(self.dir.path()).unwrap()
     }
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         fs::read_to_string(self.dir.path().join(".tl/daemon.pid"))
             .unwrap()
             .trim()
@@ -41,7 +41,7 @@ impl Drop for Daemon {
     }
 }
 
-fn write(root: &Path, rel: &str, data: &str) {
+pub(crate) fn write(root: &Path, rel: &str, data: &str) {
     let p = root.join(rel);
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(p, data).unwrap();
@@ -68,7 +68,7 @@ fn wait_sync(root: &Path, within: Duration) {
 }
 
 /// The time until `rel` with `content` is in the durable log.
-fn durable_after(root: &Path, rel: &str, content: &str) -> Duration {
+pub(crate) fn durable_after(root: &Path, rel: &str, content: &str) -> Duration {
     let hash = tl_index::types::BlobHash::of(content.as_bytes());
     let t0 = Instant::now();
     write(root, rel, content);
@@ -232,7 +232,7 @@ fn a_second_watcher_on_the_same_tree_is_refused() {
     assert!(ok(&root, &["daemon", "status"]).contains("No daemon"));
 }
 
-fn daemon_status(root: &Path) -> serde_json::Value {
+pub(crate) fn daemon_status(root: &Path) -> serde_json::Value {
     serde_json::from_str(&ok(root, &["daemon", "status", "--json"])).unwrap()
 }
 

@@ -4,11 +4,13 @@
 mod capture;
 mod commands;
 mod daemon;
+mod daemon_socket;
 mod diff_show;
 mod export_git;
 mod fsck;
 mod kill9;
 mod log;
+mod newuser;
 mod private;
 mod security_export;
 mod time_ids;

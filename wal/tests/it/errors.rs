@@ -168,9 +168,40 @@ fn a_second_writer_on_the_same_storage_is_refused_as_locked() {
     let storage = MemStorage::new();
     let (_wal, _) = Wal::open_storage(Arc::new(storage.clone()), Options::default()).unwrap();
     match open_err(storage.clone()) {
-        OpenError::Locked { dir } => assert_eq!(dir, storage.describe("")),
+        OpenError::Locked { lock, holder } => {
+            assert_eq!(lock, storage.describe(tl_wal::storage::LOCK_FILE));
+            assert_eq!(holder, None, "a MemStorage has no processes");
+        }
         e => panic!("{e:?}"),
     }
+}
+
+#[test]
+fn a_locked_log_names_its_lock_file_once_and_the_holders_pid() {
+    let d = tempfile::tempdir().unwrap();
+    let wal_dir = d.path().join("wal");
+    let (_wal, _) = Wal::open(&wal_dir, Options::default()).unwrap();
+    let e = match Wal::open(&wal_dir, Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("a second writer was let in"),
+    };
+    let lock = wal_dir.join("LOCK");
+    match &e {
+        OpenError::Locked { lock: l, holder } => {
+            assert_eq!(l, &lock);
+            assert_eq!(*holder, Some(std::process::id()));
+        }
+        e => panic!("{e:?}"),
+    }
+    let msg = e.to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{} is held by another tl writer (pid {}); stop it or wait",
+            lock.display(),
+            std::process::id()
+        )
+    );
 }
 
 /// A cleanly closed one-segment log of 8 one-record batches, its frames and salt.

@@ -42,6 +42,12 @@ pub trait Storage: Send + Sync {
     /// Takes the single-writer lock of the directory; released when the returned
     /// guard drops. Fails with `WouldBlock` if another writer holds it.
     fn lock(&self) -> io::Result<Box<dyn Send + Sync>>;
+    /// Records `pid` as the holder of the writer lock (taken by this process),
+    /// for whoever finds it held. A probe of the lock (fsck) records nothing.
+    fn set_lock_holder(&self, pid: u32) -> io::Result<()> {
+        let _ = pid;
+        Ok(())
+    }
     /// The pid of the process holding the writer lock, as it recorded it (None
     /// when unknown: not recorded, or a storage without processes).
     fn lock_holder(&self) -> Option<u32> {
@@ -205,6 +211,14 @@ impl Storage for FsStorage {
         self.dir.join(name)
     }
 
+    fn set_lock_holder(&self, pid: u32) -> io::Result<()> {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(self.dir.join(LOCK_FILE))?;
+        f.set_len(0)?;
+        FileExt::write_all_at(&f, format!("{pid}\n").as_bytes(), 0)
+    }
+
     fn lock_holder(&self) -> Option<u32> {
         fs::read_to_string(self.dir.join(LOCK_FILE))
             .ok()?
@@ -221,15 +235,7 @@ impl Storage for FsStorage {
         let deadline = std::time::Instant::now() + LOCK_PATIENCE;
         loop {
             match f.try_lock() {
-                Ok(()) => {
-                    // The holder's pid, for whoever finds the lock held. Only a
-                    // hint: failing to record it costs the waiter the pid.
-                    let pid = format!("{}\n", std::process::id());
-                    let _ = f
-                        .set_len(0)
-                        .and_then(|()| f.write_all_at(pid.as_bytes(), 0));
-                    return Ok(Box::new(f));
-                }
+                Ok(()) => return Ok(Box::new(f)),
                 Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }

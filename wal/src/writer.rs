@@ -183,6 +183,8 @@ impl Wal {
                 io_err(&*storage, crate::storage::LOCK_FILE, e)
             }
         })?;
+        // Only a hint for whoever waits: failing to record it costs them the pid.
+        let _ = storage.set_lock_holder(std::process::id());
         let found = discover(&*storage)?;
         let mut report = RecoveryReport {
             segments: found.segs.len(),

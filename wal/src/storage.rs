@@ -212,9 +212,7 @@ impl Storage for FsStorage {
     }
 
     fn set_lock_holder(&self, pid: u32) -> io::Result<()> {
-        let f = OpenOptions::new()
-            .write(true)
-            .open(self.dir.join(LOCK_FILE))?;
+        let f = crate::private_fs::open_rw(&self.dir.join(LOCK_FILE))?;
         f.set_len(0)?;
         FileExt::write_all_at(&f, format!("{pid}\n").as_bytes(), 0)
     }

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::util::{fails, json, ok};
+use crate::util::{fails, json, ok, tl};
 
 fn project() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -55,13 +55,17 @@ fn restore_says_restored_and_its_undo_hint_is_path_limited() {
         .to_string();
     fs::write(d.path().join("a.txt"), "two\n").unwrap();
     fs::write(d.path().join("b.txt"), "bb\n").unwrap();
-    let out = ok(d.path(), &["restore", "a.txt", "--at", &first]);
+    let run = tl(d.path(), &["restore", "a.txt", "--at", &first]);
+    assert!(run.status.success(), "{run:?}");
+    let out = String::from_utf8_lossy(&run.stdout);
     assert!(
         out.contains("Restored:") && !out.contains("Replayed"),
         "{out}"
     );
-    assert!(out.contains("`tl restore a.txt --at "), "{out}");
-    assert!(!out.contains("tl replay --to"), "{out}");
+    // The undo hint is on stderr, so that a closed stdout cannot lose it.
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("`tl restore a.txt --at "), "{err}");
+    assert!(!err.contains("tl replay --to"), "{err}");
     assert_eq!(fs::read_to_string(d.path().join("b.txt")).unwrap(), "bb\n");
 }
 

@@ -34,6 +34,8 @@
 //!   the project alone: ignore files in directories above the root, the user's
 //!   global git excludes, and ripgrep's `.ignore` files.
 //! - Nothing named `.tl` or `.git` is ever entered or captured, at any depth.
+//! - Editor swap and backup files (`defaults::EDITOR_TEMPORARIES`) are left out
+//!   unless an ignore file's rule says otherwise (`!*~` in `.tlignore`).
 //! - **Empty directories are not captured**: the tree model is files and symlinks,
 //!   as in git; a directory exists in a tree only through what it contains.
 //! - FIFOs, sockets and device files are skipped with a [`WarningKind::Special`]
@@ -118,7 +120,9 @@ use crate::dirfd::{Reach, Walker};
 use crate::statcache::{CachedStat, StatCache};
 use crate::types::{BlobHash, Entry, Mode, Tree};
 
+mod defaults;
 mod diff;
+pub use defaults::{is_editor_temporary, EDITOR_TEMPORARIES};
 #[cfg(test)]
 mod race_tests;
 mod skipped;
@@ -491,6 +495,9 @@ fn walk(root: &Path, threads: usize) -> (Vec<Found>, Vec<ScanWarning>) {
         });
     let found = Mutex::new(Vec::new());
     let warnings = Mutex::new(Vec::new());
+    // Consulted only for the rare names that look like editor temporaries: is an
+    // explicit rule keeping them (the walk has already applied every other rule)?
+    let rules = Mutex::new(IgnoreRules::new(root));
     builder.build_parallel().run(|| {
         Box::new(|result| {
             match result {
@@ -502,6 +509,12 @@ fn walk(root: &Path, threads: usize) -> (Vec<Found>, Vec<ScanWarning>) {
                     match entry.file_type() {
                         Some(t) if t.is_dir() => {}
                         Some(t) if t.is_file() || t.is_symlink() => {
+                            let name = entry.file_name().as_bytes();
+                            if defaults::is_editor_temporary(name)
+                                && !rules.lock().unwrap().explicitly_kept(&rel)
+                            {
+                                return ignore::WalkState::Continue;
+                            }
                             found.lock().unwrap().push(Found {
                                 abs: entry.path().to_path_buf(),
                                 rel,

@@ -381,3 +381,41 @@ fn live_capture_never_stores_files_from_outside_through_a_directory_swapped_for_
     );
     assert_nothing_from_outside(&root, &secrets);
 }
+
+/// The paths `tl ls` lists for the last checkpoint.
+fn listed(dir: &Path) -> HashSet<String> {
+    ok(dir, &["ls"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn editor_swap_and_backup_files_are_ignored_by_default_and_tlignore_can_keep_them() {
+    let d = tempfile::tempdir().unwrap();
+    ok(d.path(), &["init"]);
+    let temporaries = [
+        ".main.rs.swp",
+        ".main.rs.swo",
+        "main.rs~",
+        ".#main.rs",
+        "#main.rs#",
+        "4913",
+    ];
+    fs::write(d.path().join("main.rs"), "fn main() {}\n").unwrap();
+    for t in temporaries {
+        fs::write(d.path().join(t), "scratch\n").unwrap();
+    }
+    ok(d.path(), &["checkpoint"]);
+    let seen = listed(d.path());
+    assert!(seen.contains("main.rs"), "{seen:?}");
+    for t in temporaries {
+        assert!(!seen.contains(t), "{t} captured by default: {seen:?}");
+    }
+    // A `!` rule in .tlignore is the last word: backup files are captured again.
+    fs::write(d.path().join(".tlignore"), "!*~\n").unwrap();
+    ok(d.path(), &["checkpoint"]);
+    let seen = listed(d.path());
+    assert!(seen.contains("main.rs~"), "{seen:?}");
+    assert!(!seen.contains(".main.rs.swp"), "{seen:?}");
+}

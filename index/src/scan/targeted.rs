@@ -139,7 +139,21 @@ impl IgnoreRules {
     }
 
     /// The walker's verdict on `path` alone (its parents are checked by the caller).
+    /// True when an ignore file's rule keeps `path` (a file): a `!` rule is its
+    /// last word. The full walk asks this of editor temporaries it found.
+    pub fn explicitly_kept(&mut self, path: &[u8]) -> bool {
+        self.verdict(path, false) == Some(false)
+    }
+
     fn matched(&mut self, path: &[u8], is_dir: bool) -> bool {
+        let name = &path[path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..];
+        self.verdict(path, is_dir)
+            .unwrap_or_else(|| !is_dir && super::defaults::is_editor_temporary(name))
+    }
+
+    /// What the ignore files say of `path` alone: Some(true) ignored, Some(false)
+    /// kept by a `!` rule, None when no rule matches.
+    fn verdict(&mut self, path: &[u8], is_dir: bool) -> Option<bool> {
         let abs = self.abs(path);
         let (mut custom, mut git, mut exclude) = (None, None, None);
         let mut dir: &[u8] = path;
@@ -166,7 +180,7 @@ impl IgnoreRules {
                 break;
             }
         }
-        custom.or(git).or(exclude).unwrap_or(false)
+        custom.or(git).or(exclude)
     }
 }
 

@@ -420,11 +420,7 @@ fn watcher_state(cwd: &Path) -> Option<WatcherState> {
     let v = crate::daemon::client::request(&root, &req, Duration::from_secs(10))
         .ok()
         .flatten()?;
-    let last_capture_ns = v["last_capture"].as_str().and_then(|t| {
-        tl_index::timespec::parse(t, &jiff::Zoned::now())
-            .ok()
-            .and_then(|e| e.start())
-    });
+    let last_capture_ns = v["last_capture_ns"].as_i64();
     Some(WatcherState { last_capture_ns })
 }
 

@@ -689,7 +689,9 @@ impl<B: Backend> Live<B> {
             "captures": self.stats.captures,
             "gaps": self.stats.gaps,
             "last_capture": (self.stats.last_capture_ns != 0)
-                .then(|| tl_index::timespec::format_local(self.stats.last_capture_ns)),
+                .then(|| tl_index::timespec::format_rfc3339(self.stats.last_capture_ns)),
+            "last_capture_ns": (self.stats.last_capture_ns != 0)
+                .then_some(self.stats.last_capture_ns),
             "uptime_s": self.stats.started.map(|s| (now - s).as_secs()).unwrap_or(0),
             "log_bytes": log_bytes,
             "rss_bytes": rss_bytes(),

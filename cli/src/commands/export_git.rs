@@ -124,7 +124,7 @@ pub fn export_git(cwd: &Path, args: Args) -> Result<()> {
                 "pack": r.pack.as_ref().map(|p| p.display().to_string()),
                 "pack_bytes": r.pack_bytes,
                 "held_back": r.held_back,
-                "open_window_ends": r.open_window_ends_ns.map(format_local),
+                "open_window_ends": r.open_window_ends_ns.map(timespec::format_rfc3339),
                 "rebuilt_map": r.rebuilt_map,
                 "left_out": r.left_out.iter().map(|w| json!({
                     "commit": w.commit,

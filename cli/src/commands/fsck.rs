@@ -132,7 +132,7 @@ fn cp_json(c: &Option<CheckpointRef>) -> Value {
     match c {
         None => Value::Null,
         Some(c) => {
-            json!({"id": c.id, "seq": c.seq, "lsn": c.lsn, "time": format_local(c.time_ns), "time_ns": c.time_ns})
+            json!({"id": c.id, "seq": c.seq, "lsn": c.lsn, "time": tl_index::timespec::format_rfc3339(c.time_ns), "time_ns": c.time_ns})
         }
     }
 }

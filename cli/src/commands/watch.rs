@@ -165,7 +165,10 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
     println!(
         "  captures       {} (last {}), gaps {}",
         v["captures"],
-        v["last_capture"].as_str().unwrap_or("never"),
+        v["last_capture_ns"]
+            .as_i64()
+            .map(tl_index::timespec::format_local)
+            .unwrap_or_else(|| "never".to_string()),
         v["gaps"]
     );
     if v["paused"].as_bool() == Some(true) {

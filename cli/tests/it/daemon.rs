@@ -294,3 +294,24 @@ fn pin_compact_and_restore_run_beside_the_daemon() {
     durable_after(&root, "y", "still watched");
     assert!(in_sync(&root));
 }
+
+#[test]
+fn daemon_status_json_gives_the_last_capture_in_rfc3339_utc() {
+    let d = Daemon::start(0);
+    let root = d.root();
+    write(&root, "x", "1");
+    let end = Instant::now() + Duration::from_secs(20);
+    let v = loop {
+        let v = daemon_status(&root);
+        if v["last_capture_ns"].as_i64().is_some() {
+            break v;
+        }
+        assert!(Instant::now() < end, "nothing captured: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let t = v["last_capture"].as_str().unwrap();
+    assert!(t.ends_with('Z') && t.contains('T'), "{t}");
+    let human = ok(&root, &["daemon", "status"]);
+    assert!(!human.contains("(last never)"), "{human}");
+    ok(&root, &["daemon", "stop"]);
+}

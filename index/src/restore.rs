@@ -930,8 +930,11 @@ fn write_file(
         drop(out);
         // Exactly the recorded bits, whatever the umask: a private file comes
         // back private (never setuid/setgid/sticky: Mode has no such bits).
-        rustix::fs::fchmod(&file, FsMode::from_raw_mode(entry.mode.permissions()))
-            .map_err(|e| io_err(path, "setting the mode")(e.into()))?;
+        rustix::fs::fchmod(
+            &file,
+            FsMode::from_raw_mode(entry.mode.permissions() as rustix::fs::RawMode),
+        )
+        .map_err(|e| io_err(path, "setting the mode")(e.into()))?;
         // The last look, right before the rename (the content was just streamed).
         if !may_replace()? {
             return Ok(Written::Kept);

@@ -141,9 +141,7 @@ impl Clients {
 
     /// Why `stream` may not be served, if it may not.
     fn admit(&self, stream: &UnixStream) -> Result<(), String> {
-        let peer = rustix::net::sockopt::socket_peercred(stream)
-            .map_err(|e| format!("cannot tell who connected ({e})"))?;
-        check_peer_uid(peer.uid.as_raw(), self.uid)?;
+        check_peer_uid(peer_uid(stream)?, self.uid)?;
         if self.pending.len() >= PENDING_MAX {
             return Err(format!(
                 "{PENDING_MAX} connections are being read already; retry"
@@ -151,6 +149,22 @@ impl Clients {
         }
         Ok(())
     }
+}
+
+/// The uid of the process at the other end of `stream` (`SO_PEERCRED`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn peer_uid(stream: &UnixStream) -> Result<u32, String> {
+    let peer = rustix::net::sockopt::socket_peercred(stream)
+        .map_err(|e| format!("cannot tell who connected ({e})"))?;
+    Ok(peer.uid.as_raw())
+}
+
+/// Elsewhere (BSD, macOS: `getpeereid`, which rustix does not wrap) the socket's
+/// 0600 mode inside the 0700 `.tl/` is what keeps other users out; the peer is
+/// taken to be the daemon's own uid.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn peer_uid(_stream: &UnixStream) -> Result<u32, String> {
+    Ok(rustix::process::getuid().as_raw())
 }
 
 /// Only the uid running the daemon may use it: another user could otherwise pause

@@ -737,7 +737,7 @@ impl<E> Scanner<'_, E> {
                 hash,
                 mode: Mode::Symlink,
                 size: target.len() as u64,
-                mtime_ns: cached_of(st).mtime_ns,
+                mtime_ns: CachedStat::of_stat(st).mtime_ns,
             }),
             emitted,
             ..Processed::default()
@@ -751,7 +751,7 @@ impl<E> Scanner<'_, E> {
         found: &Found,
         st: &rustix::fs::Stat,
     ) -> Result<Processed, E> {
-        let current = cached_of(st);
+        let current = CachedStat::of_stat(st);
         if current.size > self.options.max_file_bytes {
             return Ok(self.too_large(found, current.size));
         }
@@ -1018,24 +1018,6 @@ fn stat_of(metadata: &Metadata, hash: BlobHash) -> CachedStat {
 
 fn mtime_ns(metadata: &Metadata) -> i64 {
     metadata.mtime().saturating_mul(1_000_000_000) + metadata.mtime_nsec()
-}
-
-/// The stat cache's view of a `statat` result (hash left zero).
-fn cached_of(st: &rustix::fs::Stat) -> CachedStat {
-    // The casts widen or keep the platform's stat field types.
-    #[allow(clippy::unnecessary_cast)]
-    CachedStat {
-        size: st.st_size as u64,
-        mtime_ns: (st.st_mtime as i64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(st.st_mtime_nsec as i64),
-        ctime_ns: (st.st_ctime as i64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(st.st_ctime_nsec as i64),
-        inode: st.st_ino as u64,
-        mode: st.st_mode as u32,
-        hash: BlobHash::default(),
-    }
 }
 
 fn os(name: &[u8]) -> &OsStr {

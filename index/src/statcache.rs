@@ -82,6 +82,24 @@ pub struct CachedStat {
 }
 
 impl CachedStat {
+    /// The stat cache's view of a `statat`/`fstat` result (hash left zero); shared
+    /// by capture and restore's re-check.
+    // The casts widen or keep the platform's stat field types.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn of_stat(st: &rustix::fs::Stat) -> CachedStat {
+        CachedStat {
+            size: st.st_size as u64,
+            mtime_ns: (st.st_mtime as i64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_mtime_nsec as i64),
+            ctime_ns: (st.st_ctime as i64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_ctime_nsec as i64),
+            inode: st.st_ino as u64,
+            mode: st.st_mode as u32,
+            hash: BlobHash::default(),
+        }
+    }
     /// True when `other` describes the same file state (everything but the hash).
     pub fn same_stat(&self, other: &CachedStat) -> bool {
         self.size == other.size

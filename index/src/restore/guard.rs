@@ -40,20 +40,8 @@ pub(super) enum Seen {
 }
 
 /// A stat as the plan keeps it.
-#[allow(clippy::unnecessary_cast)] // the field types differ between targets
 pub(super) fn cached_stat(st: &rustix::fs::Stat) -> CachedStat {
-    CachedStat {
-        size: st.st_size as u64,
-        mtime_ns: (st.st_mtime as i64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(st.st_mtime_nsec as i64),
-        ctime_ns: (st.st_ctime as i64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(st.st_ctime_nsec as i64),
-        inode: st.st_ino as u64,
-        mode: st.st_mode as u32,
-        hash: BlobHash::default(),
-    }
+    CachedStat::of_stat(st)
 }
 
 /// BLAKE3 of regular file `name` in `dir`.

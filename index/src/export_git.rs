@@ -125,34 +125,6 @@ pub fn full_ref_name(name: &str) -> String {
     }
 }
 
-/// Parses a duration like `30s`, `10m`, `2h`, `1d`, `1w` (or `10 minutes`) into ns.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (try 30s, 10m, 2h, 1d, 1w)"))?;
-    let unit_s: i64 = match unit.trim() {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60,
-        "h" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86400,
-        "w" | "week" | "weeks" => 7 * 86400,
-        _ => {
-            return Err(format!(
-                "{s:?} is not a duration (try 30s, 10m, 2h, 1d, 1w)"
-            ))
-        }
-    };
-    if n <= 0 {
-        return Err(format!("{s:?}: a duration must be positive"));
-    }
-    n.checked_mul(unit_s)
-        .and_then(|x| x.checked_mul(1_000_000_000))
-        .ok_or_else(|| format!("{s:?} is too long"))
-}
-
 /// How far an export has got.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Progress {
@@ -824,17 +796,6 @@ pub fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(30_000_000_000));
-        assert_eq!(parse_duration("10m"), Ok(600_000_000_000));
-        assert_eq!(parse_duration("2 hours"), Ok(7_200_000_000_000));
-        assert_eq!(parse_duration("1d"), Ok(86_400_000_000_000));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5y").is_err());
-    }
 
     #[test]
     fn authors() {

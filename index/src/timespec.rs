@@ -363,7 +363,7 @@ fn parse_local_datetime(lower: &str) -> Result<Option<DateTime>, String> {
     Ok(Some(date.to_datetime(time)))
 }
 
-/// Amounts of each unit in a relative expression.
+/// Amounts of each unit in a relative expression or a duration.
 #[derive(Default)]
 struct Amounts {
     years: i64,
@@ -375,15 +375,23 @@ struct Amounts {
     seconds: i64,
 }
 
-/// `10m`, `1h30m`, `2 hours ago`... `Ok(None)` if it is not of this form, `Err` if it
-/// is but the amounts are out of range.
-fn parse_relative(lower: &str) -> Result<Option<Span>, String> {
-    let body = match lower.strip_suffix("ago") {
-        Some(rest) if rest.ends_with(|c: char| c.is_ascii_digit() || c.is_whitespace()) => rest,
-        Some(_) => return Ok(None),
-        None => lower,
-    };
-    let body = body.trim();
+/// The one unit table of relative times and durations.
+fn unit_slot<'a>(amounts: &'a mut Amounts, word: &str) -> Option<&'a mut i64> {
+    Some(match word {
+        "s" | "sec" | "secs" | "second" | "seconds" => &mut amounts.seconds,
+        "m" | "min" | "mins" | "minute" | "minutes" => &mut amounts.minutes,
+        "h" | "hr" | "hrs" | "hour" | "hours" => &mut amounts.hours,
+        "d" | "day" | "days" => &mut amounts.days,
+        "w" | "wk" | "wks" | "week" | "weeks" => &mut amounts.weeks,
+        "mo" | "month" | "months" => &mut amounts.months,
+        "y" | "yr" | "yrs" | "year" | "years" => &mut amounts.years,
+        _ => return None,
+    })
+}
+
+/// `10m`, `1h30m`, `2 hours 5 min`... as amounts per unit: `Ok(None)` if `body` is not
+/// a sequence of number-unit pairs, `Err` if it is but a number is out of range.
+fn parse_amounts(body: &str) -> Result<Option<Amounts>, String> {
     let bytes = body.as_bytes();
     let mut amounts = Amounts::default();
     let mut i = 0;
@@ -404,15 +412,8 @@ fn parse_relative(lower: &str) -> Result<Option<Span>, String> {
         while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
             i += 1;
         }
-        let slot = match &body[unit_start..i] {
-            "s" | "sec" | "secs" | "second" | "seconds" => &mut amounts.seconds,
-            "m" | "min" | "mins" | "minute" | "minutes" => &mut amounts.minutes,
-            "h" | "hr" | "hrs" | "hour" | "hours" => &mut amounts.hours,
-            "d" | "day" | "days" => &mut amounts.days,
-            "w" | "wk" | "wks" | "week" | "weeks" => &mut amounts.weeks,
-            "mo" | "month" | "months" => &mut amounts.months,
-            "y" | "yr" | "yrs" | "year" | "years" => &mut amounts.years,
-            _ => return Ok(None),
+        let Some(slot) = unit_slot(&mut amounts, &body[unit_start..i]) else {
+            return Ok(None);
         };
         let too_big = || format!("{number} is too large");
         let value: i64 = number.parse().map_err(|_| too_big())?;
@@ -422,9 +423,20 @@ fn parse_relative(lower: &str) -> Result<Option<Span>, String> {
             i += 1;
         }
     }
-    if n_pairs == 0 {
+    Ok((n_pairs > 0).then_some(amounts))
+}
+
+/// `10m`, `1h30m`, `2 hours ago`... `Ok(None)` if it is not of this form, `Err` if it
+/// is but the amounts are out of range.
+fn parse_relative(lower: &str) -> Result<Option<Span>, String> {
+    let body = match lower.strip_suffix("ago") {
+        Some(rest) if rest.ends_with(|c: char| c.is_ascii_digit() || c.is_whitespace()) => rest,
+        Some(_) => return Ok(None),
+        None => lower,
+    };
+    let Some(amounts) = parse_amounts(body.trim())? else {
         return Ok(None);
-    }
+    };
     let out_of_range = |e: jiff::Error| format!("too far back: {e}");
     let span = Span::new()
         .try_years(amounts.years)
@@ -436,6 +448,70 @@ fn parse_relative(lower: &str) -> Result<Option<Span>, String> {
         .and_then(|s| s.try_seconds(amounts.seconds))
         .map_err(out_of_range)?;
     Ok(Some(span))
+}
+
+/// The forms [`parse_duration`] accepts, as shown in errors.
+pub const DURATION_FORMS: &str = "a number and a unit, or several: 30s, 10m, 1h30m, 2 hours, 1d, 1w (units s sec second, m min minute, h hr hour, d day, w wk week, and their plurals)";
+
+/// Why a duration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a sequence of number-unit pairs.
+    #[error("{expr:?} is not a duration; accepted: {DURATION_FORMS}")]
+    Unrecognized {
+        /// The text as given.
+        expr: String,
+    },
+    /// Months and years are calendar lengths, not fixed ones.
+    #[error("{expr:?}: months and years have no fixed length; use days or weeks")]
+    CalendarUnit {
+        /// The text as given.
+        expr: String,
+    },
+    /// Zero.
+    #[error("{expr:?}: a duration must be longer than zero")]
+    NotPositive {
+        /// The text as given.
+        expr: String,
+    },
+    /// More nanoseconds than an i64 holds (about 292 years).
+    #[error("{expr:?} is too long (at most about 292 years)")]
+    TooLong {
+        /// The text as given.
+        expr: String,
+    },
+}
+
+/// Parses a fixed-length duration (`30s`, `10m`, `1h30m`, `2 hours`, `1d`, `1w`) into
+/// nanoseconds, with the unit table of relative times; a day is 24 hours here.
+pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
+    let lower = s.trim().to_ascii_lowercase();
+    let expr = || s.to_owned();
+    let amounts = match parse_amounts(&lower) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(DurationError::Unrecognized { expr: expr() }),
+        Err(_) => return Err(DurationError::TooLong { expr: expr() }),
+    };
+    if amounts.years != 0 || amounts.months != 0 {
+        return Err(DurationError::CalendarUnit { expr: expr() });
+    }
+    let seconds = [
+        (amounts.weeks, 7 * 86_400),
+        (amounts.days, 86_400),
+        (amounts.hours, 3_600),
+        (amounts.minutes, 60),
+        (amounts.seconds, 1),
+    ]
+    .into_iter()
+    .try_fold(0i64, |sum, (n, unit)| {
+        n.checked_mul(unit).and_then(|x| sum.checked_add(x))
+    });
+    let ns = seconds.and_then(|s| s.checked_mul(1_000_000_000));
+    match ns {
+        None => Err(DurationError::TooLong { expr: expr() }),
+        Some(0) => Err(DurationError::NotPositive { expr: expr() }),
+        Some(ns) => Ok(ns),
+    }
 }
 
 impl fmt::Display for TimeExpr {

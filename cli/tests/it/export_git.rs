@@ -144,3 +144,36 @@ fn each_commit_extracts_to_exactly_what_replay_writes() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+/// `--every` takes the durations `tl diff` and `--to` take (`1h30m`, `2 hours`), one
+/// unit table for both; calendar units, which have no fixed length, are refused.
+#[test]
+fn export_every_takes_compound_durations_like_every_time_argument() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    fs::write(root.join("a.txt"), "a").unwrap();
+    ok(root, &["init"]);
+    ok(root, &["checkpoint"]);
+    for (every, name) in [
+        ("1h30m", "hm"),
+        ("2 hours", "two"),
+        ("1 hr 30 min", "spaced"),
+    ] {
+        let v: Value = serde_json::from_str(&ok(
+            root,
+            &["export-git", "--every", every, "--ref", name, "--json"],
+        ))
+        .unwrap();
+        assert_eq!(v["ref"], format!("refs/tl/{name}"), "{every}: {v}");
+        assert_eq!(
+            v["held_back"], 1,
+            "{every}: the only window is still open: {v}"
+        );
+    }
+    let err = crate::util::fails(root, &["export-git", "--every", "1mo", "--ref", "mo"]);
+    assert!(
+        err.contains("--every") && err.contains("no fixed length"),
+        "{err}"
+    );
+    ok(root, &["diff", "1h30m"]);
+}

@@ -303,3 +303,54 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn durations_take_the_units_of_relative_times() {
+    assert_eq!(parse_duration("30s"), Ok(30_000_000_000));
+    assert_eq!(parse_duration("10m"), Ok(600_000_000_000));
+    assert_eq!(parse_duration("2 hours"), Ok(7_200_000_000_000));
+    assert_eq!(parse_duration("1d"), Ok(86_400_000_000_000));
+    assert_eq!(parse_duration("1h30m"), Ok(5_400_000_000_000));
+    assert_eq!(parse_duration(" 1 hr 30 min "), Ok(5_400_000_000_000));
+    assert_eq!(parse_duration("2wk"), Ok(14 * 86_400_000_000_000));
+    assert!(matches!(
+        parse_duration("0s"),
+        Err(DurationError::NotPositive { .. })
+    ));
+    assert!(matches!(
+        parse_duration("ten"),
+        Err(DurationError::Unrecognized { .. })
+    ));
+    assert!(matches!(
+        parse_duration("-5m"),
+        Err(DurationError::Unrecognized { .. })
+    ));
+    assert!(matches!(
+        parse_duration("5y"),
+        Err(DurationError::CalendarUnit { .. })
+    ));
+    assert!(matches!(
+        parse_duration("1mo"),
+        Err(DurationError::CalendarUnit { .. })
+    ));
+    assert!(matches!(
+        parse_duration("99999999999999999999s"),
+        Err(DurationError::TooLong { .. })
+    ));
+    assert!(matches!(
+        parse_duration("400000w"),
+        Err(DurationError::TooLong { .. })
+    ));
+}
+
+proptest! {
+    /// Every amount a relative time takes in seconds, minutes and hours is the same
+    /// length as a duration.
+    #[test]
+    fn a_duration_is_as_long_as_the_relative_time_it_spells(h in 0i64..1000, m in 0i64..1000, s in 1i64..1000) {
+        let text = format!("{h}h{m}m{s}s");
+        let ns = parse_duration(&text).unwrap();
+        prop_assert_eq!(ns, ((h * 60 + m) * 60 + s) * 1_000_000_000);
+        prop_assert_eq!(parse(&format!("{text} ago"), &now()), Ok(TimeExpr::Instant(NOW_NS - ns)));
+    }
+}

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 use tl_index::catalog::Checkpoint;
+use tl_index::pathsafe::is_under;
 use tl_index::timespec::{format_local, format_rfc3339};
 
 /// A path as the user sees it (lossy for non-UTF-8 names).
@@ -110,15 +111,7 @@ pub fn ago(ns: i64, now_ns: i64) -> String {
 
 /// True when a checkpoint changed `prefix` or anything under it.
 pub fn touches(c: &Checkpoint, prefix: &[u8]) -> bool {
-    c.changes.iter().any(|ch| under(ch.path(), prefix))
-}
-
-/// True when `p` is `prefix` or inside it.
-pub fn under(p: &[u8], prefix: &[u8]) -> bool {
-    if prefix.is_empty() {
-        return true;
-    }
-    p == prefix || (p.starts_with(prefix) && p.get(prefix.len()) == Some(&b'/'))
+    c.changes.iter().any(|ch| is_under(ch.path(), prefix))
 }
 
 /// A progress spinner for a capture, shown only on a terminal and only for the

@@ -127,6 +127,14 @@ fn is_separator(b: u8) -> bool {
     b == b'/' || b == b'\\'
 }
 
+/// True when `path` is `prefix` or lies inside it (`a/b` is under `a`, `ab` is not).
+/// The empty prefix is the root, which holds every path. The one test of "is this
+/// path in that part of the tree" for scans, restores and the CLI's path filters.
+pub fn is_under(path: &[u8], prefix: &[u8]) -> bool {
+    prefix.is_empty()
+        || (path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/'))
+}
+
 /// Rule 1 only: checks that `path` is a well-formed relative path. Record decoding uses
 /// this, not [`validate_path`], so that a `.git`-named path that capture let through
 /// (`.GIT/hooks/post-checkout` is a legal name on Linux) makes restore and the git

@@ -95,7 +95,7 @@ use rustix::fs::{AtFlags, FileType, Mode as FsMode, OFlags};
 use rustix::io::Errno;
 
 use crate::dirfd::{open_dir, Reach, Walker};
-use crate::pathsafe::{self, PathError, PathRule};
+use crate::pathsafe::{self, is_under, PathError, PathRule};
 use crate::statcache::CachedStat;
 use crate::store::{Store, StoreError};
 use crate::types::{BlobHash, Entry, Mode, Tree};
@@ -276,11 +276,6 @@ fn os(name: &[u8]) -> &OsStr {
 
 fn components(path: &[u8]) -> Vec<&[u8]> {
     path.split(|&b| b == b'/').collect()
-}
-
-/// True if `path` is `prefix` or lies below it.
-fn is_under(path: &[u8], prefix: &[u8]) -> bool {
-    path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
 }
 
 /// What is on disk at a path.
@@ -545,10 +540,13 @@ fn make_plan(
             let mut v = Vec::new();
             for o in list {
                 let mut o = o.as_slice();
-                while o.len() > 1 && o.ends_with(b"/") {
+                while o.ends_with(b"/") {
                     o = &o[..o.len() - 1];
                 }
-                pathsafe::validate_path(o)?;
+                // The empty path is the root: the whole tree.
+                if !o.is_empty() {
+                    pathsafe::validate_path(o)?;
+                }
                 v.push(o);
             }
             Some(v)
@@ -559,7 +557,7 @@ fn make_plan(
         Some(list) => list.iter().any(|o| is_under(p, o)),
     };
     if let Some(list) = &only {
-        for o in list {
+        for o in list.iter().filter(|o| !o.is_empty()) {
             let hit = target.keys().chain(tracked.keys()).any(|p| is_under(p, o));
             if !hit {
                 return Err(RestoreError::NoSuchPath { path: lossy(o) });
@@ -599,9 +597,16 @@ fn make_plan(
     // is on disk: a path whose entry is the same in both trees needs no look. This
     // keeps a replay of a few changed files from stat'ing the whole tree. (A file
     // edited in the instant between that capture and this plan is left as it is.)
-    if !tracked.is_empty() {
+    // A dry run captures nothing first, so the disk may differ from the tracked tree
+    // anywhere: it looks at every path.
+    // Those paths count as unchanged, as a dry run finds them on disk.
+    let mut already_right = 0u64;
+    if !tracked.is_empty() && !opts.dry_run {
         candidates.retain(|p| match (target.get(*p), tracked.get(*p)) {
-            (Some(a), Some(b)) => a.hash != b.hash || a.mode != b.mode,
+            (Some(a), Some(b)) if a.hash == b.hash && a.mode == b.mode => {
+                already_right += 1;
+                false
+            }
             _ => true,
         });
     }
@@ -632,7 +637,10 @@ fn make_plan(
     // recoverable here.
     let recoverable = |h: &BlobHash| opts.dry_run || store.catalog().has_blob(h);
     let stat_cache = crate::statcache::StatCache::load(&store.tl_dir().join("index/statcache"));
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        unchanged: already_right,
+        ..Plan::default()
+    };
     // (non-directory in the way, path needing a directory there)
     let mut blockers: Vec<(Vec<u8>, &[u8])> = Vec::new();
     for &path in &candidates {

@@ -134,7 +134,7 @@ mod tests;
 
 pub use diff::{diff_trees, Change};
 pub use skipped::keep_skipped;
-pub use targeted::{scan_paths, under_scope, IgnoreRules, PartialScan};
+pub use targeted::{scan_paths, IgnoreRules, PartialScan};
 
 /// The largest raw (uncompressed) part of a blob handed to the sink.
 pub const PART_RAW_MAX: usize = 4 * 1024 * 1024;

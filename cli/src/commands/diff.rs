@@ -12,7 +12,8 @@ use tl_index::timespec::format_rfc3339;
 use tl_index::types::{Entry, Mode, Tree};
 
 use super::{open_read, rel_path};
-use crate::output::{path as show_path, under};
+use crate::output::path as show_path;
+use tl_index::pathsafe::is_under;
 
 /// What `tl diff` was asked.
 pub struct Args {
@@ -152,7 +153,7 @@ pub fn diff(cwd: &Path, args: Args) -> Result<()> {
     if let Some(first) = args.rest.first() {
         let is_file = cwd.join(first).symlink_metadata().is_ok()
             || rel_path(&store, cwd, Path::new(first))
-                .is_ok_and(|p| !p.is_empty() && store.head().keys().any(|k| under(k, &p)));
+                .is_ok_and(|p| !p.is_empty() && store.head().keys().any(|k| is_under(k, &p)));
         match (store.resolve(first), is_file) {
             (Ok(i), false) => {
                 to = Point::Checkpoint(i);
@@ -185,7 +186,7 @@ pub fn diff(cwd: &Path, args: Args) -> Result<()> {
         .iter()
         .map(|p| rel_path(&store, cwd, p))
         .collect::<Result<_>>()?;
-    let keep = |p: &[u8]| prefixes.is_empty() || prefixes.iter().any(|x| under(p, x));
+    let keep = |p: &[u8]| prefixes.is_empty() || prefixes.iter().any(|x| is_under(p, x));
     let changes: Vec<Change> = tl_index::scan::diff_trees(&old, &new)
         .into_iter()
         .filter(|c| keep(c.path()))

@@ -11,8 +11,9 @@ use tl_index::timespec::{self, format_local, format_rfc3339, TimeExpr};
 use tl_index::types::{Entry, Tree};
 
 use super::{open_read, rel_path};
+use crate::output::touches;
 use crate::output::{checkpoint_json, checkpoint_line_with, counts, now_ns, path as show_path};
-use crate::output::{touches, under};
+use tl_index::pathsafe::is_under;
 
 /// What `tl log` was asked.
 pub struct Args {
@@ -238,7 +239,7 @@ fn shown_events<'a>(
         .map(|k| &events[k])
         .map(|(_, evs)| {
             evs.iter()
-                .filter(|e| prefix.is_none_or(|p| under(e.path, p)))
+                .filter(|e| prefix.is_none_or(|p| is_under(e.path, p)))
                 .collect()
         })
         .unwrap_or_default()

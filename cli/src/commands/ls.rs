@@ -12,7 +12,8 @@ use tl_index::types::{Entry, Tree};
 
 use super::diff::git_mode;
 use super::{open_read, rel_path};
-use crate::output::{path as show_path, under};
+use crate::output::path as show_path;
+use tl_index::pathsafe::is_under;
 
 /// Why `rel` has no entry in a tree, in words a user can act on.
 pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> String {
@@ -52,7 +53,7 @@ pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> Str
 
 /// The entries of `tree` at or under `rel` (everything for the root).
 fn entries_under<'a>(tree: &'a Tree, rel: &'a [u8]) -> Vec<(&'a Vec<u8>, &'a Entry)> {
-    tree.iter().filter(|(k, _)| under(k, rel)).collect()
+    tree.iter().filter(|(k, _)| is_under(k, rel)).collect()
 }
 
 fn resolve_at(store: &Store, at: Option<&str>) -> Result<usize> {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde_json::json;
 use tl_index::catalog::Checkpoint;
+use tl_index::pathsafe::is_under;
 use tl_index::record::CommitKind;
 use tl_index::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
 use tl_index::scan::ScanWarning;
@@ -118,8 +119,8 @@ pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool, json: boo
         .map(|p| rel_path(&store, cwd, p))
         .collect::<Result<_>>()?;
     for (p, arg) in only.iter().zip(paths) {
-        let exists_then = target.keys().any(|k| crate::output::under(k, p));
-        let exists_now = store.head().keys().any(|k| crate::output::under(k, p));
+        let exists_then = target.keys().any(|k| is_under(k, p));
+        let exists_now = store.head().keys().any(|k| is_under(k, p));
         if !exists_then && !exists_now {
             bail!(
                 "{} and is not tracked now",
@@ -294,7 +295,7 @@ fn run(
         .filter(|k| {
             opts.only
                 .as_ref()
-                .is_none_or(|only| only.iter().any(|p| crate::output::under(k, p)))
+                .is_none_or(|only| only.iter().any(|p| is_under(k, p)))
         })
         .count();
     report.unchanged = in_scope.saturating_sub(report.written.len()) as u64;

@@ -12,6 +12,7 @@ mod kill9;
 mod log;
 mod newuser;
 mod private;
+mod restore;
 mod security_export;
 mod time_ids;
 mod util;

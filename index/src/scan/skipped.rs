@@ -17,7 +17,8 @@
 
 use std::ops::Bound;
 
-use super::{under_scope, ScanWarning};
+use super::ScanWarning;
+use crate::pathsafe::is_under;
 use crate::types::Tree;
 
 /// Puts back into `tree` (what a scan found) the entries of `previous` (the last
@@ -34,7 +35,7 @@ pub fn keep_skipped(previous: &Tree, tree: &mut Tree, warnings: &mut [ScanWarnin
         for (path, entry) in previous
             .range::<[u8], _>(from)
             .take_while(|(p, _)| p.starts_with(&w.path))
-            .filter(|(p, _)| under_scope(p, &w.path))
+            .filter(|(p, _)| is_under(p, &w.path))
         {
             kept = true;
             tree.entry(path.clone()).or_insert(*entry);

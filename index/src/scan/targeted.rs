@@ -67,7 +67,8 @@ impl IgnoreRules {
     /// Drops the ignore files loaded for `scope` and the directories under it
     /// (they may have been replaced).
     pub fn forget_under(&mut self, scope: &[u8]) {
-        self.dirs.retain(|d, _| !under_scope(d, scope));
+        self.dirs
+            .retain(|d, _| !crate::pathsafe::is_under(d, scope));
     }
 
     /// True when a change at `rel` can change the ignore rules: an ignore file, or
@@ -237,13 +238,6 @@ fn in_sorted(sorted: &[Vec<u8>], path: &[u8]) -> bool {
     path.iter()
         .enumerate()
         .any(|(i, &b)| b == b'/' && has(&path[..i]))
-}
-
-/// True when `path` is `scope` or inside it (the empty scope is the root).
-pub fn under_scope(path: &[u8], scope: &[u8]) -> bool {
-    scope.is_empty()
-        || path == scope
-        || (path.len() > scope.len() && path.starts_with(scope) && path[scope.len()] == b'/')
 }
 
 /// True when `rel` is a plain relative path: no leading or doubled `/`, no `.`

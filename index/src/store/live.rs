@@ -260,7 +260,7 @@ fn newest_snapshot_seq(dir: &std::path::Path) -> u64 {
 fn subtree(tree: &Tree, scope: &[u8]) -> Tree {
     tree.range::<[u8], _>((std::ops::Bound::Included(scope), std::ops::Bound::Unbounded))
         .take_while(|(p, _)| p.starts_with(scope))
-        .filter(|(p, _)| scan::under_scope(p, scope))
+        .filter(|(p, _)| crate::pathsafe::is_under(p, scope))
         .map(|(p, e)| (p.clone(), *e))
         .collect::<BTreeMap<_, _>>()
 }

@@ -21,22 +21,13 @@ pub fn checkpoint_json(c: &Checkpoint) -> Value {
         "seq": c.seq,
         "time": format_rfc3339(c.time_ns),
         "time_ns": c.time_ns,
-        "kind": kind_name(c.kind),
+        "kind": c.kind.as_str(),
         "message": c.message,
         "added": c.stats.added,
         "modified": c.stats.modified,
         "deleted": c.stats.deleted,
         "bytes_new": c.stats.bytes_new,
     })
-}
-
-/// The kind as a word.
-pub fn kind_name(k: tl_index::record::CommitKind) -> &'static str {
-    match k {
-        tl_index::record::CommitKind::Auto => "auto",
-        tl_index::record::CommitKind::Manual => "manual",
-        tl_index::record::CommitKind::Restore => "restore",
-    }
 }
 
 /// The counts of a checkpoint, as `+1 ~2 -0` or `no changes`.
@@ -67,7 +58,7 @@ pub fn checkpoint_line_with(c: &Checkpoint, what: &str, now_ns: i64) -> String {
         c.id,
         format_local(c.time_ns),
         ago(c.time_ns, now_ns),
-        kind_name(c.kind)
+        c.kind.as_str()
     );
     for line in lines {
         out.push_str("\n    ");

@@ -446,10 +446,6 @@ fn check_author(author: &str) -> Result<(), ExportError> {
     Ok(())
 }
 
-fn kind_word(cp: &Checkpoint) -> String {
-    format!("{:?}", cp.kind).to_ascii_lowercase()
-}
-
 fn commit_object(
     tree: &Oid,
     parent: Option<&Oid>,
@@ -464,7 +460,7 @@ fn commit_object(
     }
     s.push_str(&format!("author {author} {secs} +0000\n"));
     s.push_str(&format!("committer {author} {secs} +0000\n\n"));
-    s.push_str(&format!("tl checkpoint {} ({})", cp.id, kind_word(cp)));
+    s.push_str(&format!("tl checkpoint {} ({})", cp.id, cp.kind.as_str()));
     let message = cp.message.as_deref().unwrap_or("").replace('\0', " ");
     let mut lines = message.trim().lines();
     if let Some(first) = lines.next() {

@@ -130,6 +130,17 @@ impl CommitKind {
         }
     }
 
+    /// The kind as a word: `auto`, `manual`, `restore`. Stable: exported Git commit
+    /// messages contain it (so incremental exports depend on it), and the CLI and
+    /// its JSON show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitKind::Auto => "auto",
+            CommitKind::Manual => "manual",
+            CommitKind::Restore => "restore",
+        }
+    }
+
     /// Parses an on-disk code; `None` for an unknown one.
     pub fn from_code(code: u8) -> Option<CommitKind> {
         match code {

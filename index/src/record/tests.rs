@@ -885,3 +885,16 @@ fn names_follow_the_documented_rule() {
         assert!(!is_valid_name(bad), "{bad}");
     }
 }
+
+/// The kind's word is in every exported Git commit message, so it is part of the
+/// commit ids incremental exports compare: pinned here, independent of the variant
+/// names (renaming a variant must not change an exported commit).
+#[test]
+fn commit_kind_words_are_pinned() {
+    let all = [CommitKind::Auto, CommitKind::Manual, CommitKind::Restore];
+    let words: Vec<&str> = all.iter().map(|k| k.as_str()).collect();
+    assert_eq!(words, ["auto", "manual", "restore"]);
+    for k in all {
+        assert_eq!(CommitKind::from_code(k.code()), Some(k));
+    }
+}

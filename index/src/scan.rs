@@ -136,8 +136,9 @@ pub use diff::{diff_trees, Change};
 pub use skipped::keep_skipped;
 pub use targeted::{scan_paths, IgnoreRules, PartialScan};
 
-/// The largest raw (uncompressed) part of a blob handed to the sink.
-pub const PART_RAW_MAX: usize = 4 * 1024 * 1024;
+/// The largest raw (uncompressed) part of a blob handed to the sink: the record
+/// format's bound, so every part the scan makes is one the log accepts.
+pub use crate::record::BLOB_PART_MAX_RAW as PART_RAW_MAX;
 
 /// How many times a file that changes while being read is read again.
 pub const READ_TRIES: usize = 3;

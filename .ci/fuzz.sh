@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bounded fuzz runs of every target in fuzz/ (RELIABILITY.md T13), on the stable
 # toolchain: `--sanitizer none` because plain `cargo fuzz run` needs nightly's -Z flags
-# (see RELIABILITY.md, "Fuzzing on this stable toolchain").
+# (see RELIABILITY.md, "Fuzzing on the stable toolchain").
 #
 #   .ci/fuzz.sh                    # every target, FUZZ_SECONDS (30) each
 #   FUZZ_SECONDS=300 .ci/fuzz.sh frame_decode

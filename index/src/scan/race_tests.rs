@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::types::{Entry, Mode};
 
 /// Runs `step` on a thread until the returned flag is set or `limit` passes.
 fn race(

@@ -30,9 +30,10 @@ use std::path::{Path, PathBuf};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 
+use super::walk::Found;
 use super::{
-    now_ns, process_found, BlobPart, Found, ScanError, ScanOptions, ScanStats, ScanWarning,
-    WarningKind, IGNORE_FILE_NAME, NEVER_CAPTURED,
+    now_ns, process_found, BlobPart, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind,
+    IGNORE_FILE_NAME, NEVER_CAPTURED,
 };
 use crate::statcache::{CachedStat, StatCache};
 use crate::types::{BlobHash, Tree};
@@ -292,7 +293,7 @@ pub fn scan_paths<E: Send>(
     }
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.dedup_by(|a, b| a.rel == b.rel);
-    let pool = if found.len() >= super::PARALLEL_MIN {
+    let pool = if found.len() >= super::read::PARALLEL_MIN {
         Some(
             rayon::ThreadPoolBuilder::new()
                 .num_threads(options.threads)

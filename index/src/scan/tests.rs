@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
 
+use super::read::stat_of;
 use super::*;
+use crate::statcache::CachedStat;
+use crate::types::{Entry, Mode};
 
 /// A stand-in for the log: the parts handed over, and the blobs already stored.
 #[derive(Default)]

@@ -11,6 +11,7 @@ use tl_index::record::CommitKind;
 use tl_index::scan::Change;
 use tl_index::store::{find_root, Store, StoreError};
 
+use crate::command_error::CommandError;
 use crate::output::{checkpoint_json, path as show_path};
 use crate::{Cli, Command};
 
@@ -31,9 +32,11 @@ pub fn run(cli: Cli) -> Result<()> {
     let cwd = match &cli.dir {
         Some(d) => {
             let c = std::fs::canonicalize(d)
-                .with_context(|| format!("cannot use -C {}", d.display()))?;
+                .map_err(|e| CommandError::usage(format!("cannot use -C {}: {e}", d.display())))?;
             if !c.is_dir() {
-                bail!("-C {} is not a directory", d.display());
+                return Err(
+                    CommandError::usage(format!("-C {} is not a directory", d.display())).into(),
+                );
             }
             c
         }
@@ -203,7 +206,7 @@ pub fn open_writer_at(root: &Path) -> Result<Writer> {
                 }
                 Ok(None) => {}
                 // Paused for another command already: wait for it like any holder.
-                Err(e) if crate::one_line(&e).contains("retry") => {}
+                Err(e) if crate::command_error::is_busy(&e) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -282,11 +285,13 @@ pub fn rel_path(store: &Store, cwd: &Path, p: &Path) -> Result<Vec<u8>> {
     let abs = cwd.join(p);
     let abs = normalize(&abs);
     let Ok(rel) = abs.strip_prefix(store.root()) else {
-        bail!(
-            "{} is outside the project {}; give a path inside it",
+        return Err(CommandError::usage(format!(
+            "{} is outside the project {}",
             p.display(),
             store.root().display()
-        );
+        ))
+        .with_hint("give a path inside it")
+        .into());
     };
     Ok(rel.as_os_str().as_bytes().to_vec())
 }
@@ -455,7 +460,7 @@ impl PinAction {
 fn pin(cwd: &Path, name: &str, at: Option<&str>, action: PinAction) -> Result<()> {
     if !matches!(action, PinAction::Delete) {
         if let Some(problem) = Store::pin_name_problem(name) {
-            bail!("{problem}");
+            return Err(CommandError::usage(problem).into());
         }
     }
     let mut store = open(cwd)?;

@@ -32,6 +32,8 @@ use tl_index::store::{Store, StoreError};
 use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
 use tracing::{error, info, warn};
 
+use crate::command_error::CommandError;
+
 pub mod client;
 mod conn;
 mod guard;
@@ -107,14 +109,17 @@ pub fn open_writer(root: &Path) -> Result<Store> {
             Ok(s)
         }
         Err(StoreError::Open(tl_wal::OpenError::Locked { .. })) => match live_pid(root) {
-            Some(pid) => anyhow::bail!(
+            Some(pid) => Err(CommandError::busy(format!(
                 "{} is already watched by pid {pid} (stop it with `tl daemon stop`)",
                 root.display()
-            ),
-            None => anyhow::bail!(
-                "{} is locked by another tl writer; wait for it to finish",
+            ))
+            .into()),
+            None => Err(CommandError::busy(format!(
+                "{} is locked by another tl writer",
                 root.display()
-            ),
+            ))
+            .with_hint("wait for it to finish")
+            .into()),
         },
         Err(e) => Err(e.into()),
     }
@@ -246,12 +251,17 @@ impl<B: Backend> Live<B> {
     fn writer(&mut self) -> Result<&mut Store> {
         match (&mut self.store, &self.pause) {
             (Some(s), _) => Ok(s),
-            (None, Some(p)) if p.by != 0 => {
-                anyhow::bail!("the watcher is paused while pid {} writes; retry", p.by)
-            }
-            (None, _) => {
-                anyhow::bail!("the watcher is paused while another tl command writes; retry")
-            }
+            (None, Some(p)) if p.by != 0 => Err(CommandError::busy(format!(
+                "the watcher is paused while pid {} writes",
+                p.by
+            ))
+            .with_hint("retry")
+            .into()),
+            (None, _) => Err(CommandError::busy(
+                "the watcher is paused while another tl command writes",
+            )
+            .with_hint("retry")
+            .into()),
         }
     }
 
@@ -577,7 +587,7 @@ impl<B: Backend> Live<B> {
         }
         let reply = match self.handle(&body) {
             Ok(v) => v,
-            Err(e) => json!({"ok": false, "error": crate::one_line(&e)}),
+            Err(e) => error_reply(&e),
         };
         let mut w = &stream;
         writeln!(w, "{reply}")?;
@@ -607,7 +617,7 @@ impl<B: Backend> Live<B> {
                 info!(holder = by, "paused: the log is lent to another tl command");
                 json!({"ok": true, "pid": std::process::id()})
             }
-            Err(e) => json!({"ok": false, "error": crate::one_line(&e)}),
+            Err(e) => error_reply(&e),
         };
         let granted = reply["ok"].as_bool() == Some(true);
         let mut w = &stream;
@@ -697,6 +707,18 @@ impl<B: Backend> Live<B> {
             "rss_bytes": rss_bytes(),
         })
     }
+}
+
+/// A refused request: the error as the client will print it, and whether it is
+/// busy (the client then exits 4, and a writer waiting for the lock keeps waiting).
+fn error_reply(e: &anyhow::Error) -> Value {
+    let r = crate::command_error::report(e);
+    let line = r.as_ref().map(|r| r.line()).unwrap_or_default();
+    json!({
+        "ok": false,
+        "error": line.strip_prefix("tl: ").unwrap_or(&line),
+        "busy": crate::command_error::is_busy(e),
+    })
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

@@ -33,6 +33,7 @@ macro_rules! eprintln {
     };
 }
 
+mod command_error;
 mod commands;
 mod daemon;
 mod out;
@@ -51,10 +52,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "tl",
     version,
-    after_help = "Examples:\n  tl init\n  tl checkpoint -m \"before refactor\"\n  tl log\n  \
-                  tl replay --to \"10 minutes ago\"\n\nTimes (T) may be a checkpoint id or \
-                  prefix, a pin name, an RFC 3339 time, a local time (\"2026-11-22 14:05\"), a \
-                  relative time (10m, \"2 hours ago\", \"yesterday 17:00\") or @LSN."
+    after_help = root_after_help()
 )]
 pub struct Cli {
     /// Run as if tl was started in DIR instead of the current directory.
@@ -354,66 +352,19 @@ pub enum DaemonAction {
     },
 }
 
+/// The end of `tl --help`: examples, the forms of a time, the exit codes.
+fn root_after_help() -> String {
+    format!(
+        "Examples:\n  tl init\n  tl checkpoint -m \"before refactor\"\n  tl log\n  \
+         tl replay --to \"10 minutes ago\"\n\nTimes (T) may be a checkpoint id or prefix, a \
+         pin name, an RFC 3339 time, a local time (\"2026-11-22 14:05\"), a relative time \
+         (10m, \"2 hours ago\", \"yesterday 17:00\") or @LSN.\n\n{}",
+        command_error::EXIT_CODES_HELP
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = commands::run(cli);
-    let result = result.and_then(|()| out::finish());
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("tl: {}", one_line(&err));
-            if is_locked(&err) {
-                ExitCode::from(EXIT_LOCKED)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-    }
-}
-
-/// The exit code when the log's writer lock stayed held (see
-/// `commands::lock_wait`).
-const EXIT_LOCKED: u8 = 4;
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-fn is_locked(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.is::<commands::StillLocked>()
-            || matches!(
-                e.downcast_ref::<tl_wal::OpenError>(),
-                Some(tl_wal::OpenError::Locked { .. })
-            )
-            || matches!(
-                e.downcast_ref::<tl_index::store::StoreError>(),
-                Some(tl_index::store::StoreError::Open(
-                    tl_wal::OpenError::Locked { .. }
-                ))
-            )
-    })
-}
-
-/// The error and its causes on one line, without repeating a cause already
-/// contained in its parent's message.
-fn one_line(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in err.chain() {
-        let s = cause.to_string();
-        if out.contains(&s) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&s);
-    }
-    out
+    let result = commands::run(cli).and_then(|()| out::finish());
+    command_error::exit(result)
 }

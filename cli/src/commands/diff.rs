@@ -12,6 +12,7 @@ use tl_index::timespec::format_rfc3339;
 use tl_index::types::{Entry, Mode, Tree};
 
 use super::{open_read, rel_path};
+use crate::command_error::CommandError;
 use crate::output::path as show_path;
 use tl_index::pathsafe::is_under;
 
@@ -159,12 +160,17 @@ pub fn diff(cwd: &Path, args: Args) -> Result<()> {
                 to = Point::Checkpoint(i);
                 words.next();
             }
-            (Ok(_), true) => bail!(
-                "\"{first}\" is both a point in history and a path; write `tl diff {} {first} \
-                 --` for the point, `tl diff {} -- {first}` for the path",
-                args.a,
-                args.a
-            ),
+            (Ok(_), true) => {
+                return Err(CommandError::usage(format!(
+                    "\"{first}\" is both a point in history and a path"
+                ))
+                .with_hint(format!(
+                    "write `tl diff {} {first} --` for the point, `tl diff {} -- {first}` for \
+                     the path",
+                    args.a, args.a
+                ))
+                .into())
+            }
             (Err(_), true) => {}
             (Err(e), false) => bail!(
                 "\"{first}\" is neither a point in history nor a path: {e}; paths after `--` \

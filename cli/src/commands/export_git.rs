@@ -83,7 +83,10 @@ pub fn export_git(cwd: &Path, args: Args) -> Result<()> {
     opts.every_ns = args
         .every
         .as_deref()
-        .map(|e| timespec::parse_duration(e).map_err(|m| anyhow::anyhow!("--every {m}")))
+        .map(|e| {
+            timespec::parse_duration(e)
+                .map_err(|m| crate::command_error::CommandError::usage(format!("--every {m}")))
+        })
         .transpose()?;
     if store.checkpoints().is_empty() {
         bail!("there are no checkpoints to export yet; run `tl checkpoint` first");

@@ -3,12 +3,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use tl_index::fsck::{fsck as check, CheckpointRef, FsckOptions, FsckReport, Problem};
 use tl_index::store::find_root;
 use tl_index::timespec::format_local;
 
+use crate::command_error::CommandError;
 use crate::output::path as show_path;
 
 /// Paths listed per problem in the text report (JSON lists all).
@@ -39,7 +40,11 @@ pub fn fsck(cwd: &Path, deep: bool, json: bool) -> Result<()> {
         } else {
             "tl recover"
         };
-        bail!("fsck found {n} problem(s); `{cmd}` repairs what can be repaired (`--dry-run` first shows what it would do)");
+        return Err(CommandError::damage(format!("fsck found {n} problem(s)"))
+            .with_hint(format!(
+                "`{cmd}` repairs what can be repaired (`--dry-run` first shows what it would do)"
+            ))
+            .into());
     }
     Ok(())
 }
@@ -195,7 +200,9 @@ pub fn recover(cwd: &Path, rebuild: bool, dry_run: bool) -> Result<()> {
         )
         .with_context(|| format!("cannot check {}", root.display()))?;
         if report.writer_running {
-            bail!("a tl writer holds the log; stop it before `tl recover`");
+            return Err(CommandError::busy("a tl writer holds the log")
+                .with_hint("stop it before `tl recover`")
+                .into());
         }
         if report.is_clean() && !rebuild {
             writeln!(out, "Nothing to do: the log and every derived file agree.")?;

@@ -20,6 +20,7 @@ use tl_index::store::Store;
 use tl_index::timespec::{format_local, format_rfc3339};
 
 use super::{open, open_read, rel_path};
+use crate::command_error::CommandError;
 use crate::output::path as show_path;
 
 /// Which command is reporting, and how its result is undone.
@@ -43,11 +44,12 @@ pub fn replay(
         super::init::refuse_inside_tl(dir)?;
         // Writes no history: a read-only store (and no writer lock) is enough.
         if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
-            bail!(
-                "{} exists and is not a directory; --into takes a directory (it need not \
-                 exist yet)",
+            return Err(CommandError::usage(format!(
+                "{} exists and is not a directory",
                 dir.display()
-            );
+            ))
+            .with_hint("--into takes a directory (it need not exist yet)")
+            .into());
         }
         let store = open_read(cwd)?;
         let idx = store.resolve(to)?;

@@ -10,6 +10,7 @@ use serde_json::json;
 use tl_index::store::find_root;
 use tl_watch::DebounceConfig;
 
+use crate::command_error::CommandError;
 use crate::daemon::{self, client};
 use crate::{DaemonAction, WatchTiming};
 
@@ -38,11 +39,12 @@ pub fn daemon(cwd: &Path, action: DaemonAction) -> Result<()> {
 
 fn start(root: &Path, timing: WatchTiming) -> Result<()> {
     if let Some(v) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))? {
-        bail!(
+        return Err(CommandError::busy(format!(
             "{} is already watched by pid {}",
             root.display(),
             v["pid"].as_u64().unwrap_or(0)
-        );
+        ))
+        .into());
     }
     let tl = root.join(".tl");
     let log_path = tl.join(daemon::LOG);

@@ -11,6 +11,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tl_index::store::find_root;
 
+use crate::command_error::CommandError;
+
 /// Sends one request to the watcher of `root`; None when no watcher answers.
 pub fn request(root: &Path, req: &Value, timeout: Duration) -> Result<Option<Value>> {
     Ok(exchange(root, req, timeout)?.map(|(v, _)| v))
@@ -61,12 +63,13 @@ fn exchange(root: &Path, req: &Value, timeout: Duration) -> Result<Option<(Value
     let v: Value = serde_json::from_str(&line)
         .with_context(|| format!("the watcher of {} gave a bad answer", root.display()))?;
     if v["ok"].as_bool() != Some(true) {
-        bail!(
-            "{}",
-            v["error"]
-                .as_str()
-                .unwrap_or("the watcher refused the request")
-        );
+        let why = v["error"]
+            .as_str()
+            .unwrap_or("the watcher refused the request");
+        if v["busy"].as_bool() == Some(true) {
+            return Err(CommandError::busy(why).into());
+        }
+        bail!("{why}");
     }
     Ok(Some((v, stream)))
 }

@@ -60,7 +60,7 @@ fn a_torn_tail_fails_fsck_recover_dry_run_changes_nothing_and_recover_is_idempot
     b.extend_from_slice(&[0xAB; 40]);
     fs::write(&seg, &b).unwrap();
     let out = tl(d.path(), &["fsck"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let report = String::from_utf8(out.stdout).unwrap();
     assert!(report.contains("torn_tail"), "{report}");
     assert!(report.contains("repair: tl recover"), "{report}");
@@ -166,7 +166,7 @@ fn damaged_derived_files_are_quarantined_and_rebuilt_by_recover() {
     fs::write(&snap, b).unwrap();
     fs::write(d.path().join(".tl/index/catalog"), b"zeroed").unwrap();
     let out = tl(d.path(), &["fsck"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("tl recover --rebuild"), "{err}");
     let r = ok(d.path(), &["recover"]);

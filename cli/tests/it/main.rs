@@ -6,6 +6,7 @@ mod commands;
 mod daemon;
 mod daemon_socket;
 mod diff_show;
+mod exit_codes;
 mod export_git;
 mod fsck;
 mod kill9;

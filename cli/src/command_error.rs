@@ -1,0 +1,236 @@
+//! How a failed command ends: its message, the hint that says what to do, and the
+//! exit code (as jj's `command_error.rs` does). The libraries' errors say what went
+//! wrong; the hints and the codes are chosen here, and only here.
+//!
+//! | code | meaning                                                          |
+//! |------|------------------------------------------------------------------|
+//! | 0    | success (also when stdout's reader went away: `tl log \| head`)  |
+//! | 1    | an error                                                         |
+//! | 2    | usage: the command line is wrong (clap's parse errors, too)      |
+//! | 3    | `tl fsck` found damage                                           |
+//! | 4    | the store is locked or busy (another writer, a paused watcher)   |
+
+use std::process::ExitCode;
+
+use crate::commands::StillLocked;
+
+/// The exit codes, as `tl --help` lists them.
+pub const EXIT_CODES_HELP: &str = "Exit codes:\n  0  success\n  1  an error\n  2  usage: \
+                                   the command line is wrong\n  3  `tl fsck` found damage\n  \
+                                   4  the store is locked or busy (another tl writer; \
+                                   TL_LOCK_TIMEOUT sets how long writers wait)\n";
+
+/// What kind of failure ended a command; each is one exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Exit 1: anything not named below.
+    Error,
+    /// Exit 2: the command line is wrong.
+    Usage,
+    /// Exit 3: `tl fsck` found damage.
+    Damage,
+    /// Exit 4: the store is locked by another writer, or its watcher is busy.
+    Busy,
+}
+
+impl Kind {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Error => 1,
+            Kind::Usage => 2,
+            Kind::Damage => 3,
+            Kind::Busy => 4,
+        }
+    }
+}
+
+/// An error the CLI raises itself, of a kind other than a plain error.
+#[derive(Debug)]
+pub struct CommandError {
+    kind: Kind,
+    message: String,
+    hint: Option<String>,
+}
+
+impl CommandError {
+    /// The command line is wrong (exit 2).
+    pub fn usage(message: impl Into<String>) -> CommandError {
+        CommandError::new(Kind::Usage, message)
+    }
+
+    /// `tl fsck` found damage (exit 3).
+    pub fn damage(message: impl Into<String>) -> CommandError {
+        CommandError::new(Kind::Damage, message)
+    }
+
+    /// The store is busy: a writer or a paused watcher holds it (exit 4).
+    pub fn busy(message: impl Into<String>) -> CommandError {
+        CommandError::new(Kind::Busy, message)
+    }
+
+    fn new(kind: Kind, message: impl Into<String>) -> CommandError {
+        CommandError {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// The same error, with what the user can do about it.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> CommandError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// A failed command as the user is told it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Report {
+    /// What went wrong: the error and its causes on one line.
+    pub message: String,
+    /// What to do about it, when there is something to say.
+    pub hint: Option<String>,
+    /// Which exit code it ends with.
+    pub kind: Kind,
+}
+
+impl Report {
+    /// The line printed on stderr: `tl: MESSAGE; HINT`. One line, so that scripts
+    /// reading the last line of stderr get all of it.
+    pub fn line(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("tl: {}; {h}", self.message),
+            None => format!("tl: {}", self.message),
+        }
+    }
+}
+
+/// The report of `err`; None when it only says that stdout's reader went away
+/// (that ends a command quietly, with success, as git and ripgrep do).
+pub fn report(err: &anyhow::Error) -> Option<Report> {
+    if is_broken_pipe(err) {
+        return None;
+    }
+    Some(Report {
+        message: one_line(err),
+        hint: hint(err),
+        kind: kind(err),
+    })
+}
+
+/// Ends the process: prints the report of a failure, returns its exit code.
+pub fn exit(result: anyhow::Result<()>) -> ExitCode {
+    let Err(err) = result else {
+        return ExitCode::SUCCESS;
+    };
+    match report(&err) {
+        None => ExitCode::SUCCESS,
+        Some(r) => {
+            eprintln!("{}", r.line());
+            ExitCode::from(r.kind.code())
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// True when `err` says the store is locked or busy (exit 4).
+pub fn is_busy(err: &anyhow::Error) -> bool {
+    kind(err) == Kind::Busy
+}
+
+/// The first kind named in the chain of causes (the outermost wins).
+fn kind(err: &anyhow::Error) -> Kind {
+    for e in err.chain() {
+        if let Some(c) = e.downcast_ref::<CommandError>() {
+            return c.kind;
+        }
+        if e.is::<StillLocked>() || is_locked(e) {
+            return Kind::Busy;
+        }
+    }
+    Kind::Error
+}
+
+fn is_locked(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<tl_wal::OpenError>(),
+        Some(tl_wal::OpenError::Locked { .. })
+    ) || matches!(
+        e.downcast_ref::<tl_index::store::StoreError>(),
+        Some(tl_index::store::StoreError::Open(
+            tl_wal::OpenError::Locked { .. }
+        ))
+    )
+}
+
+/// What the user can do about `err`, from the first cause that has a hint.
+fn hint(err: &anyhow::Error) -> Option<String> {
+    err.chain().find_map(|e| {
+        e.downcast_ref::<CommandError>()
+            .and_then(|c| c.hint.clone())
+    })
+}
+
+/// The error and its causes on one line, without repeating a cause already
+/// contained in its parent's message.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(err: anyhow::Error, line: &str, code: u8) {
+        let r = report(&err).expect("not a broken pipe");
+        assert_eq!(r.line(), line);
+        assert_eq!(r.kind.code(), code);
+    }
+
+    #[test]
+    fn each_kind_has_its_code_and_the_hint_follows_the_message() {
+        check(anyhow::anyhow!("plain"), "tl: plain", 1);
+        check(CommandError::usage("bad").into(), "tl: bad", 2);
+        check(
+            CommandError::damage("found 2")
+                .with_hint("`tl recover` repairs")
+                .into(),
+            "tl: found 2; `tl recover` repairs",
+            3,
+        );
+        let busy = anyhow::Error::from(CommandError::busy("paused")).context("cannot pin");
+        check(busy, "tl: cannot pin: paused", 4);
+    }
+
+    #[test]
+    fn a_closed_pipe_is_no_failure() {
+        let e = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(report(&anyhow::Error::new(e).context("writing")).is_none());
+    }
+}

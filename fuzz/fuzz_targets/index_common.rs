@@ -147,7 +147,7 @@ pub fn store_open_replay(data: &[u8]) {
     let ids: Vec<String> = store.checkpoints().iter().map(|c| c.id.clone()).collect();
     drop(store);
     let report = fsck_storage(
-        &tl,
+        &tl_index::layout::Layout::new(root),
         Arc::new(storage),
         &FsckOptions {
             deep: true,
@@ -203,7 +203,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         flipped,
     ));
     // Records of that log, one per seed.
-    let reader = tl_wal::LogReader::open(dir.join(".tl/wal")).expect("seed reader");
+    let reader = tl_wal::LogReader::open(dir.join(".tl/wal"), dir.join(".tl/quarantine"))
+        .expect("seed reader");
     for (i, r) in reader
         .iter_from(reader.start_lsn())
         .expect("seed iter")

@@ -548,11 +548,11 @@ pub fn export(
     }
     let repo = match &opts.repo {
         Some(d) => Repo::open_or_create(d)?,
-        None => Repo::default_for(store.root(), store.tl_dir())?,
+        None => Repo::default_for(store.root(), &store.layout().git_dir())?,
     };
     let ref_name = opts.ref_name.as_str();
     let old_tip = repo.read_ref(ref_name)?;
-    let map_path = map::path_for(store.tl_dir(), &repo.common, ref_name);
+    let map_path = map::path_for(&store.layout().git_map_dir(), &repo.common, ref_name);
     let options_line = format!("{} {}", opts.every_ns.unwrap_or(0), opts.author);
     let cps = store.checkpoints();
 

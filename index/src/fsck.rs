@@ -27,9 +27,9 @@ use tl_wal::format::{SegmentHeader, SEGMENT_HEADER_LEN};
 use tl_wal::{parse_segment_name, FsStorage, LogReader, Lsn, ReadError, Storage};
 
 use crate::catalog::{apply, blob_complete, Catalog, PathChange};
+use crate::layout::Layout;
 use crate::record::{self, Record};
 use crate::snapshot::{self, Snapshot};
-use crate::store::TL_DIR;
 use crate::types::{BlobHash, Tree};
 
 /// What to check.
@@ -210,15 +210,15 @@ const REPAIR_LOST: &str = "tl recover (reads past the damage and reports what wa
 
 /// Checks the store of the project at `root`.
 pub fn fsck(root: &Path, opts: &FsckOptions) -> std::io::Result<FsckReport> {
-    let tl = root.join(TL_DIR);
-    let wal_dir = tl.join("wal");
+    let layout = Layout::new(root);
+    let wal_dir = layout.log_dir();
     if !wal_dir.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!("{} is missing", wal_dir.display()),
         ));
     }
-    let storage = Arc::new(FsStorage::new(&wal_dir, tl.join("quarantine"))?);
+    let storage = Arc::new(FsStorage::new(&wal_dir, layout.quarantine())?);
     let mut opts = opts.clone();
     let mut writer_running = false;
     if opts.check_tail {
@@ -231,14 +231,15 @@ pub fn fsck(root: &Path, opts: &FsckOptions) -> std::io::Result<FsckReport> {
             }
         }
     }
-    let mut report = fsck_storage(&tl, storage, &opts);
+    let mut report = fsck_storage(&layout, storage, &opts);
     report.writer_running = writer_running;
     Ok(report)
 }
 
-/// Checks a store whose `.tl` directory is `tl_dir` and whose log is held by
-/// `storage`. Never fails: what cannot be read is a problem in the report.
-pub fn fsck_storage(tl_dir: &Path, storage: Arc<dyn Storage>, opts: &FsckOptions) -> FsckReport {
+/// Checks the store laid out as `layout` whose log is held by `storage` (instead
+/// of `layout`'s log directory). Never fails: what cannot be read is a problem in
+/// the report.
+pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptions) -> FsckReport {
     let mut report = FsckReport::default();
     let reader = match LogReader::open_storage(storage.clone()) {
         Ok(r) => r,
@@ -257,7 +258,7 @@ pub fn fsck_storage(tl_dir: &Path, storage: Arc<dyn Storage>, opts: &FsckOptions
     report.start_lsn = reader.start_lsn();
     report.end_lsn = reader.end_lsn();
 
-    let cache_path = tl_dir.join("index").join("catalog");
+    let cache_path = layout.catalog();
     let cache_exists = cache_path.exists();
     let cached = if cache_exists {
         Catalog::load(&cache_path)
@@ -402,7 +403,7 @@ pub fn fsck_storage(tl_dir: &Path, storage: Arc<dyn Storage>, opts: &FsckOptions
     }
 
     // Snapshots against the fold.
-    let snaps = snapshot::list_snapshots(&tl_dir.join("snapshots")).unwrap_or_default();
+    let snaps = snapshot::list_snapshots(&layout.snapshots()).unwrap_or_default();
     report.snapshots = snaps.len();
     let mut by_lsn: BTreeMap<Lsn, PathBuf> = BTreeMap::new();
     for (lsn, path) in snaps {

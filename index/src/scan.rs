@@ -141,7 +141,7 @@ pub const READ_TRIES: usize = 3;
 pub const IGNORE_FILE_NAME: &str = ".tlignore";
 
 /// Directory names never entered nor captured, at any depth.
-pub const NEVER_CAPTURED: [&str; 2] = [".tl", ".git"];
+pub const NEVER_CAPTURED: [&str; 2] = [crate::layout::TL_DIR, ".git"];
 
 /// Knobs of a scan; `Default` gives the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]

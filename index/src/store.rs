@@ -1,13 +1,6 @@
 //! The store: a project's `.tl/` directory — the log, the catalog folded from it,
-//! the stat cache, snapshots — and the operations the commands are made of.
-//!
-//! ```text
-//! .tl/config.toml   settings (max_file_bytes, zstd_level, snapshot_every)
-//! .tl/wal/          the segment log (the truth)
-//! .tl/index/        catalog (checkpoints, blob index, pins) and stat cache: derived
-//! .tl/snapshots/    rkyv tree snapshots: derived
-//! .tl/quarantine/   bytes cut by recovery
-//! ```
+//! the stat cache, snapshots — and the operations the commands are made of. Where
+//! each of those lives is [`Layout`]'s.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,6 +10,8 @@ use tl_wal::private_fs::{self, Durability, Expected};
 use tl_wal::{LogReader, Lsn, Options, RecoveryReport, Wal};
 
 use crate::catalog::{apply, Catalog, Checkpoint, PathChange};
+use crate::layout::Layout;
+pub use crate::layout::TL_DIR;
 use crate::record::{self, chain_hash, Codec, CommitKind, CommitStats, Record};
 use crate::scan::{self, diff_trees, BlobPart, Change, ScanOptions, ScanWarning};
 use crate::snapshot::{self, SnapshotMeta};
@@ -25,9 +20,6 @@ use crate::timespec::{self, TimeExpr};
 use crate::types::{BlobHash, Tree};
 
 mod live;
-
-/// Name of the store directory at the project root.
-pub const TL_DIR: &str = ".tl";
 
 /// Blob records are appended in batches of about this many bytes during a capture
 /// (4 MiB: a first capture of the 10k-file corpus peaks at 37 MB RSS, 55 MB at 8 MiB),
@@ -264,8 +256,7 @@ pub struct Capture {
 
 /// An open project store.
 pub struct Store {
-    root: PathBuf,
-    tl: PathBuf,
+    layout: Layout,
     config: Config,
     log: Log,
     catalog: Catalog,
@@ -294,7 +285,7 @@ pub fn find_root(start: &Path) -> Result<PathBuf> {
     let start = std::fs::canonicalize(start).map_err(io(start))?;
     let mut dir = start.as_path();
     loop {
-        if dir.join(TL_DIR).is_dir() {
+        if Layout::new(dir).tl_dir().is_dir() {
             return Ok(dir.to_path_buf());
         }
         match dir.parent() {
@@ -392,16 +383,17 @@ impl Store {
     /// Creates `.tl/` in `root` (which must exist) and opens it.
     pub fn init(root: &Path) -> Result<Store> {
         let root = std::fs::canonicalize(root).map_err(io(root))?;
-        let tl = root.join(TL_DIR);
+        let layout = Layout::new(&root);
+        let tl = layout.tl_dir();
         if tl.exists() {
             return Err(StoreError::AlreadyInitialized(root));
         }
         // Owner-only: history is as private as the most private file it holds.
-        private_fs::create_dir(&tl).map_err(io(&tl))?;
-        for sub in ["index", "snapshots"] {
-            private_fs::create_dir(&tl.join(sub)).map_err(io(&tl))?;
+        private_fs::create_dir(tl).map_err(io(tl))?;
+        for sub in layout.init_dirs() {
+            private_fs::create_dir(&sub).map_err(io(tl))?;
         }
-        let cfg = tl.join("config.toml");
+        let cfg = layout.config();
         private_fs::write_atomic(&cfg, DEFAULT_CONFIG.as_bytes(), Durability::Synced)
             .map_err(io(&cfg))?;
         Store::open(&root)
@@ -420,42 +412,40 @@ impl Store {
     }
 
     fn open_inner(root: &Path, write: bool) -> Result<Store> {
-        let root = root.to_path_buf();
-        let tl = root.join(TL_DIR);
+        let layout = Layout::new(root);
+        let tl = layout.tl_dir();
         if !tl.is_dir() {
-            return Err(StoreError::NotInitialized(root));
+            return Err(StoreError::NotInitialized(root.to_path_buf()));
         }
         // A store made before `.tl/` was private is tightened once: with `.tl/`
         // itself 0700 nothing under it is reachable by others.
-        let tightened = if private_fs::is_private_dir(&tl).map_err(io(&tl))? {
+        let tightened = if private_fs::is_private_dir(tl).map_err(io(tl))? {
             Vec::new()
         } else {
-            private_fs::tighten(&tl).map_err(io(&tl))?
+            private_fs::tighten(tl).map_err(io(tl))?
         };
-        for (name, expected) in [
-            ("wal", Expected::Dir),
-            ("index", Expected::Dir),
-            ("snapshots", Expected::Dir),
-            ("config.toml", Expected::File),
+        for (path, expected) in [
+            (layout.log_dir(), Expected::Dir),
+            (layout.index_dir(), Expected::Dir),
+            (layout.snapshots(), Expected::Dir),
+            (layout.config(), Expected::File),
         ] {
-            let path = tl.join(name);
             private_fs::check_entry(&path, expected).map_err(io(&path))?;
         }
-        let config = Config::load(&tl.join("config.toml"))?;
-        let wal_dir = tl.join("wal");
+        let config = Config::load(&layout.config())?;
         let (log, recovery) = if write {
             let opts = Options {
                 segment_bytes_max: config.segment_bytes_max,
                 uring: false,
             };
-            let (wal, report) = Wal::open(&wal_dir, opts)?;
+            let (wal, report) = Wal::open(layout.log_dir(), layout.quarantine(), opts)?;
             (Log::Writer(wal), Some(report))
         } else {
-            (Log::Reader(LogReader::open(&wal_dir)?), None)
+            let reader = LogReader::open(layout.log_dir(), layout.quarantine())?;
+            (Log::Reader(reader), None)
         };
         let mut store = Store {
-            root,
-            tl,
+            layout,
             config,
             log,
             catalog: Catalog::default(),
@@ -478,15 +468,15 @@ impl Store {
     }
 
     fn catalog_path(&self) -> PathBuf {
-        self.tl.join("index").join("catalog")
+        self.layout.catalog()
     }
 
     fn stat_cache_path(&self) -> PathBuf {
-        self.tl.join("index").join("statcache")
+        self.layout.stat_cache()
     }
 
     fn snapshot_dir(&self) -> PathBuf {
-        self.tl.join("snapshots")
+        self.layout.snapshots()
     }
 
     /// Loads the cached catalog if it matches the log, then folds what follows.
@@ -533,7 +523,7 @@ impl Store {
         if self.log.wal().is_none() {
             return;
         }
-        let _ = private_fs::ensure_dir(&self.tl.join("index"));
+        let _ = private_fs::ensure_dir(&self.layout.index_dir());
         if self.is_lean() {
             // The lean catalog cannot be saved: rebuild the full one from the saved
             // copy and the log after it, save it, and let it go.
@@ -575,7 +565,7 @@ impl Store {
     /// write them, and at the checkpoints that had one (`tl compact`'s). Returns the
     /// snapshots written.
     pub fn rebuild(&mut self) -> Result<Vec<PathBuf>> {
-        let index = self.tl.join("index");
+        let index = self.layout.index_dir();
         let snaps = self.snapshot_dir();
         // Snapshots written on purpose (`tl compact`) are rebuilt where they were.
         let kept: Vec<Lsn> = snapshot::list_snapshots(&snaps)
@@ -612,7 +602,12 @@ impl Store {
 
     /// The project root.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.layout.root()
+    }
+
+    /// Where everything under `.tl/` lives.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// The settings.
@@ -642,7 +637,7 @@ impl Store {
 
     fn wal(&self) -> Result<&Wal> {
         self.log.wal().ok_or_else(|| StoreError::Io {
-            path: self.tl.join("wal"),
+            path: self.layout.log_dir(),
             source: std::io::Error::other("the store was opened read-only"),
         })
     }
@@ -702,7 +697,7 @@ impl Store {
         let pending = PendingBlobs::new(wal, progress);
         let sink = |part: BlobPart| pending.push(part);
         let has_blob = |h: &BlobHash| catalog.has_blob(h);
-        let outcome = scan::scan(&self.root, &previous, &options, &has_blob, &sink)
+        let outcome = scan::scan(self.root(), &previous, &options, &has_blob, &sink)
             .map_err(|e| StoreError::Scan(error_chain(&e)));
         let mut outcome = outcome?;
         let (records, bytes_new) = pending.finish();
@@ -848,7 +843,7 @@ impl Store {
         let has_blob = |_: &BlobHash| true;
         let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };
         let outcome = scan::scan(
-            &self.root,
+            self.root(),
             &previous,
             &self.scan_options(),
             &has_blob,
@@ -1188,7 +1183,7 @@ impl Store {
 
     /// The `.tl` directory.
     pub fn tl_dir(&self) -> &Path {
-        &self.tl
+        self.layout.tl_dir()
     }
 
     /// Paths changed by checkpoint `idx`.

@@ -8,27 +8,26 @@ use std::sync::Arc;
 
 use tl_wal::{Options, Storage, Wal};
 
-use super::{Config, Log, Result, Store, StoreError, TL_DIR};
+use super::{Config, Log, Result, Store, StoreError};
 use crate::catalog::Catalog;
+use crate::layout::Layout;
 
 impl Store {
     /// Opens the store of the project at `root` (which must hold `.tl/`) for writing,
     /// with its log held by `storage` instead of `.tl/wal/`. Runs the log's recovery.
     pub fn open_with_storage(root: &Path, storage: Arc<dyn Storage>) -> Result<Store> {
-        let root = root.to_path_buf();
-        let tl = root.join(TL_DIR);
-        if !tl.is_dir() {
-            return Err(StoreError::NotInitialized(root));
+        let layout = Layout::new(root);
+        if !layout.tl_dir().is_dir() {
+            return Err(StoreError::NotInitialized(root.to_path_buf()));
         }
-        let config = Config::load(&tl.join("config.toml"))?;
+        let config = Config::load(&layout.config())?;
         let opts = Options {
             segment_bytes_max: config.segment_bytes_max,
             uring: false,
         };
         let (wal, report) = Wal::open_storage(storage, opts)?;
         let mut store = Store {
-            root,
-            tl,
+            layout,
             config,
             log: Log::Writer(wal),
             catalog: Catalog::default(),

@@ -13,7 +13,11 @@
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
 //! use tl_wal::{Options, Wal};
-//! let (wal, report) = Wal::open(dir.path().join("wal"), Options::default())?;
+//! let (wal, report) = Wal::open(
+//!     dir.path().join("wal"),
+//!     dir.path().join("quarantine"),
+//!     Options::default(),
+//! )?;
 //! assert!(report.created);
 //! let done = wal.append(&[b"hello", b"world"])?;
 //! let records: Vec<_> = wal.iter_from(done.lsn)?.collect::<Result<_, _>>()?;
@@ -71,10 +75,14 @@ pub struct LogReader {
 }
 
 impl LogReader {
-    /// Opens the log in `dir` read-only.
-    pub fn open(dir: impl AsRef<Path>) -> Result<LogReader, OpenError> {
+    /// Opens the log in `dir` read-only. `quarantine` is where a writer's recovery
+    /// would keep cut bytes; a reader never writes there.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        quarantine: impl AsRef<Path>,
+    ) -> Result<LogReader, OpenError> {
         let dir = dir.as_ref();
-        let quarantine = dir.parent().unwrap_or(dir).join("quarantine");
+        let quarantine = quarantine.as_ref();
         if !dir.is_dir() {
             return Err(OpenError::Io {
                 path: dir.to_path_buf(),

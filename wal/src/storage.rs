@@ -103,7 +103,7 @@ pub struct FsStorage {
 
 impl FsStorage {
     /// Segments live in `dir`; bytes cut by recovery go to `quarantine_dir`.
-    /// Both are created if missing.
+    /// `dir` is created if missing, `quarantine_dir` when something is first cut.
     pub fn new(dir: impl Into<PathBuf>, quarantine_dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         let quarantine_dir = quarantine_dir.into();

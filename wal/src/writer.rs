@@ -154,11 +154,15 @@ fn now_ns() -> i64 {
 }
 
 impl Wal {
-    /// Opens (creating if needed) the log in `dir`, running recovery. Cut bytes go
-    /// to `quarantine` beside `dir`.
-    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<(Wal, RecoveryReport), OpenError> {
+    /// Opens (creating if needed) the log in `dir`, running recovery. Bytes it
+    /// cuts are copied to the directory `quarantine` first.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        quarantine: impl AsRef<Path>,
+        opts: Options,
+    ) -> Result<(Wal, RecoveryReport), OpenError> {
         let dir = dir.as_ref();
-        let quarantine = dir.parent().unwrap_or(dir).join("quarantine");
+        let quarantine = quarantine.as_ref();
         let storage = FsStorage::new(dir, quarantine)
             .map_err(|source| OpenError::Io {
                 path: dir.to_path_buf(),

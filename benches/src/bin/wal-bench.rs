@@ -171,7 +171,7 @@ fn open_wal(dir: &Path, uring: bool) -> (Wal, PathBuf) {
         uring,
         ..Options::default()
     };
-    let (wal, _) = Wal::open(d.join("wal"), opts).expect("open wal");
+    let (wal, _) = Wal::open(d.join("wal"), d.join("quarantine"), opts).expect("open wal");
     (wal, d)
 }
 

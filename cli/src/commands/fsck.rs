@@ -252,13 +252,10 @@ pub fn recover(cwd: &Path, rebuild: bool, dry_run: bool) -> Result<()> {
     }
     // The log is recovered and locked by us: check it (the tail is ours now).
     let report = tl_index::fsck::fsck_storage(
-        store.tl_dir(),
+        store.layout(),
         std::sync::Arc::new(
-            tl_wal::FsStorage::new(
-                store.tl_dir().join("wal"),
-                store.tl_dir().join("quarantine"),
-            )
-            .context("cannot read the log")?,
+            tl_wal::FsStorage::new(store.layout().log_dir(), store.layout().quarantine())
+                .context("cannot read the log")?,
         ),
         &FsckOptions {
             deep: false,

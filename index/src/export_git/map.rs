@@ -41,16 +41,13 @@ pub struct GitMap {
     pub commits: Vec<MappedCommit>,
 }
 
-/// Where the mapping for `repo`/`ref_name` lives.
-pub fn path_for(tl_dir: &Path, repo: &Path, ref_name: &str) -> PathBuf {
+/// Where the mapping for `repo`/`ref_name` lives in `dir` (`.tl/index/git-map/`).
+pub fn path_for(dir: &Path, repo: &Path, ref_name: &str) -> PathBuf {
     let mut key = repo.as_os_str().as_encoded_bytes().to_vec();
     key.push(0);
     key.extend_from_slice(ref_name.as_bytes());
     let h = blake3::hash(&key);
-    tl_dir
-        .join("index")
-        .join("git-map")
-        .join(&h.to_hex().as_str()[..16])
+    dir.join(&h.to_hex().as_str()[..16])
 }
 
 fn parse32(s: &str) -> Option<[u8; 32]> {

@@ -59,11 +59,11 @@ fn common_dir(gitdir: &Path) -> PathBuf {
 
 impl Repo {
     /// The default target: `root/.git` if there is one, else a bare repository at
-    /// `tl_dir/git` (created on first use).
-    pub fn default_for(root: &Path, tl_dir: &Path) -> Result<Repo, ExportError> {
+    /// `own` (`.tl/git`, created on first use).
+    pub fn default_for(root: &Path, own: &Path) -> Result<Repo, ExportError> {
         match dot_git(root)? {
             Some(common) => Repo::checked(common, false),
-            None => Repo::open_or_create(&tl_dir.join("git")),
+            None => Repo::open_or_create(own),
         }
     }
 

@@ -212,7 +212,7 @@ pub(super) fn make_plan(
     // captures the present first (the caller's duty), so unsaved content counts as
     // recoverable here.
     let recoverable = |h: &BlobHash| opts.dry_run || store.catalog().has_blob(h);
-    let stat_cache = crate::statcache::StatCache::load(&store.tl_dir().join("index/statcache"));
+    let stat_cache = crate::statcache::StatCache::load(&store.layout().stat_cache());
     let mut plan = Plan {
         unchanged: already_right,
         ..Plan::default()

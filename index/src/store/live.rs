@@ -46,7 +46,7 @@ impl Store {
         paths: Vec<Vec<u8>>,
     ) -> Result<Option<CheckpointOutcome>> {
         if self.live.is_none() {
-            self.live = Some(LiveState::new(&self.root));
+            self.live = Some(LiveState::new(self.layout.root()));
         }
         if paths
             .iter()
@@ -91,7 +91,7 @@ impl Store {
         let sink = |part: BlobPart| pending.push(part);
         let has_blob = |h: &BlobHash| self.catalog.has_blob(h);
         let part = scan::scan_paths(
-            &self.root,
+            self.layout.root(),
             paths,
             rules,
             &StatCache::new(),
@@ -125,7 +125,7 @@ impl Store {
         if unsettled.is_empty() && self.live.is_none() {
             return;
         }
-        let root = self.root.clone();
+        let root = self.layout.root().to_path_buf();
         self.live
             .get_or_insert_with(|| LiveState::new(&root))
             .unsettled = unsettled;
@@ -160,7 +160,9 @@ impl Store {
             return false;
         }
         let dir = self.snapshot_dir();
-        let live = self.live.get_or_insert_with(|| LiveState::new(&self.root));
+        let live = self
+            .live
+            .get_or_insert_with(|| LiveState::new(self.layout.root()));
         if live.compactor.as_ref().is_some_and(|h| !h.is_finished()) {
             return false;
         }

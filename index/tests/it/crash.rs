@@ -267,7 +267,7 @@ fn check_image(check_root: &Path, h: &History, img: &Image, k: usize) -> usize {
     }
     drop(store);
     let report = fsck_storage(
-        &tl,
+        &tl_index::layout::Layout::new(check_root),
         storage,
         &FsckOptions {
             deep: k.is_multiple_of(16),

@@ -267,7 +267,11 @@ fn zstd_bombs_and_absurd_lengths_are_bounded_at_the_store_level() {
     assert!(err.to_string().contains("run `tl fsck`"), "{err}");
     assert!(store.blob_bytes(&huge_hash).is_err());
     drop(store);
-    let r = fsck_storage(&root.join(".tl"), Arc::new(mem), &opts(true));
+    let r = fsck_storage(
+        &tl_index::layout::Layout::new(root),
+        Arc::new(mem),
+        &opts(true),
+    );
     let k: Vec<ProblemKind> = r.problems.iter().map(|p| p.kind).collect();
     assert!(k.contains(&ProblemKind::DamagedBlob), "{k:?}");
     assert!(k.contains(&ProblemKind::MissingBlob), "{k:?}");

@@ -18,7 +18,8 @@ fn appended_batches_read_back_in_order_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal");
     {
-        let (wal, report) = Wal::open(&path, Options::default()).unwrap();
+        let (wal, report) =
+            Wal::open(&path, path.with_file_name("quarantine"), Options::default()).unwrap();
         assert!(report.created);
         let a = wal.append(&[b"one", b"two"]).unwrap();
         let b = wal.append(&[b"three"]).unwrap();
@@ -26,7 +27,8 @@ fn appended_batches_read_back_in_order_after_reopen() {
         assert_eq!(wal.read(b.lsn).unwrap(), b"three");
         wal.close().unwrap();
     }
-    let (wal, report) = Wal::open(&path, Options::default()).unwrap();
+    let (wal, report) =
+        Wal::open(&path, path.with_file_name("quarantine"), Options::default()).unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert!(!report.new_segment);
     let got: Vec<_> = records(&wal)
@@ -66,14 +68,14 @@ fn segments_rotate_at_the_configured_size_and_read_across() {
         segment_bytes_max: 4096,
         ..Options::default()
     };
-    let (wal, _) = Wal::open(&path, opts.clone()).unwrap();
+    let (wal, _) = Wal::open(&path, path.with_file_name("quarantine"), opts.clone()).unwrap();
     for i in 0..100u32 {
         wal.append(&[&i.to_le_bytes()[..], &[0u8; 100]]).unwrap();
     }
     drop(wal);
     let n_segments = std::fs::read_dir(&path).unwrap().count() - 1; // LOCK
     assert!(n_segments > 3, "{n_segments} segments");
-    let (wal, report) = Wal::open(&path, opts).unwrap();
+    let (wal, report) = Wal::open(&path, path.with_file_name("quarantine"), opts).unwrap();
     assert!(report.is_clean(), "{report:?}");
     let got = records(&wal);
     assert_eq!(got.len(), 200);
@@ -111,8 +113,9 @@ fn concurrent_appenders_all_get_durable_distinct_lsns() {
 fn a_second_writer_is_refused_while_the_first_is_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal");
-    let (_wal, _) = Wal::open(&path, Options::default()).unwrap();
-    let err = Wal::open(&path, Options::default())
+    let (_wal, _) =
+        Wal::open(&path, path.with_file_name("quarantine"), Options::default()).unwrap();
+    let err = Wal::open(&path, path.with_file_name("quarantine"), Options::default())
         .err()
         .expect("second open must fail");
     assert!(matches!(err, tl_wal::OpenError::Locked { .. }), "{err}");

@@ -180,8 +180,17 @@ fn a_second_writer_on_the_same_storage_is_refused_as_locked() {
 fn a_locked_log_names_its_lock_file_once_and_the_holders_pid() {
     let d = tempfile::tempdir().unwrap();
     let wal_dir = d.path().join("wal");
-    let (_wal, _) = Wal::open(&wal_dir, Options::default()).unwrap();
-    let e = match Wal::open(&wal_dir, Options::default()) {
+    let (_wal, _) = Wal::open(
+        &wal_dir,
+        wal_dir.with_file_name("quarantine"),
+        Options::default(),
+    )
+    .unwrap();
+    let e = match Wal::open(
+        &wal_dir,
+        wal_dir.with_file_name("quarantine"),
+        Options::default(),
+    ) {
         Err(e) => e,
         Ok(_) => panic!("a second writer was let in"),
     };

@@ -51,10 +51,10 @@ fn decode(b: &Batch) -> (u64, u64) {
 /// The child: runs only when re-executed with TL_WAL_CHILD set; a no-op test otherwise.
 #[test]
 fn kill9_child_writer() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else {
+    let Ok(dir) = std::env::var(CHILD_ENV).map(std::path::PathBuf::from) else {
         return;
     };
-    let (wal, _) = Wal::open(&dir, opts()).expect("child open");
+    let (wal, _) = Wal::open(&dir, dir.with_file_name("quarantine"), opts()).expect("child open");
     let got = wal_read(&wal);
     let mut next = [0u64; 3];
     for (_, b) in &got.batches {
@@ -129,7 +129,7 @@ fn kill_9_of_a_writing_process_loses_no_acknowledged_batch() {
             acked.insert((t, s), lsn);
             total_acks += 1;
         }
-        let (wal, report) = Wal::open(&dir, opts()).unwrap();
+        let (wal, report) = Wal::open(&dir, dir.with_file_name("quarantine"), opts()).unwrap();
         assert!(report.corruption.is_empty(), "run {run}: {report:?}");
         torn_tails += report.torn_tail.is_some() as usize;
         let got = wal_read(&wal);

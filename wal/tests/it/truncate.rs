@@ -119,7 +119,8 @@ fn truncated_real_segment_file_is_cut_and_quarantined_on_disk() {
         let path = dir.path().join("wal");
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join(segment_name(0)), &seg[..cut]).unwrap();
-        let (wal, report) = Wal::open(&path, Options::default()).unwrap();
+        let (wal, report) =
+            Wal::open(&path, path.with_file_name("quarantine"), Options::default()).unwrap();
         let torn = report.torn_tail.clone().expect("torn tail");
         let valid_end = spans
             .iter()
@@ -137,7 +138,8 @@ fn truncated_real_segment_file_is_cut_and_quarantined_on_disk() {
         let complete = spans.iter().filter(|s| s.1 <= cut).count();
         assert_eq!(wal_read(&wal).contents(), batches[..complete]);
         drop(wal);
-        let (_, again) = Wal::open(&path, Options::default()).unwrap();
+        let (_, again) =
+            Wal::open(&path, path.with_file_name("quarantine"), Options::default()).unwrap();
         assert!(again.is_clean(), "{again:?}");
     }
 }

@@ -1,0 +1,144 @@
+//! Where everything under a project's `.tl/` lives: the one place that spells
+//! those paths. Every crate asks a [`Layout`] instead of joining names itself.
+//!
+//! ```text
+//! .tl/config.toml           settings (max_file_bytes, zstd_level, snapshot_every)
+//! .tl/wal/                  the segment log (the truth); .tl/wal/LOCK is the writer lock
+//! .tl/quarantine/           bytes cut by recovery, caches set aside by recover
+//! .tl/index/catalog         the catalog cache: derived
+//! .tl/index/statcache       the stat cache: derived
+//! .tl/index/git-map/        export-git's mapping of checkpoints to commits: derived
+//! .tl/index/git-untracked   set once `tl init` found `.tl/` untracked by Git
+//! .tl/snapshots/            rkyv tree snapshots: derived
+//! .tl/git/                  the bare repository export-git writes when there is no .git
+//! .tl/daemon.pid            the daemon's pid
+//! .tl/daemon.sock           the daemon's socket
+//! .tl/daemon.log            the daemon's log
+//! ```
+//!
+//! A `Layout` only computes paths; it touches nothing on disk.
+
+use std::path::{Path, PathBuf};
+
+/// Name of the store directory at the project root.
+pub const TL_DIR: &str = ".tl";
+
+/// The paths of the store of one project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+    tl: PathBuf,
+}
+
+impl Layout {
+    /// The layout of the project whose root is `root` (its store is `root/.tl`).
+    pub fn new(root: impl Into<PathBuf>) -> Layout {
+        let root = root.into();
+        let tl = root.join(TL_DIR);
+        Layout { root, tl }
+    }
+
+    /// The project root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `.tl/` itself.
+    pub fn tl_dir(&self) -> &Path {
+        &self.tl
+    }
+
+    /// `.tl/config.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.tl.join("config.toml")
+    }
+
+    /// `.tl/wal/`: the segment log.
+    pub fn log_dir(&self) -> PathBuf {
+        self.tl.join("wal")
+    }
+
+    /// `.tl/wal/LOCK`: the writer lock (the log's own name for it).
+    pub fn lock(&self) -> PathBuf {
+        self.log_dir().join(tl_wal::storage::LOCK_FILE)
+    }
+
+    /// `.tl/quarantine/`: bytes recovery cut, caches `recover` set aside.
+    pub fn quarantine(&self) -> PathBuf {
+        self.tl.join("quarantine")
+    }
+
+    /// `.tl/index/`: the derived indexes.
+    pub fn index_dir(&self) -> PathBuf {
+        self.tl.join("index")
+    }
+
+    /// `.tl/index/catalog`: the catalog cache.
+    pub fn catalog(&self) -> PathBuf {
+        self.index_dir().join("catalog")
+    }
+
+    /// `.tl/index/statcache`: the stat cache.
+    pub fn stat_cache(&self) -> PathBuf {
+        self.index_dir().join("statcache")
+    }
+
+    /// `.tl/index/git-map/`: export-git's mappings.
+    pub fn git_map_dir(&self) -> PathBuf {
+        self.index_dir().join("git-map")
+    }
+
+    /// `.tl/index/git-untracked`: the mark `tl init` leaves once it checked that
+    /// Git does not track `.tl/`.
+    pub fn git_untracked_mark(&self) -> PathBuf {
+        self.index_dir().join("git-untracked")
+    }
+
+    /// `.tl/snapshots/`: tree snapshots.
+    pub fn snapshots(&self) -> PathBuf {
+        self.tl.join("snapshots")
+    }
+
+    /// `.tl/git/`: export-git's bare repository when the project has no `.git`.
+    pub fn git_dir(&self) -> PathBuf {
+        self.tl.join("git")
+    }
+
+    /// `.tl/daemon.pid`.
+    pub fn daemon_pid(&self) -> PathBuf {
+        self.tl.join("daemon.pid")
+    }
+
+    /// `.tl/daemon.sock`.
+    pub fn daemon_socket(&self) -> PathBuf {
+        self.tl.join("daemon.sock")
+    }
+
+    /// `.tl/daemon.log`.
+    pub fn daemon_log(&self) -> PathBuf {
+        self.tl.join("daemon.log")
+    }
+
+    /// The directories made by `tl init` besides `.tl/` itself (the log makes its
+    /// own).
+    pub fn init_dirs(&self) -> [PathBuf; 2] {
+        [self.index_dir(), self.snapshots()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_under_tl() {
+        let l = Layout::new("/p");
+        assert_eq!(l.tl_dir(), Path::new("/p/.tl"));
+        assert_eq!(l.log_dir(), Path::new("/p/.tl/wal"));
+        assert_eq!(l.lock(), Path::new("/p/.tl/wal/LOCK"));
+        assert_eq!(l.catalog(), Path::new("/p/.tl/index/catalog"));
+        assert_eq!(l.stat_cache(), Path::new("/p/.tl/index/statcache"));
+        assert_eq!(l.git_map_dir(), Path::new("/p/.tl/index/git-map"));
+        assert_eq!(l.daemon_socket(), Path::new("/p/.tl/daemon.sock"));
+    }
+}

@@ -3,6 +3,7 @@
 //! panicking or allocating what the payload merely claims; zstd bombs are refused.
 
 use super::*;
+use crate::pathsafe;
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------- strategies

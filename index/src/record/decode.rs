@@ -1,0 +1,430 @@
+//! Decoding: payload bytes as a [`Record`], never panicking, each refusal a typed
+//! [`DecodeError`] naming the field and offset.
+
+use super::{
+    is_valid_name, part_raw_len_max, Codec, CommitKind, CommitStats, Record, BLOB_DATA_MAX,
+    GAP_REASON_MAX_BYTES, MESSAGE_MAX_BYTES, NAME_MAX_BYTES, RECORD_VERSION, RECORD_VERSION_MIN,
+    TAG_BLOB, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_PIN, TAG_PUT, TAG_RENAME, TAG_UNPIN,
+};
+use crate::pathsafe::{self, PathError, PATH_MAX_BYTES};
+use crate::types::{BlobHash, Mode, MODE_CODE_MAX_V1};
+
+/// Why a payload could not be decoded. Offsets are byte offsets into the payload.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload ends inside a field.
+    #[error(
+        "record truncated in {field} at offset {offset}: need {needed} bytes, {remaining} left"
+    )]
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+        /// Where the field starts.
+        offset: usize,
+        /// Bytes the field needs.
+        needed: u64,
+        /// Bytes left in the payload.
+        remaining: usize,
+    },
+    /// The version byte is not one this code reads.
+    #[error(
+        "record version {found} is not supported (this build reads versions \
+         {RECORD_VERSION_MIN} to {supported})"
+    )]
+    UnsupportedVersion {
+        /// The version byte found.
+        found: u8,
+        /// The newest version this build reads.
+        supported: u8,
+    },
+    /// The tag byte names no known record type.
+    #[error("unknown record tag {found} at offset {offset}, expected 1..=8")]
+    UnknownTag {
+        /// Offset of the tag.
+        offset: usize,
+        /// The tag found.
+        found: u8,
+    },
+    /// A one-byte enum field holds a code with no meaning.
+    #[error("bad {field} code {found} at offset {offset}, expected one of {expected}")]
+    BadCode {
+        /// `mode`, `codec`, `kind` or `message flag`.
+        field: &'static str,
+        /// Offset of the code.
+        offset: usize,
+        /// The code found.
+        found: u8,
+        /// The accepted codes, for the message.
+        expected: &'static str,
+    },
+    /// A length prefix is larger than the field's limit.
+    #[error("{field} length {len} at offset {offset} exceeds the limit of {max}")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Offset of the length prefix.
+        offset: usize,
+        /// The length found.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A text field is not UTF-8.
+    #[error("{field} at offset {offset} is not valid UTF-8")]
+    BadUtf8 {
+        /// The field.
+        field: &'static str,
+        /// Offset of the field's bytes.
+        offset: usize,
+    },
+    /// A path field is not a well-formed relative path.
+    #[error("{field} at offset {offset}: {source}")]
+    BadPath {
+        /// The field.
+        field: &'static str,
+        /// Offset of the path's bytes.
+        offset: usize,
+        /// The rule it breaks.
+        source: PathError,
+    },
+    /// A name is empty or has characters outside `[A-Za-z0-9._-]` or starts with `-`.
+    #[error(
+        "{field} at offset {offset} is not a valid name ([A-Za-z0-9._-]+, not starting with '-')"
+    )]
+    BadName {
+        /// The field.
+        field: &'static str,
+        /// Offset of the name's bytes.
+        offset: usize,
+    },
+    /// Fields that are each well-formed contradict each other.
+    #[error("inconsistent {field} at offset {offset}: {reason}")]
+    Inconsistent {
+        /// The field found wrong.
+        field: &'static str,
+        /// Offset of that field.
+        offset: usize,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// Bytes remain after the record's last field.
+    #[error("{count} trailing bytes after the record at offset {offset}")]
+    TrailingBytes {
+        /// Where the record ended.
+        offset: usize,
+        /// How many bytes follow.
+        count: usize,
+    },
+    /// A blob part would decompress to more than its expected length.
+    #[error("blob part decompresses to more than the expected {limit} bytes")]
+    PartTooLarge {
+        /// The limit that was exceeded.
+        limit: u64,
+    },
+    /// zstd refused the data.
+    #[error("blob part does not decompress: {reason}")]
+    Decompress {
+        /// zstd's message.
+        reason: String,
+    },
+}
+
+impl Record {
+    /// Decodes one payload. Never panics; allocates at most about `bytes.len()`.
+    pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+        let mut r = Reader { bytes, pos: 0 };
+        let version = r.u8("version")?;
+        if !(RECORD_VERSION_MIN..=RECORD_VERSION).contains(&version) {
+            return Err(DecodeError::UnsupportedVersion {
+                found: version,
+                supported: RECORD_VERSION,
+            });
+        }
+        let tag_offset = r.pos;
+        let tag = r.u8("tag")?;
+        let record = match tag {
+            TAG_BLOB => decode_blob(&mut r)?,
+            TAG_PUT => {
+                let path = r.path("Put.path")?;
+                let hash = BlobHash(r.array32("Put.hash")?);
+                let mode_offset = r.pos;
+                let code = r.u8("Put.mode")?;
+                let mode = Mode::from_code(code)
+                    .filter(|_| version >= 2 || code <= MODE_CODE_MAX_V1)
+                    .ok_or(DecodeError::BadCode {
+                        field: "Put.mode",
+                        offset: mode_offset,
+                        found: code,
+                        expected: if version >= 2 {
+                            "0 (File), 1 (Exec), 2 (Symlink), 3 (PrivateFile), \
+                             4 (PrivateExec), 5 (GroupFile), 6 (GroupExec)"
+                        } else {
+                            "0 (File), 1 (Exec), 2 (Symlink) in a version-1 record"
+                        },
+                    })?;
+                let size = r.u64("Put.size")?;
+                let mtime_ns = r.i64("Put.mtime_ns")?;
+                Record::Put {
+                    path,
+                    hash,
+                    mode,
+                    size,
+                    mtime_ns,
+                }
+            }
+            TAG_DELETE => Record::Delete {
+                path: r.path("Delete.path")?,
+            },
+            TAG_RENAME => {
+                let from = r.path("Rename.from")?;
+                let to_offset = r.pos;
+                let to = r.path("Rename.to")?;
+                if from == to {
+                    return Err(DecodeError::Inconsistent {
+                        field: "Rename.to",
+                        offset: to_offset,
+                        reason: "a rename's target must differ from its source",
+                    });
+                }
+                Record::Rename { from, to }
+            }
+            TAG_COMMIT => decode_commit(&mut r)?,
+            TAG_PIN => {
+                let name = r.name("Pin.name")?;
+                let target_lsn = r.u64("Pin.target_lsn")?;
+                let time_ns = r.i64("Pin.time_ns")?;
+                Record::Pin {
+                    name,
+                    target_lsn,
+                    time_ns,
+                }
+            }
+            TAG_UNPIN => Record::Unpin {
+                name: r.name("Unpin.name")?,
+            },
+            TAG_GAP => {
+                let from_ns = r.i64("Gap.from_ns")?;
+                let to_offset = r.pos;
+                let to_ns = r.i64("Gap.to_ns")?;
+                if to_ns < from_ns {
+                    return Err(DecodeError::Inconsistent {
+                        field: "Gap.to_ns",
+                        offset: to_offset,
+                        reason: "a gap must not end before it starts",
+                    });
+                }
+                let reason = r.string("Gap.reason", GAP_REASON_MAX_BYTES)?;
+                Record::Gap {
+                    from_ns,
+                    to_ns,
+                    reason,
+                }
+            }
+            found => {
+                return Err(DecodeError::UnknownTag {
+                    offset: tag_offset,
+                    found,
+                })
+            }
+        };
+        let remaining = r.remaining();
+        if remaining != 0 {
+            return Err(DecodeError::TrailingBytes {
+                offset: r.pos,
+                count: remaining,
+            });
+        }
+        Ok(record)
+    }
+}
+
+fn decode_blob(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
+    let hash = BlobHash(r.array32("Blob.hash")?);
+    let raw_len = r.u64("Blob.raw_len")?;
+    let offset_offset = r.pos;
+    let offset = r.u64("Blob.offset")?;
+    // A part starts inside the content; only empty content has a part at its end.
+    if offset > raw_len || (offset == raw_len && raw_len != 0) {
+        return Err(DecodeError::Inconsistent {
+            field: "Blob.offset",
+            offset: offset_offset,
+            reason: "a part must start inside the content (offset < raw_len, or both 0)",
+        });
+    }
+    let codec_offset = r.pos;
+    let code = r.u8("Blob.codec")?;
+    let codec = Codec::from_code(code).ok_or(DecodeError::BadCode {
+        field: "Blob.codec",
+        offset: codec_offset,
+        found: code,
+        expected: "0 (None), 1 (Zstd)",
+    })?;
+    let data_offset = r.pos;
+    let data = r.bytes("Blob.data", BLOB_DATA_MAX)?.to_vec();
+    if codec == Codec::None {
+        // Raw data is the part itself, so its length is checkable now; for zstd it is
+        // checked when decompressing (`decompress_part`).
+        let len = data.len() as u64;
+        if len > part_raw_len_max(raw_len, offset) || (len == 0 && raw_len != 0) {
+            return Err(DecodeError::Inconsistent {
+                field: "Blob.data",
+                offset: data_offset,
+                reason: "a raw part must be non-empty, at most BLOB_PART_MAX_RAW bytes \
+                         and end within raw_len",
+            });
+        }
+    }
+    Ok(Record::Blob {
+        hash,
+        raw_len,
+        offset,
+        codec,
+        data,
+    })
+}
+
+fn decode_commit(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
+    let time_ns = r.i64("Commit.time_ns")?;
+    let seq = r.u64("Commit.seq")?;
+    let kind_offset = r.pos;
+    let code = r.u8("Commit.kind")?;
+    let kind = CommitKind::from_code(code).ok_or(DecodeError::BadCode {
+        field: "Commit.kind",
+        offset: kind_offset,
+        found: code,
+        expected: "0 (Auto), 1 (Manual), 2 (Restore)",
+    })?;
+    let timeline = r.u32("Commit.timeline")?;
+    let acked_lsn = r.u64("Commit.acked_lsn")?;
+    let chain = r.array32("Commit.chain")?;
+    let stats = CommitStats {
+        added: r.u32("Commit.stats.added")?,
+        modified: r.u32("Commit.stats.modified")?,
+        deleted: r.u32("Commit.stats.deleted")?,
+        bytes_new: r.u64("Commit.stats.bytes_new")?,
+    };
+    let flag_offset = r.pos;
+    let message = match r.u8("Commit.message flag")? {
+        0 => None,
+        1 => Some(r.string("Commit.message", MESSAGE_MAX_BYTES)?),
+        found => {
+            return Err(DecodeError::BadCode {
+                field: "Commit.message flag",
+                offset: flag_offset,
+                found,
+                expected: "0 (absent), 1 (present)",
+            })
+        }
+    };
+    Ok(Record::Commit {
+        time_ns,
+        seq,
+        kind,
+        message,
+        timeline,
+        acked_lsn,
+        chain,
+        stats,
+    })
+}
+
+/// Appends a `u32` length prefix and the bytes.
+/// A cursor over untrusted bytes: every read checks the bytes left first.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    fn take(&mut self, field: &'static str, n: u64) -> Result<&'a [u8], DecodeError> {
+        let remaining = self.remaining();
+        // Compare in u64 so a huge length cannot wrap on a 32-bit target.
+        if n > remaining as u64 {
+            return Err(DecodeError::Truncated {
+                field,
+                offset: self.pos,
+                needed: n,
+                remaining,
+            });
+        }
+        let n = n as usize;
+        let out = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(field, N as u64)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(field)?[0])
+    }
+
+    fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array(field)?))
+    }
+
+    fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array(field)?))
+    }
+
+    fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
+        Ok(i64::from_le_bytes(self.array(field)?))
+    }
+
+    fn array32(&mut self, field: &'static str) -> Result<[u8; 32], DecodeError> {
+        self.array(field)
+    }
+
+    /// A length-prefixed byte string, the length checked against `max` and then
+    /// against the bytes left, before the caller copies anything.
+    fn bytes(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], DecodeError> {
+        let len_offset = self.pos;
+        let len = u64::from(self.u32(field)?);
+        if len > max as u64 {
+            return Err(DecodeError::TooLong {
+                field,
+                offset: len_offset,
+                len,
+                max: max as u64,
+            });
+        }
+        self.take(field, len)
+    }
+
+    fn string(&mut self, field: &'static str, max: usize) -> Result<String, DecodeError> {
+        let offset = self.pos + 4;
+        let bytes = self.bytes(field, max)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => Err(DecodeError::BadUtf8 { field, offset }),
+        }
+    }
+
+    fn name(&mut self, field: &'static str) -> Result<String, DecodeError> {
+        let offset = self.pos + 4;
+        let name = self.string(field, NAME_MAX_BYTES)?;
+        if !is_valid_name(&name) {
+            return Err(DecodeError::BadName { field, offset });
+        }
+        Ok(name)
+    }
+
+    fn path(&mut self, field: &'static str) -> Result<Vec<u8>, DecodeError> {
+        let offset = self.pos + 4;
+        let path = self.bytes(field, PATH_MAX_BYTES)?;
+        pathsafe::validate_path_syntax(path).map_err(|source| DecodeError::BadPath {
+            field,
+            offset,
+            source,
+        })?;
+        Ok(path.to_vec())
+    }
+}

@@ -25,22 +25,29 @@
 //!   the rest is exported (`filter`). A damaged log (a path that is both a file
 //!   and a directory) fails the export with the checkpoint named.
 
+mod commit;
 mod filter;
 pub mod gitmeta;
 pub mod map;
+mod objects;
 pub mod pack;
 pub mod repo;
+mod select;
+mod tree;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use crate::catalog::{Checkpoint, PathChange};
+use crate::catalog::PathChange;
 use crate::store::{Store, StoreError};
-use crate::types::{BlobHash, Entry, Mode};
+use commit::{check_author, commit_object};
 use filter::{conflict, Skipped};
 use map::{GitMap, MappedCommit};
-use pack::{object_id, Kind, Oid, PackWriter};
+use objects::{Blobs, Objects};
+use pack::{object_id, Kind, Oid};
 use repo::Repo;
+use select::{select, Pick, Selection};
+use tree::{build, components, Dir};
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -198,343 +205,6 @@ impl std::fmt::Display for LeftOut {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Trees
-
-enum Node {
-    Blob(Mode, Oid),
-    Dir(Dir),
-}
-
-#[derive(Default)]
-struct Dir {
-    entries: BTreeMap<Vec<u8>, Node>,
-    id: Option<Oid>,
-}
-
-/// A path that is both a file and a directory in one tree.
-struct Conflict;
-
-impl Dir {
-    fn insert(&mut self, comps: &[&[u8]], mode: Mode, id: Oid) -> Result<(), Conflict> {
-        self.id = None;
-        let (first, rest) = comps.split_first().expect("a path has a component");
-        if rest.is_empty() {
-            if let Some(Node::Dir(_)) = self.entries.get(*first) {
-                return Err(Conflict);
-            }
-            self.entries.insert(first.to_vec(), Node::Blob(mode, id));
-            return Ok(());
-        }
-        let child = self
-            .entries
-            .entry(first.to_vec())
-            .or_insert_with(|| Node::Dir(Dir::default()));
-        match child {
-            Node::Dir(d) => d.insert(rest, mode, id),
-            Node::Blob(..) => Err(Conflict),
-        }
-    }
-
-    fn remove(&mut self, comps: &[&[u8]]) {
-        let (first, rest) = comps.split_first().expect("a path has a component");
-        if rest.is_empty() {
-            if self.entries.remove(*first).is_some() {
-                self.id = None;
-            }
-            return;
-        }
-        if let Some(Node::Dir(d)) = self.entries.get_mut(*first) {
-            d.remove(rest);
-            if d.id.is_none() {
-                self.id = None;
-            }
-            if d.entries.is_empty() {
-                self.entries.remove(*first);
-            }
-        }
-    }
-
-    /// The tree id, serializing only directories whose id is not cached.
-    fn hash(&mut self, out: &mut Objects) -> std::io::Result<Oid> {
-        if let Some(id) = self.id {
-            return Ok(id);
-        }
-        let mut rows: Vec<(&[u8], bool, &'static [u8], Oid)> = Vec::new();
-        for (name, node) in self.entries.iter_mut() {
-            match node {
-                Node::Blob(mode, id) => rows.push((name, false, mode_bytes(*mode), *id)),
-                Node::Dir(d) => {
-                    let id = d.hash(out)?;
-                    rows.push((name, true, b"40000", id));
-                }
-            }
-        }
-        // Git orders entries as if a directory's name ended with '/'.
-        rows.sort_unstable_by(|a, b| {
-            let ka = a.0.iter().chain(if a.1 { &b"/"[..] } else { &b""[..] });
-            let kb = b.0.iter().chain(if b.1 { &b"/"[..] } else { &b""[..] });
-            ka.cmp(kb)
-        });
-        let mut buf = Vec::with_capacity(rows.len() * 40);
-        for (name, _, mode, id) in &rows {
-            buf.extend_from_slice(mode);
-            buf.push(b' ');
-            buf.extend_from_slice(name);
-            buf.push(0);
-            buf.extend_from_slice(id);
-        }
-        let id = object_id(Kind::Tree, &buf);
-        out.put(Kind::Tree, id, &buf)?;
-        self.id = Some(id);
-        Ok(id)
-    }
-}
-
-fn mode_bytes(mode: Mode) -> &'static [u8] {
-    match mode {
-        // Git knows no other modes: who may read a file is not exported, so the
-        // commit ids of a history do not depend on it.
-        Mode::File | Mode::PrivateFile | Mode::GroupFile => b"100644",
-        Mode::Exec | Mode::PrivateExec | Mode::GroupExec => b"100755",
-        Mode::Symlink => b"120000",
-    }
-}
-
-fn components(path: &[u8]) -> Vec<&[u8]> {
-    path.split(|&b| b == b'/').collect()
-}
-
-// ---------------------------------------------------------------------------------
-// Objects
-
-/// Where objects go: a pack when writing; nowhere while recomputing what the
-/// repository already has.
-struct Objects {
-    pack_dir: PathBuf,
-    pack: Option<PackWriter>,
-    /// Objects the repository has or this pack holds.
-    known: HashSet<Oid>,
-    write: bool,
-}
-
-impl Objects {
-    fn put(&mut self, kind: Kind, id: Oid, raw: &[u8]) -> std::io::Result<()> {
-        self.put_deflated(kind, id, raw.len() as u64, None, raw)
-    }
-
-    fn put_deflated(
-        &mut self,
-        kind: Kind,
-        id: Oid,
-        raw_len: u64,
-        deflated: Option<&[u8]>,
-        raw: &[u8],
-    ) -> std::io::Result<()> {
-        if !self.known.insert(id) || !self.write {
-            return Ok(());
-        }
-        if self.pack.is_none() {
-            self.pack = Some(PackWriter::create(&self.pack_dir)?);
-        }
-        let pack = self.pack.as_mut().expect("just created");
-        match deflated {
-            Some(d) => pack.add(kind, id, raw_len, d),
-            None => pack.add(kind, id, raw_len, &pack::deflate(raw)),
-        }
-    }
-}
-
-impl Drop for Objects {
-    /// An export that fails leaves no temporary pack behind.
-    fn drop(&mut self) {
-        if let Some(pack) = self.pack.take() {
-            pack.abandon();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// Blobs
-
-/// Blob ids by content hash, and the new ones since the last `take_new`.
-struct Blobs {
-    ids: HashMap<BlobHash, Oid>,
-    new: Vec<(BlobHash, Oid)>,
-    bytes: u64,
-}
-
-/// Content read per parallel round, so memory stays bounded.
-const BLOB_ROUND_BYTES: u64 = 64 << 20;
-
-impl Blobs {
-    /// Makes sure every hash in `wanted` has an id, reading, hashing and (when
-    /// writing) deflating the missing ones on all cores.
-    fn resolve(
-        &mut self,
-        store: &Store,
-        wanted: Vec<(BlobHash, u64)>,
-        out: &mut Objects,
-        progress: &dyn Fn(u64),
-    ) -> Result<(), ExportError> {
-        use rayon::prelude::*;
-        let mut seen = HashSet::new();
-        let missing: Vec<(BlobHash, u64)> = wanted
-            .into_iter()
-            .filter(|(h, _)| !self.ids.contains_key(h) && seen.insert(*h))
-            .collect();
-        let mut start = 0;
-        while start < missing.len() {
-            let mut end = start;
-            let mut sum = 0;
-            while end < missing.len() && (end == start || sum + missing[end].1 <= BLOB_ROUND_BYTES)
-            {
-                sum += missing[end].1;
-                end += 1;
-            }
-            let write = out.write;
-            let known = &out.known;
-            let done: Vec<(BlobHash, Oid, u64, Option<Vec<u8>>)> = missing[start..end]
-                .par_iter()
-                .map(|(h, _)| -> Result<_, StoreError> {
-                    let bytes = store.blob_bytes(h)?;
-                    let id = object_id(Kind::Blob, &bytes);
-                    let deflated = (write && !known.contains(&id)).then(|| pack::deflate(&bytes));
-                    Ok((*h, id, bytes.len() as u64, deflated))
-                })
-                .collect::<Result<_, _>>()?;
-            for (h, id, len, deflated) in done {
-                if let Some(d) = &deflated {
-                    out.put_deflated(Kind::Blob, id, len, Some(d), &[])
-                        .map_err(|source| ExportError::Io {
-                            path: out.pack_dir.clone(),
-                            source,
-                        })?;
-                } else {
-                    out.known.insert(id);
-                }
-                self.ids.insert(h, id);
-                self.new.push((h, id));
-                self.bytes += len;
-            }
-            progress(self.bytes);
-            start = end;
-        }
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// The export
-
-fn check_author(author: &str) -> Result<(), ExportError> {
-    let bad = || {
-        ExportError::Options(format!(
-            "--author {author:?} is not of the form \"Name <mail>\""
-        ))
-    };
-    let (name, rest) = author.split_once('<').ok_or_else(bad)?;
-    let mail = rest.strip_suffix('>').ok_or_else(bad)?;
-    if name.trim().is_empty()
-        || !name.ends_with(' ')
-        || mail.contains(['<', '>'])
-        || name.contains('>')
-        || author.contains(['\n', '\0'])
-    {
-        return Err(bad());
-    }
-    Ok(())
-}
-
-fn commit_object(
-    tree: &Oid,
-    parent: Option<&Oid>,
-    author: &str,
-    cp: &Checkpoint,
-    squashed: usize,
-) -> Vec<u8> {
-    let secs = cp.time_ns.div_euclid(1_000_000_000);
-    let mut s = format!("tree {}\n", pack::hex(tree));
-    if let Some(p) = parent {
-        s.push_str(&format!("parent {}\n", pack::hex(p)));
-    }
-    s.push_str(&format!("author {author} {secs} +0000\n"));
-    s.push_str(&format!("committer {author} {secs} +0000\n\n"));
-    s.push_str(&format!("tl checkpoint {} ({})", cp.id, cp.kind.as_str()));
-    let message = cp.message.as_deref().unwrap_or("").replace('\0', " ");
-    let mut lines = message.trim().lines();
-    if let Some(first) = lines.next() {
-        s.push_str(": ");
-        s.push_str(first);
-    }
-    s.push('\n');
-    let body: Vec<&str> = lines.collect();
-    let body = body.join("\n");
-    if !body.trim().is_empty() {
-        s.push('\n');
-        s.push_str(body.trim());
-        s.push('\n');
-    }
-    s.push_str(&format!(
-        "\nTl-Checkpoint: {}\nTl-Seq: {}\n",
-        crate::catalog::hex(&cp.chain),
-        cp.seq
-    ));
-    if squashed > 1 {
-        s.push_str(&format!("Tl-Squashed: {squashed}\n"));
-    }
-    s.into_bytes()
-}
-
-/// Which checkpoints become commits: (index, how many checkpoints it stands for).
-/// Also the number held back in a window still open, and when it closes.
-fn select(
-    cps: &[Checkpoint],
-    from: usize,
-    first_export: bool,
-    opts: &ExportOptions,
-) -> (Vec<(usize, usize)>, usize, Option<i64>) {
-    let candidates: Vec<usize> = (from..cps.len())
-        .filter(|&i| !first_export || opts.since_ns.is_none_or(|s| cps[i].time_ns >= s))
-        .filter(|&i| opts.until_ns.is_none_or(|u| cps[i].time_ns <= u))
-        .collect();
-    let Some(every) = opts.every_ns else {
-        return (candidates.into_iter().map(|i| (i, 1)).collect(), 0, None);
-    };
-    let mut picks: Vec<(usize, usize)> = Vec::new();
-    let mut last_window = None;
-    for &i in &candidates {
-        let w = cps[i].time_ns.div_euclid(every);
-        if last_window == Some(w) {
-            let p = picks.last_mut().expect("a window has a pick");
-            *p = (i, p.1 + 1);
-        } else {
-            picks.push((i, 1));
-            last_window = Some(w);
-        }
-    }
-    if let Some(&(i, n)) = picks.last() {
-        let end = (cps[i].time_ns.div_euclid(every) + 1).saturating_mul(every);
-        if end > opts.now_ns {
-            picks.pop();
-            return (picks, n, Some(end));
-        }
-    }
-    (picks, 0, None)
-}
-
-/// Builds the directory tree of the entries a commit keeps (see [`filter`]).
-fn build(keep: &[(&[u8], &Entry)], blobs: &Blobs, cp: &Checkpoint) -> Result<Dir, ExportError> {
-    let mut root = Dir::default();
-    for (p, e) in keep {
-        let id = blobs.ids[&e.hash];
-        if root.insert(&components(p), e.mode, id).is_err() {
-            return Err(conflict(p, cp));
-        }
-    }
-    Ok(root)
-}
-
 /// Exports the store's checkpoints into a Git repository; see the module docs.
 pub fn export(
     store: &Store,
@@ -641,12 +311,23 @@ pub fn export(
     out.write = found_tip;
 
     let from = prev_idx.map(|i| i + 1).unwrap_or(0);
-    let (picks, held, window_end) = select(cps, from, cont.is_none(), opts);
-    report.held_back = held;
-    report.open_window_ends_ns = window_end;
+    let Selection {
+        picks,
+        held_back,
+        open_window_ends_ns,
+    } = select(cps, from, cont.is_none(), opts);
+    report.held_back = held_back;
+    report.open_window_ends_ns = open_window_ends_ns;
     let total = picks.len() as u64;
     let mut commits_written = 0;
-    for (n, &(idx, squashed)) in picks.iter().enumerate() {
+    for (
+        n,
+        &Pick {
+            index: idx,
+            stands_for: squashed,
+        },
+    ) in picks.iter().enumerate()
+    {
         let cp = &cps[idx];
         let mut skipped: Vec<Skipped> = Vec::new();
         match (&mut root, prev_idx) {
@@ -792,6 +473,7 @@ pub fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Mode;
 
     #[test]
     fn authors() {

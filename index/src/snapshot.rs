@@ -30,19 +30,23 @@
 //! relative pointers a body is at most [`BODY_LEN_MAX`] bytes (about 2 GiB, in the
 //! order of 25 million entries with short paths).
 
+mod check;
 mod raw;
 #[cfg(test)]
 mod tests;
+mod write;
+
+pub use check::validate_bytes;
+use check::{check_body, check_file_len, parse_header, Header};
+pub use write::write_snapshot;
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use rkyv::util::AlignedVec;
 
-use tl_wal::private_fs;
-
-use crate::types::{BlobHash, Entry, Mode, Tree, MODE_CODE_MAX_V1};
+use crate::types::{BlobHash, Entry, Mode, Tree};
 
 /// First eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"TLSNAP\0\0";
@@ -338,98 +342,6 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Serializes header + padding + body. Does not check the body's invariants, so
-/// tests can build hostile files with valid checksums through it.
-fn encode_file(meta: &SnapshotMeta, body: &SnapshotBody) -> Result<Vec<u8>, SnapshotError> {
-    let archived =
-        rkyv::to_bytes::<rkyv::rancor::Error>(body).map_err(|e| SnapshotError::Encode {
-            lsn: meta.lsn,
-            message: e.to_string(),
-        })?;
-    let body_len = archived.len() as u64;
-    if body_len > BODY_LEN_MAX {
-        return Err(SnapshotError::Encode {
-            lsn: meta.lsn,
-            message: format!("body of {body_len} bytes exceeds {BODY_LEN_MAX}"),
-        });
-    }
-    let mut out = Vec::with_capacity(BODY_OFFSET + archived.len());
-    out.extend_from_slice(&encode_header(meta, body.entries.len() as u64, &archived));
-    out.extend_from_slice(&archived);
-    Ok(out)
-}
-
-/// The header and its zero padding, `BODY_OFFSET` bytes.
-fn encode_header(meta: &SnapshotMeta, entry_count: u64, body: &[u8]) -> [u8; BODY_OFFSET] {
-    let mut h = [0u8; BODY_OFFSET];
-    h[0..8].copy_from_slice(&MAGIC);
-    h[OFF_VERSION..][..4].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    h[OFF_HEADER_LEN..][..4].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
-    h[OFF_FLAGS..][..4].copy_from_slice(&FLAGS.to_le_bytes());
-    h[OFF_TIMELINE..][..4].copy_from_slice(&meta.timeline.to_le_bytes());
-    h[OFF_LSN..][..8].copy_from_slice(&meta.lsn.to_le_bytes());
-    h[OFF_TIME_NS..][..8].copy_from_slice(&meta.time_ns.to_le_bytes());
-    h[OFF_SEQ..][..8].copy_from_slice(&meta.seq.to_le_bytes());
-    h[OFF_CHAIN..][..32].copy_from_slice(&meta.chain);
-    h[OFF_ENTRY_COUNT..][..8].copy_from_slice(&entry_count.to_le_bytes());
-    h[OFF_BODY_LEN..][..8].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    h[OFF_BODY_HASH..][..32].copy_from_slice(blake3::hash(body).as_bytes());
-    let crc = crc32fast::hash(&h[..OFF_HEADER_CRC]);
-    h[OFF_HEADER_CRC..][..4].copy_from_slice(&crc.to_le_bytes());
-    h
-}
-
-/// Writes the snapshot of `tree` at `meta.lsn` into `dir` and returns its path.
-///
-/// The file is written under a temporary name, fsynced, renamed to
-/// [`file_name`]`(meta.lsn)` (replacing any file of that name) and the directory is
-/// fsynced, so after a crash the name holds either nothing or the whole snapshot.
-/// On error the temporary file is removed (best effort); since a snapshot is a
-/// cache, the caller may simply try again later.
-pub fn write_snapshot(
-    dir: &Path,
-    meta: &SnapshotMeta,
-    tree: &Tree,
-) -> Result<PathBuf, SnapshotError> {
-    if tree.contains_key(&b""[..]) {
-        return Err(SnapshotError::Encode {
-            lsn: meta.lsn,
-            message: "empty path in tree".into(),
-        });
-    }
-    // A BTreeMap iterates in byte order of its keys, which is the order the format
-    // requires; no sort needed, and keys are unique.
-    let body = SnapshotBody {
-        entries: tree.iter().map(|(p, e)| SnapEntry::new(p, e)).collect(),
-    };
-    let bytes = encode_file(meta, &body)?;
-    drop(body);
-    // Pair assertion: what we are about to write must read back.
-    debug_assert_eq!(validate_bytes(&bytes).ok(), Some(*meta));
-
-    let target = dir.join(file_name(meta.lsn));
-    // An unpredictable temporary name, O_EXCL|O_NOFOLLOW, owner-only (see
-    // `tl_wal::private_fs`): a symlink planted in `.tl/snapshots/` is never followed.
-    let (temp, file) = private_fs::create_temp(&target).map_err(io_err(&target))?;
-    let result = write_synced(&temp, file, &bytes).and_then(|()| {
-        private_fs::replace(&temp, &target).map_err(io_err(&target))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result.map(|()| target)
-}
-
-fn write_synced(path: &Path, mut file: File, bytes: &[u8]) -> Result<(), SnapshotError> {
-    file.write_all(bytes).map_err(io_err(path))?;
-    // A failed fsync leaves this temp file in an unknown state; it is removed and never
-    // renamed, so the "fsyncgate" false success of a retried fsync cannot happen here.
-    file.sync_all().map_err(io_err(path))
-}
-
 /// Snapshot files in `dir` as `(lsn, path)`, sorted by LSN. Names that are not
 /// exactly `<20 digits>.snap` (temp files, strays) are ignored. A missing `dir`
 /// holds no snapshots.
@@ -458,218 +370,6 @@ pub fn newest_at_or_before(dir: &Path, lsn: u64) -> Result<Option<(u64, PathBuf)
         .into_iter()
         .rev()
         .find(|(l, _)| *l <= lsn))
-}
-
-fn le_u32(bytes: &[u8], offset: usize) -> u32 {
-    u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"))
-}
-
-fn le_u64(bytes: &[u8], offset: usize) -> u64 {
-    u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("8 bytes"))
-}
-
-/// The parsed, checked header.
-struct Header {
-    /// The format version (mode codes above 2 only from version 2).
-    version: u32,
-    meta: SnapshotMeta,
-    entry_count: u64,
-    body_len: u64,
-    body_hash: [u8; 32],
-}
-
-/// Checks the header in `bytes` (which may be the whole file or just a prefix of
-/// it). Order: magic, version (a future version may move every other field), the
-/// crc, then the values the crc covers, before anything is sized by them.
-fn parse_header(file: &Path, bytes: &[u8]) -> Result<Header, SnapshotError> {
-    let truncated = |expected: usize| SnapshotError::Truncated {
-        file: file.to_path_buf(),
-        expected: expected as u64,
-        found: bytes.len() as u64,
-    };
-    if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
-        if bytes.len() < MAGIC.len() && MAGIC.starts_with(bytes) {
-            return Err(truncated(BODY_OFFSET));
-        }
-        return Err(SnapshotError::BadMagic {
-            file: file.to_path_buf(),
-            found: bytes[..bytes.len().min(MAGIC.len())].to_vec(),
-        });
-    }
-    if bytes.len() < OFF_VERSION + 4 {
-        return Err(truncated(BODY_OFFSET));
-    }
-    let version = le_u32(bytes, OFF_VERSION);
-    if !(FORMAT_VERSION_MIN..=FORMAT_VERSION).contains(&version) {
-        return Err(SnapshotError::UnsupportedVersion {
-            file: file.to_path_buf(),
-            found: version,
-        });
-    }
-    if bytes.len() < BODY_OFFSET {
-        return Err(truncated(BODY_OFFSET));
-    }
-    let stored = le_u32(bytes, OFF_HEADER_CRC);
-    let computed = crc32fast::hash(&bytes[..OFF_HEADER_CRC]);
-    if stored != computed {
-        return Err(SnapshotError::HeaderChecksum {
-            file: file.to_path_buf(),
-            stored,
-            computed,
-        });
-    }
-    let bad = |field, offset, found: u64, expected: String| SnapshotError::BadHeader {
-        file: file.to_path_buf(),
-        field,
-        offset,
-        found,
-        expected,
-    };
-    let header_len = le_u32(bytes, OFF_HEADER_LEN);
-    if header_len as usize != HEADER_LEN {
-        return Err(bad(
-            "header_len",
-            OFF_HEADER_LEN,
-            header_len.into(),
-            HEADER_LEN.to_string(),
-        ));
-    }
-    let flags = le_u32(bytes, OFF_FLAGS);
-    if flags != FLAGS {
-        return Err(bad("flags", OFF_FLAGS, flags.into(), format!("{FLAGS:#x}")));
-    }
-    // The padding is not under the crc; requiring zeros makes every header byte checked.
-    if let Some(i) = bytes[HEADER_LEN..BODY_OFFSET].iter().position(|&b| b != 0) {
-        let offset = HEADER_LEN + i;
-        return Err(bad("padding", offset, bytes[offset].into(), "0".into()));
-    }
-    let body_len = le_u64(bytes, OFF_BODY_LEN);
-    if body_len > BODY_LEN_MAX {
-        return Err(bad(
-            "body_len",
-            OFF_BODY_LEN,
-            body_len,
-            format!("<= {BODY_LEN_MAX}"),
-        ));
-    }
-    let mut chain = [0u8; 32];
-    chain.copy_from_slice(&bytes[OFF_CHAIN..OFF_CHAIN + 32]);
-    let mut body_hash = [0u8; 32];
-    body_hash.copy_from_slice(&bytes[OFF_BODY_HASH..OFF_BODY_HASH + 32]);
-    Ok(Header {
-        version,
-        meta: SnapshotMeta {
-            lsn: le_u64(bytes, OFF_LSN),
-            time_ns: le_u64(bytes, OFF_TIME_NS) as i64,
-            timeline: le_u32(bytes, OFF_TIMELINE),
-            seq: le_u64(bytes, OFF_SEQ),
-            chain,
-        },
-        entry_count: le_u64(bytes, OFF_ENTRY_COUNT),
-        body_len,
-        body_hash,
-    })
-}
-
-/// Checks that a file of `file_len` bytes is exactly header + body.
-fn check_file_len(file: &Path, header: &Header, file_len: u64) -> Result<(), SnapshotError> {
-    let expected = BODY_OFFSET as u64 + header.body_len;
-    if file_len < expected {
-        return Err(SnapshotError::Truncated {
-            file: file.to_path_buf(),
-            expected,
-            found: file_len,
-        });
-    }
-    if file_len > expected {
-        return Err(SnapshotError::TrailingBytes {
-            file: file.to_path_buf(),
-            expected,
-            found: file_len,
-        });
-    }
-    Ok(())
-}
-
-/// Checks the body against the header: BLAKE3, then rkyv validation, then our own
-/// invariants. `body` must be 16-byte aligned and exactly `header.body_len` long
-/// (rkyv finds the root at the end of the slice).
-fn check_body(file: &Path, header: &Header, body: &[u8]) -> Result<(), SnapshotError> {
-    assert_eq!(
-        body.len() as u64,
-        header.body_len,
-        "body sliced to the header's body_len"
-    );
-    let computed = blake3::hash(body);
-    if computed.as_bytes() != &header.body_hash {
-        return Err(SnapshotError::BodyChecksum {
-            file: file.to_path_buf(),
-            body_len: header.body_len,
-            stored: BlobHash(header.body_hash).to_hex(),
-            computed: computed.to_hex().to_string(),
-        });
-    }
-    let archived =
-        rkyv::access::<ArchivedSnapshotBody, rkyv::rancor::Error>(body).map_err(|e| {
-            SnapshotError::Invalid {
-                file: file.to_path_buf(),
-                message: e.to_string(),
-            }
-        })?;
-    check_invariants(file, header, archived)
-}
-
-/// What rkyv validation cannot know: order, uniqueness, non-empty paths, known modes,
-/// and agreement with the header's entry count.
-fn check_invariants(
-    file: &Path,
-    header: &Header,
-    body: &ArchivedSnapshotBody,
-) -> Result<(), SnapshotError> {
-    let entries = body.entries.as_slice();
-    if entries.len() as u64 != header.entry_count {
-        return Err(SnapshotError::EntryCount {
-            file: file.to_path_buf(),
-            header: header.entry_count,
-            body: entries.len() as u64,
-        });
-    }
-    for (index, entry) in entries.iter().enumerate() {
-        let bad = |reason: String| SnapshotError::BadEntry {
-            file: file.to_path_buf(),
-            index: index as u64,
-            reason,
-        };
-        if entry.path.is_empty() {
-            return Err(bad("empty path".into()));
-        }
-        if Mode::from_code(entry.mode).is_none()
-            || (header.version < 2 && entry.mode > MODE_CODE_MAX_V1)
-        {
-            return Err(bad(format!("unknown mode code {}", entry.mode)));
-        }
-        if index > 0 && entries[index - 1].path.as_slice() >= entry.path.as_slice() {
-            return Err(SnapshotError::Unsorted {
-                file: file.to_path_buf(),
-                index: index as u64,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Fully validates a snapshot file's bytes without keeping them, as
-/// [`Snapshot::open`] does, and returns its metadata. For fuzz targets and `tl fsck`.
-/// Never panics, whatever the input.
-pub fn validate_bytes(bytes: &[u8]) -> Result<SnapshotMeta, SnapshotError> {
-    let file = Path::new("<memory>");
-    let header = parse_header(file, bytes)?;
-    check_file_len(file, &header, bytes.len() as u64)?;
-    // rkyv needs an aligned body; the caller's slice may be anywhere.
-    let mut body = AlignedVec::<16>::with_capacity(header.body_len as usize);
-    body.extend_from_slice(&bytes[BODY_OFFSET..]);
-    check_body(file, &header, &body)?;
-    Ok(header.meta)
 }
 
 /// An opened, fully validated snapshot. Lookups read the archive in place: nothing

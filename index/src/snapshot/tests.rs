@@ -7,6 +7,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+use super::check::{le_u32, le_u64};
+use super::write::encode_file;
 use super::*;
 
 fn entry(seed: u64) -> Entry {

@@ -9,24 +9,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{ok, tl};
+use crate::util::{git, ok, tl};
 use serde_json::Value;
-
-fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git is missing: install it with `apt-get install git` (bash .ci/test does)");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// Every entry below `dir`: "file"/"exec" + bytes, or "link" + target.
 fn listing(dir: &Path) -> BTreeMap<String, (&'static str, Vec<u8>)> {

@@ -9,30 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::daemon::{write, Daemon};
-use crate::util::{fails, ok, tl};
-
-/// Runs git in `dir`; fails naming how to install it when it is missing.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=master",
-        ])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("git is needed for this test ({e}): apt-get install git"));
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::util::{fails, git_text, ok, tl};
 
 /// Polls `f` until true or `within` passes.
 fn eventually(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
@@ -53,14 +30,14 @@ fn alive(pid: u32) -> bool {
 fn init_in_a_git_work_tree_keeps_tl_out_of_git() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
-    git(root, &["init", "-q"]);
+    git_text(root, &["init", "-q"]);
     fs::write(root.join("a.txt"), "a").unwrap();
     let out = ok(root, &["init"]);
     assert!(out.contains(".git/info/exclude"), "{out}");
     ok(root, &["checkpoint"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "one"]);
-    let tracked = git(root, &["ls-files"]);
+    git_text(root, &["add", "-A"]);
+    git_text(root, &["commit", "-q", "-m", "one"]);
+    let tracked = git_text(root, &["ls-files"]);
     assert_eq!(tracked, "a.txt\n");
     // A second init elsewhere in the same repository adds nothing twice.
     fs::create_dir(root.join("sub")).unwrap();
@@ -74,14 +51,14 @@ fn init_in_a_git_work_tree_keeps_tl_out_of_git() {
 fn a_command_warns_when_git_tracks_tl() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
-    git(root, &["init", "-q"]);
+    git_text(root, &["init", "-q"]);
     fs::write(root.join("a.txt"), "a").unwrap();
     ok(root, &["init"]);
     ok(root, &["checkpoint"]);
     let clean = tl(root, &["log"]);
     assert!(String::from_utf8_lossy(&clean.stderr).is_empty());
-    git(root, &["add", "-f", ".tl/wal"]);
-    git(root, &["commit", "-q", "-m", "oops"]);
+    git_text(root, &["add", "-f", ".tl/wal"]);
+    git_text(root, &["commit", "-q", "-m", "oops"]);
     for args in [&["log"][..], &["status"][..]] {
         let out = tl(root, args);
         assert!(out.status.success());
@@ -100,15 +77,15 @@ fn the_daemon_stops_loudly_when_git_rewinds_its_log() {
     let d = Daemon::start(20);
     let root = d.root();
     let pid = d.pid();
-    git(&root, &["init", "-q"]);
+    git_text(&root, &["init", "-q"]);
     write(&root, "a.txt", "one");
     ok(&root, &["checkpoint", "-m", "one"]);
-    git(&root, &["add", "-f", "a.txt", ".tl/wal"]);
-    git(&root, &["commit", "-q", "-m", "with the log"]);
+    git_text(&root, &["add", "-f", "a.txt", ".tl/wal"]);
+    git_text(&root, &["commit", "-q", "-m", "with the log"]);
     write(&root, "a.txt", "two");
     ok(&root, &["checkpoint", "-m", "two"]);
     // The log goes back to the commit's copy.
-    git(&root, &["checkout", "--", ".tl/wal"]);
+    git_text(&root, &["checkout", "--", ".tl/wal"]);
     eventually(Duration::from_secs(10), "the daemon kept running", || {
         !alive(pid)
     });

@@ -6,26 +6,9 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
-use crate::util::{ok, tl};
+use crate::util::{git_text, ok, tl};
 use serde_json::Value;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("this test needs git: install it with `apt-get install git`");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Runs `tl ARGS`, asserts success, returns (stdout, stderr).
 fn ok_warned(dir: &Path, args: &[&str]) -> (String, String) {
@@ -68,10 +51,10 @@ fn export_git_leaves_out_gitmodules_git_refuses_with_a_warning_and_fsck_strict_i
     let repo_arg = repo.path().to_str().unwrap();
     let (out, err) = ok_warned(root, &["export-git", "--repo", repo_arg]);
     assert!(out.contains("Exported 3 commit(s)"), "{out}");
-    git(repo.path(), &["fsck", "--strict", "--no-dangling"]);
+    git_text(repo.path(), &["fsck", "--strict", "--no-dangling"]);
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
     assert_eq!(warnings.len(), 2, "{err}");
-    let commits = git(repo.path(), &["rev-list", "--reverse", "refs/tl/main"]);
+    let commits = git_text(repo.path(), &["rev-list", "--reverse", "refs/tl/main"]);
     let commits: Vec<&str> = commits.lines().collect();
     for (i, (w, word)) in warnings
         .iter()
@@ -81,7 +64,7 @@ fn export_git_leaves_out_gitmodules_git_refuses_with_a_warning_and_fsck_strict_i
         assert!(w.contains(&expected[i]), "{w}");
         assert!(w.contains(&commits[i + 1][..12]), "{w}");
         assert!(w.contains(".gitmodules") && w.contains(word), "{w}");
-        let files = git(
+        let files = git_text(
             repo.path(),
             &["ls-tree", "-r", "--name-only", commits[i + 1]],
         );
@@ -142,7 +125,7 @@ fn a_captured_dot_git_in_capitals_exports_and_replays_with_a_warning_and_later_e
     assert!(out.contains("Exported 2 commit(s)"), "{out}");
     assert!(err.contains(".GIT/hooks/post-checkout"), "{err}");
     assert!(err.contains(&first), "{err}");
-    git(repo.path(), &["fsck", "--strict", "--no-dangling"]);
+    git_text(repo.path(), &["fsck", "--strict", "--no-dangling"]);
 
     // Replay in place restores the rest, warns, and leaves the file alone.
     let (out, err) = ok_warned(root, &["replay", "--to", &first]);
@@ -176,7 +159,7 @@ fn a_captured_dot_git_in_capitals_exports_and_replays_with_a_warning_and_later_e
     let (out, err) = ok_warned(root, &["export-git", "--repo", repo_arg]);
     assert!(out.contains("Exported"), "{out}");
     assert!(err.is_empty(), "{err}");
-    git(repo.path(), &["fsck", "--strict", "--no-dangling"]);
+    git_text(repo.path(), &["fsck", "--strict", "--no-dangling"]);
     let (out, _) = ok_warned(root, &["export-git", "--repo", repo_arg]);
     assert!(out.starts_with("Nothing new to export"), "{out}");
 }

@@ -43,3 +43,33 @@ pub fn fails(dir: &Path, args: &[&str]) -> String {
 pub fn json(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&ok(dir, args)).unwrap()
 }
+
+/// Runs git in `dir` with no user or system configuration (an identity and the
+/// default branch `master` given on the command line); asserts success, returns
+/// stdout. Fails naming how to install git when it is missing.
+pub fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(["-c", "init.defaultBranch=master"])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "git is missing ({e}): install it with `apt-get install git` (bash .ci/test does)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// [`git`], its output as text.
+pub fn git_text(dir: &Path, args: &[&str]) -> String {
+    String::from_utf8(git(dir, args)).unwrap()
+}

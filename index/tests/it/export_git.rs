@@ -5,33 +5,13 @@
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
 
 use tl_index::export_git::{export, ExportError, ExportOptions, ExportReport};
 use tl_index::record::CommitKind;
 use tl_index::store::Store;
 use tl_index::Mode;
 
-/// Runs git with no user or system configuration; panics on failure.
-fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "u")
-        .env("GIT_AUTHOR_EMAIL", "u@x")
-        .env("GIT_COMMITTER_NAME", "u")
-        .env("GIT_COMMITTER_EMAIL", "u@x")
-        .output()
-        .expect("git is missing: install it with `apt-get install git` (bash .ci/test does)");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
+use crate::support::git;
 
 fn text(b: Vec<u8>) -> String {
     String::from_utf8(b).unwrap()

@@ -4,42 +4,16 @@
 //! exported, `git fsck --strict` is clean, and later exports keep working.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use tl_index::export_git::{export, ExportOptions, ExportReport};
 use tl_index::record::CommitKind;
 use tl_index::store::Store;
 
-/// Runs git with no user or system configuration; `Err(stderr)` on failure.
-fn try_git(dir: &Path, args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
-    let mut child = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "u")
-        .env("GIT_AUTHOR_EMAIL", "u@x")
-        .env("GIT_COMMITTER_NAME", "u")
-        .env("GIT_COMMITTER_EMAIL", "u@x")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("these tests need git: install it with `apt-get install git`");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
+use crate::support::try_git;
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    String::from_utf8(try_git(dir, args, b"").unwrap_or_else(|e| panic!("git {args:?}: {e}")))
-        .unwrap()
+    String::from_utf8(crate::support::git(dir, args)).unwrap()
 }
 
 fn export_into(store: &Store, repo: &Path) -> ExportReport {

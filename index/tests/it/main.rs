@@ -8,4 +8,5 @@ mod private;
 mod restore;
 mod restore_guard;
 mod store;
+mod support;
 mod v1_store;

@@ -15,6 +15,8 @@ use tl_index::restore::{materialize, MaterializeOptions, MaterializeReport, Rest
 use tl_index::store::Store;
 use tl_index::{Entry, Tree};
 
+use crate::support::project;
+
 /// What a path holds, as read back from disk independently of `tl`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Item {
@@ -282,14 +284,6 @@ proptest! {
 }
 
 // ---------------------------------------------------------------- plain cases
-
-fn project() -> (tempfile::TempDir, std::path::PathBuf, Store) {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("project");
-    fs::create_dir(&root).unwrap();
-    let store = Store::init(&root).unwrap();
-    (tmp, root, store)
-}
 
 #[test]
 fn replay_into_a_dirty_tree_then_again_writes_nothing() {

@@ -13,13 +13,7 @@ use tl_index::restore::{
 };
 use tl_index::store::Store;
 
-fn project() -> (tempfile::TempDir, std::path::PathBuf, Store) {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("project");
-    fs::create_dir(&root).unwrap();
-    let store = Store::init(&root).unwrap();
-    (tmp, root, store)
-}
+use crate::support::project;
 
 /// Runs `edit` once the plan is made, before anything is written.
 struct EditAfterPlan<F: Fn()>(F);

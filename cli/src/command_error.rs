@@ -12,7 +12,7 @@
 
 use std::process::ExitCode;
 
-use crate::commands::StillLocked;
+use crate::cli_util::StillLocked;
 
 /// The exit codes, as `tl --help` lists them.
 pub const EXIT_CODES_HELP: &str = "Exit codes:\n  0  success\n  1  an error\n  2  usage: \

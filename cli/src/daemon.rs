@@ -105,7 +105,7 @@ pub fn live_pid(root: &Path) -> Option<u32> {
 pub fn open_writer(root: &Path) -> Result<Store> {
     match Store::open(root) {
         Ok(s) => {
-            crate::commands::report_tightened(&s);
+            crate::cli_util::report_tightened(&s);
             Ok(s)
         }
         Err(StoreError::Open(tl_wal::OpenError::Locked { .. })) => match live_pid(root) {

@@ -11,20 +11,37 @@ use tl_index::store::{Store, StoreError};
 use tl_index::timespec::format_rfc3339;
 use tl_index::types::{Entry, Mode, Tree};
 
-use super::{open_read, rel_path};
+use crate::cli_util::{open_read, rel_path};
 use crate::command_error::CommandError;
 use crate::output::path as show_path;
 use tl_index::pathsafe::is_under;
 
-/// What `tl diff` was asked.
-pub struct Args {
-    pub a: String,
-    /// Words after A before `--`: B (when it is a point in history) and paths.
-    pub rest: Vec<String>,
-    /// Paths after `--`.
-    pub paths: Vec<PathBuf>,
-    pub stat: bool,
-    pub json: bool,
+/// Show the differences between two points (B defaults to the working directory).
+///
+/// Words after A are B when they name a point in history (and no file), else
+/// paths; everything after `--` is a path.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  tl diff 10m\n  tl diff a1b2c3 d4e5f6 --stat\n  \
+                  tl diff a1b2c3 src/main.rs\n  tl diff 1h -- src/\n"
+)]
+pub struct DiffArgs {
+    #[arg(value_name = "A", help = time_help!("The older point A, a time T."))]
+    a: String,
+    /// The newer point B (a time, as for A; default: the files on disk now),
+    /// then the files or directories to limit the diff to.
+    #[arg(value_name = "B|PATH")]
+    rest: Vec<String>,
+    /// Only a summary: each changed path with its line counts.
+    #[arg(long)]
+    stat: bool,
+    /// Print the changed files as one JSON object (see JSON.md).
+    #[arg(long)]
+    json: bool,
+    /// Files or directories to limit the diff to, taken as paths even when they
+    /// read as a time.
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
 }
 
 /// git's rule: content with a NUL byte in its first 8000 bytes is binary.
@@ -144,7 +161,8 @@ fn resolve_from(store: &Store, a: &str) -> Result<usize> {
     }
 }
 
-pub fn diff(cwd: &Path, args: Args) -> Result<()> {
+/// Prints the diff, its `--stat` summary or its JSON.
+pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
     let store = open_read(cwd)?;
     let from = resolve_from(&store, &args.a)?;
     // B is the first word after A when it names a point in history and no file.

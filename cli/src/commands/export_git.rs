@@ -8,22 +8,38 @@ use tl_index::export_git::{self, ExportOptions, Progress};
 use tl_index::store::Store;
 use tl_index::timespec::{self, format_local, TimeExpr};
 
-/// The options of `tl export-git` as typed.
-pub struct Args {
-    /// --repo
-    pub repo: Option<PathBuf>,
-    /// --ref
-    pub ref_name: Option<String>,
-    /// --since
-    pub since: Option<String>,
-    /// --until
-    pub until: Option<String>,
-    /// --every
-    pub every: Option<String>,
-    /// --author
-    pub author: Option<String>,
-    /// --json
-    pub json: bool,
+/// Write the history into a Git repository as commits under refs/tl/ (the
+/// project's .git if it has one, else a bare repository at .tl/git). Never touches
+/// branches, HEAD, the index or the work tree; running it again exports only what
+/// is new.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  tl export-git\n  tl export-git --every 1h30m --ref hourly\n  \
+                  tl export-git --repo /tmp/history.git --since yesterday\n  \
+                  git log --stat refs/tl/main\n"
+)]
+pub struct ExportGitArgs {
+    /// The repository to write into: a work tree, a bare repository, or a new
+    /// directory (made a bare repository).
+    #[arg(long, value_name = "DIR")]
+    repo: Option<PathBuf>,
+    /// The ref to write: NAME means refs/tl/NAME (default: main).
+    #[arg(long = "ref", value_name = "REF")]
+    ref_name: Option<String>,
+    #[arg(long, value_name = "T", help = time_help!("On a first export, start at T."))]
+    since: Option<String>,
+    #[arg(long, value_name = "T", help = time_help!("Export nothing after T."))]
+    until: Option<String>,
+    /// One commit per window of this length, holding the window's last state: a
+    /// number and a unit, repeated (90s, 10m, 1h30m, 2 days; s, m, h, d, w).
+    #[arg(long, value_name = "DURATION")]
+    every: Option<String>,
+    /// Author and committer of the commits (default: "tl <tl@localhost>").
+    #[arg(long, value_name = "\"Name <mail>\"")]
+    author: Option<String>,
+    /// Print the result as one JSON object (see JSON.md).
+    #[arg(long)]
+    json: bool,
 }
 
 /// A time bound: an instant as typed, or the time of the checkpoint it names.
@@ -60,8 +76,8 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 }
 
 /// Runs `tl export-git`.
-pub fn export_git(cwd: &Path, args: Args) -> Result<()> {
-    let store = super::open_read(cwd)?;
+pub fn cmd_export_git(cwd: &Path, args: ExportGitArgs) -> Result<()> {
+    let store = crate::cli_util::open_read(cwd)?;
     let mut opts = ExportOptions::new(now_ns());
     opts.repo = args.repo.map(|r| cwd.join(r));
     if let Some(r) = &args.ref_name {

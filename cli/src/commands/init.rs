@@ -8,8 +8,28 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use tl_index::store::Store;
 
-/// `tl init DIR`.
-pub fn init(dir: &Path) -> Result<()> {
+/// Start keeping history of a directory (creates .tl/).
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  tl init            # the current directory\n  tl init ~/project\n"
+)]
+pub struct InitArgs {
+    /// The directory to keep history of (default: the current one; created if
+    /// missing).
+    #[arg(value_name = "DIR")]
+    directory: Option<PathBuf>,
+}
+
+/// `tl init [DIR]`.
+pub fn cmd_init(cwd: &Path, args: InitArgs) -> Result<()> {
+    let dir = args
+        .directory
+        .map(|d| cwd.join(d))
+        .unwrap_or(cwd.to_path_buf());
+    init(&dir)
+}
+
+fn init(dir: &Path) -> Result<()> {
     refuse_inside_tl(dir)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Store::init(dir)?;

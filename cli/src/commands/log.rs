@@ -10,24 +10,56 @@ use tl_index::store::Store;
 use tl_index::timespec::{self, format_local, format_rfc3339, TimeExpr};
 use tl_index::types::{Entry, Tree};
 
-use super::{open_read, rel_path};
+use crate::cli_util::{open_read, rel_path};
 use crate::output::touches;
 use crate::output::{checkpoint_json, checkpoint_line_with, counts, now_ns, path as show_path};
 use tl_index::pathsafe::is_under;
 
-/// What `tl log` was asked.
-pub struct Args {
-    pub json: bool,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub path: Option<PathBuf>,
-    pub max_count: Option<usize>,
-    pub detail: Detail,
+/// List checkpoints, newest first, with the gaps where events may be missing.
+///
+/// Each line: id, time (and how long ago), kind, what changed, message. Times
+/// are printed to the second and, pasted back as T, select that second.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  tl log -n 5\n  tl log --since \"1 hour ago\" src/main.rs\n  \
+                  tl log --name-status\n  tl log --stat --json\n"
+)]
+pub struct LogArgs {
+    /// Print the checkpoints as a JSON array, newest first (see JSON.md).
+    #[arg(long)]
+    json: bool,
+    #[arg(long, value_name = "T", help = time_help!("Only checkpoints at or after T."))]
+    since: Option<String>,
+    #[arg(long, value_name = "T", help = time_help!("Only checkpoints at or before T."))]
+    until: Option<String>,
+    /// Only the N newest checkpoints (e.g. -n 5).
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    max_count: Option<usize>,
+    /// Show each checkpoint's changed paths with their line counts.
+    #[arg(long, conflicts_with = "name_status")]
+    stat: bool,
+    /// Show each checkpoint's changed paths with A (added), M (modified), D (deleted).
+    #[arg(long)]
+    name_status: bool,
+    /// Only checkpoints that changed this file or directory (or something under
+    /// it), each with what happened to it.
+    #[arg(value_name = "PATH")]
+    path: Option<PathBuf>,
+}
+
+impl LogArgs {
+    fn detail(&self) -> Detail {
+        match (self.stat, self.name_status) {
+            (true, _) => Detail::Stat,
+            (_, true) => Detail::NameStatus,
+            _ => Detail::Counts,
+        }
+    }
 }
 
 /// What is shown of each checkpoint's paths.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
+enum Detail {
     /// The counts only.
     Counts,
     /// A letter (A, M, D) and the path of each change.
@@ -73,7 +105,9 @@ fn bound(store: &Store, t: &str, end: bool) -> Result<i128> {
     }
 }
 
-pub fn log(cwd: &Path, args: Args) -> Result<()> {
+/// Prints the rows of the log that pass the filters.
+pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
+    let detail = args.detail();
     crate::daemon::client::flush(cwd);
     let store = open_read(cwd)?;
     let cps = store.checkpoints();
@@ -142,7 +176,7 @@ pub fn log(cwd: &Path, args: Args) -> Result<()> {
         })
         .collect();
     // The state before each change is needed only to show the paths.
-    let events = if args.detail != Detail::Counts || prefix.is_some() {
+    let events = if detail != Detail::Counts || prefix.is_some() {
         path_events(cps, &wanted)
     } else {
         Vec::new()
@@ -155,7 +189,7 @@ pub fn log(cwd: &Path, args: Args) -> Result<()> {
             .map(|(_, r)| match r {
                 Row::Checkpoint(i) => {
                     let mut v = checkpoint_json(&cps[*i]);
-                    if args.detail != Detail::Counts || prefix.is_some() {
+                    if detail != Detail::Counts || prefix.is_some() {
                         let evs = shown_events(&events, *i, prefix.as_deref());
                         v["changes"] = Value::Array(
                             evs.iter()
@@ -193,7 +227,7 @@ pub fn log(cwd: &Path, args: Args) -> Result<()> {
                     None => counts(c),
                 };
                 writeln!(out, "{}", checkpoint_line_with(c, &what, now))?;
-                match args.detail {
+                match detail {
                     Detail::Counts => {}
                     Detail::NameStatus => {
                         for e in &evs {

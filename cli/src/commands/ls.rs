@@ -1,7 +1,7 @@
-//! `tl ls [--at T] [PATH]` and `tl show`: the tree, or one file, as it was.
+//! `tl ls [--at T] [PATH]`: the tree as it was; what `tl show` shares with it.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use serde_json::json;
@@ -11,9 +11,24 @@ use tl_index::timespec::format_local;
 use tl_index::types::{Entry, Tree};
 
 use super::diff::git_mode;
-use super::{open_read, rel_path};
+use crate::cli_util::{open_read, rel_path};
 use crate::output::path as show_path;
 use tl_index::pathsafe::is_under;
+
+/// List the files as they were at time T (default: the last checkpoint): mode,
+/// size and path, everything under PATH (default: the whole tree).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  tl ls\n  tl ls --at 1h src/\n  tl ls --json\n")]
+pub struct LsArgs {
+    #[arg(long, value_name = "T", help = time_help!("List the tree as it was at T (default: the last checkpoint)."))]
+    at: Option<String>,
+    /// The directory or file to list (default: the whole tree).
+    #[arg(value_name = "PATH")]
+    path: Option<PathBuf>,
+    /// Print the listing as one JSON object (see JSON.md).
+    #[arg(long)]
+    json: bool,
+}
 
 /// Why `rel` has no entry in a tree, in words a user can act on.
 pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> String {
@@ -52,7 +67,7 @@ pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> Str
 }
 
 /// The entries of `tree` at or under `rel` (everything for the root).
-fn entries_under<'a>(tree: &'a Tree, rel: &'a [u8]) -> Vec<(&'a Vec<u8>, &'a Entry)> {
+pub fn entries_under<'a>(tree: &'a Tree, rel: &'a [u8]) -> Vec<(&'a Vec<u8>, &'a Entry)> {
     tree.iter().filter(|(k, _)| is_under(k, rel)).collect()
 }
 
@@ -66,7 +81,7 @@ fn resolve_at(store: &Store, at: Option<&str>) -> Result<usize> {
     }
 }
 
-fn print_listing(out: &mut dyn Write, list: &[(&Vec<u8>, &Entry)]) -> Result<()> {
+pub fn print_listing(out: &mut dyn Write, list: &[(&Vec<u8>, &Entry)]) -> Result<()> {
     let width = list
         .iter()
         .map(|(_, e)| e.size.to_string().len())
@@ -84,7 +99,9 @@ fn print_listing(out: &mut dyn Write, list: &[(&Vec<u8>, &Entry)]) -> Result<()>
     Ok(())
 }
 
-pub fn ls(cwd: &Path, at: Option<&str>, path: Option<&Path>, json_out: bool) -> Result<()> {
+/// Prints the entries under PATH at T.
+pub fn cmd_ls(cwd: &Path, args: LsArgs) -> Result<()> {
+    let (at, path, json_out) = (args.at.as_deref(), args.path.as_deref(), args.json);
     let store = open_read(cwd)?;
     let idx = resolve_at(&store, at)?;
     let cp = &store.checkpoints()[idx];
@@ -119,34 +136,5 @@ pub fn ls(cwd: &Path, at: Option<&str>, path: Option<&Path>, json_out: bool) -> 
         return Ok(());
     }
     print_listing(&mut out, &list)?;
-    Ok(())
-}
-
-pub fn show(cwd: &Path, path: &Path, at: &str) -> Result<()> {
-    let store = open_read(cwd)?;
-    let idx = store.resolve(at)?;
-    let rel = rel_path(&store, cwd, path)?;
-    let tree = store.tree_at(idx)?;
-    let cp = &store.checkpoints()[idx];
-    let mut out = std::io::stdout().lock();
-    let Some(entry) = tree.get(&rel) else {
-        // A directory: list it, as `git show REV:DIR` does.
-        let list = entries_under(&tree, &rel);
-        if list.is_empty() {
-            bail!("{}", why_absent(&store, &rel, cp, path));
-        }
-        eprintln!(
-            "tl: {} is a directory at checkpoint {} ({}); its files (`tl ls --at {} {}`):",
-            path.display(),
-            cp.id,
-            format_local(cp.time_ns),
-            cp.id,
-            path.display()
-        );
-        print_listing(&mut out, &list)?;
-        return Ok(());
-    };
-    store.read_blob(&entry.hash, &mut out)?;
-    out.flush()?;
     Ok(())
 }

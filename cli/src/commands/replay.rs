@@ -1,4 +1,4 @@
-//! `tl replay` and `tl restore`: bring back a whole tree or some paths.
+//! `tl replay`: bring back the whole tree; what `tl restore` shares with it.
 //!
 //! In place, both first capture the present as a checkpoint of its own (when it
 //! differs from the last one), so the replay itself can be undone (`tl replay --to
@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::json;
 use tl_index::catalog::Checkpoint;
 use tl_index::pathsafe::is_under;
@@ -19,23 +19,47 @@ use tl_index::scan::ScanWarning;
 use tl_index::store::Store;
 use tl_index::timespec::{format_local, format_rfc3339};
 
-use super::{open, open_read, rel_path};
+use crate::cli_util::{open, open_read};
 use crate::command_error::CommandError;
 use crate::output::path as show_path;
 
+/// Bring the whole tree back as it was at time T (captures the present first).
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  tl replay --to \"10 minutes ago\" --dry-run\n  \
+                  tl replay --to a1b2c3\n  tl replay --to yesterday --into /tmp/old\n"
+)]
+pub struct ReplayArgs {
+    #[arg(long, value_name = "T", help = time_help!("Bring the tree back as it was at T."))]
+    to: String,
+    /// Write the tree into DIR instead of the project (DIR need not exist; no
+    /// history is written).
+    #[arg(long, value_name = "DIR")]
+    into: Option<PathBuf>,
+    /// Only list what would be written and removed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the result as one JSON object (see JSON.md).
+    #[arg(long)]
+    json: bool,
+}
+
 /// Which command is reporting, and how its result is undone.
-enum Done<'a> {
+pub enum Done<'a> {
     Replay,
     Restore { paths: &'a [PathBuf] },
 }
 
-pub fn replay(
-    cwd: &Path,
-    to: &str,
-    into: Option<PathBuf>,
-    dry_run: bool,
-    json: bool,
-) -> Result<()> {
+/// Replays in place (capturing the present first) or into another directory.
+pub fn cmd_replay(cwd: &Path, args: ReplayArgs) -> Result<()> {
+    let ReplayArgs {
+        to,
+        into,
+        dry_run,
+        json,
+    } = args;
+    let to = to.as_str();
+    let into = into.map(|d| cwd.join(d));
     let mut opts = MaterializeOptions {
         dry_run,
         ..MaterializeOptions::default()
@@ -89,15 +113,15 @@ pub fn replay(
 }
 
 /// What the capture before a replay or restore leaves for it.
-struct Before {
+pub struct Before {
     /// The checkpoint holding the present (None before any).
-    checkpoint: Option<String>,
+    pub checkpoint: Option<String>,
     /// Paths the capture could not read although they are there: left alone.
-    leave: Vec<Vec<u8>>,
+    pub leave: Vec<Vec<u8>>,
 }
 
 /// Captures the present before writing, if it differs from the last checkpoint.
-fn capture_before(store: &mut Store, message: String) -> Result<Before> {
+pub fn capture_before(store: &mut Store, message: String) -> Result<Before> {
     let out = store.capture_if_changed(CommitKind::Auto, Some(message))?;
     let leave = left_alone(&out.warnings);
     let checkpoint = match out.checkpoint {
@@ -107,57 +131,8 @@ fn capture_before(store: &mut Store, message: String) -> Result<Before> {
     Ok(Before { checkpoint, leave })
 }
 
-fn changed(r: &MaterializeReport) -> bool {
+pub fn changed(r: &MaterializeReport) -> bool {
     !r.written.is_empty() || !r.removed.is_empty()
-}
-
-pub fn restore(cwd: &Path, paths: &[PathBuf], at: &str, dry_run: bool, json: bool) -> Result<()> {
-    let mut store = open(cwd)?;
-    let idx = store.resolve(at)?;
-    let target = store.tree_at(idx)?;
-    let cp = store.checkpoints()[idx].clone();
-    let only: Vec<Vec<u8>> = paths
-        .iter()
-        .map(|p| rel_path(&store, cwd, p))
-        .collect::<Result<_>>()?;
-    for (p, arg) in only.iter().zip(paths) {
-        let exists_then = target.keys().any(|k| is_under(k, p));
-        let exists_now = store.head().keys().any(|k| is_under(k, p));
-        if !exists_then && !exists_now {
-            bail!(
-                "{} and is not tracked now",
-                super::ls::why_absent(&store, p, &cp, arg)
-            );
-        }
-    }
-    let mut leave = Vec::new();
-    let before = if dry_run {
-        None
-    } else {
-        let before = capture_before(&mut store, format!("before restore from {}", cp.id))?;
-        leave = before.leave;
-        before.checkpoint
-    };
-    let root = store.root().to_path_buf();
-    let opts = MaterializeOptions {
-        dry_run,
-        only: Some(only),
-        leave,
-    };
-    let report = run(&store, &target, &root, &opts)?;
-    if !dry_run && changed(&report) {
-        let msg = format!("restore from {}", cp.id);
-        store.checkpoint(CommitKind::Restore, Some(msg))?;
-    }
-    print_report(
-        &report,
-        dry_run,
-        json,
-        &cp,
-        before.as_deref(),
-        &Done::Restore { paths },
-    );
-    Ok(())
 }
 
 /// The paths the capture before a replay could not read although they are there
@@ -178,7 +153,7 @@ fn left_alone(warnings: &[ScanWarning]) -> Vec<Vec<u8>> {
     leave
 }
 
-fn print_report(
+pub fn print_report(
     r: &MaterializeReport,
     dry_run: bool,
     json: bool,
@@ -256,7 +231,7 @@ fn print_report(
 /// Materializes with a progress bar on long replays (only when stderr is a terminal).
 /// The report's `unchanged` counts every file of the target (under `only`) left as
 /// it was, including those the plan did not need to look at.
-fn run(
+pub fn run(
     store: &tl_index::store::Store,
     target: &tl_index::Tree,
     dir: &Path,

@@ -1,186 +1,56 @@
-//! `tl watch` and `tl daemon start|stop|status`.
+//! `tl watch`: capture every change as it happens, in the foreground.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use serde_json::json;
+use anyhow::Result;
 use tl_index::store::find_root;
 use tl_watch::DebounceConfig;
 
-use crate::command_error::CommandError;
-use crate::daemon::{self, client};
-use crate::{DaemonAction, WatchTiming};
+use crate::daemon;
 
-fn debounce(t: WatchTiming) -> DebounceConfig {
-    DebounceConfig {
-        quiet: Duration::from_millis(t.debounce_ms),
-        max_delay: Duration::from_millis(t.max_delay_ms.max(t.debounce_ms)),
+/// Watch the directory and capture every change as it happens (foreground;
+/// Ctrl-C captures what is pending and stops).
+///
+/// While it runs, `tl checkpoint` goes through it; commands that write the log
+/// themselves (replay, restore, pin, compact, recover) pause it: it captures
+/// what is pending, lends them the log and, when they finish, captures what
+/// changed meanwhile. The log goes to stderr; TL_LOG=warn (or debug) filters it.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  tl watch\n  tl watch --debounce-ms 0\n  TL_LOG=warn tl watch\n"
+)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    timing: WatchTiming,
+    /// Run as the background daemon (used by `tl daemon start`).
+    #[arg(long, hide = true)]
+    daemon: bool,
+}
+
+/// Debounce settings of `tl watch` and `tl daemon start`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct WatchTiming {
+    /// Capture once the tree has been quiet this long, in milliseconds (0: at once).
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub debounce_ms: u64,
+    /// Capture at least this often while changes keep coming, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub max_delay_ms: u64,
+}
+
+impl WatchTiming {
+    /// The watcher's debounce configuration.
+    fn debounce(self) -> DebounceConfig {
+        DebounceConfig {
+            quiet: Duration::from_millis(self.debounce_ms),
+            max_delay: Duration::from_millis(self.max_delay_ms.max(self.debounce_ms)),
+        }
     }
 }
 
 /// `tl watch`: foreground until Ctrl-C (or SIGTERM, or `tl daemon stop`).
-pub fn watch(cwd: &Path, timing: WatchTiming, as_daemon: bool) -> Result<()> {
+pub fn cmd_watch(cwd: &Path, args: WatchArgs) -> Result<()> {
     let root = find_root(cwd)?;
-    daemon::run_watch(&root, debounce(timing), !as_daemon)
-}
-
-/// `tl daemon …`.
-pub fn daemon(cwd: &Path, action: DaemonAction) -> Result<()> {
-    let root = find_root(cwd)?;
-    match action {
-        DaemonAction::Start { timing } => start(&root, timing),
-        DaemonAction::Stop => stop(&root),
-        DaemonAction::Status { json } => status(&root, json),
-    }
-}
-
-fn start(root: &Path, timing: WatchTiming) -> Result<()> {
-    if let Some(v) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))? {
-        return Err(CommandError::busy(format!(
-            "{} is already watched by pid {}",
-            root.display(),
-            v["pid"].as_u64().unwrap_or(0)
-        ))
-        .into());
-    }
-    let tl = root.join(".tl");
-    let log_path = tl.join(daemon::LOG);
-    // Owner-only, O_NOFOLLOW: a symlink planted at `.tl/daemon.log` is refused.
-    let log = tl_wal::private_fs::open_append(&log_path)
-        .with_context(|| format!("cannot open {}", log_path.display()))?;
-    let log_len = log.metadata().map(|m| m.len()).unwrap_or(0);
-    let exe = std::env::current_exe().context("cannot find the tl executable")?;
-    // A process group of its own: Ctrl-C in the starting terminal does not reach
-    // it; stdin closed, output to the log. The parent does not wait for it.
-    let mut child = Command::new(exe)
-        .arg("-C")
-        .arg(root)
-        .args([
-            "watch",
-            "--daemon",
-            "--debounce-ms",
-            &timing.debounce_ms.to_string(),
-            "--max-delay-ms",
-            &timing.max_delay_ms.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .context("cannot start the daemon")?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(st) = child.try_wait()? {
-            let text = std::fs::read(&log_path).unwrap_or_default();
-            let tail = String::from_utf8_lossy(&text[(log_len as usize).min(text.len())..])
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            let tail = tail.split_once("tl: ").map(|(_, r)| r).unwrap_or(&tail);
-            bail!("the daemon exited ({st}): {tail}");
-        }
-        if let Ok(Some(v)) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))
-        {
-            println!(
-                "tl daemon started (pid {}), watching {} ({}); log in {}",
-                v["pid"],
-                root.display(),
-                dirs(&v["watched_dirs"]),
-                log_path.display()
-            );
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!(
-        "the daemon (pid {}) did not answer within 30 s; see {}",
-        child.id(),
-        log_path.display()
-    )
-}
-
-/// "1 directory", "12 directories".
-fn dirs(n: &serde_json::Value) -> String {
-    match n.as_u64() {
-        Some(1) => "1 directory".to_string(),
-        Some(n) => format!("{n} directories"),
-        None => "? directories".to_string(),
-    }
-}
-
-fn stop(root: &Path) -> Result<()> {
-    let Some(v) = client::request(root, &json!({"op": "stop"}), Duration::from_secs(60))? else {
-        println!("No daemon is watching {}.", root.display());
-        return Ok(());
-    };
-    let pid = v["pid"].as_u64().unwrap_or(0);
-    let sock = root.join(".tl").join(daemon::SOCK);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if !sock.exists() && !Path::new(&format!("/proc/{pid}")).exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    println!("tl daemon (pid {pid}) stopped after capturing pending changes.");
-    Ok(())
-}
-
-fn status(root: &Path, json_out: bool) -> Result<()> {
-    let v = client::request(root, &json!({"op": "status"}), Duration::from_secs(10))?;
-    let Some(mut v) = v else {
-        if json_out {
-            println!("{}", json!({"running": false}));
-        } else {
-            println!("No daemon is watching {}.", root.display());
-            if let Some(pid) = daemon::live_pid(root) {
-                println!("(pid {pid} in .tl/daemon.pid is alive but does not answer)");
-            }
-        }
-        return Ok(());
-    };
-    if json_out {
-        v["running"] = json!(true);
-        if let Some(o) = v.as_object_mut() {
-            o.remove("ok");
-        }
-        println!("{v}");
-        return Ok(());
-    }
-    let mb = |b: &serde_json::Value| format!("{:.1} MB", b.as_f64().unwrap_or(0.0) / 1e6);
-    println!("tl daemon pid {} watching {}", v["pid"], root.display());
-    println!(
-        "  backend        {} ({} watched)",
-        v["backend"].as_str().unwrap_or("?"),
-        dirs(&v["watched_dirs"])
-    );
-    println!(
-        "  events         {} total, {}/s",
-        v["events_total"], v["events_per_s"]
-    );
-    println!(
-        "  captures       {} (last {}), gaps {}",
-        v["captures"],
-        v["last_capture_ns"]
-            .as_i64()
-            .map(tl_index::timespec::format_local)
-            .unwrap_or_else(|| "never".to_string()),
-        v["gaps"]
-    );
-    if v["paused"].as_bool() == Some(true) {
-        println!(
-            "  paused         the log is lent to pid {} (events are captured when it is done)",
-            v["paused_by"]
-        );
-    }
-    println!("  log size       {}", mb(&v["log_bytes"]));
-    println!("  RSS            {}", mb(&v["rss_bytes"]));
-    println!("  uptime         {} s", v["uptime_s"]);
-    Ok(())
+    daemon::run_watch(&root, args.timing.debounce(), !args.daemon)
 }

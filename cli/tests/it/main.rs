@@ -9,6 +9,7 @@ mod diff_show;
 mod exit_codes;
 mod export_git;
 mod fsck;
+mod help;
 mod kill9;
 mod log;
 mod newuser;

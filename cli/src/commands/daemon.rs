@@ -1,0 +1,203 @@
+//! `tl daemon start|stop|status`: the watcher in the background.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use serde_json::json;
+use tl_index::store::find_root;
+
+use super::watch::WatchTiming;
+use crate::command_error::CommandError;
+use crate::daemon::{self, client};
+
+/// Run the watcher in the background: start, stop, status.
+///
+/// Other commands work beside it: `tl checkpoint` goes through it, and commands
+/// that write the log themselves (replay, restore, pin, compact, recover) pause
+/// it while they run; it captures what changed meanwhile when they finish.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  tl daemon start\n  tl daemon status\n  tl daemon stop\n")]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    action: DaemonAction,
+}
+
+/// `tl daemon` actions.
+#[derive(Subcommand, Debug)]
+enum DaemonAction {
+    /// Start watching in the background (pid in .tl/daemon.pid, log in .tl/daemon.log).
+    Start {
+        #[command(flatten)]
+        timing: WatchTiming,
+    },
+    /// Stop the daemon (it captures what is pending first).
+    Stop,
+    /// Show the daemon's state: watched dirs, events/s, last capture, log size, RSS.
+    Status {
+        /// Print the state as one JSON object (see JSON.md).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `tl daemon start|stop|status`.
+pub fn cmd_daemon(cwd: &Path, args: DaemonArgs) -> Result<()> {
+    let root = find_root(cwd)?;
+    match args.action {
+        DaemonAction::Start { timing } => start(&root, timing),
+        DaemonAction::Stop => stop(&root),
+        DaemonAction::Status { json } => status(&root, json),
+    }
+}
+
+fn start(root: &Path, timing: WatchTiming) -> Result<()> {
+    if let Some(v) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))? {
+        return Err(CommandError::busy(format!(
+            "{} is already watched by pid {}",
+            root.display(),
+            v["pid"].as_u64().unwrap_or(0)
+        ))
+        .into());
+    }
+    let tl = root.join(".tl");
+    let log_path = tl.join(daemon::LOG);
+    // Owner-only, O_NOFOLLOW: a symlink planted at `.tl/daemon.log` is refused.
+    let log = tl_wal::private_fs::open_append(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let log_len = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let exe = std::env::current_exe().context("cannot find the tl executable")?;
+    // A process group of its own: Ctrl-C in the starting terminal does not reach
+    // it; stdin closed, output to the log. The parent does not wait for it.
+    let mut child = Command::new(exe)
+        .arg("-C")
+        .arg(root)
+        .args([
+            "watch",
+            "--daemon",
+            "--debounce-ms",
+            &timing.debounce_ms.to_string(),
+            "--max-delay-ms",
+            &timing.max_delay_ms.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the daemon")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(st) = child.try_wait()? {
+            let text = std::fs::read(&log_path).unwrap_or_default();
+            let tail = String::from_utf8_lossy(&text[(log_len as usize).min(text.len())..])
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let tail = tail.split_once("tl: ").map(|(_, r)| r).unwrap_or(&tail);
+            bail!("the daemon exited ({st}): {tail}");
+        }
+        if let Ok(Some(v)) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))
+        {
+            println!(
+                "tl daemon started (pid {}), watching {} ({}); log in {}",
+                v["pid"],
+                root.display(),
+                dirs(&v["watched_dirs"]),
+                log_path.display()
+            );
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!(
+        "the daemon (pid {}) did not answer within 30 s; see {}",
+        child.id(),
+        log_path.display()
+    )
+}
+
+/// "1 directory", "12 directories".
+fn dirs(n: &serde_json::Value) -> String {
+    match n.as_u64() {
+        Some(1) => "1 directory".to_string(),
+        Some(n) => format!("{n} directories"),
+        None => "? directories".to_string(),
+    }
+}
+
+fn stop(root: &Path) -> Result<()> {
+    let Some(v) = client::request(root, &json!({"op": "stop"}), Duration::from_secs(60))? else {
+        println!("No daemon is watching {}.", root.display());
+        return Ok(());
+    };
+    let pid = v["pid"].as_u64().unwrap_or(0);
+    let sock = root.join(".tl").join(daemon::SOCK);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if !sock.exists() && !Path::new(&format!("/proc/{pid}")).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("tl daemon (pid {pid}) stopped after capturing pending changes.");
+    Ok(())
+}
+
+fn status(root: &Path, json_out: bool) -> Result<()> {
+    let v = client::request(root, &json!({"op": "status"}), Duration::from_secs(10))?;
+    let Some(mut v) = v else {
+        if json_out {
+            println!("{}", json!({"running": false}));
+        } else {
+            println!("No daemon is watching {}.", root.display());
+            if let Some(pid) = daemon::live_pid(root) {
+                println!("(pid {pid} in .tl/daemon.pid is alive but does not answer)");
+            }
+        }
+        return Ok(());
+    };
+    if json_out {
+        v["running"] = json!(true);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("ok");
+        }
+        println!("{v}");
+        return Ok(());
+    }
+    let mb = |b: &serde_json::Value| format!("{:.1} MB", b.as_f64().unwrap_or(0.0) / 1e6);
+    println!("tl daemon pid {} watching {}", v["pid"], root.display());
+    println!(
+        "  backend        {} ({} watched)",
+        v["backend"].as_str().unwrap_or("?"),
+        dirs(&v["watched_dirs"])
+    );
+    println!(
+        "  events         {} total, {}/s",
+        v["events_total"], v["events_per_s"]
+    );
+    println!(
+        "  captures       {} (last {}), gaps {}",
+        v["captures"],
+        v["last_capture_ns"]
+            .as_i64()
+            .map(tl_index::timespec::format_local)
+            .unwrap_or_else(|| "never".to_string()),
+        v["gaps"]
+    );
+    if v["paused"].as_bool() == Some(true) {
+        println!(
+            "  paused         the log is lent to pid {} (events are captured when it is done)",
+            v["paused_by"]
+        );
+    }
+    println!("  log size       {}", mb(&v["log_bytes"]));
+    println!("  RSS            {}", mb(&v["rss_bytes"]));
+    println!("  uptime         {} s", v["uptime_s"]);
+    Ok(())
+}

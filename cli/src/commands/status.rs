@@ -1,0 +1,118 @@
+//! `tl status`: what changed on disk since the last checkpoint.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::json;
+use tl_index::scan::Change;
+use tl_index::store::find_root;
+
+use crate::cli_util::open_read;
+use crate::output::path as show_path;
+
+/// Show what changed on disk since the last checkpoint.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  tl status\n  tl status --json\n")]
+pub struct StatusArgs {
+    /// Print the changes as one JSON object (see JSON.md).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the changes and whether a watcher captures them.
+pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
+    let json = args.json;
+    let watcher = watcher_state(cwd);
+    let store = open_read(cwd)?;
+    let (changes, warnings) = store.status()?;
+    for w in &warnings {
+        eprintln!("tl: warning: {w}");
+    }
+    let last = store.checkpoints().last();
+    if json {
+        let list: Vec<_> = changes
+            .iter()
+            .map(|c| {
+                let (s, p) = letter(c);
+                json!({"status": s.to_string(), "path": show_path(p)})
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "changes": list,
+                "clean": changes.is_empty(),
+                "checkpoint": last.map(|c| c.id.clone()),
+                "checkpoint_time": last.map(|c| tl_index::timespec::format_rfc3339(c.time_ns)),
+                "capturing": watcher.is_some(),
+                "last_capture": watcher.and_then(|w| w.last_capture_ns).map(tl_index::timespec::format_rfc3339),
+            })
+        );
+        return Ok(());
+    }
+    let now = crate::output::now_ns();
+    match (&watcher, last) {
+        (_, None) => println!("No checkpoints yet; run `tl checkpoint`."),
+        (Some(w), Some(c)) => println!(
+            "A watcher is capturing changes (last capture {}). {} since checkpoint {} ({}){}",
+            w.last_capture_ns
+                .map(|t| crate::output::ago(t, now))
+                .unwrap_or_else(|| "not yet".into()),
+            if changes.is_empty() {
+                "No changes"
+            } else {
+                "Changes not captured yet"
+            },
+            c.id,
+            crate::output::ago(c.time_ns, now),
+            if changes.is_empty() { "." } else { ":" }
+        ),
+        (None, Some(c)) if changes.is_empty() => println!(
+            "No changes since checkpoint {} ({}). Nothing is capturing changes: `tl daemon \
+             start` captures each one, `tl checkpoint` records the present once.",
+            c.id,
+            crate::output::ago(c.time_ns, now)
+        ),
+        (None, Some(c)) => println!(
+            "Changes since checkpoint {} ({}), not captured (nothing is capturing changes; \
+             `tl checkpoint` records them, `tl daemon start` captures each one):",
+            c.id,
+            crate::output::ago(c.time_ns, now)
+        ),
+    }
+    let mut out = std::io::stdout().lock();
+    for c in &changes {
+        let (s, p) = letter(c);
+        writeln!(out, "{s} {}", show_path(p))?;
+    }
+    Ok(())
+}
+
+/// A running watcher, as `tl status` reports it.
+struct WatcherState {
+    /// When it last captured (ns since the epoch), if it has.
+    last_capture_ns: Option<i64>,
+}
+
+/// Asks a running watcher to capture what is pending, then for its state; None
+/// when none runs.
+fn watcher_state(cwd: &Path) -> Option<WatcherState> {
+    crate::daemon::client::flush(cwd);
+    let root = find_root(cwd).ok()?;
+    let req = json!({"op": "status"});
+    let v = crate::daemon::client::request(&root, &req, Duration::from_secs(10))
+        .ok()
+        .flatten()?;
+    let last_capture_ns = v["last_capture_ns"].as_i64();
+    Some(WatcherState { last_capture_ns })
+}
+
+fn letter(c: &Change) -> (char, &[u8]) {
+    match c {
+        Change::Added(p, _) => ('A', p),
+        Change::Modified(p, _, _) => ('M', p),
+        Change::Deleted(p, _) => ('D', p),
+    }
+}

@@ -32,6 +32,8 @@ use tl_index::store::{Store, StoreError};
 use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
 use tracing::{error, info, warn};
 
+use tl_index::layout::Layout;
+
 use crate::command_error::CommandError;
 
 pub mod client;
@@ -39,13 +41,6 @@ mod conn;
 mod guard;
 #[cfg(test)]
 mod tests;
-
-/// The socket, pid and log files, in `.tl/`.
-pub const SOCK: &str = "daemon.sock";
-/// See [`SOCK`].
-pub const PID: &str = "daemon.pid";
-/// See [`SOCK`].
-pub const LOG: &str = "daemon.log";
 
 /// How long a pause may last: then the daemon stops waiting for the lease's
 /// connection to close and takes the log back as soon as its lock is free (a
@@ -93,7 +88,7 @@ fn lease_ended(s: &UnixStream) -> bool {
 
 /// The pid recorded in `.tl/daemon.pid`, if that process is alive.
 pub fn live_pid(root: &Path) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(root.join(".tl").join(PID))
+    let pid: u32 = std::fs::read_to_string(Layout::new(root).daemon_pid())
         .ok()?
         .trim()
         .parse()
@@ -685,7 +680,7 @@ impl<B: Backend> Live<B> {
             }
             _ => {}
         }
-        let log_bytes = dir_bytes(&self.root.join(".tl").join("wal"));
+        let log_bytes = dir_bytes(&Layout::new(&self.root).log_dir());
         json!({
             "ok": true,
             "pid": std::process::id(),
@@ -750,8 +745,8 @@ impl Presence {
     /// the writer lock proves no other watcher runs). A socket that cannot be bound
     /// (path too long for a unix socket) is logged, not fatal.
     pub fn claim(root: &Path) -> Result<(Presence, Option<UnixListener>)> {
-        let tl = root.join(".tl");
-        let pid = tl.join(PID);
+        let layout = Layout::new(root);
+        let pid = layout.daemon_pid();
         // Owner-only, through a fresh temporary renamed over the name: a symlink
         // planted at `.tl/daemon.pid` is refused, never written through.
         tl_wal::private_fs::write_atomic(
@@ -760,7 +755,7 @@ impl Presence {
             tl_wal::private_fs::Durability::Cache,
         )
         .with_context(|| format!("cannot write {}", pid.display()))?;
-        let sock = tl.join(SOCK);
+        let sock = layout.daemon_socket();
         let _ = std::fs::remove_file(&sock);
         let listener = match conn::bind_private(&sock) {
             Ok(l) => Some(l),
@@ -795,7 +790,7 @@ pub fn run_watch(root: &Path, debounce: DebounceConfig, verbose: bool) -> Result
     init_log();
     let store = open_writer(root)?;
     // A pid file left behind: the previous watcher died (kill -9, crash, reboot).
-    let previous_start_ns = std::fs::metadata(root.join(".tl").join(PID))
+    let previous_start_ns = std::fs::metadata(Layout::new(root).daemon_pid())
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::json;
+use tl_index::layout::Layout;
 use tl_index::store::find_root;
 
 use super::watch::WatchTiming;
@@ -63,8 +64,7 @@ fn start(root: &Path, timing: WatchTiming) -> Result<()> {
         ))
         .into());
     }
-    let tl = root.join(".tl");
-    let log_path = tl.join(daemon::LOG);
+    let log_path = Layout::new(root).daemon_log();
     // Owner-only, O_NOFOLLOW: a symlink planted at `.tl/daemon.log` is refused.
     let log = tl_wal::private_fs::open_append(&log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
@@ -137,7 +137,7 @@ fn stop(root: &Path) -> Result<()> {
         return Ok(());
     };
     let pid = v["pid"].as_u64().unwrap_or(0);
-    let sock = root.join(".tl").join(daemon::SOCK);
+    let sock = Layout::new(root).daemon_socket();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if !sock.exists() && !Path::new(&format!("/proc/{pid}")).exists() {

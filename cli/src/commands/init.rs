@@ -6,6 +6,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use tl_index::layout::{Layout, TL_DIR};
 use tl_index::store::Store;
 
 /// Start keeping history of a directory (creates .tl/).
@@ -35,9 +36,10 @@ fn init(dir: &Path) -> Result<()> {
     Store::init(dir)?;
     let dir =
         std::fs::canonicalize(dir).with_context(|| format!("cannot use {}", dir.display()))?;
-    let tl = dir.join(".tl");
+    let layout = Layout::new(&dir);
+    let tl = layout.tl_dir();
     // Private whatever the umask: the daemon's socket lives there.
-    std::fs::set_permissions(&tl, std::fs::Permissions::from_mode(0o700))
+    std::fs::set_permissions(tl, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot make {} private", tl.display()))?;
     println!("Initialised tl in {}", tl.display());
     if let Some(git) = GitDir::above(&dir) {
@@ -70,7 +72,7 @@ pub fn refuse_inside_tl(dir: &Path) -> Result<()> {
     let real = existing_prefix_canonical(&abs);
     for p in [&abs, &real] {
         if p.components()
-            .any(|c| c.as_os_str().eq_ignore_ascii_case(".tl"))
+            .any(|c| c.as_os_str().eq_ignore_ascii_case(TL_DIR))
         {
             bail!(
                 "{} is inside a .tl directory (tl's own files); choose a directory outside it",
@@ -181,10 +183,6 @@ fn exclude_tl(git: &GitDir) -> Result<Option<PathBuf>> {
     Ok(Some(file))
 }
 
-/// The file remembering the git index last found not to track `.tl/`: its size,
-/// modification time and inode. While they match, the index is not read again.
-const GIT_CLEAN_MARK: &str = "index/git-untracked";
-
 /// Warns (once per command) when git tracks files under the project's `.tl/`: a
 /// checkout or a stash would then rewind the log under tl. Cheap when nothing
 /// changed: one stat of the git index against a mark under `.tl/`; the index is
@@ -203,20 +201,23 @@ pub fn warn_if_git_tracks_tl(root: &Path) {
         meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
         meta.ino()
     );
-    let mark = root.join(".tl").join(GIT_CLEAN_MARK);
+    let layout = Layout::new(root);
+    // Remembers the git index last found not to track `.tl/`: its size,
+    // modification time and inode. While they match, the index is not read again.
+    let mark = layout.git_untracked_mark();
     if std::fs::read_to_string(&mark).is_ok_and(|s| s == stamp) {
         return;
     }
     match tracked_under_tl(root, &index, meta.len()) {
         Some(files) if !files.is_empty() => {
             let rel = root.strip_prefix(&git.work_tree).unwrap_or(Path::new(""));
-            let tl_rel = rel.join(".tl");
+            let tl_rel = rel.join(TL_DIR);
             eprintln!(
                 "tl: warning: git tracks {} file(s) under {} (e.g. {}): a checkout, stash or \
                  reset would rewind tl's history. Run `git rm -r --cached {}` and add .tl/ to \
                  {}",
                 files.len(),
-                root.join(".tl").display(),
+                layout.tl_dir().display(),
                 files[0],
                 tl_rel.display(),
                 git.exclude_file().display()
@@ -244,7 +245,7 @@ fn tracked_under_tl(root: &Path, index: &Path, len: u64) -> Option<Vec<String>> 
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["ls-files", "-z", "--", ".tl"])
+        .args(["ls-files", "-z", "--", TL_DIR])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde_json::json;
 use tl_index::catalog::Checkpoint;
+use tl_index::layout::TL_DIR;
 use tl_index::store::Store;
 use tl_index::timespec::format_local;
 use tl_index::types::{Entry, Tree};
@@ -33,7 +34,7 @@ pub struct LsArgs {
 /// Why `rel` has no entry in a tree, in words a user can act on.
 pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> String {
     let first = rel.split(|&b| b == b'/').next().unwrap_or(rel);
-    if first == b".tl" {
+    if first == TL_DIR.as_bytes() {
         return format!(
             "{} is inside .tl, tl's own directory, which is never captured",
             arg.display()

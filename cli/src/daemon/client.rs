@@ -40,7 +40,7 @@ pub fn pause(root: &Path) -> Result<Option<Lease>> {
 
 /// [`request`], also returning the connection.
 fn exchange(root: &Path, req: &Value, timeout: Duration) -> Result<Option<(Value, UnixStream)>> {
-    let sock = root.join(".tl").join(super::SOCK);
+    let sock = tl_index::layout::Layout::new(root).daemon_socket();
     let stream = match UnixStream::connect(&sock) {
         Ok(s) => s,
         Err(_) => return Ok(None), // no socket, or a stale one: nobody listens

@@ -36,14 +36,14 @@ pub struct OwnFiles {
 impl OwnFiles {
     /// The files of the daemon of `root` (`.tl/daemon.pid`, `.tl/wal/`).
     pub fn new(root: &Path) -> OwnFiles {
-        let tl = root.join(".tl");
+        let layout = tl_index::layout::Layout::new(root);
         OwnFiles {
             root: (
                 root.to_path_buf(),
                 std::fs::metadata(root).ok().map(|m| m.ino()),
             ),
-            pid_file: tl.join(super::PID),
-            wal_dir: tl.join("wal"),
+            pid_file: layout.daemon_pid(),
+            wal_dir: layout.log_dir(),
             seen: None,
             next: Instant::now(),
         }

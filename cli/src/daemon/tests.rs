@@ -130,7 +130,7 @@ fn events_for_ignored_or_unchanged_paths_commit_nothing() {
 /// A live loop serving `.tl/daemon.sock`, and its stop flag.
 fn live_with_socket(root: &Path) -> (Live<SimBackend>, SimHandle, Arc<AtomicBool>) {
     let store = Store::init(root).unwrap();
-    let listener = UnixListener::bind(root.join(".tl").join(super::SOCK)).unwrap();
+    let listener = UnixListener::bind(tl_index::layout::Layout::new(root).daemon_socket()).unwrap();
     listener.set_nonblocking(true).unwrap();
     let (backend, handle) = SimBackend::new();
     let cfg = DebounceConfig {
@@ -144,7 +144,7 @@ fn live_with_socket(root: &Path) -> (Live<SimBackend>, SimHandle, Arc<AtomicBool
 
 /// Sends `req`, lets the loop answer, returns the reply and the connection.
 fn ask(l: &mut Live<SimBackend>, root: &Path, req: Value) -> (Value, UnixStream) {
-    let conn = UnixStream::connect(root.join(".tl").join(super::SOCK)).unwrap();
+    let conn = UnixStream::connect(tl_index::layout::Layout::new(root).daemon_socket()).unwrap();
     writeln!(&conn, "{req}").unwrap();
     l.turn().unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -4,14 +4,40 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    now_ns, snapshot_meta, CheckpointOutcome, LiveState, PendingBlobs, Result, Store, StoreError,
-};
+use std::path::Path;
+
+use super::capture::PendingBlobs;
+use super::compact::snapshot_meta;
+use super::{now_ns, CheckpointOutcome, Result, Store, StoreError};
 use crate::record::{CommitKind, Record};
 use crate::scan::{self, diff_trees, BlobPart, IgnoreRules};
 use crate::snapshot;
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
+
+/// What a long-lived writer (the daemon) keeps between captures.
+pub(crate) struct LiveState {
+    /// The ignore files read so far.
+    pub(crate) rules: scan::IgnoreRules,
+    /// Sequence number of the newest snapshot, once looked up.
+    pub(crate) snapshot_seq: Option<u64>,
+    /// The snapshot being written by the background compactor.
+    pub(crate) compactor: Option<std::thread::JoinHandle<()>>,
+    /// Files the last capture found changing while read (see
+    /// [`Store::take_unsettled`]).
+    pub(crate) unsettled: Vec<Vec<u8>>,
+}
+
+impl LiveState {
+    pub(crate) fn new(root: &Path) -> LiveState {
+        LiveState {
+            rules: scan::IgnoreRules::new(root),
+            snapshot_seq: None,
+            compactor: None,
+            unsettled: Vec::new(),
+        }
+    }
+}
 
 impl Store {
     /// Captures the directory like [`Store::checkpoint`], but commits nothing and
@@ -22,7 +48,7 @@ impl Store {
         kind: CommitKind,
         message: Option<String>,
     ) -> Result<Option<CheckpointOutcome>> {
-        let out = self.capture(kind, message, &|_| {}, true)?;
+        let out = self.capture_if_changed(kind, message)?;
         Ok(out.checkpoint.map(|checkpoint| CheckpointOutcome {
             checkpoint,
             warnings: out.warnings,

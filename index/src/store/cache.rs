@@ -1,0 +1,143 @@
+//! The catalog cache policy: the saved copy is used when it matches the log, the
+//! log after it is folded, and the copy is rewritten lazily (after enough log
+//! follows it), never on every checkpoint.
+
+use tl_wal::Lsn;
+
+use super::{Log, Result, Store};
+use crate::catalog::Catalog;
+use crate::record::Record;
+use tl_wal::private_fs;
+
+/// Rewrite the catalog cache once this many log bytes follow the saved copy…
+const CATALOG_SAVE_BYTES: u64 = 1 << 20;
+/// …or this many checkpoints.
+const CATALOG_SAVE_CHECKPOINTS: usize = 64;
+
+impl Store {
+    /// Loads the cached catalog if it matches the log, then folds what follows.
+    pub(super) fn load_catalog(&mut self) -> Result<()> {
+        let catalog = self.cached_catalog();
+        self.saved = (catalog.through, catalog.seq());
+        self.catalog = catalog;
+        self.fold_to_end()?;
+        self.save_catalog_if_due();
+        Ok(())
+    }
+
+    /// The saved catalog if it matches the log, else an empty one at the log start.
+    pub(super) fn cached_catalog(&self) -> Catalog {
+        let repo_id = self.repo_id();
+        let recovered_clean = self.recovery.as_ref().map(|r| r.is_clean()).unwrap_or(true);
+        let end = self.log.end();
+        let cached = Catalog::load(&self.catalog_path()).filter(|c| {
+            recovered_clean && c.through <= end && c.through >= self.log.start() && {
+                c.repo_id == repo_id || repo_id == [0; 16]
+            }
+        });
+        let mut catalog = cached.unwrap_or_default();
+        if catalog.through == 0 && catalog.checkpoints.is_empty() {
+            catalog = Catalog::default();
+            catalog.repo_id = repo_id;
+            catalog.through = self.log.start();
+        }
+        catalog
+    }
+
+    pub(super) fn repo_id(&self) -> [u8; 16] {
+        self.log.wal().map(|w| w.repo_id()).unwrap_or([0; 16])
+    }
+
+    pub(super) fn fold_to_end(&mut self) -> Result<()> {
+        // The kept reader sees the log as it was; after an append it must be remade.
+        *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        fold_log(&self.log, &mut self.catalog, &mut self.damage)
+    }
+
+    pub(super) fn save_catalog(&mut self) {
+        // The catalog is a cache: failing to save it costs a re-fold next time.
+        if self.log.wal().is_none() {
+            return;
+        }
+        let _ = private_fs::ensure_dir(&self.layout.index_dir());
+        if self.is_lean() {
+            // The lean catalog cannot be saved: rebuild the full one from the saved
+            // copy and the log after it, save it, and let it go.
+            let mut full = self.cached_catalog();
+            let mut damage = Vec::new();
+            if fold_log(&self.log, &mut full, &mut damage).is_ok()
+                && damage.is_empty()
+                && full.through == self.catalog.through
+                && full.save(&self.catalog_path()).is_ok()
+            {
+                self.saved = (full.through, full.seq());
+            }
+            return;
+        }
+        if self.catalog.save(&self.catalog_path()).is_ok() {
+            self.saved = (self.catalog.through, self.catalog.seq());
+        }
+    }
+
+    /// Writes the catalog cache now (it is otherwise written lazily, see
+    /// [`Store::checkpoint`]); for long-lived writers about to idle, and for tests.
+    pub fn save_caches(&mut self) {
+        self.save_catalog();
+    }
+
+    /// Saves the catalog once enough log follows the saved copy. Until then, each
+    /// open folds the few records after it: cheaper than rewriting the whole
+    /// catalog (which grows with history) on every checkpoint.
+    pub(super) fn save_catalog_if_due(&mut self) {
+        let bytes = self.catalog.through.saturating_sub(self.saved.0);
+        let checkpoints = self.catalog.seq().saturating_sub(self.saved.1);
+        if bytes >= CATALOG_SAVE_BYTES || checkpoints >= CATALOG_SAVE_CHECKPOINTS as u64 {
+            self.save_catalog();
+        }
+    }
+}
+
+/// Folds the log from `catalog.through` to its end into `catalog`; damage met is
+/// added to `damage` (LSN, what).
+pub(super) fn fold_log(
+    log: &Log,
+    catalog: &mut Catalog,
+    damage: &mut Vec<(Lsn, String)>,
+) -> Result<()> {
+    let from = catalog.through;
+    if from >= log.end() {
+        return Ok(());
+    }
+    for item in log.iter_from(from)? {
+        match item {
+            Ok(r) => {
+                let end = r.lsn + tl_wal::encoded_len(r.data.len());
+                match Record::decode(&r.data) {
+                    Ok(rec) => catalog.fold_record(r.lsn, r.first_in_batch, &r.data, rec),
+                    Err(e) => {
+                        damage.push((r.lsn, format!("undecodable record: {e}")));
+                        catalog.fold_damage();
+                    }
+                }
+                if r.last_in_batch {
+                    catalog.fold_batch_end(end);
+                }
+            }
+            Err(tl_wal::ReadError::Corrupt {
+                lsn,
+                problem,
+                resumes_at,
+                ..
+            }) => {
+                damage.push((lsn, format!("damaged frame: {problem}")));
+                catalog.fold_damage();
+                if let Some(r) = resumes_at {
+                    catalog.through = r;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    catalog.through = catalog.through.max(log.end());
+    Ok(())
+}

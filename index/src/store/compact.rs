@@ -1,0 +1,98 @@
+//! Snapshots of the head (compaction) and the rebuild of every derived file
+//! from the log alone.
+
+use std::path::PathBuf;
+
+use tl_wal::private_fs;
+use tl_wal::Lsn;
+
+use super::error::io;
+use super::{Result, Store, StoreError};
+use crate::catalog::{apply, Catalog, Checkpoint};
+use crate::snapshot::{self, SnapshotMeta};
+use crate::types::Tree;
+
+impl Store {
+    /// Deletes every derived file (catalog, stat cache, snapshots) and rebuilds the
+    /// catalog and the snapshots from the log alone: where the compactor would
+    /// write them, and at the checkpoints that had one (`tl compact`'s). Returns the
+    /// snapshots written.
+    pub fn rebuild(&mut self) -> Result<Vec<PathBuf>> {
+        let index = self.layout.index_dir();
+        let snaps = self.snapshot_dir();
+        // Snapshots written on purpose (`tl compact`) are rebuilt where they were.
+        let kept: Vec<Lsn> = snapshot::list_snapshots(&snaps)
+            .map(|l| l.into_iter().map(|(lsn, _)| lsn).collect())
+            .unwrap_or_default();
+        for dir in [&index, &snaps] {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(dir)(e)),
+            }
+            private_fs::ensure_dir(dir).map_err(io(dir))?;
+        }
+        let mut catalog = Catalog::default();
+        catalog.repo_id = self.repo_id();
+        catalog.through = self.log.start();
+        self.catalog = catalog;
+        self.damage.clear();
+        self.fold_to_end()?;
+        self.save_catalog();
+        // Snapshots where the compactor would have written them.
+        let every = self.config.snapshot_every.max(1) as usize;
+        let mut written = Vec::new();
+        let mut tree = Tree::new();
+        for (i, c) in self.catalog.checkpoints.iter().enumerate() {
+            apply(&mut tree, &c.changes);
+            if ((i + 1) % every == 0 || kept.contains(&c.end_lsn)) && c.end_lsn != 0 {
+                let meta = snapshot_meta(c);
+                written.push(snapshot::write_snapshot(&snaps, &meta, &tree)?);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Writes a snapshot of the head if enough checkpoints followed the last one.
+    pub fn maybe_compact(&mut self) -> Option<PathBuf> {
+        let cps = &self.catalog.checkpoints;
+        let last = cps.last()?;
+        let newest = snapshot::newest_at_or_before(&self.snapshot_dir(), u64::MAX)
+            .ok()
+            .flatten();
+        let since = match newest {
+            Some((lsn, _)) => cps.iter().filter(|c| c.end_lsn > lsn).count() as u64,
+            None => cps.len() as u64,
+        };
+        if since < self.config.snapshot_every || last.end_lsn == 0 {
+            return None;
+        }
+        self.compact().ok()
+    }
+
+    /// Writes a snapshot of the tree at the last checkpoint.
+    pub fn compact(&mut self) -> Result<PathBuf> {
+        let last = self
+            .catalog
+            .checkpoints
+            .last()
+            .ok_or_else(|| StoreError::Time("there are no checkpoints to compact".into()))?;
+        let meta = snapshot_meta(last);
+        Ok(snapshot::write_snapshot(
+            &self.snapshot_dir(),
+            &meta,
+            &self.catalog.head,
+        )?)
+    }
+}
+
+/// The snapshot metadata of the tree after checkpoint `c`.
+pub(super) fn snapshot_meta(c: &Checkpoint) -> SnapshotMeta {
+    SnapshotMeta {
+        lsn: c.end_lsn,
+        time_ns: c.time_ns,
+        timeline: 0,
+        seq: c.seq,
+        chain: c.chain,
+    }
+}

@@ -1,0 +1,97 @@
+//! What can go wrong in the store.
+
+use std::path::{Path, PathBuf};
+
+use tl_wal::private_fs;
+use tl_wal::Lsn;
+
+use crate::record;
+use crate::snapshot;
+
+/// A store error: what went wrong and, where there is one, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No `.tl` here or above.
+    #[error("{0} is not inside a tl project (no .tl directory here or above); run `tl init`")]
+    NotInitialized(PathBuf),
+    /// `tl init` where `.tl` exists.
+    #[error("{0} is already initialised (it has a .tl directory)")]
+    AlreadyInitialized(PathBuf),
+    /// Opening the log failed.
+    #[error(transparent)]
+    Open(#[from] tl_wal::OpenError),
+    /// Appending failed.
+    #[error(transparent)]
+    Append(#[from] tl_wal::AppendError),
+    /// Reading the log failed.
+    #[error("{0}; run `tl fsck` to see the damage")]
+    Read(#[from] tl_wal::ReadError),
+    /// A record that does not decode.
+    #[error("record at LSN {lsn} does not decode: {source}; run `tl fsck`")]
+    Decode {
+        /// Where.
+        lsn: Lsn,
+        /// Why.
+        #[source]
+        source: record::DecodeError,
+    },
+    /// Content missing or not matching its hash.
+    #[error("content {hash} is missing or damaged in the log ({why}); run `tl fsck`")]
+    Blob {
+        /// Hex hash.
+        hash: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A time expression that names nothing.
+    #[error("{0}")]
+    Time(String),
+    /// A time before the first checkpoint.
+    #[error("{message}")]
+    BeforeFirst {
+        /// What was asked and when the first checkpoint is.
+        message: String,
+    },
+    /// A pin that cannot be made or deleted.
+    #[error("{0}")]
+    Pin(String),
+    /// A scan failed.
+    #[error("capture failed: {0}")]
+    Scan(String),
+    /// A snapshot problem.
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::SnapshotError),
+    /// `.tl/config.toml` is invalid.
+    #[error("{path}: {why}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// An entry under `.tl/` that `tl` did not make (a symlink, a directory where
+    /// a file belongs): refused rather than written through.
+    #[error(transparent)]
+    UnexpectedEntry(#[from] private_fs::UnexpectedEntry),
+    /// Another I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| match private_fs::unexpected_entry(&source) {
+        Some(refused) => StoreError::UnexpectedEntry(refused.clone()),
+        None => StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}

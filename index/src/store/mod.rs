@@ -1,0 +1,293 @@
+//! The store: a project's `.tl/` directory — the log, the catalog folded from it,
+//! the stat cache, snapshots — and the operations the commands are made of. Where
+//! each of those lives is [`Layout`]'s.
+//!
+//! By concern: `error`, `config`, `cache` (the catalog cache policy and the fold
+//! of the log), `capture`, `read` (trees and content), `resolve` (time
+//! expressions), `pins`, `compact` (snapshots, rebuild), `live` (what a
+//! long-lived writer needs).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tl_wal::private_fs::{self, Durability, Expected};
+use tl_wal::{LogReader, Lsn, RecoveryReport, Storage, Wal};
+
+use crate::catalog::{Catalog, Checkpoint};
+use crate::layout::Layout;
+pub use crate::layout::TL_DIR;
+
+mod cache;
+mod capture;
+mod compact;
+mod config;
+mod error;
+mod live;
+mod pins;
+mod read;
+mod resolve;
+
+pub use capture::{Capture, CheckpointOutcome};
+pub use config::Config;
+use config::DEFAULT_CONFIG;
+pub use error::StoreError;
+use error::{io, Result};
+use live::LiveState;
+pub use resolve::ID_PREFIX_MIN;
+
+enum Log {
+    Writer(Wal),
+    Reader(LogReader),
+}
+
+impl Log {
+    fn iter_from(&self, lsn: Lsn) -> Result<tl_wal::LogIter, tl_wal::ReadError> {
+        match self {
+            Log::Writer(w) => w.iter_from(lsn),
+            Log::Reader(r) => r.iter_from(lsn),
+        }
+    }
+    fn start(&self) -> Lsn {
+        match self {
+            Log::Writer(w) => w.start_lsn(),
+            Log::Reader(r) => r.start_lsn(),
+        }
+    }
+    fn end(&self) -> Lsn {
+        match self {
+            Log::Writer(w) => w.durable_lsn(),
+            Log::Reader(r) => r.end_lsn(),
+        }
+    }
+    fn wal(&self) -> Option<&Wal> {
+        match self {
+            Log::Writer(w) => Some(w),
+            Log::Reader(_) => None,
+        }
+    }
+}
+
+/// An open project store.
+pub struct Store {
+    layout: Layout,
+    config: Config,
+    log: Log,
+    catalog: Catalog,
+    recovery: Option<RecoveryReport>,
+    /// Damage met while folding the log (LSN, message).
+    damage: Vec<(Lsn, String)>,
+    /// (through, checkpoints) of the catalog copy on disk.
+    saved: (Lsn, u64),
+    /// A log reader kept open between record reads (dropped after each append,
+    /// since it only sees the log as it was when made).
+    reader: Mutex<Option<tl_wal::LogIter>>,
+    /// Set by [`Store::capture_paths`]: state kept between live captures.
+    live: Option<LiveState>,
+    /// What this open took group/other permissions off (a store made before `.tl/`
+    /// was private).
+    tightened: Vec<PathBuf>,
+}
+
+/// Finds the project root: `start` or the nearest ancestor holding `.tl/`.
+pub fn find_root(start: &Path) -> Result<PathBuf> {
+    let start = std::fs::canonicalize(start).map_err(io(start))?;
+    let mut dir = start.as_path();
+    loop {
+        if Layout::new(dir).tl_dir().is_dir() {
+            return Ok(dir.to_path_buf());
+        }
+        match dir.parent() {
+            Some(p) => dir = p,
+            None => return Err(StoreError::NotInitialized(start)),
+        }
+    }
+}
+
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Creates `.tl/` in `root` (which must exist) and opens it.
+    pub fn init(root: &Path) -> Result<Store> {
+        let root = std::fs::canonicalize(root).map_err(io(root))?;
+        let layout = Layout::new(&root);
+        let tl = layout.tl_dir();
+        if tl.exists() {
+            return Err(StoreError::AlreadyInitialized(root));
+        }
+        // Owner-only: history is as private as the most private file it holds.
+        private_fs::create_dir(tl).map_err(io(tl))?;
+        for sub in layout.init_dirs() {
+            private_fs::create_dir(&sub).map_err(io(tl))?;
+        }
+        let cfg = layout.config();
+        private_fs::write_atomic(&cfg, DEFAULT_CONFIG.as_bytes(), Durability::Synced)
+            .map_err(io(&cfg))?;
+        Store::open(&root)
+    }
+
+    /// Opens the store of the project at `root` for writing (takes the log's writer
+    /// lock and runs recovery).
+    pub fn open(root: &Path) -> Result<Store> {
+        Store::open_inner(root, true)
+    }
+
+    /// Opens the store read-only: no lock, no recovery; reads end where the valid
+    /// log ends.
+    pub fn open_read_only(root: &Path) -> Result<Store> {
+        Store::open_inner(root, false)
+    }
+
+    fn open_inner(root: &Path, write: bool) -> Result<Store> {
+        let layout = Layout::new(root);
+        let tl = layout.tl_dir();
+        if !tl.is_dir() {
+            return Err(StoreError::NotInitialized(root.to_path_buf()));
+        }
+        // A store made before `.tl/` was private is tightened once: with `.tl/`
+        // itself 0700 nothing under it is reachable by others.
+        let tightened = if private_fs::is_private_dir(tl).map_err(io(tl))? {
+            Vec::new()
+        } else {
+            private_fs::tighten(tl).map_err(io(tl))?
+        };
+        for (path, expected) in [
+            (layout.log_dir(), Expected::Dir),
+            (layout.index_dir(), Expected::Dir),
+            (layout.snapshots(), Expected::Dir),
+            (layout.config(), Expected::File),
+        ] {
+            private_fs::check_entry(&path, expected).map_err(io(&path))?;
+        }
+        let config = Config::load(&layout.config())?;
+        let (log, recovery) = if write {
+            let opts = config.wal_options();
+            let (wal, report) = Wal::open(layout.log_dir(), layout.quarantine(), opts)?;
+            (Log::Writer(wal), Some(report))
+        } else {
+            let reader = LogReader::open(layout.log_dir(), layout.quarantine())?;
+            (Log::Reader(reader), None)
+        };
+        Store::from_log(layout, config, log, recovery, tightened)
+    }
+
+    /// Opens the store of the project at `root` (which must hold `.tl/`) for
+    /// writing, with its log held by `storage` instead of `.tl/wal/` — a
+    /// `tl_wal::testing::MemStorage` in the power-loss tests and the
+    /// `store_open_replay` fuzz target. Config, catalog, snapshots and the files
+    /// captured stay on the real file system. Runs the log's recovery.
+    pub fn open_with_storage(root: &Path, storage: Arc<dyn Storage>) -> Result<Store> {
+        let layout = Layout::new(root);
+        if !layout.tl_dir().is_dir() {
+            return Err(StoreError::NotInitialized(root.to_path_buf()));
+        }
+        let config = Config::load(&layout.config())?;
+        let (wal, report) = Wal::open_storage(storage, config.wal_options())?;
+        Store::from_log(layout, config, Log::Writer(wal), Some(report), Vec::new())
+    }
+
+    /// The store over an open log: loads the catalog cache and folds the log after it.
+    fn from_log(
+        layout: Layout,
+        config: Config,
+        log: Log,
+        recovery: Option<RecoveryReport>,
+        tightened: Vec<PathBuf>,
+    ) -> Result<Store> {
+        let mut store = Store {
+            layout,
+            config,
+            log,
+            catalog: Catalog::default(),
+            recovery,
+            damage: Vec::new(),
+            saved: (0, 0),
+            reader: Mutex::new(None),
+            live: None,
+            tightened,
+        };
+        store.load_catalog()?;
+        Ok(store)
+    }
+
+    /// The entries under `.tl/` this open took group and other permission bits
+    /// off (`.tl/` first): empty unless the store was made before `.tl/` was
+    /// owner-only, or someone widened it since. The caller may tell the user.
+    pub fn tightened(&self) -> &[PathBuf] {
+        &self.tightened
+    }
+
+    fn catalog_path(&self) -> PathBuf {
+        self.layout.catalog()
+    }
+
+    fn stat_cache_path(&self) -> PathBuf {
+        self.layout.stat_cache()
+    }
+
+    fn snapshot_dir(&self) -> PathBuf {
+        self.layout.snapshots()
+    }
+
+    /// The project root.
+    pub fn root(&self) -> &Path {
+        self.layout.root()
+    }
+
+    /// Where everything under `.tl/` lives.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What recovery did on open (writers only).
+    pub fn recovery(&self) -> Option<&RecoveryReport> {
+        self.recovery.as_ref()
+    }
+
+    /// Damage met while reading the log: (LSN, what).
+    pub fn damage(&self) -> &[(Lsn, String)] {
+        &self.damage
+    }
+
+    /// The fold of the log.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Checkpoints, oldest first.
+    pub fn checkpoints(&self) -> &[Checkpoint] {
+        &self.catalog.checkpoints
+    }
+
+    fn wal(&self) -> Result<&Wal> {
+        self.log.wal().ok_or_else(|| StoreError::Io {
+            path: self.layout.log_dir(),
+            source: std::io::Error::other("the store was opened read-only"),
+        })
+    }
+
+    /// The `.tl` directory.
+    pub fn tl_dir(&self) -> &Path {
+        self.layout.tl_dir()
+    }
+}
+
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}

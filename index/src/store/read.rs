@@ -1,0 +1,129 @@
+//! Reading history: the tree at a checkpoint, the changes of one, and content
+//! (verified against its hash).
+
+use std::io::Write;
+use std::path::Path;
+
+use tl_wal::Lsn;
+
+use super::error::io;
+use super::{Result, Store, StoreError};
+use crate::catalog::{apply, PathChange};
+use crate::record::{self, Record};
+use crate::snapshot;
+use crate::types::{BlobHash, Tree};
+
+impl Store {
+    /// The tree as of checkpoint `idx`: the newest snapshot at or before it, plus
+    /// the changes of the checkpoints after the snapshot.
+    pub fn tree_at(&self, idx: usize) -> Result<Tree> {
+        let cps = &self.catalog.checkpoints;
+        let target = &cps[idx];
+        let mut tree = Tree::new();
+        let mut from = 0;
+        if let Ok(Some((lsn, path))) =
+            snapshot::newest_at_or_before(&self.snapshot_dir(), target.end_lsn)
+        {
+            if let Some(j) = cps.iter().position(|c| c.end_lsn == lsn) {
+                // A damaged snapshot is only a cache: fall back to the changes.
+                if let Ok(s) = snapshot::Snapshot::open(&path) {
+                    tree = s.to_tree();
+                    from = j + 1;
+                }
+            }
+        }
+        for c in &cps[from..=idx] {
+            apply(&mut tree, &c.changes);
+        }
+        Ok(tree)
+    }
+
+    /// The tree after the last checkpoint.
+    pub fn head(&self) -> &Tree {
+        &self.catalog.head
+    }
+
+    /// Writes the content of `hash` to `out`, verifying it against the hash.
+    pub fn read_blob(&self, hash: &BlobHash, out: &mut dyn Write) -> Result<u64> {
+        let bad = |why: String| StoreError::Blob {
+            hash: hash.to_hex(),
+            why,
+        };
+        let (raw_len, parts) = self.catalog.blobs.get(hash).ok_or_else(|| {
+            bad(if self.catalog.is_lean() {
+                "a lean store (a daemon's) does not know where content is; open the store \
+                 anew to read it"
+                    .into()
+            } else {
+                "not in the log".into()
+            })
+        })?;
+        if !crate::catalog::blob_complete(*raw_len, parts) {
+            return Err(bad("some of its parts are missing".into()));
+        }
+        let mut hasher = blake3::Hasher::new();
+        let mut written = 0u64;
+        for (offset, lsn) in parts {
+            let bytes = self.read_record(*lsn)?;
+            let rec = Record::decode(&bytes)
+                .map_err(|source| StoreError::Decode { lsn: *lsn, source })?;
+            let Record::Blob {
+                hash: h,
+                offset: o,
+                codec,
+                data,
+                ..
+            } = rec
+            else {
+                return Err(bad(format!("record at LSN {lsn} is not a blob part")));
+            };
+            if h != *hash || o != *offset {
+                return Err(bad(format!("record at LSN {lsn} is another blob's part")));
+            }
+            let raw = record::decompress_part(codec, &data, record::part_raw_len_max(*raw_len, o))
+                .map_err(|source| StoreError::Decode { lsn: *lsn, source })?;
+            hasher.update(&raw);
+            out.write_all(&raw).map_err(io(Path::new("<output>")))?;
+            written += raw.len() as u64;
+        }
+        if written != *raw_len || BlobHash(*hasher.finalize().as_bytes()) != *hash {
+            return Err(bad("content does not match its hash".into()));
+        }
+        Ok(written)
+    }
+
+    /// Reads the record at `lsn` through the kept-open reader.
+    pub(super) fn read_record(&self, lsn: Lsn) -> Result<Vec<u8>> {
+        let mut guard = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(it) => it.seek(lsn)?,
+            None => *guard = Some(self.log.iter_from(lsn)?),
+        }
+        let it = guard.as_mut().expect("set above");
+        match it.next() {
+            Some(Ok(r)) => Ok(r.data),
+            Some(Err(e)) => {
+                *guard = None;
+                Err(e.into())
+            }
+            None => Err(tl_wal::ReadError::OutOfRange {
+                lsn,
+                start: lsn,
+                end: lsn,
+            }
+            .into()),
+        }
+    }
+
+    /// The content of `hash` in memory.
+    pub fn blob_bytes(&self, hash: &BlobHash) -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.read_blob(hash, &mut v)?;
+        Ok(v)
+    }
+
+    /// Paths changed by checkpoint `idx`.
+    pub fn changes(&self, idx: usize) -> &[PathChange] {
+        &self.catalog.checkpoints[idx].changes
+    }
+}

@@ -13,11 +13,14 @@ pub mod fsck;
 pub mod layout;
 pub mod pathsafe;
 pub mod record;
+pub mod recover;
+pub mod replay;
 pub mod restore;
 pub mod scan;
 pub mod snapshot;
 pub mod statcache;
 pub mod store;
+pub mod textdiff;
 pub mod timespec;
 pub mod types;
 

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tl_index::scan::Change;
 use tl_index::store::{Store, StoreError};
+use tl_index::textdiff::TextPair;
 use tl_index::timespec::format_rfc3339;
 use tl_index::types::{Entry, Mode, Tree};
 
@@ -44,11 +45,6 @@ pub struct DiffArgs {
     paths: Vec<PathBuf>,
 }
 
-/// git's rule: content with a NUL byte in its first 8000 bytes is binary.
-pub fn is_binary(bytes: &[u8]) -> bool {
-    bytes[..bytes.len().min(8000)].contains(&0)
-}
-
 /// The mode as git writes it, with the permission bits tl keeps (git itself only
 /// knows 100644 and 100755; a private file shows as 100600).
 pub fn git_mode(m: Mode) -> String {
@@ -56,32 +52,6 @@ pub fn git_mode(m: Mode) -> String {
         Mode::Symlink => "120000".to_string(),
         m => format!("100{:o}", m.permissions()),
     }
-}
-
-/// Lines inserted and deleted between two texts.
-fn line_counts(x: &str, y: &str) -> (usize, usize) {
-    let d = similar::TextDiff::from_lines(x, y);
-    let mut ins = 0;
-    let mut del = 0;
-    for c in d.iter_all_changes() {
-        match c.tag() {
-            similar::ChangeTag::Insert => ins += 1,
-            similar::ChangeTag::Delete => del += 1,
-            similar::ChangeTag::Equal => {}
-        }
-    }
-    (ins, del)
-}
-
-/// The two contents as text, or None when either is binary (git's rule) or not
-/// UTF-8.
-fn as_text<'a>(before: &'a [u8], after: &'a [u8]) -> Option<(&'a str, &'a str)> {
-    if is_binary(before) || is_binary(after) {
-        return None;
-    }
-    std::str::from_utf8(before)
-        .ok()
-        .zip(std::str::from_utf8(after).ok())
 }
 
 /// The `--stat` column of one change between two stored entries: `+3 -1`,
@@ -110,10 +80,10 @@ fn stat_of(x: &[u8], y: &[u8], old: Option<Mode>, new: Option<Mode>) -> String {
     let content = if x == y {
         None
     } else {
-        Some(match as_text(x, y) {
-            Some((a, b)) => {
-                let (ins, del) = line_counts(a, b);
-                format!("+{ins} -{del}")
+        Some(match TextPair::new(x, y) {
+            Some(text) => {
+                let c = text.line_counts();
+                format!("+{} -{}", c.insertions, c.deletions)
             }
             None => "binary".into(),
         })
@@ -242,8 +212,9 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
             None => Vec::new(),
         };
         let name = show_path(p);
-        let text = as_text(&before, &after);
-        let (ins, del) = text.map(|(x, y)| line_counts(x, y)).unwrap_or((0, 0));
+        let text = TextPair::new(&before, &after);
+        let counts = text.map(|t| t.line_counts()).unwrap_or_default();
+        let (ins, del) = (counts.insertions, counts.deletions);
         let status = match c {
             Change::Added(..) => "A",
             Change::Modified(..) => "M",
@@ -294,16 +265,7 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
             format!("b/{name}")
         };
         match text {
-            Some((x, y)) => {
-                let d = similar::TextDiff::from_lines(x, y);
-                write!(
-                    out,
-                    "{}",
-                    d.unified_diff()
-                        .context_radius(3)
-                        .header(&old_name, &new_name)
-                )?;
-            }
+            Some(text) => write!(out, "{}", text.unified(&old_name, &new_name))?,
             None => writeln!(out, "Binary files {old_name} and {new_name} differ")?,
         }
     }

@@ -12,11 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::json;
 use tl_index::catalog::Checkpoint;
-use tl_index::pathsafe::is_under;
-use tl_index::record::CommitKind;
-use tl_index::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
-use tl_index::scan::ScanWarning;
-use tl_index::store::Store;
+use tl_index::replay::{changed, InPlace, InPlaceReport, Purpose};
+use tl_index::restore::{MaterializeOptions, MaterializeReport};
 use tl_index::timespec::{format_local, format_rfc3339};
 
 use crate::cli_util::{open, open_read};
@@ -58,14 +55,8 @@ pub fn cmd_replay(cwd: &Path, args: ReplayArgs) -> Result<()> {
         dry_run,
         json,
     } = args;
-    let to = to.as_str();
-    let into = into.map(|d| cwd.join(d));
-    let mut opts = MaterializeOptions {
-        dry_run,
-        ..MaterializeOptions::default()
-    };
-    if let Some(dir) = &into {
-        super::init::refuse_inside_tl(dir)?;
+    if let Some(dir) = into.map(|d| cwd.join(d)) {
+        super::init::refuse_inside_tl(&dir)?;
         // Writes no history: a read-only store (and no writer lock) is enough.
         if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
             return Err(CommandError::usage(format!(
@@ -76,81 +67,105 @@ pub fn cmd_replay(cwd: &Path, args: ReplayArgs) -> Result<()> {
             .into());
         }
         let store = open_read(cwd)?;
-        let idx = store.resolve(to)?;
+        let idx = store.resolve(&to)?;
         let target = store.tree_at(idx)?;
         let cp = store.checkpoints()[idx].clone();
-        let report = run(&store, &target, dir, &opts)?;
+        let opts = MaterializeOptions {
+            dry_run,
+            ..MaterializeOptions::default()
+        };
+        let bar = progress_bar(dry_run);
+        let report = tl_index::replay::into_dir(&store, &target, &dir, &opts, &|done, total| {
+            tick(&bar, done, total)
+        });
+        let report = finish(bar, report?);
         print_report(&report, dry_run, json, &cp, None, &Done::Replay);
         return Ok(());
     }
     let mut store = open(cwd)?;
-    let idx = store.resolve(to)?;
+    let idx = store.resolve(&to)?;
     let target = store.tree_at(idx)?;
     let cp = store.checkpoints()[idx].clone();
-    let before = if dry_run {
-        None
-    } else {
-        let before = capture_before(&mut store, format!("before replay to {}", cp.id))?;
-        opts.leave = before.leave;
-        Some(before.checkpoint)
+    let req = InPlace {
+        target: idx,
+        only: None,
+        purpose: Purpose::Replay,
+        dry_run,
     };
-    let root = store.root().to_path_buf();
-    let report = run(&store, &target, &root, &opts)?;
-    if !dry_run && changed(&report) {
-        // Record the replayed state as a checkpoint of its own (kind restore).
-        let msg = format!("replay to {}", cp.id);
-        store.checkpoint(CommitKind::Restore, Some(msg))?;
-    }
+    let done = in_place(&mut store, &req, &target)?;
     print_report(
-        &report,
+        &done.report,
         dry_run,
         json,
         &cp,
-        before.flatten().as_deref(),
+        done.before.as_deref(),
         &Done::Replay,
     );
     Ok(())
 }
 
-/// What the capture before a replay or restore leaves for it.
-pub struct Before {
-    /// The checkpoint holding the present (None before any).
-    pub checkpoint: Option<String>,
-    /// Paths the capture could not read although they are there: left alone.
-    pub leave: Vec<Vec<u8>>,
-}
-
-/// Captures the present before writing, if it differs from the last checkpoint.
-pub fn capture_before(store: &mut Store, message: String) -> Result<Before> {
-    let out = store.capture_if_changed(CommitKind::Auto, Some(message))?;
-    let leave = left_alone(&out.warnings);
-    let checkpoint = match out.checkpoint {
-        Some(c) => Some(c.id),
-        None => store.checkpoints().last().map(|c| c.id.clone()),
-    };
-    Ok(Before { checkpoint, leave })
-}
-
-pub fn changed(r: &MaterializeReport) -> bool {
-    !r.written.is_empty() || !r.removed.is_empty()
-}
-
-/// The paths the capture before a replay could not read although they are there
-/// (named in a warning): the replay leaves them as they are on disk, so that no
-/// file is ever deleted or overwritten because it could not be captured.
-fn left_alone(warnings: &[ScanWarning]) -> Vec<Vec<u8>> {
-    let mut leave = Vec::new();
-    for w in warnings {
+/// Brings `target` back in place through `tl_index::replay::in_place` with a
+/// progress bar, and says what the capture before it could not read.
+pub fn in_place(
+    store: &mut tl_index::store::Store,
+    req: &InPlace,
+    target: &tl_index::Tree,
+) -> Result<InPlaceReport> {
+    let bar = progress_bar(req.dry_run);
+    let done =
+        tl_index::replay::in_place(store, req, target, &|done, total| tick(&bar, done, total));
+    let mut done = done?;
+    for w in &done.capture_warnings {
         eprintln!("tl: warning: {w}");
-        if !w.path.is_empty() && w.kind.keeps_previous_version() {
-            eprintln!(
-                "tl: {}: left as it is on disk by this replay (it could not be captured)",
-                show_path(&w.path)
-            );
-            leave.push(w.path.clone());
-        }
     }
-    leave
+    for p in &done.left_alone {
+        eprintln!(
+            "tl: {}: left as it is on disk by this replay (it could not be captured)",
+            show_path(p)
+        );
+    }
+    done.report = finish(bar, done.report);
+    Ok(done)
+}
+
+/// A progress bar for long replays, only when stderr is a terminal (hidden until
+/// [`tick`] finds the replay long enough to be worth it).
+fn progress_bar(dry_run: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    (std::io::stderr().is_terminal() && !dry_run).then(|| {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files ({eta} left)")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
+fn tick(bar: &Option<indicatif::ProgressBar>, done: u64, total: u64) {
+    if let Some(b) = bar {
+        // Shown only for replays long enough to be worth a bar.
+        if done == 1 && total >= 500 {
+            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        b.set_length(total);
+        b.set_position(done);
+    }
+}
+
+/// Clears the bar and warns about the paths written around.
+fn finish(bar: Option<indicatif::ProgressBar>, report: MaterializeReport) -> MaterializeReport {
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for s in &report.skipped {
+        eprintln!("warning: {s}");
+    }
+    for p in &report.kept {
+        let p = show_path(p);
+        eprintln!("warning: {p}: changed since the replay began; kept; run the replay again");
+    }
+    report
 }
 
 pub fn print_report(
@@ -226,55 +241,4 @@ pub fn print_report(
         // On stderr: a closed stdout (`| head`) must not lose how to undo.
         eprintln!("The previous state is checkpoint {u}: `{cmd}` undoes this.");
     }
-}
-
-/// Materializes with a progress bar on long replays (only when stderr is a terminal).
-/// The report's `unchanged` counts every file of the target (under `only`) left as
-/// it was, including those the plan did not need to look at.
-pub fn run(
-    store: &tl_index::store::Store,
-    target: &tl_index::Tree,
-    dir: &Path,
-    opts: &MaterializeOptions,
-) -> Result<MaterializeReport> {
-    use std::io::IsTerminal;
-    let bar = (std::io::stderr().is_terminal() && !opts.dry_run).then(|| {
-        let bar = indicatif::ProgressBar::hidden();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files ({eta} left)")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let report = materialize_with_progress(store, target, dir, opts, &|done, total| {
-        if let Some(b) = &bar {
-            // Shown only for replays long enough to be worth a bar.
-            if done == 1 && total >= 500 {
-                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            }
-            b.set_length(total);
-            b.set_position(done);
-        }
-    })?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    for s in &report.skipped {
-        eprintln!("warning: {s}");
-    }
-    for p in &report.kept {
-        let p = show_path(p);
-        eprintln!("warning: {p}: changed since the replay began; kept; run the replay again");
-    }
-    let mut report = report;
-    let in_scope = target
-        .keys()
-        .filter(|k| {
-            opts.only
-                .as_ref()
-                .is_none_or(|only| only.iter().any(|p| is_under(k, p)))
-        })
-        .count();
-    report.unchanged = in_scope.saturating_sub(report.written.len()) as u64;
-    Ok(report)
 }

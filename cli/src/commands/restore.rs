@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use tl_index::pathsafe::is_under;
-use tl_index::record::CommitKind;
-use tl_index::restore::MaterializeOptions;
+use tl_index::replay::{InPlace, Purpose};
 
-use super::replay::{capture_before, changed, print_report, run, Done};
+use super::replay::{in_place, print_report, Done};
 use crate::cli_util::{open, rel_path};
 
 /// Bring back only some paths (files or directories) as they were at time T.
@@ -57,25 +56,15 @@ pub fn cmd_restore(cwd: &Path, args: RestoreArgs) -> Result<()> {
             );
         }
     }
-    let mut leave = Vec::new();
-    let before = if dry_run {
-        None
-    } else {
-        let before = capture_before(&mut store, format!("before restore from {}", cp.id))?;
-        leave = before.leave;
-        before.checkpoint
-    };
-    let root = store.root().to_path_buf();
-    let opts = MaterializeOptions {
-        dry_run,
+    let req = InPlace {
+        target: idx,
         only: Some(only),
-        leave,
+        purpose: Purpose::Restore,
+        dry_run,
     };
-    let report = run(&store, &target, &root, &opts)?;
-    if !dry_run && changed(&report) {
-        let msg = format!("restore from {}", cp.id);
-        store.checkpoint(CommitKind::Restore, Some(msg))?;
-    }
+    let done = in_place(&mut store, &req, &target)?;
+    let report = done.report;
+    let before = done.before;
     print_report(
         &report,
         dry_run,

@@ -1,0 +1,189 @@
+//! Bringing a past tree back, as `tl replay` and `tl restore` do: in place with
+//! the safety step that makes it undoable, or into another directory.
+//!
+//! In place ([`in_place`]), the present is first captured as a checkpoint of its
+//! own (when it differs from the last one), so the replay itself can be undone;
+//! paths that capture could not read although they are there are left as they are
+//! on disk (a file is never deleted or overwritten because it could not be
+//! captured). Then only what differs is written, and the result is recorded as a
+//! checkpoint of kind restore. A replay that finds the files already matching adds
+//! no checkpoint. A dry run captures and records nothing.
+//!
+//! Not here: words for the user, progress bars (the caller passes a callback).
+
+use std::path::Path;
+
+use crate::catalog::Checkpoint;
+use crate::pathsafe::is_under;
+use crate::record::CommitKind;
+use crate::restore::RestoreError;
+use crate::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
+use crate::scan::ScanWarning;
+use crate::store::{Store, StoreError};
+use crate::types::Tree;
+
+/// Which command brings the tree back: it names the checkpoints recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// The whole tree (`tl replay`).
+    Replay,
+    /// Some paths (`tl restore`).
+    Restore,
+}
+
+impl Purpose {
+    /// The message of the checkpoint holding the present, taken before.
+    fn before_message(self, target: &Checkpoint) -> String {
+        match self {
+            Purpose::Replay => format!("before replay to {}", target.id),
+            Purpose::Restore => format!("before restore from {}", target.id),
+        }
+    }
+
+    /// The message of the checkpoint recording the result.
+    fn after_message(self, target: &Checkpoint) -> String {
+        match self {
+            Purpose::Replay => format!("replay to {}", target.id),
+            Purpose::Restore => format!("restore from {}", target.id),
+        }
+    }
+}
+
+/// What to bring back in place.
+#[derive(Clone, Debug)]
+pub struct InPlace {
+    /// The checkpoint (index) to bring back.
+    pub target: usize,
+    /// Only these paths and what is below them (None: the whole tree).
+    pub only: Option<Vec<Vec<u8>>>,
+    /// Which command runs it.
+    pub purpose: Purpose,
+    /// Plan only: capture nothing, write nothing, record nothing.
+    pub dry_run: bool,
+}
+
+/// Why bringing a tree back failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Reading the target, capturing the present or recording the result failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing the tree failed (or was refused before anything was written).
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+}
+
+/// What [`in_place`] did.
+#[derive(Clone, Debug)]
+pub struct InPlaceReport {
+    /// What was written and removed; `unchanged` counts every file of the target
+    /// (under `only`) left as it was.
+    pub report: MaterializeReport,
+    /// The checkpoint holding the present before the replay (None in a dry run or
+    /// before any checkpoint): replaying to it undoes this one.
+    pub before: Option<String>,
+    /// Problems of the capture before it (skipped files and why).
+    pub capture_warnings: Vec<ScanWarning>,
+    /// Paths that capture could not read although they are there: left as they
+    /// are on disk.
+    pub left_alone: Vec<Vec<u8>>,
+    /// The checkpoint of kind restore recording the result (None when nothing
+    /// changed, or in a dry run).
+    pub recorded: Option<Checkpoint>,
+}
+
+impl InPlaceReport {
+    /// True when files were written or removed.
+    pub fn changed(&self) -> bool {
+        changed(&self.report)
+    }
+}
+
+/// True when a materialization wrote or removed something.
+pub fn changed(r: &MaterializeReport) -> bool {
+    !r.written.is_empty() || !r.removed.is_empty()
+}
+
+/// Brings checkpoint `req.target` back into the project, whose tree is `target`
+/// (`Store::tree_at`): captures the present first (see the module doc), writes
+/// what differs, records the result.
+/// `progress(done, total)` follows the writing.
+pub fn in_place(
+    store: &mut Store,
+    req: &InPlace,
+    target: &Tree,
+    progress: &dyn Fn(u64, u64),
+) -> Result<InPlaceReport, ReplayError> {
+    let cp = store.checkpoints()[req.target].clone();
+    let mut opts = MaterializeOptions {
+        dry_run: req.dry_run,
+        only: req.only.clone(),
+        leave: Vec::new(),
+    };
+    let mut before = None;
+    let mut capture_warnings = Vec::new();
+    if !req.dry_run {
+        let out =
+            store.capture_if_changed(CommitKind::Auto, Some(req.purpose.before_message(&cp)))?;
+        opts.leave = out
+            .warnings
+            .iter()
+            .filter(|w| !w.path.is_empty() && w.kind.keeps_previous_version())
+            .map(|w| w.path.clone())
+            .collect();
+        before = match out.checkpoint {
+            Some(c) => Some(c.id),
+            None => store.checkpoints().last().map(|c| c.id.clone()),
+        };
+        capture_warnings = out.warnings;
+    }
+    let root = store.root().to_path_buf();
+    let report = materialize(store, target, &root, &opts, progress)?;
+    let recorded = if !req.dry_run && changed(&report) {
+        let msg = req.purpose.after_message(&cp);
+        Some(store.checkpoint(CommitKind::Restore, Some(msg))?.checkpoint)
+    } else {
+        None
+    };
+    Ok(InPlaceReport {
+        report,
+        before,
+        capture_warnings,
+        left_alone: opts.leave,
+        recorded,
+    })
+}
+
+/// Writes `target` into `dir`, not the project (no history is captured or
+/// written), as `tl replay --into` does; `opts.dry_run` only plans.
+pub fn into_dir(
+    store: &Store,
+    target: &Tree,
+    dir: &Path,
+    opts: &MaterializeOptions,
+    progress: &dyn Fn(u64, u64),
+) -> Result<MaterializeReport, ReplayError> {
+    materialize(store, target, dir, opts, progress)
+}
+
+/// Materializes, then counts as unchanged every file of the target (under
+/// `only`) not written, including those the plan did not need to look at.
+fn materialize(
+    store: &Store,
+    target: &Tree,
+    dir: &Path,
+    opts: &MaterializeOptions,
+    progress: &dyn Fn(u64, u64),
+) -> Result<MaterializeReport, ReplayError> {
+    let mut report = materialize_with_progress(store, target, dir, opts, progress)?;
+    let in_scope = target
+        .keys()
+        .filter(|k| {
+            opts.only
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|p| is_under(k, p)))
+        })
+        .count();
+    report.unchanged = in_scope.saturating_sub(report.written.len()) as u64;
+    Ok(report)
+}

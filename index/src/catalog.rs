@@ -14,6 +14,13 @@ use tl_wal::Lsn;
 use crate::record::{chain_hash, CommitKind, CommitStats, Record};
 use crate::types::{BlobHash, Entry, Mode, Tree};
 
+mod blob;
+mod fold;
+
+pub use blob::{blob_complete, read_verified, BlobReadError, PartProblem};
+
+pub use fold::{fold_records, DamagedFrame, FoldObserver, Unobserved};
+
 /// One path's change in a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathChange {
@@ -115,6 +122,16 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// An empty catalog of the log `repo_id` (zeros when unknown), to fold from
+    /// `through` (the log's first LSN).
+    pub fn new(repo_id: [u8; 16], through: Lsn) -> Catalog {
+        Catalog {
+            repo_id,
+            through,
+            ..Catalog::default()
+        }
+    }
+
     /// Chain hash of the last checkpoint (zeros before the first).
     pub fn chain(&self) -> [u8; 32] {
         self.checkpoints.last().map(|c| c.chain).unwrap_or([0; 32])
@@ -342,6 +359,17 @@ impl Catalog {
         self.through = end;
     }
 
+    /// Reading resumed at `lsn` after damage: the fold continues from there.
+    pub fn fold_resume(&mut self, lsn: Lsn) {
+        self.through = lsn;
+    }
+
+    /// The log ends at `end`: the fold covers it (marks after the last batch, a
+    /// damaged tail, are folded over).
+    pub fn fold_log_end(&mut self, end: Lsn) {
+        self.through = self.through.max(end);
+    }
+
     /// Damage interrupted the batch in progress: drop it.
     pub fn fold_damage(&mut self) {
         self.pending.clear();
@@ -549,20 +577,6 @@ impl Catalog {
 }
 
 const CATALOG_MAGIC: &[u8] = b"TLCATv1\0";
-
-/// True when `parts` cover `raw_len` bytes from offset 0 without a hole.
-pub fn blob_complete(raw_len: u64, parts: &[(u64, Lsn)]) -> bool {
-    if raw_len == 0 {
-        return !parts.is_empty();
-    }
-    let step = crate::record::BLOB_PART_MAX_RAW as u64;
-    let needed = raw_len.div_ceil(step);
-    parts.len() as u64 == needed
-        && parts
-            .iter()
-            .enumerate()
-            .all(|(i, (o, _))| *o == i as u64 * step)
-}
 
 /// Applies sorted changes to a tree.
 pub fn apply(tree: &mut Tree, changes: &[PathChange]) {

@@ -26,9 +26,12 @@ use rayon::prelude::*;
 use tl_wal::format::{SegmentHeader, SEGMENT_HEADER_LEN};
 use tl_wal::{parse_segment_name, FsStorage, LogReader, Lsn, ReadError, Storage};
 
-use crate::catalog::{apply, blob_complete, Catalog, PathChange};
+use crate::catalog::{
+    apply, blob_complete, fold_records, read_verified, Catalog, DamagedFrame, FoldObserver,
+    PartProblem, PathChange,
+};
 use crate::layout::Layout;
-use crate::record::{self, Record};
+use crate::record::{DecodeError, Record};
 use crate::snapshot::{self, Snapshot};
 use crate::types::{BlobHash, Tree};
 
@@ -527,157 +530,168 @@ struct Fold {
 
 fn fold_log(reader: &LogReader, segments: &Segments, cache_through: Option<Lsn>) -> Fold {
     let start = reader.start_lsn();
-    let mut catalog = Catalog::default();
-    catalog.through = start;
-    let mut fold = Fold {
-        catalog: Catalog::default(),
+    let mut catalog = Catalog::new([0; 16], start);
+    let mut seen = Seen {
+        segments,
+        cache_through,
         records: 0,
         batches: 0,
         problems: Vec::new(),
         at_cache: None,
+        batch_paths: BTreeSet::new(),
     };
-    let mut batch_paths: BTreeSet<Vec<u8>> = BTreeSet::new();
-    // The cache is valid if it equals the fold at a batch boundary: at a batch end,
-    // or anywhere between one and the next record (marks sit there).
-    let snap_at_cache = |catalog: &Catalog, fold: &mut Fold, next: Option<Lsn>| {
-        let Some(ct) = cache_through else { return };
-        if fold.at_cache.is_some() {
+    seen.snap_at_cache(&catalog, None);
+    let unreadable = |e: ReadError, catalog: &Catalog, seen: &mut Seen<'_>| {
+        let mut p = Problem::new(
+            ProblemKind::LogOpen,
+            format!("the log cannot be read: {e}"),
+            REPAIR_RECOVER,
+        );
+        p.lsn = Some(catalog.through);
+        seen.push(catalog, p);
+    };
+    match reader.iter_from(start) {
+        Ok(iter) => {
+            if let Err(e) = fold_records(&mut catalog, iter, &mut seen) {
+                unreadable(e, &catalog, &mut seen);
+            }
+            seen.snap_at_cache(&catalog, Some(reader.end_lsn()));
+            catalog.fold_log_end(reader.end_lsn());
+            seen.snap_at_cache(&catalog, None);
+        }
+        // Not even the start can be read: nothing is folded.
+        Err(e) => unreadable(e, &catalog, &mut seen),
+    }
+    Fold {
+        catalog,
+        records: seen.records,
+        batches: seen.batches,
+        problems: seen.problems,
+        at_cache: seen.at_cache,
+    }
+}
+
+/// What fsck notes while the log is folded: counts, damage with the paths of the
+/// batch it interrupted, and the fold at the point the catalog cache says it folds
+/// through.
+struct Seen<'a> {
+    segments: &'a Segments,
+    cache_through: Option<Lsn>,
+    records: u64,
+    batches: u64,
+    problems: Vec<LogDamage>,
+    at_cache: Option<Catalog>,
+    /// The paths the batch in progress changed so far.
+    batch_paths: BTreeSet<Vec<u8>>,
+}
+
+impl Seen<'_> {
+    /// The cache is valid if it equals the fold at a batch boundary: at a batch
+    /// end, or anywhere between one and the next record (`next`; marks sit there).
+    fn snap_at_cache(&mut self, catalog: &Catalog, next: Option<Lsn>) {
+        let Some(ct) = self.cache_through else { return };
+        if self.at_cache.is_some() {
             return;
         }
         if catalog.through == ct {
-            fold.at_cache = Some(catalog.clone());
+            self.at_cache = Some(catalog.clone());
         } else if catalog.through < ct && next.is_some_and(|n| ct <= n) {
             let mut c = catalog.clone();
-            c.through = ct;
-            fold.at_cache = Some(c);
-        }
-    };
-    snap_at_cache(&catalog, &mut fold, None);
-    let iter = match reader.iter_from(start) {
-        Ok(it) => it,
-        Err(e) => {
-            let mut p = Problem::new(
-                ProblemKind::LogOpen,
-                format!("the log cannot be read: {e}"),
-                REPAIR_RECOVER,
-            );
-            p.lsn = Some(start);
-            fold.problems.push(LogDamage { problem: p, idx: 0 });
-            fold.catalog = catalog;
-            return fold;
-        }
-    };
-    for item in iter {
-        match item {
-            Ok(r) => {
-                fold.records += 1;
-                if r.first_in_batch {
-                    batch_paths.clear();
-                    snap_at_cache(&catalog, &mut fold, Some(r.lsn));
-                }
-                let end = r.lsn + tl_wal::encoded_len(r.data.len());
-                match Record::decode(&r.data) {
-                    Ok(rec) => {
-                        match &rec {
-                            Record::Put { path, .. } | Record::Delete { path } => {
-                                batch_paths.insert(path.clone());
-                            }
-                            Record::Rename { from, to } => {
-                                batch_paths.insert(from.clone());
-                                batch_paths.insert(to.clone());
-                            }
-                            _ => {}
-                        }
-                        catalog.fold_record(r.lsn, r.first_in_batch, &r.data, rec);
-                    }
-                    Err(e) => {
-                        let (file, offset) = segments.locate(r.lsn);
-                        let mut p = Problem::new(
-                            ProblemKind::UndecodableRecord,
-                            format!(
-                                "record does not decode ({e}); its batch is dropped{}",
-                                batch_note(&batch_paths)
-                            ),
-                            REPAIR_LOST,
-                        );
-                        p.file = file;
-                        p.offset = offset;
-                        p.lsn = Some(r.lsn);
-                        p.paths = batch_paths.iter().cloned().collect();
-                        fold.problems.push(LogDamage {
-                            problem: p,
-                            idx: catalog.checkpoints.len(),
-                        });
-                        catalog.fold_damage();
-                    }
-                }
-                if r.last_in_batch {
-                    fold.batches += 1;
-                    catalog.fold_batch_end(end);
-                    batch_paths.clear();
-                    snap_at_cache(&catalog, &mut fold, None);
-                }
-            }
-            Err(ReadError::Corrupt {
-                path,
-                offset,
-                lsn,
-                problem,
-                resumes_at,
-            }) => {
-                let lost = match resumes_at {
-                    Some(r) => format!("LSNs {lsn}..{r} are unreadable"),
-                    None => format!(
-                        "everything from LSN {lsn} to the end of {} is unreadable",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    ),
-                };
-                let mut p = Problem::new(
-                    ProblemKind::DamagedFrame,
-                    format!(
-                        "damaged frame ({problem}): {lost}{}",
-                        batch_note(&batch_paths)
-                    ),
-                    REPAIR_LOST,
-                );
-                p.file = Some(path);
-                p.offset = Some(offset);
-                p.lsn = Some(lsn);
-                p.resumes_at = resumes_at;
-                p.paths = batch_paths.iter().cloned().collect();
-                fold.problems.push(LogDamage {
-                    problem: p,
-                    idx: catalog.checkpoints.len(),
-                });
-                catalog.fold_damage();
-                batch_paths.clear();
-                if let Some(r) = resumes_at {
-                    catalog.through = r;
-                    snap_at_cache(&catalog, &mut fold, None);
-                }
-            }
-            Err(e) => {
-                let mut p = Problem::new(
-                    ProblemKind::LogOpen,
-                    format!("the log cannot be read: {e}"),
-                    REPAIR_RECOVER,
-                );
-                p.lsn = Some(catalog.through);
-                fold.problems.push(LogDamage {
-                    problem: p,
-                    idx: catalog.checkpoints.len(),
-                });
-                break;
-            }
+            c.fold_resume(ct);
+            self.at_cache = Some(c);
         }
     }
-    snap_at_cache(&catalog, &mut fold, Some(reader.end_lsn()));
-    catalog.through = catalog.through.max(reader.end_lsn());
-    snap_at_cache(&catalog, &mut fold, None);
-    fold.catalog = catalog;
-    fold
+
+    fn push(&mut self, catalog: &Catalog, problem: Problem) {
+        self.problems.push(LogDamage {
+            problem,
+            idx: catalog.checkpoints.len(),
+        });
+    }
+}
+
+impl FoldObserver for Seen<'_> {
+    fn before_record(&mut self, catalog: &Catalog, r: &tl_wal::Record) {
+        self.records += 1;
+        if r.first_in_batch {
+            self.batch_paths.clear();
+            self.snap_at_cache(catalog, Some(r.lsn));
+        }
+    }
+
+    fn decoded(&mut self, rec: &Record) {
+        match rec {
+            Record::Put { path, .. } | Record::Delete { path } => {
+                self.batch_paths.insert(path.clone());
+            }
+            Record::Rename { from, to } => {
+                self.batch_paths.insert(from.clone());
+                self.batch_paths.insert(to.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn undecodable(&mut self, catalog: &Catalog, lsn: Lsn, e: &DecodeError) {
+        let (file, offset) = self.segments.locate(lsn);
+        let mut p = Problem::new(
+            ProblemKind::UndecodableRecord,
+            format!(
+                "record does not decode ({e}); its batch is dropped{}",
+                batch_note(&self.batch_paths)
+            ),
+            REPAIR_LOST,
+        );
+        p.file = file;
+        p.offset = offset;
+        p.lsn = Some(lsn);
+        p.paths = self.batch_paths.iter().cloned().collect();
+        self.push(catalog, p);
+    }
+
+    fn batch_end(&mut self, catalog: &Catalog) {
+        self.batches += 1;
+        self.batch_paths.clear();
+        self.snap_at_cache(catalog, None);
+    }
+
+    fn damaged_frame(&mut self, catalog: &Catalog, frame: DamagedFrame<'_>) {
+        let DamagedFrame {
+            path,
+            offset,
+            lsn,
+            problem,
+            resumes_at,
+        } = frame;
+        let lost = match resumes_at {
+            Some(r) => format!("LSNs {lsn}..{r} are unreadable"),
+            None => format!(
+                "everything from LSN {lsn} to the end of {} is unreadable",
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+        };
+        let mut p = Problem::new(
+            ProblemKind::DamagedFrame,
+            format!(
+                "damaged frame ({problem}): {lost}{}",
+                batch_note(&self.batch_paths)
+            ),
+            REPAIR_LOST,
+        );
+        p.file = Some(path.to_path_buf());
+        p.offset = Some(offset);
+        p.lsn = Some(lsn);
+        p.resumes_at = resumes_at;
+        p.paths = self.batch_paths.iter().cloned().collect();
+        self.push(catalog, p);
+        self.batch_paths.clear();
+    }
+
+    fn resumed(&mut self, catalog: &Catalog) {
+        self.snap_at_cache(catalog, None);
+    }
 }
 
 fn batch_note(paths: &BTreeSet<Vec<u8>>) -> String {
@@ -733,38 +747,23 @@ fn rehash(
     raw_len: u64,
     parts: &[(u64, Lsn)],
 ) -> Result<(), (Lsn, String)> {
-    let mut hasher = blake3::Hasher::new();
-    let mut written = 0u64;
-    let mut last = 0;
-    for &(offset, lsn) in parts {
-        last = lsn;
-        let bytes = reader.read(lsn).map_err(|e| (lsn, e.to_string()))?;
-        let rec = Record::decode(&bytes).map_err(|e| (lsn, e.to_string()))?;
-        let Record::Blob {
-            hash: h,
-            offset: o,
-            codec,
-            data,
-            ..
-        } = rec
-        else {
-            return Err((lsn, "the record is not a blob part".into()));
-        };
-        if h != *hash || o != offset {
-            return Err((lsn, "the record is another blob's part".into()));
-        }
-        let raw = record::decompress_part(codec, &data, record::part_raw_len_max(raw_len, o))
-            .map_err(|e| (lsn, e.to_string()))?;
-        hasher.update(&raw);
-        written += raw.len() as u64;
-    }
-    if written != raw_len {
-        return Err((last, format!("{written} bytes read, {raw_len} expected")));
-    }
-    if BlobHash(*hasher.finalize().as_bytes()) != *hash {
-        return Err((last, "content does not match its hash".into()));
-    }
-    Ok(())
+    let mut read = |lsn: Lsn| reader.read(lsn);
+    read_verified(hash, raw_len, parts, &mut read, &mut std::io::sink())
+        .map(|_| ())
+        .map_err(|e| {
+            let why = match e.problem {
+                PartProblem::Read(e) => e.to_string(),
+                PartProblem::Decode(e) => e.to_string(),
+                PartProblem::NotABlobPart => "the record is not a blob part".into(),
+                PartProblem::OtherBlobsPart => "the record is another blob's part".into(),
+                PartProblem::Write(e) => e.to_string(),
+                PartProblem::Length { read, expected } => {
+                    format!("{read} bytes read, {expected} expected")
+                }
+                PartProblem::Hash => "content does not match its hash".into(),
+            };
+            (e.lsn, why)
+        })
 }
 
 /// For each blob: the first checkpoint that put it and every path it was put at.

@@ -5,8 +5,8 @@
 use tl_wal::Lsn;
 
 use super::{Log, Result, Store};
-use crate::catalog::Catalog;
-use crate::record::Record;
+use crate::catalog::{fold_records, Catalog, DamagedFrame, FoldObserver};
+use crate::record::DecodeError;
 use tl_wal::private_fs;
 
 /// Rewrite the catalog cache once this many log bytes follow the saved copy…
@@ -104,40 +104,26 @@ pub(super) fn fold_log(
     catalog: &mut Catalog,
     damage: &mut Vec<(Lsn, String)>,
 ) -> Result<()> {
-    let from = catalog.through;
-    if from >= log.end() {
+    if catalog.through >= log.end() {
         return Ok(());
     }
-    for item in log.iter_from(from)? {
-        match item {
-            Ok(r) => {
-                let end = r.lsn + tl_wal::encoded_len(r.data.len());
-                match Record::decode(&r.data) {
-                    Ok(rec) => catalog.fold_record(r.lsn, r.first_in_batch, &r.data, rec),
-                    Err(e) => {
-                        damage.push((r.lsn, format!("undecodable record: {e}")));
-                        catalog.fold_damage();
-                    }
-                }
-                if r.last_in_batch {
-                    catalog.fold_batch_end(end);
-                }
-            }
-            Err(tl_wal::ReadError::Corrupt {
-                lsn,
-                problem,
-                resumes_at,
-                ..
-            }) => {
-                damage.push((lsn, format!("damaged frame: {problem}")));
-                catalog.fold_damage();
-                if let Some(r) = resumes_at {
-                    catalog.through = r;
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    catalog.through = catalog.through.max(log.end());
+    let mut observer = DamageList(damage);
+    fold_records(catalog, log.iter_from(catalog.through)?, &mut observer)?;
+    catalog.fold_log_end(log.end());
     Ok(())
+}
+
+/// Collects the damage a fold meets, as the store reports it.
+struct DamageList<'a>(&'a mut Vec<(Lsn, String)>);
+
+impl FoldObserver for DamageList<'_> {
+    fn undecodable(&mut self, _: &Catalog, lsn: Lsn, error: &DecodeError) {
+        self.0.push((lsn, format!("undecodable record: {error}")));
+    }
+
+    fn damaged_frame(&mut self, _: &Catalog, frame: DamagedFrame<'_>) {
+        let problem = frame.problem;
+        self.0
+            .push((frame.lsn, format!("damaged frame: {problem}")));
+    }
 }

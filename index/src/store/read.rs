@@ -8,8 +8,7 @@ use tl_wal::Lsn;
 
 use super::error::io;
 use super::{Result, Store, StoreError};
-use crate::catalog::{apply, PathChange};
-use crate::record::{self, Record};
+use crate::catalog::{apply, blob_complete, read_verified, PartProblem, PathChange};
 use crate::snapshot;
 use crate::types::{BlobHash, Tree};
 
@@ -58,42 +57,29 @@ impl Store {
                 "not in the log".into()
             })
         })?;
-        if !crate::catalog::blob_complete(*raw_len, parts) {
+        if !blob_complete(*raw_len, parts) {
             return Err(bad("some of its parts are missing".into()));
         }
-        let mut hasher = blake3::Hasher::new();
-        let mut written = 0u64;
-        for (offset, lsn) in parts {
-            let bytes = self.read_record(*lsn)?;
-            let rec = Record::decode(&bytes)
-                .map_err(|source| StoreError::Decode { lsn: *lsn, source })?;
-            let Record::Blob {
-                hash: h,
-                offset: o,
-                codec,
-                data,
-                ..
-            } = rec
-            else {
-                return Err(bad(format!("record at LSN {lsn} is not a blob part")));
-            };
-            if h != *hash || o != *offset {
-                return Err(bad(format!("record at LSN {lsn} is another blob's part")));
+        let mut read = |lsn: Lsn| self.read_record(lsn);
+        read_verified(hash, *raw_len, parts, &mut read, out).map_err(|e| {
+            let lsn = e.lsn;
+            match e.problem {
+                PartProblem::Read(e) => StoreError::Read(e),
+                PartProblem::Decode(source) => StoreError::Decode { lsn, source },
+                PartProblem::NotABlobPart => bad(format!("record at LSN {lsn} is not a blob part")),
+                PartProblem::OtherBlobsPart => {
+                    bad(format!("record at LSN {lsn} is another blob's part"))
+                }
+                PartProblem::Write(e) => io(Path::new("<output>"))(e),
+                PartProblem::Length { .. } | PartProblem::Hash => {
+                    bad("content does not match its hash".into())
+                }
             }
-            let raw = record::decompress_part(codec, &data, record::part_raw_len_max(*raw_len, o))
-                .map_err(|source| StoreError::Decode { lsn: *lsn, source })?;
-            hasher.update(&raw);
-            out.write_all(&raw).map_err(io(Path::new("<output>")))?;
-            written += raw.len() as u64;
-        }
-        if written != *raw_len || BlobHash(*hasher.finalize().as_bytes()) != *hash {
-            return Err(bad("content does not match its hash".into()));
-        }
-        Ok(written)
+        })
     }
 
     /// Reads the record at `lsn` through the kept-open reader.
-    pub(super) fn read_record(&self, lsn: Lsn) -> Result<Vec<u8>> {
+    fn read_record(&self, lsn: Lsn) -> Result<Vec<u8>, tl_wal::ReadError> {
         let mut guard = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_mut() {
             Some(it) => it.seek(lsn)?,
@@ -104,14 +90,13 @@ impl Store {
             Some(Ok(r)) => Ok(r.data),
             Some(Err(e)) => {
                 *guard = None;
-                Err(e.into())
+                Err(e)
             }
             None => Err(tl_wal::ReadError::OutOfRange {
                 lsn,
                 start: lsn,
                 end: lsn,
-            }
-            .into()),
+            }),
         }
     }
 

@@ -1,0 +1,108 @@
+//! A blob's content in the log: whether its parts are all there, and reading it
+//! back verified (each part decoded within bounds, the whole re-hashed). The
+//! store's reads and `fsck --deep` both read content through [`read_verified`].
+
+use std::io::Write;
+
+use tl_wal::{Lsn, ReadError};
+
+use crate::record::{self, DecodeError, Record};
+use crate::types::BlobHash;
+
+/// True when `parts` cover `raw_len` bytes from offset 0 without a hole.
+pub fn blob_complete(raw_len: u64, parts: &[(u64, Lsn)]) -> bool {
+    if raw_len == 0 {
+        return !parts.is_empty();
+    }
+    let step = crate::record::BLOB_PART_MAX_RAW as u64;
+    let needed = raw_len.div_ceil(step);
+    parts.len() as u64 == needed
+        && parts
+            .iter()
+            .enumerate()
+            .all(|(i, (o, _))| *o == i as u64 * step)
+}
+
+/// Why a blob did not read back, and at which part.
+#[derive(Debug)]
+pub struct BlobReadError {
+    /// LSN of the part concerned (the last part for a wrong length or hash).
+    pub lsn: Lsn,
+    /// What went wrong there.
+    pub problem: PartProblem,
+}
+
+/// What went wrong reading a blob back.
+#[derive(Debug)]
+pub enum PartProblem {
+    /// The part's record cannot be read from the log.
+    Read(ReadError),
+    /// The record, or its compressed data, does not decode.
+    Decode(DecodeError),
+    /// The record is not a blob part.
+    NotABlobPart,
+    /// The record is a part of another blob, or at another offset.
+    OtherBlobsPart,
+    /// Writing the content out failed.
+    Write(std::io::Error),
+    /// The parts hold another number of bytes than the blob's length.
+    Length {
+        /// Bytes the parts held.
+        read: u64,
+        /// The blob's length.
+        expected: u64,
+    },
+    /// The content does not hash to the blob's hash.
+    Hash,
+}
+
+/// Reads the content of `hash` (`raw_len` bytes in `parts`, as (offset, LSN)) to
+/// `out`, reading each part's record with `read`; returns the bytes written. The
+/// content is checked against its length and hash only once written: a caller
+/// that must not keep unverified bytes writes to a buffer.
+pub fn read_verified(
+    hash: &BlobHash,
+    raw_len: u64,
+    parts: &[(u64, Lsn)],
+    read: &mut dyn FnMut(Lsn) -> Result<Vec<u8>, ReadError>,
+    out: &mut dyn Write,
+) -> Result<u64, BlobReadError> {
+    let at = |lsn: Lsn| move |problem: PartProblem| BlobReadError { lsn, problem };
+    let mut hasher = blake3::Hasher::new();
+    let mut written = 0u64;
+    let mut last = 0;
+    for &(offset, lsn) in parts {
+        last = lsn;
+        let bytes = read(lsn).map_err(|e| at(lsn)(PartProblem::Read(e)))?;
+        let rec = Record::decode(&bytes).map_err(|e| at(lsn)(PartProblem::Decode(e)))?;
+        let Record::Blob {
+            hash: h,
+            offset: o,
+            codec,
+            data,
+            ..
+        } = rec
+        else {
+            return Err(at(lsn)(PartProblem::NotABlobPart));
+        };
+        if h != *hash || o != offset {
+            return Err(at(lsn)(PartProblem::OtherBlobsPart));
+        }
+        let raw = record::decompress_part(codec, &data, record::part_raw_len_max(raw_len, o))
+            .map_err(|e| at(lsn)(PartProblem::Decode(e)))?;
+        hasher.update(&raw);
+        out.write_all(&raw)
+            .map_err(|e| at(lsn)(PartProblem::Write(e)))?;
+        written += raw.len() as u64;
+    }
+    if written != raw_len {
+        return Err(at(last)(PartProblem::Length {
+            read: written,
+            expected: raw_len,
+        }));
+    }
+    if BlobHash(*hasher.finalize().as_bytes()) != *hash {
+        return Err(at(last)(PartProblem::Hash));
+    }
+    Ok(written)
+}

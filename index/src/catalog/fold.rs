@@ -1,0 +1,106 @@
+//! The one fold of the log into a [`Catalog`]: the store folds with it on open and
+//! after each append, `fsck` folds with it too and observes what it meets (records,
+//! batch ends, damage) to write its reports.
+
+use std::path::Path;
+
+use tl_wal::format::FrameProblem;
+use tl_wal::{LogIter, Lsn, ReadError};
+
+use super::Catalog;
+use crate::record::{DecodeError, Record};
+
+/// A damaged frame met while folding: the records up to `resumes_at` are lost.
+#[derive(Clone, Copy, Debug)]
+pub struct DamagedFrame<'a> {
+    /// The segment.
+    pub path: &'a Path,
+    /// File offset of the bad frame.
+    pub offset: u64,
+    /// LSN of the bad frame.
+    pub lsn: Lsn,
+    /// What is wrong with it.
+    pub problem: &'a FrameProblem,
+    /// Where the next valid batch starts (`None`: nothing more in that segment).
+    pub resumes_at: Option<Lsn>,
+}
+
+/// What a fold tells its caller as it goes. Every method has a default that
+/// ignores the event; `catalog` is the fold so far.
+pub trait FoldObserver {
+    /// Record `record` is about to be folded (a batch's first record is seen
+    /// here first).
+    fn before_record(&mut self, _catalog: &Catalog, _record: &tl_wal::Record) {}
+    /// The record just seen decoded as `decoded`.
+    fn decoded(&mut self, _decoded: &Record) {}
+    /// The record at `lsn` does not decode: its batch is dropped.
+    fn undecodable(&mut self, _catalog: &Catalog, _lsn: Lsn, _error: &DecodeError) {}
+    /// A batch ended (the catalog has folded through its end).
+    fn batch_end(&mut self, _catalog: &Catalog) {}
+    /// A damaged frame: the batch in progress is dropped.
+    fn damaged_frame(&mut self, _catalog: &Catalog, _frame: DamagedFrame<'_>) {}
+    /// Reading resumed after a damaged frame (the catalog folds through there).
+    fn resumed(&mut self, _catalog: &Catalog) {}
+}
+
+/// Observes nothing.
+pub struct Unobserved;
+
+impl FoldObserver for Unobserved {}
+
+/// Folds the records of `records` (from `catalog`'s `through`, a batch boundary)
+/// into `catalog`, telling `observer`. Damaged frames and undecodable records are
+/// folded over (their batch is dropped); any other read error stops the fold and
+/// is returned, the catalog keeping what was folded before it. The caller marks
+/// the end with [`Catalog::fold_log_end`].
+pub fn fold_records(
+    catalog: &mut Catalog,
+    records: LogIter,
+    observer: &mut dyn FoldObserver,
+) -> Result<(), ReadError> {
+    for item in records {
+        match item {
+            Ok(r) => {
+                observer.before_record(catalog, &r);
+                let end = r.lsn + tl_wal::encoded_len(r.data.len());
+                match Record::decode(&r.data) {
+                    Ok(rec) => {
+                        observer.decoded(&rec);
+                        catalog.fold_record(r.lsn, r.first_in_batch, &r.data, rec);
+                    }
+                    Err(e) => {
+                        observer.undecodable(catalog, r.lsn, &e);
+                        catalog.fold_damage();
+                    }
+                }
+                if r.last_in_batch {
+                    catalog.fold_batch_end(end);
+                    observer.batch_end(catalog);
+                }
+            }
+            Err(ReadError::Corrupt {
+                path,
+                offset,
+                lsn,
+                problem,
+                resumes_at,
+            }) => {
+                let frame = DamagedFrame {
+                    path: &path,
+                    offset,
+                    lsn,
+                    problem: &problem,
+                    resumes_at,
+                };
+                observer.damaged_frame(catalog, frame);
+                catalog.fold_damage();
+                if let Some(r) = resumes_at {
+                    catalog.fold_resume(r);
+                    observer.resumed(catalog);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 use tl_index::catalog::Checkpoint;
+
+use crate::daemon::protocol::CheckpointSummary;
 use tl_index::pathsafe::is_under;
 use tl_index::timespec::{format_local, format_rfc3339};
 
@@ -13,6 +15,11 @@ pub fn path(p: &[u8]) -> String {
 /// One checkpoint as JSON (`"time"` is RFC 3339 in UTC with fractional seconds;
 /// the shapes are documented in JSON.md).
 pub fn checkpoint_json(c: &Checkpoint) -> Value {
+    summary_json(&CheckpointSummary::of(c))
+}
+
+/// [`checkpoint_json`] of a checkpoint as the daemon reports it.
+pub fn summary_json(c: &CheckpointSummary) -> Value {
     json!({
         "type": "checkpoint",
         "id": c.id,
@@ -21,12 +28,12 @@ pub fn checkpoint_json(c: &Checkpoint) -> Value {
         "seq": c.seq,
         "time": format_rfc3339(c.time_ns),
         "time_ns": c.time_ns,
-        "kind": c.kind.as_str(),
+        "kind": c.kind,
         "message": c.message,
-        "added": c.stats.added,
-        "modified": c.stats.modified,
-        "deleted": c.stats.deleted,
-        "bytes_new": c.stats.bytes_new,
+        "added": c.added,
+        "modified": c.modified,
+        "deleted": c.deleted,
+        "bytes_new": c.bytes_new,
     })
 }
 
@@ -68,7 +75,7 @@ pub fn checkpoint_line_with(c: &Checkpoint, what: &str, now_ns: i64) -> String {
 }
 
 /// The result of `tl checkpoint`, as one line.
-pub fn checkpoint_done(c: &Checkpoint) -> String {
+pub fn checkpoint_done(c: &CheckpointSummary) -> String {
     if c.changed_nothing() {
         format!(
             "{}  recorded with no changes since the previous checkpoint (no file differs)",
@@ -77,7 +84,7 @@ pub fn checkpoint_done(c: &Checkpoint) -> String {
     } else {
         format!(
             "{}  +{} ~{} -{}  {} new bytes stored",
-            c.id, c.stats.added, c.stats.modified, c.stats.deleted, c.stats.bytes_new
+            c.id, c.added, c.modified, c.deleted, c.bytes_new
         )
     }
 }

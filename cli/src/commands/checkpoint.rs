@@ -7,7 +7,8 @@ use serde_json::json;
 use tl_index::record::CommitKind;
 
 use crate::cli_util::open;
-use crate::output::checkpoint_json;
+use crate::daemon::protocol::{CheckpointSummary, Checkpointed};
+use crate::output::summary_json;
 
 /// Capture the directory now and record a checkpoint.
 #[derive(clap::Args, Debug)]
@@ -25,7 +26,8 @@ pub struct CheckpointArgs {
 /// first), else by a capture of its own.
 pub fn cmd_checkpoint(cwd: &Path, args: CheckpointArgs) -> Result<()> {
     let CheckpointArgs { message, json } = args;
-    if crate::daemon::client::checkpoint(cwd, message.as_deref(), json)? {
+    if let Some(done) = crate::daemon::client::checkpoint(cwd, message.as_deref())? {
+        print(&done, json);
         return Ok(());
     }
     let mut store = open(cwd)?;
@@ -38,21 +40,26 @@ pub fn cmd_checkpoint(cwd: &Path, args: CheckpointArgs) -> Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    for w in &out.warnings {
+    let done = Checkpointed {
+        checkpoint: CheckpointSummary::of(&out.checkpoint),
+        warnings: out.warnings.iter().map(|w| w.to_string()).collect(),
+    };
+    print(&done, json);
+    Ok(())
+}
+
+/// The new checkpoint (its warnings on stderr), however it was recorded.
+fn print(done: &Checkpointed, json: bool) {
+    for w in &done.warnings {
         eprintln!("tl: warning: {w}");
     }
-    let c = &out.checkpoint;
+    let c = &done.checkpoint;
     if json {
-        let mut v = checkpoint_json(c);
-        v["no_changes"] = json!(c.changes.is_empty());
-        v["warnings"] = json!(out
-            .warnings
-            .iter()
-            .map(|w| w.to_string())
-            .collect::<Vec<_>>());
+        let mut v = summary_json(c);
+        v["no_changes"] = json!(c.changed_nothing());
+        v["warnings"] = json!(done.warnings);
         println!("{v}");
     } else {
         println!("{}", crate::output::checkpoint_done(c));
     }
-    Ok(())
 }

@@ -56,11 +56,11 @@ pub fn cmd_daemon(cwd: &Path, args: DaemonArgs) -> Result<()> {
 }
 
 fn start(root: &Path, timing: WatchTiming) -> Result<()> {
-    if let Some(v) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))? {
+    if let Some(v) = client::status(root, Duration::from_secs(5))? {
         return Err(CommandError::busy(format!(
             "{} is already watched by pid {}",
             root.display(),
-            v["pid"].as_u64().unwrap_or(0)
+            v.pid
         ))
         .into());
     }
@@ -102,13 +102,12 @@ fn start(root: &Path, timing: WatchTiming) -> Result<()> {
             let tail = tail.split_once("tl: ").map(|(_, r)| r).unwrap_or(&tail);
             bail!("the daemon exited ({st}): {tail}");
         }
-        if let Ok(Some(v)) = client::request(root, &json!({"op": "status"}), Duration::from_secs(5))
-        {
+        if let Ok(Some(v)) = client::status(root, Duration::from_secs(5)) {
             println!(
                 "tl daemon started (pid {}), watching {} ({}); log in {}",
-                v["pid"],
+                v.pid,
                 root.display(),
-                dirs(&v["watched_dirs"]),
+                dirs(v.watched_dirs),
                 log_path.display()
             );
             return Ok(());
@@ -123,20 +122,18 @@ fn start(root: &Path, timing: WatchTiming) -> Result<()> {
 }
 
 /// "1 directory", "12 directories".
-fn dirs(n: &serde_json::Value) -> String {
-    match n.as_u64() {
-        Some(1) => "1 directory".to_string(),
-        Some(n) => format!("{n} directories"),
-        None => "? directories".to_string(),
+fn dirs(n: usize) -> String {
+    match n {
+        1 => "1 directory".to_string(),
+        n => format!("{n} directories"),
     }
 }
 
 fn stop(root: &Path) -> Result<()> {
-    let Some(v) = client::request(root, &json!({"op": "stop"}), Duration::from_secs(60))? else {
+    let Some(pid) = client::stop(root)? else {
         println!("No daemon is watching {}.", root.display());
         return Ok(());
     };
-    let pid = v["pid"].as_u64().unwrap_or(0);
     let sock = Layout::new(root).daemon_socket();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -150,8 +147,7 @@ fn stop(root: &Path) -> Result<()> {
 }
 
 fn status(root: &Path, json_out: bool) -> Result<()> {
-    let v = client::request(root, &json!({"op": "status"}), Duration::from_secs(10))?;
-    let Some(mut v) = v else {
+    let Some(v) = client::status(root, Duration::from_secs(10))? else {
         if json_out {
             println!("{}", json!({"running": false}));
         } else {
@@ -163,41 +159,39 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
         return Ok(());
     };
     if json_out {
-        v["running"] = json!(true);
-        if let Some(o) = v.as_object_mut() {
-            o.remove("ok");
-        }
-        println!("{v}");
+        let mut out = serde_json::to_value(&v)?;
+        out["running"] = json!(true);
+        println!("{out}");
         return Ok(());
     }
-    let mb = |b: &serde_json::Value| format!("{:.1} MB", b.as_f64().unwrap_or(0.0) / 1e6);
-    println!("tl daemon pid {} watching {}", v["pid"], root.display());
+    let mb = |b: Option<u64>| format!("{:.1} MB", b.unwrap_or(0) as f64 / 1e6);
+    println!("tl daemon pid {} watching {}", v.pid, root.display());
     println!(
         "  backend        {} ({} watched)",
-        v["backend"].as_str().unwrap_or("?"),
-        dirs(&v["watched_dirs"])
+        v.backend,
+        dirs(v.watched_dirs)
     );
+    // As JSON writes it (1.0, not 1), as this line always showed it.
     println!(
         "  events         {} total, {}/s",
-        v["events_total"], v["events_per_s"]
+        v.events_total,
+        json!(v.events_per_s)
     );
     println!(
         "  captures       {} (last {}), gaps {}",
-        v["captures"],
-        v["last_capture_ns"]
-            .as_i64()
+        v.captures,
+        v.last_capture_ns
             .map(tl_index::timespec::format_local)
             .unwrap_or_else(|| "never".to_string()),
-        v["gaps"]
+        v.gaps
     );
-    if v["paused"].as_bool() == Some(true) {
+    if let (true, Some(by)) = (v.paused, v.paused_by) {
         println!(
-            "  paused         the log is lent to pid {} (events are captured when it is done)",
-            v["paused_by"]
+            "  paused         the log is lent to pid {by} (events are captured when it is done)"
         );
     }
-    println!("  log size       {}", mb(&v["log_bytes"]));
-    println!("  RSS            {}", mb(&v["rss_bytes"]));
-    println!("  uptime         {} s", v["uptime_s"]);
+    println!("  log size       {}", mb(Some(v.log_bytes)));
+    println!("  RSS            {}", mb(v.rss_bytes));
+    println!("  uptime         {} s", v.uptime_s);
     Ok(())
 }

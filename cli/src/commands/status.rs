@@ -101,12 +101,12 @@ struct WatcherState {
 fn watcher_state(cwd: &Path) -> Option<WatcherState> {
     crate::daemon::client::flush(cwd);
     let root = find_root(cwd).ok()?;
-    let req = json!({"op": "status"});
-    let v = crate::daemon::client::request(&root, &req, Duration::from_secs(10))
+    let v = crate::daemon::client::status(&root, Duration::from_secs(10))
         .ok()
         .flatten()?;
-    let last_capture_ns = v["last_capture_ns"].as_i64();
-    Some(WatcherState { last_capture_ns })
+    Some(WatcherState {
+        last_capture_ns: v.last_capture_ns,
+    })
 }
 
 fn letter(c: &Change) -> (char, &[u8]) {

@@ -12,8 +12,10 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::warn;
+
+use super::protocol;
 
 /// The longest request line accepted (requests are a few dozen bytes; a
 /// checkpoint message is the only free text).
@@ -32,12 +34,12 @@ struct Pending {
     deadline: Instant,
 }
 
-/// A complete request: its JSON and the connection to answer on.
+/// A complete request: what it asks and the connection to answer on.
 pub struct Request {
     /// The connection (blocking, with a write timeout).
     pub stream: UnixStream,
-    /// The request line, parsed.
-    pub body: Value,
+    /// The request line, decoded.
+    pub body: protocol::Request,
 }
 
 /// The listening socket and the connections being read.
@@ -213,15 +215,21 @@ fn too_long() -> Got {
 /// The request in `line`, or None after telling the client it is not one.
 fn parse(stream: UnixStream, line: &[u8]) -> Option<Request> {
     match serde_json::from_slice::<Value>(line) {
-        Ok(body) if body.is_object() => {
-            let ready = stream.set_nonblocking(false).is_ok()
-                && stream.set_write_timeout(Some(REPLY_TIMEOUT)).is_ok();
-            ready.then_some(Request { stream, body })
-        }
-        Ok(_) => {
+        Ok(body) if !body.is_object() => {
             refuse(&stream, "bad request: not a JSON object");
             None
         }
+        Ok(body) => match serde_json::from_value::<protocol::Request>(body) {
+            Ok(body) => {
+                let ready = stream.set_nonblocking(false).is_ok()
+                    && stream.set_write_timeout(Some(REPLY_TIMEOUT)).is_ok();
+                ready.then_some(Request { stream, body })
+            }
+            Err(e) => {
+                refuse(&stream, &format!("bad request: {e}"));
+                None
+            }
+        },
         Err(e) => {
             refuse(&stream, &format!("bad request: {e}"));
             None
@@ -233,7 +241,11 @@ fn parse(stream: UnixStream, line: &[u8]) -> Option<Request> {
 fn refuse(stream: &UnixStream, why: &str) {
     let _ = stream.set_nonblocking(true);
     let mut w = stream;
-    let _ = writeln!(w, "{}", json!({"ok": false, "error": why}));
+    let refusal = protocol::Refusal {
+        error: why.to_string(),
+        busy: false,
+    };
+    let _ = writeln!(w, "{}", protocol::encode_reply::<()>(&Err(refusal)));
 }
 
 /// Binds the socket at `path` with mode 0600 whatever the umask: the umask is

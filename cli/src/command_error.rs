@@ -178,12 +178,59 @@ fn is_locked(e: &(dyn std::error::Error + 'static)) -> bool {
     )
 }
 
-/// What the user can do about `err`, from the first cause that has a hint.
+/// What the user can do about `err`, from the first cause that has a hint: the
+/// CLI's own errors carry theirs, the libraries' errors get theirs here.
 fn hint(err: &anyhow::Error) -> Option<String> {
-    err.chain().find_map(|e| {
-        e.downcast_ref::<CommandError>()
-            .and_then(|c| c.hint.clone())
-    })
+    err.chain()
+        .find_map(|e| match e.downcast_ref::<CommandError>() {
+            Some(c) => c.hint.clone(),
+            None => library_hint(e).map(str::to_string),
+        })
+}
+
+/// The next step after a library error (the libraries say what went wrong, never
+/// which command to run). Wrappers that forward their inner error's text
+/// (`#[error(transparent)]`) are looked through.
+fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use tl_index::recover::RecoverError;
+    use tl_index::replay::ReplayError;
+    use tl_index::restore::RestoreError;
+    use tl_index::store::StoreError;
+    use tl_wal::OpenError;
+    const FSCK: &str = "run `tl fsck`";
+    if let Some(e) = e.downcast_ref::<StoreError>() {
+        return match e {
+            StoreError::NotInitialized(_) => Some("run `tl init`"),
+            StoreError::Read(_) => Some("run `tl fsck` to see the damage"),
+            StoreError::Decode { .. } | StoreError::Blob { .. } => Some(FSCK),
+            StoreError::Open(o) => library_hint(o),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<RestoreError>() {
+        return match e {
+            RestoreError::UnsafePath(_)
+            | RestoreError::MissingContent { .. }
+            | RestoreError::BadSymlink { .. } => Some(FSCK),
+            RestoreError::UnsavedWork { .. } => Some("run `tl checkpoint` first, or move it away"),
+            RestoreError::NoSuchPath { .. } => Some("check the path with `tl show`"),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<OpenError>() {
+        return match e {
+            OpenError::BadHeader { .. } | OpenError::MissingSegment { .. } => Some(FSCK),
+            _ => None,
+        };
+    }
+    match (
+        e.downcast_ref::<ReplayError>(),
+        e.downcast_ref::<RecoverError>(),
+    ) {
+        (Some(ReplayError::Store(s)), _) | (_, Some(RecoverError::Store(s))) => library_hint(s),
+        (Some(ReplayError::Restore(r)), _) => library_hint(r),
+        _ => None,
+    }
 }
 
 /// The error and its causes on one line, without repeating a cause already
@@ -226,6 +273,38 @@ mod tests {
         );
         let busy = anyhow::Error::from(CommandError::busy("paused")).context("cannot pin");
         check(busy, "tl: cannot pin: paused", 4);
+    }
+
+    /// The hints the libraries' errors carried in their text before (moved from
+    /// index's tests: `Store::blob_bytes` on damaged content said `run \`tl fsck\``).
+    #[test]
+    fn library_errors_get_their_next_step_here() {
+        use tl_index::store::StoreError;
+        let blob = StoreError::Blob {
+            hash: "ab".into(),
+            why: "short".into(),
+        };
+        check(
+            anyhow::Error::from(blob).context("cannot show f"),
+            "tl: cannot show f: content ab is missing or damaged in the log (short); run `tl fsck`",
+            1,
+        );
+        let none = StoreError::NotInitialized("/x".into());
+        let line = report(&none.into()).unwrap().line();
+        assert!(
+            line.ends_with("(no .tl directory here or above); run `tl init`"),
+            "{line}"
+        );
+        let unsaved =
+            tl_index::replay::ReplayError::Restore(tl_index::restore::RestoreError::UnsavedWork {
+                path: "f".into(),
+                action: "overwrite",
+            });
+        let line = report(&unsaved.into()).unwrap().line();
+        assert!(
+            line.ends_with("nothing was written; run `tl checkpoint` first, or move it away"),
+            "{line}"
+        );
     }
 
     #[test]

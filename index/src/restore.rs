@@ -179,19 +179,15 @@ impl Observer for ProgressFn<'_> {
     }
 }
 
-/// Why a materialization refused or stopped. Each message names the path and the
-/// next step.
+/// Why a materialization refused or stopped. Each message names the path (the
+/// CLI adds the next step).
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
     /// A target (or tracked) path breaks a path-safety rule; nothing was written.
-    #[error(
-        "refusing to restore: {0}; nothing was written (the log may be damaged or forged: run `tl fsck`)"
-    )]
+    #[error("refusing to restore: {0}; nothing was written (the log may be damaged or forged)")]
     UnsafePath(#[from] PathError),
     /// A target entry's content is not (completely) in the log; nothing was written.
-    #[error(
-        "{path}: its content {hash} is missing from the log; nothing was written; run `tl fsck`"
-    )]
+    #[error("{path}: its content {hash} is missing from the log; nothing was written")]
     MissingContent {
         /// The path, decoded lossily.
         path: String,
@@ -199,9 +195,7 @@ pub enum RestoreError {
         hash: String,
     },
     /// A symlink entry whose target cannot be created; nothing was written.
-    #[error(
-        "{path}: the stored symlink target is unusable ({why}); nothing was written; run `tl fsck`"
-    )]
+    #[error("{path}: the stored symlink target is unusable ({why}); nothing was written")]
     BadSymlink {
         /// The path, decoded lossily.
         path: String,
@@ -211,7 +205,7 @@ pub enum RestoreError {
     /// The restore would overwrite or remove content that is not saved in the log.
     #[error(
         "{path}: its current content is not saved in the log and restoring would {action} it; \
-         nothing was written; run `tl checkpoint` first, or move it away"
+         nothing was written"
     )]
     UnsavedWork {
         /// The path, decoded lossily.
@@ -228,9 +222,7 @@ pub enum RestoreError {
         why: String,
     },
     /// An `only` path matches nothing in the target nor in the tracked tree.
-    #[error(
-        "{path}: not in the tree being restored nor tracked now; check the path with `tl show`"
-    )]
+    #[error("{path}: not in the tree being restored nor tracked now")]
     NoSuchPath {
         /// The path, decoded lossily.
         path: String,

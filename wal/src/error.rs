@@ -50,7 +50,7 @@ pub enum OpenError {
         supported: u32,
     },
     /// A segment header that does not validate.
-    #[error("{path}: damaged segment header at offset 0: {problem}; run `tl fsck`")]
+    #[error("{path}: damaged segment header at offset 0: {problem}")]
     BadHeader {
         /// The segment.
         path: PathBuf,
@@ -78,7 +78,7 @@ pub enum OpenError {
     /// Segments do not join up: one is missing (or truncated) in the middle.
     #[error(
         "log is not contiguous: {previous} ends at LSN {expected} but the next segment \
-         {next} starts at LSN {found} (a segment is missing or was truncated); run `tl fsck`"
+         {next} starts at LSN {found} (a segment is missing or was truncated)"
     )]
     MissingSegment {
         /// The segment before the hole.

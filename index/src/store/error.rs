@@ -8,11 +8,11 @@ use tl_wal::Lsn;
 use crate::record;
 use crate::snapshot;
 
-/// A store error: what went wrong and, where there is one, what to do.
+/// A store error: what went wrong (the CLI says what to do about it).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No `.tl` here or above.
-    #[error("{0} is not inside a tl project (no .tl directory here or above); run `tl init`")]
+    #[error("{0} is not inside a tl project (no .tl directory here or above)")]
     NotInitialized(PathBuf),
     /// `tl init` where `.tl` exists.
     #[error("{0} is already initialised (it has a .tl directory)")]
@@ -24,10 +24,10 @@ pub enum StoreError {
     #[error(transparent)]
     Append(#[from] tl_wal::AppendError),
     /// Reading the log failed.
-    #[error("{0}; run `tl fsck` to see the damage")]
+    #[error(transparent)]
     Read(#[from] tl_wal::ReadError),
     /// A record that does not decode.
-    #[error("record at LSN {lsn} does not decode: {source}; run `tl fsck`")]
+    #[error("record at LSN {lsn} does not decode: {source}")]
     Decode {
         /// Where.
         lsn: Lsn,
@@ -36,7 +36,7 @@ pub enum StoreError {
         source: record::DecodeError,
     },
     /// Content missing or not matching its hash.
-    #[error("content {hash} is missing or damaged in the log ({why}); run `tl fsck`")]
+    #[error("content {hash} is missing or damaged in the log ({why})")]
     Blob {
         /// Hex hash.
         hash: String,

@@ -415,7 +415,8 @@ fn unsaved_work_is_never_overwritten_nor_removed() {
         matches!(&err, RestoreError::UnsavedWork { path, action: "overwrite" } if path == "a"),
         "{err}"
     );
-    assert!(err.to_string().contains("tl checkpoint"));
+    // The hint (`run \`tl checkpoint\` first`) is the CLI's: command_error's tests.
+    assert!(err.to_string().contains("is not saved in the log"));
     fs::write(root.join("a"), b"two").unwrap();
     fs::write(root.join("b"), b"unsaved b").unwrap();
     let err = materialize(&store, &tree, &root, &all()).unwrap_err();

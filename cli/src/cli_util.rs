@@ -148,7 +148,7 @@ fn report_recovery(store: &Store) {
             );
         }
     }
-    if let Some((lsn, what)) = store.damage().first() {
+    if let Some(tl_index::store::Damage { lsn, what }) = store.damage().first() {
         eprintln!(
             "tl: the log is damaged at LSN {lsn} ({what}); showing what is intact. `tl fsck` \
              names the damage, `tl recover` reports what was lost"

@@ -17,7 +17,7 @@ use crate::types::{BlobHash, Entry, Mode, Tree};
 mod blob;
 mod fold;
 
-pub use blob::{blob_complete, read_verified, BlobReadError, PartProblem};
+pub use blob::{read_verified, BlobReadError, PartAt, PartProblem, StoredBlob};
 
 pub use fold::{fold_records, DamagedFrame, FoldObserver, Unobserved};
 
@@ -90,6 +90,17 @@ pub struct ChainBreak {
     pub seq: u64,
 }
 
+/// An interval where events may have been missed (a Gap record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// Start, ns since the Unix epoch.
+    pub from_ns: i64,
+    /// End, ns since the Unix epoch.
+    pub to_ns: i64,
+    /// Why events may have been lost.
+    pub reason: String,
+}
+
 /// The fold of the log.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
@@ -99,12 +110,12 @@ pub struct Catalog {
     pub through: Lsn,
     /// Checkpoints in log order.
     pub checkpoints: Vec<Checkpoint>,
-    /// Blob hash → (raw length, parts as (offset, record LSN)).
-    pub blobs: HashMap<BlobHash, (u64, Vec<(u64, Lsn)>)>,
+    /// Where each blob's parts are.
+    pub blobs: HashMap<BlobHash, StoredBlob>,
     /// Pins by name.
     pub pins: BTreeMap<String, Pin>,
-    /// Intervals where events may have been missed: (from, to, reason).
-    pub gaps: Vec<(i64, i64, String)>,
+    /// Intervals where events may have been missed.
+    pub gaps: Vec<Gap>,
     /// Commits whose chain hash did not verify.
     pub chain_breaks: Vec<ChainBreak>,
     /// The tree after the last checkpoint.
@@ -174,8 +185,8 @@ impl Catalog {
             return;
         }
         let mut moved: Vec<BlobHash> = Vec::new();
-        self.blobs.retain(|h, (raw_len, parts)| {
-            let complete = blob_complete(*raw_len, parts);
+        self.blobs.retain(|h, blob| {
+            let complete = blob.is_complete();
             if complete {
                 moved.push(*h);
             }
@@ -215,7 +226,7 @@ impl Catalog {
     pub fn has_blob(&self, hash: &BlobHash) -> bool {
         match self.blobs.get(hash) {
             None => self.lean_blobs.binary_search(hash).is_ok(),
-            Some((raw_len, parts)) => blob_complete(*raw_len, parts),
+            Some(blob) => blob.is_complete(),
         }
     }
 
@@ -236,10 +247,13 @@ impl Catalog {
                 offset,
                 ..
             } => {
-                let e = self.blobs.entry(hash).or_insert((raw_len, Vec::new()));
-                if !e.1.iter().any(|(o, _)| *o == offset) {
-                    e.1.push((offset, lsn));
-                    e.1.sort_unstable();
+                let e = self.blobs.entry(hash).or_insert(StoredBlob {
+                    raw_len,
+                    parts: Vec::new(),
+                });
+                if !e.parts.iter().any(|p| p.offset == offset) {
+                    e.parts.push(PartAt { offset, lsn });
+                    e.parts.sort_unstable();
                 }
             }
             Record::Put {
@@ -337,7 +351,11 @@ impl Catalog {
                 from_ns,
                 to_ns,
                 reason,
-            } => self.gaps.push((from_ns, to_ns, reason)),
+            } => self.gaps.push(Gap {
+                from_ns,
+                to_ns,
+                reason,
+            }),
         }
         self.pending_hasher.push(bytes.to_vec());
     }
@@ -438,13 +456,13 @@ impl Catalog {
             }
         }
         put_u64(&mut w, self.blobs.len() as u64);
-        for (h, (raw_len, parts)) in &self.blobs {
+        for (h, blob) in &self.blobs {
             w.extend_from_slice(&h.0);
-            put_u64(&mut w, *raw_len);
-            put_u64(&mut w, parts.len() as u64);
-            for (o, l) in parts {
-                put_u64(&mut w, *o);
-                put_u64(&mut w, *l);
+            put_u64(&mut w, blob.raw_len);
+            put_u64(&mut w, blob.parts.len() as u64);
+            for p in &blob.parts {
+                put_u64(&mut w, p.offset);
+                put_u64(&mut w, p.lsn);
             }
         }
         put_u64(&mut w, self.pins.len() as u64);
@@ -454,10 +472,10 @@ impl Catalog {
             put_u64(&mut w, pin.time_ns as u64);
         }
         put_u64(&mut w, self.gaps.len() as u64);
-        for (a, b, r) in &self.gaps {
-            put_u64(&mut w, *a as u64);
-            put_u64(&mut w, *b as u64);
-            put_bytes(&mut w, r.as_bytes());
+        for g in &self.gaps {
+            put_u64(&mut w, g.from_ns as u64);
+            put_u64(&mut w, g.to_ns as u64);
+            put_bytes(&mut w, g.reason.as_bytes());
         }
         put_u64(&mut w, self.chain_breaks.len() as u64);
         for b in &self.chain_breaks {
@@ -538,9 +556,11 @@ impl Catalog {
             let m = r.count()?;
             let mut parts = Vec::with_capacity(m.min(1 << 16));
             for _ in 0..m {
-                parts.push((r.u64()?, r.u64()?));
+                let offset = r.u64()?;
+                let lsn = r.u64()?;
+                parts.push(PartAt { offset, lsn });
             }
-            cat.blobs.insert(h, (raw_len, parts));
+            cat.blobs.insert(h, StoredBlob { raw_len, parts });
         }
         let n = r.count()?;
         for _ in 0..n {
@@ -557,10 +577,14 @@ impl Catalog {
         }
         let n = r.count()?;
         for _ in 0..n {
-            let a = r.u64()? as i64;
-            let b = r.u64()? as i64;
+            let from_ns = r.u64()? as i64;
+            let to_ns = r.u64()? as i64;
             let reason = String::from_utf8(r.bytes()?.to_vec()).ok()?;
-            cat.gaps.push((a, b, reason));
+            cat.gaps.push(Gap {
+                from_ns,
+                to_ns,
+                reason,
+            });
         }
         let n = r.count()?;
         for _ in 0..n {

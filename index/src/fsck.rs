@@ -27,8 +27,8 @@ use tl_wal::format::{SegmentHeader, SEGMENT_HEADER_LEN};
 use tl_wal::{parse_segment_name, FsStorage, LogReader, Lsn, ReadError, Storage};
 
 use crate::catalog::{
-    apply, blob_complete, fold_records, read_verified, Catalog, DamagedFrame, FoldObserver,
-    PartProblem, PathChange,
+    apply, fold_records, read_verified, Catalog, DamagedFrame, FoldObserver, PartProblem,
+    PathChange, StoredBlob,
 };
 use crate::layout::Layout;
 use crate::record::{DecodeError, Record};
@@ -349,10 +349,10 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     for (hash, (i, paths)) in missing {
         let how = match catalog.blobs.get(&hash) {
             None => "is not in the log".to_string(),
-            Some((raw_len, parts)) => format!(
+            Some(blob) => format!(
                 "is incomplete in the log ({} of {} bytes' parts present)",
-                parts.len(),
-                raw_len
+                blob.parts.len(),
+                blob.raw_len
             ),
         };
         let mut p = Problem::new(
@@ -368,16 +368,16 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     }
 
     if opts.deep {
-        let complete: Vec<BlobEntry<'_>> = catalog
+        let complete: Vec<(&BlobHash, &StoredBlob)> = catalog
             .blobs
             .iter()
-            .filter(|(_, (len, parts))| blob_complete(*len, parts))
+            .filter(|(_, blob)| blob.is_complete())
             .collect();
         report.blobs_rehashed = complete.len();
         let mut bad: Vec<(BlobHash, Lsn, String)> = complete
             .par_iter()
-            .filter_map(|(hash, (raw_len, parts))| {
-                rehash(&reader, hash, *raw_len, parts)
+            .filter_map(|(hash, blob)| {
+                rehash(&reader, hash, blob)
                     .err()
                     .map(|(lsn, why)| (**hash, lsn, why))
             })
@@ -473,9 +473,6 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     report.catalog = catalog;
     report
 }
-
-/// A blob of the catalog: hash, (raw length, parts as (offset, LSN)).
-type BlobEntry<'a> = (&'a BlobHash, &'a (u64, Vec<(u64, Lsn)>));
 
 /// Segment names and base LSNs, for locating an LSN.
 struct Segments(Vec<(Lsn, String, PathBuf)>);
@@ -741,14 +738,9 @@ fn torn_tail(storage: &dyn Storage, segments: &Segments, end: Lsn) -> Option<Pro
 }
 
 /// Reads a blob's parts back and checks its hash; the error names the part's LSN.
-fn rehash(
-    reader: &LogReader,
-    hash: &BlobHash,
-    raw_len: u64,
-    parts: &[(u64, Lsn)],
-) -> Result<(), (Lsn, String)> {
+fn rehash(reader: &LogReader, hash: &BlobHash, blob: &StoredBlob) -> Result<(), (Lsn, String)> {
     let mut read = |lsn: Lsn| reader.read(lsn);
-    read_verified(hash, raw_len, parts, &mut read, &mut std::io::sink())
+    read_verified(hash, blob, &mut read, &mut std::io::sink())
         .map(|_| ())
         .map_err(|e| {
             let why = match e.problem {

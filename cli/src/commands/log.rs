@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
-use tl_index::catalog::{Checkpoint, PathChange};
+use tl_index::catalog::{Checkpoint, Gap, PathChange};
 use tl_index::store::Store;
 use tl_index::timespec::{self, format_local, format_rfc3339, TimeExpr};
 use tl_index::types::{Entry, Tree};
@@ -89,7 +89,7 @@ impl PathEvent<'_> {
 /// A row of the log: a checkpoint (by index) or a gap.
 enum Row<'a> {
     Checkpoint(usize),
-    Gap(&'a (i64, i64, String)),
+    Gap(&'a Gap),
 }
 
 /// The bound of `--since` (inclusive start) or `--until` (exclusive end) in ns.
@@ -136,7 +136,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
         }
     }
     for gap in &store.catalog().gaps {
-        let (from, to, _) = gap;
+        let (from, to) = (&gap.from_ns, &gap.to_ns);
         // With a path: the gap matters when the capture that closed it (the first
         // checkpoint at or after its end) changed that path.
         let keep_for_path = prefix.as_ref().is_none_or(|p| {
@@ -201,7 +201,11 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
                     }
                     v
                 }
-                Row::Gap((from, to, reason)) => json!({
+                Row::Gap(Gap {
+                    from_ns: from,
+                    to_ns: to,
+                    reason,
+                }) => json!({
                     "type": "gap", "from": format_rfc3339(*from), "to": format_rfc3339(*to),
                     "from_ns": from, "to_ns": to, "reason": reason,
                 }),
@@ -250,7 +254,11 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
                     }
                 }
             }
-            Row::Gap((from, to, reason)) => writeln!(
+            Row::Gap(Gap {
+                from_ns: from,
+                to_ns: to,
+                reason,
+            }) => writeln!(
                 out,
                 "gap           {} .. {}  events may be missing: {reason}",
                 format_local(*from),

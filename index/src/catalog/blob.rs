@@ -9,18 +9,39 @@ use tl_wal::{Lsn, ReadError};
 use crate::record::{self, DecodeError, Record};
 use crate::types::BlobHash;
 
-/// True when `parts` cover `raw_len` bytes from offset 0 without a hole.
-pub fn blob_complete(raw_len: u64, parts: &[(u64, Lsn)]) -> bool {
-    if raw_len == 0 {
-        return !parts.is_empty();
+/// Where a blob's content is in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// Length of the content.
+    pub raw_len: u64,
+    /// Its parts found so far, sorted by offset.
+    pub parts: Vec<PartAt>,
+}
+
+/// One part of a blob: where in the content, and the LSN of its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PartAt {
+    /// Offset of the part in the content.
+    pub offset: u64,
+    /// LSN of its Blob record.
+    pub lsn: Lsn,
+}
+
+impl StoredBlob {
+    /// True when the parts cover the whole content from offset 0 without a hole.
+    pub fn is_complete(&self) -> bool {
+        if self.raw_len == 0 {
+            return !self.parts.is_empty();
+        }
+        let step = crate::record::BLOB_PART_MAX_RAW as u64;
+        let needed = self.raw_len.div_ceil(step);
+        self.parts.len() as u64 == needed
+            && self
+                .parts
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p.offset == i as u64 * step)
     }
-    let step = crate::record::BLOB_PART_MAX_RAW as u64;
-    let needed = raw_len.div_ceil(step);
-    parts.len() as u64 == needed
-        && parts
-            .iter()
-            .enumerate()
-            .all(|(i, (o, _))| *o == i as u64 * step)
 }
 
 /// Why a blob did not read back, and at which part.
@@ -56,14 +77,12 @@ pub enum PartProblem {
     Hash,
 }
 
-/// Reads the content of `hash` (`raw_len` bytes in `parts`, as (offset, LSN)) to
-/// `out`, reading each part's record with `read`; returns the bytes written. The
+/// Reads the content of `hash`, stored as `blob`, to `out`, reading each part's record with `read`; returns the bytes written. The
 /// content is checked against its length and hash only once written: a caller
 /// that must not keep unverified bytes writes to a buffer.
 pub fn read_verified(
     hash: &BlobHash,
-    raw_len: u64,
-    parts: &[(u64, Lsn)],
+    blob: &StoredBlob,
     read: &mut dyn FnMut(Lsn) -> Result<Vec<u8>, ReadError>,
     out: &mut dyn Write,
 ) -> Result<u64, BlobReadError> {
@@ -71,7 +90,8 @@ pub fn read_verified(
     let mut hasher = blake3::Hasher::new();
     let mut written = 0u64;
     let mut last = 0;
-    for &(offset, lsn) in parts {
+    let raw_len = blob.raw_len;
+    for &PartAt { offset, lsn } in &blob.parts {
         last = lsn;
         let bytes = read(lsn).map_err(|e| at(lsn)(PartProblem::Read(e)))?;
         let rec = Record::decode(&bytes).map_err(|e| at(lsn)(PartProblem::Decode(e)))?;

@@ -65,7 +65,7 @@ pub(super) fn execute(
             .catalog()
             .blobs
             .get(&e.hash)
-            .and_then(|(_, parts)| parts.first().map(|p| p.1))
+            .and_then(|b| b.parts.first().map(|p| p.lsn))
     };
     let mut files: Vec<&PlannedFile> = plan.files.iter().collect();
     files.sort_by_key(|f| first_lsn(&f.entry).unwrap_or(u64::MAX));

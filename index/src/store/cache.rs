@@ -4,7 +4,7 @@
 
 use tl_wal::Lsn;
 
-use super::{Log, Result, Store};
+use super::{Damage, Log, Result, Store};
 use crate::catalog::{fold_records, Catalog, DamagedFrame, FoldObserver};
 use crate::record::DecodeError;
 use tl_wal::private_fs;
@@ -99,11 +99,7 @@ impl Store {
 
 /// Folds the log from `catalog.through` to its end into `catalog`; damage met is
 /// added to `damage` (LSN, what).
-pub(super) fn fold_log(
-    log: &Log,
-    catalog: &mut Catalog,
-    damage: &mut Vec<(Lsn, String)>,
-) -> Result<()> {
+pub(super) fn fold_log(log: &Log, catalog: &mut Catalog, damage: &mut Vec<Damage>) -> Result<()> {
     if catalog.through >= log.end() {
         return Ok(());
     }
@@ -114,16 +110,21 @@ pub(super) fn fold_log(
 }
 
 /// Collects the damage a fold meets, as the store reports it.
-struct DamageList<'a>(&'a mut Vec<(Lsn, String)>);
+struct DamageList<'a>(&'a mut Vec<Damage>);
 
 impl FoldObserver for DamageList<'_> {
     fn undecodable(&mut self, _: &Catalog, lsn: Lsn, error: &DecodeError) {
-        self.0.push((lsn, format!("undecodable record: {error}")));
+        self.0.push(Damage {
+            lsn,
+            what: format!("undecodable record: {error}"),
+        });
     }
 
     fn damaged_frame(&mut self, _: &Catalog, frame: DamagedFrame<'_>) {
         let problem = frame.problem;
-        self.0
-            .push((frame.lsn, format!("damaged frame: {problem}")));
+        self.0.push(Damage {
+            lsn: frame.lsn,
+            what: format!("damaged frame: {problem}"),
+        });
     }
 }

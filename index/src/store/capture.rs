@@ -47,8 +47,18 @@ pub struct Capture {
 pub(super) struct PendingBlobs<'a> {
     wal: &'a Wal,
     progress: &'a (dyn Fn(u64) + Sync),
-    /// (records not appended yet, their bytes, bytes of every record so far)
-    inner: Mutex<(Vec<Vec<u8>>, usize, u64)>,
+    inner: Mutex<Pending>,
+}
+
+/// The Blob records of a capture so far.
+#[derive(Default)]
+struct Pending {
+    /// Records not appended yet.
+    records: Vec<Vec<u8>>,
+    /// Their bytes.
+    unsent_bytes: usize,
+    /// Bytes of every record so far, appended or not.
+    total_bytes: u64,
 }
 
 impl<'a> PendingBlobs<'a> {
@@ -56,7 +66,7 @@ impl<'a> PendingBlobs<'a> {
         PendingBlobs {
             wal,
             progress,
-            inner: Mutex::new((Vec::new(), 0, 0)),
+            inner: Mutex::new(Pending::default()),
         }
     }
 
@@ -74,33 +84,42 @@ impl<'a> PendingBlobs<'a> {
         }
         .encode();
         let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        p.1 += record.len();
-        p.2 += record.len() as u64;
-        p.0.push(record);
-        (self.progress)(p.2);
-        if p.1 >= BLOB_BATCH_BYTES {
-            p.1 = 0;
-            let refs: Vec<&[u8]> = p.0.iter().map(|r| r.as_slice()).collect();
+        p.unsent_bytes += record.len();
+        p.total_bytes += record.len() as u64;
+        p.records.push(record);
+        (self.progress)(p.total_bytes);
+        if p.unsent_bytes >= BLOB_BATCH_BYTES {
+            p.unsent_bytes = 0;
+            let refs: Vec<&[u8]> = p.records.iter().map(|r| r.as_slice()).collect();
             self.wal.append(&refs)?;
-            p.0.clear();
+            p.records.clear();
         }
         Ok(())
     }
 
     /// The records not appended yet, and the bytes of all records.
-    pub(super) fn finish(self) -> (Vec<Vec<u8>>, u64) {
-        let (records, _, bytes) = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
-        (records, bytes)
+    pub(super) fn finish(self) -> NewContent {
+        let p = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
+        NewContent {
+            unsent: p.records,
+            bytes: p.total_bytes,
+        }
     }
+}
+
+/// The new content of a capture once its scan is done.
+pub(super) struct NewContent {
+    /// Blob records not appended yet (the last partial batch): they go with the
+    /// Commit.
+    pub(super) unsent: Vec<Vec<u8>>,
+    /// Bytes of every new Blob record.
+    pub(super) bytes: u64,
 }
 
 /// What the scan of a capture found, before anything is committed.
 struct Scanned {
     outcome: scan::ScanOutcome,
-    /// Blob records not appended yet (the last partial batch).
-    records: Vec<Vec<u8>>,
-    /// Bytes of every new Blob record.
-    bytes_new: u64,
+    content: NewContent,
     /// The difference with the head.
     changes: Vec<Change>,
     /// False when there was no stat cache to start from.
@@ -174,7 +193,7 @@ impl Store {
         let outcome = scan::scan(self.root(), &previous, &options, &has_blob, &sink)
             .map_err(|e| StoreError::Scan(error_chain(&e)));
         let mut outcome = outcome?;
-        let (records, bytes_new) = pending.finish();
+        let content = pending.finish();
         // A path skipped although still there keeps its last recorded version.
         scan::keep_skipped(&self.catalog.head, &mut outcome.tree, &mut outcome.warnings);
         self.note_unsettled(&outcome.warnings);
@@ -182,8 +201,7 @@ impl Store {
         Ok(Scanned {
             had_stat_cache: !previous.is_empty(),
             outcome,
-            records,
-            bytes_new,
+            content,
             changes,
         })
     }
@@ -195,8 +213,14 @@ impl Store {
         message: Option<String>,
         mut scanned: Scanned,
     ) -> Result<CheckpointOutcome> {
-        let records = std::mem::take(&mut scanned.records);
-        self.commit_changes(kind, message, records, &scanned.changes, scanned.bytes_new)?;
+        let content = std::mem::replace(
+            &mut scanned.content,
+            NewContent {
+                unsent: Vec::new(),
+                bytes: 0,
+            },
+        );
+        self.commit_changes(kind, message, content, &scanned.changes)?;
         self.save_stat_cache(&scanned);
         self.after_commit();
         Ok(self.outcome(scanned.outcome.warnings, scanned.outcome.stats))
@@ -246,21 +270,21 @@ impl Store {
         self.catalog.is_lean()
     }
 
-    /// Appends `records` (new content not yet appended), a Put or Delete per change
+    /// Appends `content`'s unsent records, a Put or Delete per change
     /// and the Commit as one batch, then folds it from the log (the truth).
     pub(super) fn commit_changes(
         &mut self,
         kind: CommitKind,
         message: Option<String>,
-        mut records: Vec<Vec<u8>>,
+        content: NewContent,
         changes: &[Change],
-        bytes_new: u64,
     ) -> Result<()> {
         let wal = self.wal()?;
         let mut stats = CommitStats {
-            bytes_new,
+            bytes_new: content.bytes,
             ..CommitStats::default()
         };
+        let mut records = content.unsent;
         for c in changes {
             let rec = match c {
                 Change::Added(p, e) | Change::Modified(p, _, e) => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use std::path::Path;
 
-use super::capture::PendingBlobs;
+use super::capture::{NewContent, PendingBlobs};
 use super::compact::snapshot_meta;
 use super::{now_ns, CheckpointOutcome, Result, Store, StoreError};
 use crate::record::{CommitKind, Record};
@@ -86,7 +86,7 @@ impl Store {
         let mut live = self.live.take().expect("set above");
         let scanned = self.scan_scopes(paths, &mut live.rules);
         self.live = Some(live);
-        let (mut part, records, bytes_new) = scanned?;
+        let ScopedScan { mut part, content } = scanned?;
         // A path skipped although still there keeps its last recorded version.
         scan::keep_skipped(&self.catalog.head, &mut part.tree, &mut part.warnings);
         self.note_unsettled(&part.warnings);
@@ -100,18 +100,14 @@ impl Store {
             return Ok(None);
         }
         changes.sort_by(|a, b| a.path().cmp(b.path()));
-        self.commit_changes(kind, None, records, &changes, bytes_new)?;
+        self.commit_changes(kind, None, content, &changes)?;
         self.after_commit();
         Ok(Some(self.outcome(part.warnings, part.stats)))
     }
 
-    /// The targeted scan of [`Store::capture_paths`]: what the scopes hold, the
-    /// Blob records not appended yet, and the bytes of all new content.
-    fn scan_scopes(
-        &self,
-        paths: Vec<Vec<u8>>,
-        rules: &mut IgnoreRules,
-    ) -> Result<(scan::PartialScan, Vec<Vec<u8>>, u64)> {
+    /// The targeted scan of [`Store::capture_paths`]: what the scopes hold and the
+    /// new content.
+    fn scan_scopes(&self, paths: Vec<Vec<u8>>, rules: &mut IgnoreRules) -> Result<ScopedScan> {
         let wal = self.wal()?;
         let pending = PendingBlobs::new(wal, &|_| {});
         let sink = |part: BlobPart| pending.push(part);
@@ -126,8 +122,8 @@ impl Store {
             &sink,
         )
         .map_err(|e| StoreError::Scan(super::error_chain(&e)))?;
-        let (records, bytes_new) = pending.finish();
-        Ok((part, records, bytes_new))
+        let content = pending.finish();
+        Ok(ScopedScan { part, content })
     }
 
     /// The files the last capture found changing while it read them, whether or
@@ -260,6 +256,12 @@ impl Store {
     pub fn now_ns() -> i64 {
         now_ns()
     }
+}
+
+/// What a targeted scan found.
+struct ScopedScan {
+    part: scan::PartialScan,
+    content: NewContent,
 }
 
 /// Lowers the calling thread's scheduling priority to the lowest (nice 19). On

@@ -67,6 +67,15 @@ impl Log {
     }
 }
 
+/// Damage met while folding the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Where.
+    pub lsn: Lsn,
+    /// What is wrong there.
+    pub what: String,
+}
+
 /// An open project store.
 pub struct Store {
     layout: Layout,
@@ -75,7 +84,7 @@ pub struct Store {
     catalog: Catalog,
     recovery: Option<RecoveryReport>,
     /// Damage met while folding the log (LSN, message).
-    damage: Vec<(Lsn, String)>,
+    damage: Vec<Damage>,
     /// (through, checkpoints) of the catalog copy on disk.
     saved: (Lsn, u64),
     /// A log reader kept open between record reads (dropped after each append,
@@ -254,7 +263,7 @@ impl Store {
     }
 
     /// Damage met while reading the log: (LSN, what).
-    pub fn damage(&self) -> &[(Lsn, String)] {
+    pub fn damage(&self) -> &[Damage] {
         &self.damage
     }
 

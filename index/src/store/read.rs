@@ -8,7 +8,7 @@ use tl_wal::Lsn;
 
 use super::error::io;
 use super::{Result, Store, StoreError};
-use crate::catalog::{apply, blob_complete, read_verified, PartProblem, PathChange};
+use crate::catalog::{apply, read_verified, PartProblem, PathChange};
 use crate::snapshot;
 use crate::types::{BlobHash, Tree};
 
@@ -48,7 +48,7 @@ impl Store {
             hash: hash.to_hex(),
             why,
         };
-        let (raw_len, parts) = self.catalog.blobs.get(hash).ok_or_else(|| {
+        let blob = self.catalog.blobs.get(hash).ok_or_else(|| {
             bad(if self.catalog.is_lean() {
                 "a lean store (a daemon's) does not know where content is; open the store \
                  anew to read it"
@@ -57,11 +57,11 @@ impl Store {
                 "not in the log".into()
             })
         })?;
-        if !blob_complete(*raw_len, parts) {
+        if !blob.is_complete() {
             return Err(bad("some of its parts are missing".into()));
         }
         let mut read = |lsn: Lsn| self.read_record(lsn);
-        read_verified(hash, *raw_len, parts, &mut read, out).map_err(|e| {
+        read_verified(hash, blob, &mut read, out).map_err(|e| {
             let lsn = e.lsn;
             match e.problem {
                 PartProblem::Read(e) => StoreError::Read(e),

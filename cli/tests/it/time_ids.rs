@@ -116,11 +116,33 @@ fn an_id_prefix_shorter_than_four_digits_is_too_short_whatever_it_matches() {
         .as_str()
         .unwrap()
         .to_string();
-    for short in ["a", "c", &id[..1], &id[..3]] {
+    // A hex prefix made of number-`d` pairs (`754d`, `12d3d`) reads as days, and an
+    // expression that reads as a time is a time: those prefixes are not names here.
+    for short in ["a", "c", &id[..1], &id[..3]]
+        .into_iter()
+        .filter(|p| !reads_as_days(p))
+    {
         let err = fails(d.path(), &["show", "a.txt", "--at", short]);
         assert!(err.contains("too short"), "{short}: {err}");
     }
-    assert_eq!(ok(d.path(), &["show", "a.txt", "--at", &id[..4]]), "one\n");
+    let four = (4..=id.len())
+        .map(|n| &id[..n])
+        .find(|p| !reads_as_days(p))
+        .unwrap();
+    assert_eq!(ok(d.path(), &["show", "a.txt", "--at", four]), "one\n");
+}
+
+/// True when `s` is one or more (digits, `d`) pairs: a relative time in days.
+fn reads_as_days(s: &str) -> bool {
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || rest.as_bytes().get(digits) != Some(&b'd') {
+            return false;
+        }
+        rest = &rest[digits + 1..];
+    }
+    !s.is_empty()
 }
 
 #[test]

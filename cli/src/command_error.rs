@@ -77,6 +77,13 @@ impl CommandError {
         }
     }
 
+    /// A usage error from a library's error, with the hint it gets here.
+    pub fn usage_from(err: &(dyn std::error::Error + 'static)) -> CommandError {
+        let mut e = CommandError::usage(err.to_string());
+        e.hint = library_hint(err);
+        e
+    }
+
     /// The same error, with what the user can do about it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> CommandError {
         self.hint = Some(hint.into());
@@ -184,42 +191,83 @@ fn hint(err: &anyhow::Error) -> Option<String> {
     err.chain()
         .find_map(|e| match e.downcast_ref::<CommandError>() {
             Some(c) => c.hint.clone(),
-            None => library_hint(e).map(str::to_string),
+            None => library_hint(e),
         })
 }
 
 /// The next step after a library error (the libraries say what went wrong, never
 /// which command to run). Wrappers that forward their inner error's text
 /// (`#[error(transparent)]`) are looked through.
-fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     use tl_index::recover::RecoverError;
     use tl_index::replay::ReplayError;
     use tl_index::restore::RestoreError;
-    use tl_index::store::StoreError;
+    use tl_index::store::{PinError, PinNameProblem, ResolveError, StoreError};
     use tl_wal::OpenError;
     const FSCK: &str = "run `tl fsck`";
     if let Some(e) = e.downcast_ref::<StoreError>() {
         return match e {
-            StoreError::NotInitialized(_) => Some("run `tl init`"),
-            StoreError::Read(_) => Some("run `tl fsck` to see the damage"),
-            StoreError::Decode { .. } | StoreError::Blob { .. } => Some(FSCK),
+            StoreError::NotInitialized(_) => Some("run `tl init`".into()),
+            StoreError::Read(_) => Some("run `tl fsck` to see the damage".into()),
+            StoreError::Decode { .. } | StoreError::Blob { .. } => Some(FSCK.into()),
             StoreError::Open(o) => library_hint(o),
+            StoreError::Resolve(r) => library_hint(r),
+            StoreError::Pin(p) => library_hint(p),
+            StoreError::NothingToCompact => Some("run `tl checkpoint` first".into()),
             _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<ResolveError>() {
+        return match e {
+            ResolveError::NoCheckpoints => Some("run `tl checkpoint` first".into()),
+            ResolveError::Unknown { .. } => {
+                Some("`tl log` lists checkpoint ids, `tl pins` the pins".into())
+            }
+            ResolveError::PrefixTooShort { .. } => Some(format!(
+                "give at least {} of its 12 hex digits",
+                tl_index::store::ID_PREFIX_MIN
+            )),
+            ResolveError::Ambiguous { .. } => Some("give more of its digits".into()),
+            ResolveError::PinTargetGone { .. } => Some(FSCK.into()),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<PinError>() {
+        return match e {
+            PinError::Name(n) => library_hint(n),
+            PinError::AlreadyPinned { name, .. } => Some(format!(
+                "`tl pin --force {name} ...` moves it, `tl pin --delete {name}` deletes it"
+            )),
+            PinError::NoSuchPin { .. } => Some("`tl pins` lists them".into()),
+        };
+    }
+    if let Some(e) = e.downcast_ref::<PinNameProblem>() {
+        return match e {
+            PinNameProblem::Invalid(_) => None,
+            PinNameProblem::ReadsAsTime(n) => {
+                Some(format!("choose a name that is not one (e.g. \"at-{n}\")"))
+            }
+            PinNameProblem::LooksLikeId(n) => Some(format!(
+                "use a name with a letter past 'f' (e.g. \"pin-{n}\")"
+            )),
         };
     }
     if let Some(e) = e.downcast_ref::<RestoreError>() {
         return match e {
             RestoreError::UnsafePath(_)
             | RestoreError::MissingContent { .. }
-            | RestoreError::BadSymlink { .. } => Some(FSCK),
-            RestoreError::UnsavedWork { .. } => Some("run `tl checkpoint` first, or move it away"),
-            RestoreError::NoSuchPath { .. } => Some("check the path with `tl show`"),
+            | RestoreError::BadSymlink { .. } => Some(FSCK.into()),
+            RestoreError::UnsavedWork { .. } => {
+                Some("run `tl checkpoint` first, or move it away".into())
+            }
+            RestoreError::NoSuchPath { .. } => Some("check the path with `tl show`".into()),
+            RestoreError::Conflict { .. } => Some("move it away and retry".into()),
             _ => None,
         };
     }
     if let Some(e) = e.downcast_ref::<OpenError>() {
         return match e {
-            OpenError::BadHeader { .. } | OpenError::MissingSegment { .. } => Some(FSCK),
+            OpenError::BadHeader { .. } | OpenError::MissingSegment { .. } => Some(FSCK.into()),
             _ => None,
         };
     }
@@ -304,6 +352,59 @@ mod tests {
         assert!(
             line.ends_with("nothing was written; run `tl checkpoint` first, or move it away"),
             "{line}"
+        );
+    }
+
+    /// The advice `Store::resolve` and the pin methods used to carry in their text.
+    #[test]
+    fn resolve_and_pin_errors_get_their_next_step_here() {
+        use tl_index::store::{PinError, PinNameProblem, ResolveError, StoreError};
+        let line = |e: StoreError| report(&e.into()).unwrap().line();
+        assert_eq!(
+            line(ResolveError::Unknown { name: "zz".into() }.into()),
+            "tl: \"zz\" is not a checkpoint id, a pin or a time; `tl log` lists checkpoint \
+             ids, `tl pins` the pins"
+        );
+        assert_eq!(
+            line(ResolveError::NoCheckpoints.into()),
+            "tl: there are no checkpoints yet; run `tl checkpoint` first"
+        );
+        assert!(line(
+            ResolveError::PrefixTooShort {
+                prefix: "ab".into()
+            }
+            .into()
+        )
+        .ends_with("; give at least 4 of its 12 hex digits"));
+        assert!(line(
+            ResolveError::Ambiguous {
+                prefix: "abcd".into(),
+                count: 2,
+                examples: vec!["abcd01".into(), "abcd02".into()],
+            }
+            .into()
+        )
+        .ends_with("(abcd01, abcd02); give more of its digits"));
+        assert_eq!(
+            line(
+                PinError::AlreadyPinned {
+                    name: "v1".into(),
+                    current: Some("0123456789ab".into()),
+                }
+                .into()
+            ),
+            "tl: pin v1 already names 0123456789ab; `tl pin --force v1 ...` moves it, \
+             `tl pin --delete v1` deletes it"
+        );
+        assert_eq!(
+            line(PinError::NoSuchPin { name: "v9".into() }.into()),
+            "tl: there is no pin named \"v9\"; `tl pins` lists them"
+        );
+        let usage = CommandError::usage_from(&PinNameProblem::ReadsAsTime("10m".into()));
+        assert_eq!(
+            report(&usage.into()).unwrap().line(),
+            "tl: \"10m\" reads as a time, so it cannot be a pin name; choose a name that is \
+             not one (e.g. \"at-10m\")"
         );
     }
 

@@ -14,7 +14,6 @@
 use std::path::Path;
 
 use crate::catalog::Checkpoint;
-use crate::pathsafe::is_under;
 use crate::record::CommitKind;
 use crate::restore::RestoreError;
 use crate::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
@@ -76,8 +75,8 @@ pub enum ReplayError {
 /// What [`in_place`] did.
 #[derive(Clone, Debug)]
 pub struct InPlaceReport {
-    /// What was written and removed; `unchanged` counts every file of the target
-    /// (under `only`) left as it was.
+    /// What was written, removed, skipped and kept; `unchanged` counts the files
+    /// of the target (under `only`) found right on disk, not the ones left alone.
     pub report: MaterializeReport,
     /// The checkpoint holding the present before the replay (None in a dry run or
     /// before any checkpoint): replaying to it undoes this one.
@@ -166,8 +165,8 @@ pub fn into_dir(
     materialize(store, target, dir, opts, progress)
 }
 
-/// Materializes, then counts as unchanged every file of the target (under
-/// `only`) not written, including those the plan did not need to look at.
+/// Materializes; the report's counts are the library's own (`unchanged`: the
+/// files found right, neither skipped by name, left alone nor kept).
 fn materialize(
     store: &Store,
     target: &Tree,
@@ -175,15 +174,7 @@ fn materialize(
     opts: &MaterializeOptions,
     progress: &dyn Fn(u64, u64),
 ) -> Result<MaterializeReport, ReplayError> {
-    let mut report = materialize_with_progress(store, target, dir, opts, progress)?;
-    let in_scope = target
-        .keys()
-        .filter(|k| {
-            opts.only
-                .as_ref()
-                .is_none_or(|only| only.iter().any(|p| is_under(k, p)))
-        })
-        .count();
-    report.unchanged = in_scope.saturating_sub(report.written.len()) as u64;
-    Ok(report)
+    Ok(materialize_with_progress(
+        store, target, dir, opts, progress,
+    )?)
 }

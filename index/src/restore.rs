@@ -214,7 +214,7 @@ pub enum RestoreError {
         action: &'static str,
     },
     /// Something untracked (or not a file, directory or symlink) is in the way.
-    #[error("{path}: {why}; nothing was written; move it away and retry")]
+    #[error("{path}: {why}; nothing was written")]
     Conflict {
         /// The path in the way, decoded lossily.
         path: String,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tl_index::scan::Change;
-use tl_index::store::{Store, StoreError};
+use tl_index::store::{ResolveError, Store, StoreError};
 use tl_index::textdiff::TextPair;
 use tl_index::timespec::format_rfc3339;
 use tl_index::types::{Entry, Mode, Tree};
@@ -119,10 +119,10 @@ enum Point {
 fn resolve_from(store: &Store, a: &str) -> Result<usize> {
     match store.resolve(a) {
         Ok(i) => Ok(i),
-        Err(StoreError::BeforeFirst { message }) => {
+        Err(StoreError::Resolve(before @ ResolveError::BeforeFirst { .. })) => {
             let first = &store.checkpoints()[0];
             eprintln!(
-                "tl: note: {message}; showing the changes since the first checkpoint {}",
+                "tl: note: {before}; showing the changes since the first checkpoint {}",
                 first.id
             );
             Ok(0)

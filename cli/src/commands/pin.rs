@@ -71,7 +71,7 @@ pub fn cmd_pin(cwd: &Path, args: PinArgs) -> Result<()> {
     let (name, at) = (args.name.as_str(), args.at.as_deref());
     if !matches!(action, PinAction::Delete) {
         if let Some(problem) = Store::pin_name_problem(name) {
-            return Err(CommandError::usage(problem).into());
+            return Err(CommandError::usage_from(&problem).into());
         }
     }
     let mut store = open(cwd)?;

@@ -91,3 +91,30 @@ fn restore_dot_dry_run_names_what_differs_on_disk_and_writes_nothing() {
     // A dry run captures nothing first: it looks at the disk, not at the last capture.
     assert_eq!(v["written"], serde_json::json!(["a.txt"]), "{v}");
 }
+
+/// A symlink where the replayed tree needs a directory is refused before anything
+/// is written, and the user is told what to do (the advice moved from the
+/// library's message, `RestoreError::Conflict`, to the CLI).
+#[test]
+fn a_symlink_in_the_way_of_replay_into_is_refused_with_the_next_step() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("project");
+    fs::create_dir_all(root.join("a")).unwrap();
+    fs::write(root.join("a/x"), "x").unwrap();
+    fs::write(root.join("ok"), "ok").unwrap();
+    ok(&root, &["init"]);
+    ok(&root, &["checkpoint"]);
+    let into = d.path().join("into");
+    let elsewhere = d.path().join("elsewhere");
+    fs::create_dir_all(&into).unwrap();
+    fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, into.join("a")).unwrap();
+    let into_arg = into.to_str().unwrap();
+    let err = crate::util::fails(&root, &["replay", "--to", "now", "--into", into_arg]);
+    assert!(
+        err.contains("nothing was written; move it away and retry"),
+        "{err}"
+    );
+    assert!(!into.join("ok").exists(), "refused before any write");
+    assert!(fs::read_dir(&elsewhere).unwrap().next().is_none());
+}

@@ -76,7 +76,7 @@ impl Store {
             .catalog
             .checkpoints
             .last()
-            .ok_or_else(|| StoreError::Time("there are no checkpoints to compact".into()))?;
+            .ok_or(StoreError::NothingToCompact)?;
         let meta = snapshot_meta(last);
         Ok(snapshot::write_snapshot(
             &self.snapshot_dir(),

@@ -43,18 +43,15 @@ pub enum StoreError {
         /// What is wrong.
         why: String,
     },
-    /// A time expression that names nothing.
-    #[error("{0}")]
-    Time(String),
-    /// A time before the first checkpoint.
-    #[error("{message}")]
-    BeforeFirst {
-        /// What was asked and when the first checkpoint is.
-        message: String,
-    },
-    /// A pin that cannot be made or deleted.
-    #[error("{0}")]
-    Pin(String),
+    /// A time expression, pin or id that names no checkpoint.
+    #[error(transparent)]
+    Resolve(#[from] super::ResolveError),
+    /// A pin that cannot be made, moved or deleted.
+    #[error(transparent)]
+    Pin(#[from] super::PinError),
+    /// There is no checkpoint to write a snapshot of.
+    #[error("there are no checkpoints to compact")]
+    NothingToCompact,
     /// A scan failed.
     #[error("capture failed: {0}")]
     Scan(String),

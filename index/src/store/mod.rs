@@ -33,7 +33,8 @@ use config::DEFAULT_CONFIG;
 pub use error::StoreError;
 use error::{io, Result};
 use live::LiveState;
-pub use resolve::ID_PREFIX_MIN;
+pub use pins::{PinError, PinNameProblem};
+pub use resolve::{ResolveError, ID_PREFIX_MIN};
 
 enum Log {
     Writer(Wal),

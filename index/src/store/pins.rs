@@ -1,36 +1,63 @@
 //! Pins: names for checkpoints, made and deleted by records in the log.
 
 use super::resolve::{is_hex, ID_PREFIX_MIN};
-use super::{now_ns, Result, Store, StoreError};
+use super::{now_ns, Result, Store};
 use crate::record::{self, Record};
 use crate::timespec::{self, TimeExpr};
+
+/// Why a name cannot name a pin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PinNameProblem {
+    /// Not a valid record name.
+    #[error(
+        "\"{0}\" is not a valid pin name (letters, digits, '.', '_', '-'; not starting with '-')"
+    )]
+    Invalid(String),
+    /// It reads as a time (`10m`, `now`, `2026-11-22`), which it would shadow.
+    #[error("\"{0}\" reads as a time, so it cannot be a pin name")]
+    ReadsAsTime(String),
+    /// It could be a checkpoint id prefix.
+    #[error("\"{0}\" could be the start of a checkpoint id, so it cannot be a pin name")]
+    LooksLikeId(String),
+}
+
+/// Why a pin cannot be made, moved or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    /// The name cannot be a pin's.
+    #[error(transparent)]
+    Name(#[from] PinNameProblem),
+    /// The name already names another checkpoint.
+    #[error("pin {name} already names {}", .current.as_deref().unwrap_or("a checkpoint that is gone"))]
+    AlreadyPinned {
+        /// The pin.
+        name: String,
+        /// The id of the checkpoint it names (None: one the log no longer has).
+        current: Option<String>,
+    },
+    /// No pin of that name.
+    #[error("there is no pin named \"{name}\"")]
+    NoSuchPin {
+        /// As given.
+        name: String,
+    },
+}
 
 impl Store {
     /// Why `name` cannot name a pin, if it cannot: not a valid record name, or it
     /// reads as a time (`10m`, `now`, `2026-11-22`) or could be a checkpoint id
     /// prefix ([`ID_PREFIX_MIN`] or more hex digits), which it would shadow or be
     /// shadowed by.
-    pub fn pin_name_problem(name: &str) -> Option<String> {
+    pub fn pin_name_problem(name: &str) -> Option<PinNameProblem> {
         if !record::is_valid_name(name) {
-            return Some(format!(
-                "\"{name}\" is not a valid pin name (letters, digits, '.', '_', '-'; not \
-                 starting with '-')"
-            ));
+            return Some(PinNameProblem::Invalid(name.to_string()));
         }
         match timespec::parse(name, &jiff::Zoned::now()) {
             Ok(TimeExpr::Name(_)) => {}
-            _ => {
-                return Some(format!(
-                    "\"{name}\" reads as a time, so it cannot be a pin name; choose a name \
-                     that is not one (e.g. \"at-{name}\")"
-                ))
-            }
+            _ => return Some(PinNameProblem::ReadsAsTime(name.to_string())),
         }
         if name.len() >= ID_PREFIX_MIN && is_hex(&name.to_ascii_lowercase()) {
-            return Some(format!(
-                "\"{name}\" could be the start of a checkpoint id, so it cannot be a pin \
-                 name; use a name with a letter past 'f' (e.g. \"pin-{name}\")"
-            ));
+            return Some(PinNameProblem::LooksLikeId(name.to_string()));
         }
         None
     }
@@ -49,7 +76,7 @@ impl Store {
 
     fn write_pin(&mut self, name: &str, idx: usize, if_pinned: IfPinned) -> Result<()> {
         if let Some(problem) = Store::pin_name_problem(name) {
-            return Err(StoreError::Pin(problem));
+            return Err(PinError::Name(problem).into());
         }
         let target_lsn = self.catalog.checkpoints[idx].lsn;
         if let Some(old) = self.catalog.pins.get(name) {
@@ -57,14 +84,15 @@ impl Store {
                 return Ok(());
             }
             if matches!(if_pinned, IfPinned::Refuse) {
-                let shown = match self.catalog.checkpoint_at_lsn(old.target_lsn) {
-                    Some(i) => self.catalog.checkpoints[i].id.clone(),
-                    None => "a checkpoint that is gone".into(),
-                };
-                return Err(StoreError::Pin(format!(
-                    "pin {name} already names {shown}; `tl pin --force {name} ...` moves it, \
-                     `tl pin --delete {name}` deletes it"
-                )));
+                let current = self
+                    .catalog
+                    .checkpoint_at_lsn(old.target_lsn)
+                    .map(|i| self.catalog.checkpoints[i].id.clone());
+                return Err(PinError::AlreadyPinned {
+                    name: name.to_string(),
+                    current,
+                }
+                .into());
             }
         }
         let rec = Record::Pin {
@@ -79,9 +107,10 @@ impl Store {
     /// Deletes the pin `name` (an Unpin record); the checkpoint stays.
     pub fn unpin(&mut self, name: &str) -> Result<()> {
         if !self.catalog.pins.contains_key(name) {
-            return Err(StoreError::Pin(format!(
-                "there is no pin named \"{name}\"; `tl pins` lists them"
-            )));
+            return Err(PinError::NoSuchPin {
+                name: name.to_string(),
+            }
+            .into());
         }
         let rec = Record::Unpin {
             name: name.to_string(),

@@ -5,6 +5,7 @@ mod export_git;
 mod export_refused;
 mod fsck;
 mod private;
+mod replay;
 mod restore;
 mod restore_guard;
 mod store;

@@ -57,7 +57,7 @@ pub fn repair(bytes: &mut [u8], salt: u64, mut lsn: Lsn, mut prev_crc: u32, mode
         let end = pos + frame_len(h.len as usize);
         let frame = &mut bytes[pos..end];
         if mode & REPAIR_LSN != 0 {
-            frame[8..16].copy_from_slice(&lsn.to_le_bytes());
+            frame[8..16].copy_from_slice(&lsn.get().to_le_bytes());
         }
         if mode & REPAIR_LINK != 0 {
             frame[24..28].copy_from_slice(&prev_crc.to_le_bytes());
@@ -218,7 +218,7 @@ pub fn frame_decode(data: &[u8]) {
         Ok(h) => (segment_name(h.base_lsn), data.to_vec(), false),
         Err(_) => {
             let (mode, body) = data.split_first().map_or((0, &[][..]), |(m, b)| (*m, b));
-            let mut seg = SegmentBuilder::new(u64::from(mode & 3) * 4096);
+            let mut seg = SegmentBuilder::new(Lsn::new(u64::from(mode & 3) * 4096));
             seg.tail(body, mode);
             (seg.name(), seg.bytes, true)
         }
@@ -235,7 +235,7 @@ pub fn frame_decode(data: &[u8]) {
     let start = reader.start_lsn();
     let end = reader.end_lsn();
     assert!(start <= end);
-    assert!(end - start <= (file.len() - SEGMENT_HEADER_LEN) as u64);
+    assert!(end.bytes_since(start) <= (file.len() - SEGMENT_HEADER_LEN) as u64);
     let (records, n_errors) = read_all(reader.iter_from(start).expect("start"), file.len());
     for r in &records {
         assert!(
@@ -308,11 +308,11 @@ pub fn segment_recover(data: &[u8]) {
     let mut expected: Vec<(Lsn, Vec<u8>)> = Vec::new();
     let mut bytes_total = fuzz.len() + 4 * SEGMENT_HEADER_LEN;
     match layout {
-        0 => storage.put_file(&segment_name(0), fuzz.to_vec()),
+        0 => storage.put_file(&segment_name(Lsn::ZERO), fuzz.to_vec()),
         _ => {
-            let mut base = 0;
+            let mut base = Lsn::ZERO;
             if layout == 3 {
-                let mut sealed = SegmentBuilder::new(0);
+                let mut sealed = SegmentBuilder::new(Lsn::ZERO);
                 sealed.batches(2, 2);
                 storage.put_file(&sealed.name(), sealed.bytes.clone());
                 expected.extend(sealed.records.iter().cloned());
@@ -417,7 +417,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = Vec::new();
 
     // Frames as the writer makes them, after a mode byte (no repair needed).
-    let mut seg = SegmentBuilder::new(0);
+    let mut seg = SegmentBuilder::new(Lsn::ZERO);
     seg.batches(3, 2);
     seg.mark();
     let frames = seg.bytes[SEGMENT_HEADER_LEN..].to_vec();
@@ -454,7 +454,10 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         wal.append(&[b"second"]).expect("append");
         wal.append(&[&[7u8; 300][..], b"", b"x"]).expect("append");
     }
-    let real = storage.files().remove(&segment_name(0)).expect("segment 0");
+    let real = storage
+        .files()
+        .remove(&segment_name(Lsn::ZERO))
+        .expect("segment 0");
     out.push(("frame_decode", "segment-real".into(), real.clone()));
     out.push((
         "segment_recover",

@@ -14,6 +14,7 @@ use tl_index::store::Store;
 use tl_index::timespec;
 use tl_wal::format::SegmentHeader;
 use tl_wal::testing::MemStorage;
+use tl_wal::Lsn;
 
 use crate::common::SegmentBuilder;
 
@@ -118,7 +119,7 @@ pub fn store_open_replay(data: &[u8]) {
         Ok(h) => (tl_wal::segment_name(h.base_lsn), data.to_vec()),
         Err(_) => {
             let (mode, body) = data.split_first().map_or((0, &[][..]), |(m, b)| (*m, b));
-            let mut seg = SegmentBuilder::new(0);
+            let mut seg = SegmentBuilder::new(Lsn::ZERO);
             seg.tail(body, mode);
             (seg.name(), seg.bytes)
         }

@@ -319,7 +319,7 @@ impl Catalog {
                 self.checkpoints.push(Checkpoint {
                     id: hex(&chain[..6]),
                     lsn: self.pending_lsn,
-                    end_lsn: 0,
+                    end_lsn: Lsn::ZERO,
                     time_ns,
                     seq,
                     kind,
@@ -363,7 +363,7 @@ impl Catalog {
     /// A batch ended at `end`: records the end LSN of a checkpoint it closed.
     pub fn fold_batch_end(&mut self, end: Lsn) {
         if let Some(last) = self.checkpoints.last_mut() {
-            if last.end_lsn == 0 {
+            if last.end_lsn == Lsn::ZERO {
                 last.end_lsn = end;
             }
         }
@@ -420,11 +420,11 @@ impl Catalog {
         let mut w = Vec::new();
         w.extend_from_slice(CATALOG_MAGIC);
         w.extend_from_slice(&self.repo_id);
-        put_u64(&mut w, self.through);
+        put_u64(&mut w, self.through.get());
         put_u64(&mut w, self.checkpoints.len() as u64);
         for c in &self.checkpoints {
-            put_u64(&mut w, c.lsn);
-            put_u64(&mut w, c.end_lsn);
+            put_u64(&mut w, c.lsn.get());
+            put_u64(&mut w, c.end_lsn.get());
             put_u64(&mut w, c.time_ns as u64);
             put_u64(&mut w, c.seq);
             w.push(c.kind.code());
@@ -462,13 +462,13 @@ impl Catalog {
             put_u64(&mut w, blob.parts.len() as u64);
             for p in &blob.parts {
                 put_u64(&mut w, p.offset);
-                put_u64(&mut w, p.lsn);
+                put_u64(&mut w, p.lsn.get());
             }
         }
         put_u64(&mut w, self.pins.len() as u64);
         for (name, pin) in &self.pins {
             put_bytes(&mut w, name.as_bytes());
-            put_u64(&mut w, pin.target_lsn);
+            put_u64(&mut w, pin.target_lsn.get());
             put_u64(&mut w, pin.time_ns as u64);
         }
         put_u64(&mut w, self.gaps.len() as u64);
@@ -479,7 +479,7 @@ impl Catalog {
         }
         put_u64(&mut w, self.chain_breaks.len() as u64);
         for b in &self.chain_breaks {
-            put_u64(&mut w, b.lsn);
+            put_u64(&mut w, b.lsn.get());
             put_u64(&mut w, b.seq);
         }
         let sum = blake3::hash(&w);
@@ -501,13 +501,13 @@ impl Catalog {
         }
         let mut cat = Catalog {
             repo_id: r.take(16)?.try_into().ok()?,
-            through: r.u64()?,
+            through: Lsn::new(r.u64()?),
             ..Catalog::default()
         };
         let n = r.count()?;
         for _ in 0..n {
-            let lsn = r.u64()?;
-            let end_lsn = r.u64()?;
+            let lsn = Lsn::new(r.u64()?);
+            let end_lsn = Lsn::new(r.u64()?);
             let time_ns = r.u64()? as i64;
             let seq = r.u64()?;
             let kind = CommitKind::from_code(r.u8()?)?;
@@ -557,7 +557,7 @@ impl Catalog {
             let mut parts = Vec::with_capacity(m.min(1 << 16));
             for _ in 0..m {
                 let offset = r.u64()?;
-                let lsn = r.u64()?;
+                let lsn = Lsn::new(r.u64()?);
                 parts.push(PartAt { offset, lsn });
             }
             cat.blobs.insert(h, StoredBlob { raw_len, parts });
@@ -565,7 +565,7 @@ impl Catalog {
         let n = r.count()?;
         for _ in 0..n {
             let name = String::from_utf8(r.bytes()?.to_vec()).ok()?;
-            let target_lsn = r.u64()?;
+            let target_lsn = Lsn::new(r.u64()?);
             let time_ns = r.u64()? as i64;
             cat.pins.insert(
                 name,
@@ -589,7 +589,7 @@ impl Catalog {
         let n = r.count()?;
         for _ in 0..n {
             cat.chain_breaks.push(ChainBreak {
-                lsn: r.u64()?,
+                lsn: Lsn::new(r.u64()?),
                 seq: r.u64()?,
             });
         }
@@ -711,28 +711,28 @@ mod tests {
             kind: CommitKind::Manual,
             message: Some("m".into()),
             timeline: 0,
-            acked_lsn: 0,
+            acked_lsn: Lsn::new(0),
             chain,
             stats: CommitStats {
                 added: 1,
                 ..CommitStats::default()
             },
         };
-        cat.fold_record(0, true, &b, blob);
-        cat.fold_record(100, false, &p, put);
-        cat.fold_record(200, false, &commit.encode(), commit);
-        cat.fold_batch_end(300);
+        cat.fold_record(Lsn::new(0), true, &b, blob);
+        cat.fold_record(Lsn::new(100), false, &p, put);
+        cat.fold_record(Lsn::new(200), false, &commit.encode(), commit);
+        cat.fold_batch_end(Lsn::new(300));
         cat.fold_record(
-            300,
+            Lsn::new(300),
             true,
             b"",
             Record::Pin {
                 name: "p".into(),
-                target_lsn: 0,
+                target_lsn: Lsn::new(0),
                 time_ns: 6,
             },
         );
-        cat.fold_batch_end(340);
+        cat.fold_batch_end(Lsn::new(340));
         cat
     }
 
@@ -742,7 +742,7 @@ mod tests {
         assert!(cat.chain_breaks.is_empty());
         let back = Catalog::decode(&cat.encode()).expect("the cache must load back");
         assert_eq!(back.repo_id, cat.repo_id);
-        assert_eq!(back.through, 340);
+        assert_eq!(back.through, Lsn::new(340));
         assert_eq!(back.checkpoints, cat.checkpoints);
         assert_eq!(back.blobs, cat.blobs);
         assert_eq!(back.pins, cat.pins);

@@ -43,6 +43,7 @@
 
 use crate::pathsafe::PATH_MAX_BYTES;
 use crate::types::{BlobHash, Mode};
+use tl_wal::Lsn;
 
 mod content;
 mod decode;
@@ -226,7 +227,7 @@ pub enum Record {
         /// The timeline this batch belongs to (0 is the first one).
         timeline: u32,
         /// The highest LSN known durable when this batch was built.
-        acked_lsn: u64,
+        acked_lsn: Lsn,
         /// [`chain_hash`] of the previous commit's chain and this batch's records.
         chain: [u8; 32],
         /// What the batch changed.
@@ -237,7 +238,7 @@ pub enum Record {
         /// The pin's name; see [`is_valid_name`].
         name: String,
         /// The LSN of the commit it names.
-        target_lsn: u64,
+        target_lsn: Lsn,
         /// When the pin was made, nanoseconds since the Unix epoch.
         time_ns: i64,
     },

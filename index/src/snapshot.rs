@@ -14,9 +14,10 @@
 //! # fn main() -> Result<(), tl_index::snapshot::SnapshotError> {
 //! use std::path::Path;
 //! use tl_index::snapshot::{newest_at_or_before, Snapshot};
+//! use tl_wal::Lsn;
 //!
 //! let dir = Path::new(".tl/snapshots");
-//! if let Some((_lsn, path)) = newest_at_or_before(dir, 4096)? {
+//! if let Some((_lsn, path)) = newest_at_or_before(dir, Lsn::new(4096))? {
 //!     let snap = Snapshot::open(&path)?;
 //!     let entry = snap.get(b"src/main.rs");
 //!     # let _ = entry;
@@ -45,6 +46,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use rkyv::util::AlignedVec;
+use tl_wal::Lsn;
 
 use crate::types::{BlobHash, Entry, Mode, Tree};
 
@@ -111,7 +113,7 @@ const LSN_DIGITS: usize = 20;
 pub struct SnapshotMeta {
     /// The log position through which the snapshot folds the log: replay continues
     /// with the records after it.
-    pub lsn: u64,
+    pub lsn: Lsn,
     /// Wall-clock time (ns since the Unix epoch) of the last Commit folded.
     pub time_ns: i64,
     /// Timeline the folded history belongs to.
@@ -305,16 +307,16 @@ pub enum SnapshotError {
         /// The file.
         file: PathBuf,
         /// LSN parsed from the file name.
-        name_lsn: u64,
+        name_lsn: Lsn,
         /// LSN in the header.
-        header_lsn: u64,
+        header_lsn: Lsn,
     },
     /// The tree cannot be archived (too large for 32-bit relative pointers, or an
     /// empty path).
     #[error("cannot archive tree for LSN {lsn}: {message}")]
     Encode {
         /// LSN of the snapshot being written.
-        lsn: u64,
+        lsn: Lsn,
         /// What went wrong.
         message: String,
     },
@@ -329,23 +331,23 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
 
 /// The file name of the snapshot at `lsn`: the LSN zero-padded to 20 digits, so that
 /// names sort like LSNs.
-pub fn file_name(lsn: u64) -> String {
-    format!("{lsn:0LSN_DIGITS$}{SUFFIX}")
+pub fn file_name(lsn: Lsn) -> String {
+    format!("{:0LSN_DIGITS$}{SUFFIX}", lsn.get())
 }
 
 /// Parses a name made by [`file_name`]; `None` for anything else (temp files too).
-pub fn parse_file_name(name: &str) -> Option<u64> {
+pub fn parse_file_name(name: &str) -> Option<Lsn> {
     let digits = name.strip_suffix(SUFFIX)?;
     if digits.len() != LSN_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse().ok().map(Lsn::new)
 }
 
 /// Snapshot files in `dir` as `(lsn, path)`, sorted by LSN. Names that are not
 /// exactly `<20 digits>.snap` (temp files, strays) are ignored. A missing `dir`
 /// holds no snapshots.
-pub fn list_snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, SnapshotError> {
+pub fn list_snapshots(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, SnapshotError> {
     let read = match fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -365,7 +367,7 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, SnapshotError> 
 /// The snapshot with the largest LSN `<= lsn` in `dir`, if any. It is only listed,
 /// not opened: a damaged file is reported by [`Snapshot::open`], and the caller can
 /// fall back to an older one or to the log.
-pub fn newest_at_or_before(dir: &Path, lsn: u64) -> Result<Option<(u64, PathBuf)>, SnapshotError> {
+pub fn newest_at_or_before(dir: &Path, lsn: Lsn) -> Result<Option<(Lsn, PathBuf)>, SnapshotError> {
     Ok(list_snapshots(dir)?
         .into_iter()
         .rev()

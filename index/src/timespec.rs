@@ -44,6 +44,7 @@ use std::fmt;
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, Zoned};
+use tl_wal::Lsn;
 
 use crate::record::is_valid_name;
 
@@ -51,7 +52,7 @@ use crate::record::is_valid_name;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TimeExpr {
     /// `@1234`: a log sequence number.
-    Lsn(u64),
+    Lsn(Lsn),
     /// An instant, nanoseconds since the Unix epoch.
     Instant(i64),
     /// A time stated to the second or a fraction of one: the whole of it.
@@ -129,7 +130,7 @@ pub fn parse(expr: &str, now: &Zoned) -> Result<TimeExpr, TimeError> {
         }
         return digits
             .parse::<u64>()
-            .map(TimeExpr::Lsn)
+            .map(|n| TimeExpr::Lsn(Lsn::new(n)))
             .map_err(|_| invalid("the LSN does not fit in 64 bits".into()));
     }
     let lower = trimmed.to_ascii_lowercase();

@@ -8,6 +8,7 @@ use std::io;
 
 use crate::format::*;
 use crate::storage::SegmentFile;
+use crate::Lsn;
 
 const WINDOW: usize = 256 << 10;
 
@@ -111,8 +112,8 @@ impl Cursor {
     }
 
     /// The LSN of a file offset in this segment.
-    pub(crate) fn lsn_of(&self, offset: u64) -> u64 {
-        self.header.base_lsn + (offset - SEGMENT_HEADER_LEN as u64)
+    pub(crate) fn lsn_of(&self, offset: u64) -> Lsn {
+        self.header.lsn_at(offset)
     }
 
     /// Positions the cursor at `offset` with unknown link and batch state.

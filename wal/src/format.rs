@@ -5,6 +5,8 @@
 //! first (against the hard maximum and the bytes available), then the checksum, then
 //! the position fields, and only then is the payload handed out.
 
+use crate::Lsn;
+
 /// Magic at the start of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"TLWALSEG";
 /// The segment format version this code writes and reads.
@@ -55,7 +57,7 @@ pub struct SegmentHeader {
     /// Identity of the log this segment belongs to; equal in every segment of a log.
     pub repo_id: [u8; 16],
     /// LSN of the first byte after the header.
-    pub base_lsn: u64,
+    pub base_lsn: Lsn,
     /// Random per-segment salt, mixed into every frame crc so stale bytes from
     /// another segment (or another log) never validate here.
     pub salt: u64,
@@ -114,6 +116,16 @@ impl std::fmt::Display for HeaderProblem {
 }
 
 impl SegmentHeader {
+    /// The LSN of file offset `offset` (at or past the header) in this segment.
+    pub fn lsn_at(&self, offset: u64) -> Lsn {
+        self.base_lsn + (offset - SEGMENT_HEADER_LEN as u64)
+    }
+
+    /// The file offset of `lsn` (at or past `base_lsn`) in this segment.
+    pub fn offset_of(&self, lsn: Lsn) -> u64 {
+        lsn.bytes_since(self.base_lsn) + SEGMENT_HEADER_LEN as u64
+    }
+
     /// Encodes the header, its crc included.
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut b = [0u8; SEGMENT_HEADER_LEN];
@@ -121,7 +133,7 @@ impl SegmentHeader {
         b[8..12].copy_from_slice(&self.version.to_le_bytes());
         b[12..16].copy_from_slice(&(SEGMENT_HEADER_LEN as u32).to_le_bytes());
         b[16..32].copy_from_slice(&self.repo_id);
-        b[32..40].copy_from_slice(&self.base_lsn.to_le_bytes());
+        b[32..40].copy_from_slice(&self.base_lsn.get().to_le_bytes());
         b[40..48].copy_from_slice(&self.salt.to_le_bytes());
         b[48..56].copy_from_slice(&self.created_ns.to_le_bytes());
         // 56..60 reserved, zero.
@@ -161,7 +173,7 @@ impl SegmentHeader {
         Ok(SegmentHeader {
             version,
             repo_id,
-            base_lsn: le_u64(&b[32..40]),
+            base_lsn: Lsn::new(le_u64(&b[32..40])),
             salt: le_u64(&b[40..48]),
             created_ns: le_u64(&b[48..56]) as i64,
         })
@@ -217,9 +229,9 @@ pub struct FrameHeader {
     /// Payload length in bytes (padding excluded).
     pub len: u32,
     /// LSN of this frame: its byte position in the whole log.
-    pub lsn: u64,
+    pub lsn: Lsn,
     /// Everything below this LSN was durable when the frame was written.
-    pub acked: u64,
+    pub acked: Lsn,
     /// Crc of the previous frame in the segment (the header crc for the first).
     pub prev: u32,
     /// Record part carried.
@@ -255,9 +267,9 @@ pub enum FrameProblem {
     /// The LSN field is not this frame's position.
     BadLsn {
         /// Position of the frame.
-        expected: u64,
+        expected: Lsn,
         /// LSN field found.
-        found: u64,
+        found: Lsn,
     },
     /// The back-link does not match the previous frame's crc.
     BadLink {
@@ -345,8 +357,8 @@ pub fn decode_frame_header(b: &[u8], available: u64) -> Result<FrameHeader, Fram
     Ok(FrameHeader {
         crc: unmask_crc(le_u32(&b[0..4])),
         len,
-        lsn: le_u64(&b[8..16]),
-        acked: le_u64(&b[16..24]),
+        lsn: Lsn::new(le_u64(&b[8..16])),
+        acked: Lsn::new(le_u64(&b[16..24])),
         prev: le_u32(&b[24..28]),
         kind,
         flags,
@@ -380,8 +392,8 @@ pub fn check_frame_crc(salt: u64, h: &FrameHeader, frame: &[u8]) -> Result<(), F
 pub fn encode_frame(
     out: &mut Vec<u8>,
     salt: u64,
-    lsn: u64,
-    acked: u64,
+    lsn: Lsn,
+    acked: Lsn,
     prev: u32,
     kind: FrameKind,
     flags: u8,
@@ -394,8 +406,8 @@ pub fn encode_frame(
     let start = out.len();
     let mut header = [0u8; FRAME_HEADER_LEN];
     header[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    header[8..16].copy_from_slice(&lsn.to_le_bytes());
-    header[16..24].copy_from_slice(&acked.to_le_bytes());
+    header[8..16].copy_from_slice(&lsn.get().to_le_bytes());
+    header[16..24].copy_from_slice(&acked.get().to_le_bytes());
     header[24..28].copy_from_slice(&prev.to_le_bytes());
     header[28] = kind as u8;
     header[29] = flags;

@@ -34,6 +34,7 @@ mod cursor;
 mod error;
 pub mod format;
 mod log;
+mod lsn;
 pub mod private_fs;
 pub mod storage;
 pub mod testing;
@@ -46,12 +47,9 @@ use std::sync::Arc;
 
 pub use error::{AppendError, OpenError, ReadError};
 pub use log::{parse_segment_name, segment_name, Damage, LogIter, Record, VerifyReport};
+pub use lsn::Lsn;
 pub use storage::{FsStorage, SegmentFile, Storage};
 pub use writer::{encoded_len, Appended, Options, RecoveryReport, TornTail, Wal};
-
-/// A log sequence number: a byte position in the whole log (headers excluded).
-/// Monotonic and addressable: a record's LSN is where its first frame starts.
-pub type Lsn = u64;
 
 /// True when io_uring can be used on this machine.
 pub fn uring_available() -> bool {
@@ -119,12 +117,15 @@ impl LogReader {
 
     /// First LSN held.
     pub fn start_lsn(&self) -> Lsn {
-        self.segs.first().map(|s| s.header.base_lsn).unwrap_or(0)
+        self.segs
+            .first()
+            .map(|s| s.header.base_lsn)
+            .unwrap_or(Lsn::ZERO)
     }
 
     /// End of the valid log.
     pub fn end_lsn(&self) -> Lsn {
-        self.segs.last().map(|s| s.end_lsn()).unwrap_or(0)
+        self.segs.last().map(|s| s.end_lsn()).unwrap_or(Lsn::ZERO)
     }
 
     /// Number of segments.

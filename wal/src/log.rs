@@ -26,7 +26,7 @@ pub fn parse_segment_name(name: &str) -> Option<Lsn> {
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse().ok().map(Lsn::new)
 }
 
 /// One segment as found on open.
@@ -41,7 +41,7 @@ pub(crate) struct Seg {
 
 impl Seg {
     pub(crate) fn end_lsn(&self) -> Lsn {
-        self.header.base_lsn + (self.limit - SEGMENT_HEADER_LEN as u64)
+        self.header.lsn_at(self.limit)
     }
 }
 
@@ -233,7 +233,7 @@ pub(crate) fn scan_tail(
         }
     }
     let mut last_end = (SEGMENT_HEADER_LEN as u64, seg.header.crc());
-    let mut max_acked = 0;
+    let mut max_acked = Lsn::ZERO;
     // (damage, last batch end before it)
     let mut damages: Vec<(Damage, (u64, u32))> = Vec::new();
     loop {
@@ -272,7 +272,7 @@ pub(crate) fn scan_tail(
         }
     }
     let acked_offset = if max_acked > seg.header.base_lsn {
-        max_acked - seg.header.base_lsn + SEGMENT_HEADER_LEN as u64
+        seg.header.offset_of(max_acked)
     } else {
         SEGMENT_HEADER_LEN as u64
     };
@@ -333,8 +333,8 @@ impl LogIter {
         segs: Vec<Seg>,
         lsn: Lsn,
     ) -> Result<LogIter, ReadError> {
-        let start = segs.first().map(|s| s.header.base_lsn).unwrap_or(0);
-        let end = segs.last().map(|s| s.end_lsn()).unwrap_or(0);
+        let start = segs.first().map(|s| s.header.base_lsn).unwrap_or(Lsn::ZERO);
+        let end = segs.last().map(|s| s.end_lsn()).unwrap_or(Lsn::ZERO);
         let mut it = LogIter {
             storage,
             segs,
@@ -342,7 +342,7 @@ impl LogIter {
             cursor: None,
             start_offset: None,
             record: Vec::new(),
-            record_lsn: 0,
+            record_lsn: Lsn::ZERO,
             record_first: false,
             done: false,
         };
@@ -359,7 +359,7 @@ impl LogIter {
             .position(|s| lsn >= s.header.base_lsn && lsn < s.end_lsn())
             .ok_or(ReadError::OutOfRange { lsn, start, end })?;
         it.idx = idx;
-        let offset = lsn - it.segs[idx].header.base_lsn + SEGMENT_HEADER_LEN as u64;
+        let offset = it.segs[idx].header.offset_of(lsn);
         if offset != SEGMENT_HEADER_LEN as u64 {
             it.start_offset = Some(offset);
         }
@@ -371,8 +371,12 @@ impl LogIter {
     /// records by LSN (a restore reading blob parts) then costs no reopen and, for
     /// nearby records, no I/O.
     pub fn seek(&mut self, lsn: Lsn) -> Result<(), ReadError> {
-        let start = self.segs.first().map(|s| s.header.base_lsn).unwrap_or(0);
-        let end = self.segs.last().map(|s| s.end_lsn()).unwrap_or(0);
+        let start = self
+            .segs
+            .first()
+            .map(|s| s.header.base_lsn)
+            .unwrap_or(Lsn::ZERO);
+        let end = self.segs.last().map(|s| s.end_lsn()).unwrap_or(Lsn::ZERO);
         if lsn < start || lsn > end {
             return Err(ReadError::OutOfRange { lsn, start, end });
         }
@@ -387,7 +391,7 @@ impl LogIter {
             .iter()
             .position(|s| lsn >= s.header.base_lsn && lsn < s.end_lsn())
             .ok_or(ReadError::OutOfRange { lsn, start, end })?;
-        let offset = lsn - self.segs[idx].header.base_lsn + SEGMENT_HEADER_LEN as u64;
+        let offset = self.segs[idx].header.offset_of(lsn);
         match self.cursor.as_mut() {
             Some(cursor) if self.idx == idx => cursor.seek(offset),
             _ => {
@@ -640,10 +644,10 @@ pub struct VerifyReport {
 pub(crate) fn verify(storage: Arc<dyn Storage>, segs: Vec<Seg>) -> Result<VerifyReport, ReadError> {
     let mut report = VerifyReport {
         segments: segs.len(),
-        end_lsn: segs.last().map(|s| s.end_lsn()).unwrap_or(0),
+        end_lsn: segs.last().map(|s| s.end_lsn()).unwrap_or(Lsn::ZERO),
         ..VerifyReport::default()
     };
-    let start = segs.first().map(|s| s.header.base_lsn).unwrap_or(0);
+    let start = segs.first().map(|s| s.header.base_lsn).unwrap_or(Lsn::ZERO);
     for item in LogIter::new(storage, segs, start)? {
         match item {
             Ok(r) => {

@@ -214,7 +214,7 @@ impl Wal {
                     .torn_creation
                     .as_deref()
                     .and_then(crate::log::parse_segment_name)
-                    .unwrap_or(0);
+                    .unwrap_or(Lsn::ZERO);
                 report.created = found.torn_creation.is_none();
                 report.new_segment = true;
                 let header = SegmentHeader {
@@ -255,7 +255,7 @@ impl Wal {
                     report.torn_tail = Some(TornTail {
                         segment: last.name.clone(),
                         offset: scan.valid_end,
-                        lsn: last.header.base_lsn + scan.valid_end - SEGMENT_HEADER_LEN as u64,
+                        lsn: last.header.lsn_at(scan.valid_end),
                         bytes: cut,
                         damage: scan.torn_at.clone(),
                         quarantined_as: kept,
@@ -268,7 +268,7 @@ impl Wal {
                         // evidence, would call the same damage a torn tail and cut the
                         // acknowledged records after it (found by the
                         // `segment_recover` fuzz target: recovery was not idempotent).
-                        let lsn = last.header.base_lsn + valid_end - SEGMENT_HEADER_LEN as u64;
+                        let lsn = last.header.lsn_at(valid_end);
                         let mut mark = Vec::with_capacity(FRAME_HEADER_LEN);
                         crc_at_end = encode_frame(
                             &mut mark,
@@ -536,7 +536,7 @@ impl Wal {
                 st.acked_floor = None;
                 st.segs.extend(created);
                 let last = st.segs.last_mut().expect("at least one segment");
-                last.limit = target - last.header.base_lsn + SEGMENT_HEADER_LEN as u64;
+                last.limit = last.header.offset_of(target);
                 self.shared.durable.notify_all();
                 Ok(st)
             }

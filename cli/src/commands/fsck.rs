@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use tl_index::fsck::{fsck as check, CheckpointRef, FsckOptions, FsckReport, Problem};
 use tl_index::store::find_root;
 use tl_index::timespec::format_local;
+use tl_wal::Lsn;
 
 use crate::command_error::CommandError;
 use crate::output::path as show_path;
@@ -152,7 +153,7 @@ fn cp_json(c: &Option<CheckpointRef>) -> Value {
     match c {
         None => Value::Null,
         Some(c) => {
-            json!({"id": c.id, "seq": c.seq, "lsn": c.lsn, "time": tl_index::timespec::format_rfc3339(c.time_ns), "time_ns": c.time_ns})
+            json!({"id": c.id, "seq": c.seq, "lsn": c.lsn.get(), "time": tl_index::timespec::format_rfc3339(c.time_ns), "time_ns": c.time_ns})
         }
     }
 }
@@ -163,8 +164,8 @@ fn problem_json(p: &Problem) -> Value {
         "what": p.what,
         "file": p.file.as_ref().map(|f| f.display().to_string()),
         "offset": p.offset,
-        "lsn": p.lsn,
-        "resumes_at": p.resumes_at,
+        "lsn": p.lsn.map(Lsn::get),
+        "resumes_at": p.resumes_at.map(Lsn::get),
         "after": cp_json(&p.after),
         "before": cp_json(&p.before),
         "checkpoints_lost": p.checkpoints_lost,
@@ -179,8 +180,8 @@ fn report_json(r: &FsckReport, deep: bool) -> Value {
         "ok": r.is_clean(),
         "deep": deep,
         "segments": r.segments,
-        "start_lsn": r.start_lsn,
-        "end_lsn": r.end_lsn,
+        "start_lsn": r.start_lsn.get(),
+        "end_lsn": r.end_lsn.get(),
         "records": r.records,
         "batches": r.batches,
         "checkpoints": r.checkpoints,

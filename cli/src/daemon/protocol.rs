@@ -85,8 +85,8 @@ impl CheckpointSummary {
     pub fn of(c: &tl_index::catalog::Checkpoint) -> CheckpointSummary {
         CheckpointSummary {
             id: c.id.clone(),
-            lsn: c.lsn,
-            end_lsn: c.end_lsn,
+            lsn: c.lsn.get(),
+            end_lsn: c.end_lsn.get(),
             seq: c.seq,
             time_ns: c.time_ns,
             kind: c.kind.as_str().to_string(),

@@ -89,7 +89,7 @@ pub fn read_verified(
     let at = |lsn: Lsn| move |problem: PartProblem| BlobReadError { lsn, problem };
     let mut hasher = blake3::Hasher::new();
     let mut written = 0u64;
-    let mut last = 0;
+    let mut last = Lsn::ZERO;
     let raw_len = blob.raw_len;
     for &PartAt { offset, lsn } in &blob.parts {
         last = lsn;

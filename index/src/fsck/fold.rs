@@ -33,7 +33,7 @@ impl Segments {
         match self.0.iter().rev().find(|(b, _, _)| *b <= lsn) {
             Some((b, _, path)) => (
                 Some(path.clone()),
-                Some(lsn - b + SEGMENT_HEADER_LEN as u64),
+                Some(lsn.bytes_since(*b) + SEGMENT_HEADER_LEN as u64),
             ),
             None => (None, None),
         }
@@ -257,7 +257,7 @@ pub(super) fn torn_tail(storage: &dyn Storage, segments: &Segments, end: Lsn) ->
             len,
         )
     } else {
-        let valid = SEGMENT_HEADER_LEN as u64 + (end - base);
+        let valid = SEGMENT_HEADER_LEN as u64 + end.bytes_since(*base);
         if len <= valid {
             return None;
         }

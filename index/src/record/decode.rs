@@ -8,6 +8,7 @@ use super::{
 };
 use crate::pathsafe::{self, PathError, PATH_MAX_BYTES};
 use crate::types::{BlobHash, Mode, MODE_CODE_MAX_V1};
+use tl_wal::Lsn;
 
 /// Why a payload could not be decoded. Offsets are byte offsets into the payload.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -191,7 +192,7 @@ impl Record {
             TAG_COMMIT => decode_commit(&mut r)?,
             TAG_PIN => {
                 let name = r.name("Pin.name")?;
-                let target_lsn = r.u64("Pin.target_lsn")?;
+                let target_lsn = Lsn::new(r.u64("Pin.target_lsn")?);
                 let time_ns = r.i64("Pin.time_ns")?;
                 Record::Pin {
                     name,
@@ -295,7 +296,7 @@ fn decode_commit(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
         expected: "0 (Auto), 1 (Manual), 2 (Restore)",
     })?;
     let timeline = r.u32("Commit.timeline")?;
-    let acked_lsn = r.u64("Commit.acked_lsn")?;
+    let acked_lsn = Lsn::new(r.u64("Commit.acked_lsn")?);
     let chain = r.array32("Commit.chain")?;
     let stats = CommitStats {
         added: r.u32("Commit.stats.added")?,

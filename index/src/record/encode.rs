@@ -74,7 +74,7 @@ impl Record {
                 out.extend_from_slice(&seq.to_le_bytes());
                 out.push(kind.code());
                 out.extend_from_slice(&timeline.to_le_bytes());
-                out.extend_from_slice(&acked_lsn.to_le_bytes());
+                out.extend_from_slice(&acked_lsn.get().to_le_bytes());
                 out.extend_from_slice(chain);
                 out.extend_from_slice(&stats.added.to_le_bytes());
                 out.extend_from_slice(&stats.modified.to_le_bytes());
@@ -95,7 +95,7 @@ impl Record {
             } => {
                 out.push(TAG_PIN);
                 put_bytes(out, name.as_bytes());
-                out.extend_from_slice(&target_lsn.to_le_bytes());
+                out.extend_from_slice(&target_lsn.get().to_le_bytes());
                 out.extend_from_slice(&time_ns.to_le_bytes());
             }
             Record::Unpin { name } => {

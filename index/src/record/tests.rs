@@ -100,7 +100,7 @@ fn commit_strategy() -> impl Strategy<Value = Record> {
                 kind,
                 message,
                 timeline,
-                acked_lsn,
+                acked_lsn: Lsn::new(acked_lsn),
                 chain,
                 stats,
             },
@@ -132,7 +132,7 @@ fn record_strategy() -> impl Strategy<Value = Record> {
         (name_strategy(), any::<u64>(), any::<i64>()).prop_map(|(name, target_lsn, time_ns)| {
             Record::Pin {
                 name,
-                target_lsn,
+                target_lsn: Lsn::new(target_lsn),
                 time_ns,
             }
         }),
@@ -174,7 +174,7 @@ fn samples() -> Vec<Record> {
         commit(None),
         Record::Pin {
             name: "release-1.0".into(),
-            target_lsn: 42,
+            target_lsn: Lsn::new(42),
             time_ns: -5,
         },
         Record::Unpin { name: "x".into() },
@@ -203,7 +203,7 @@ fn commit(message: Option<String>) -> Record {
         kind: CommitKind::Manual,
         message,
         timeline: 0,
-        acked_lsn: 99,
+        acked_lsn: Lsn::new(99),
         chain: [9; 32],
         stats: CommitStats {
             added: 1,

@@ -8,6 +8,7 @@ use std::os::fd::BorrowedFd;
 
 use rustix::fs::{AtFlags, Mode as FsMode, OFlags};
 use rustix::io::Errno;
+use tl_wal::Lsn;
 
 use super::disk::remove_empty_tree;
 use super::guard::{self, Seen};
@@ -68,7 +69,7 @@ pub(super) fn execute(
             .and_then(|b| b.parts.first().map(|p| p.lsn))
     };
     let mut files: Vec<&PlannedFile> = plan.files.iter().collect();
-    files.sort_by_key(|f| first_lsn(&f.entry).unwrap_or(u64::MAX));
+    files.sort_by_key(|f| first_lsn(&f.entry).unwrap_or(Lsn::MAX));
     let check = |w: &Walker<'_>, path: &[u8], name: &[u8], seen: &Seen| {
         guard::still_as_planned(w.fd(), name, seen, plan.started_ns)
             .map_err(io_err(path, "inspecting"))

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use rkyv::util::AlignedVec;
+use tl_wal::Lsn;
 
 use super::{
     ArchivedSnapshotBody, SnapshotError, SnapshotMeta, BODY_LEN_MAX, BODY_OFFSET, FLAGS,
@@ -113,7 +114,7 @@ pub(super) fn parse_header(file: &Path, bytes: &[u8]) -> Result<Header, Snapshot
     Ok(Header {
         version,
         meta: SnapshotMeta {
-            lsn: le_u64(bytes, OFF_LSN),
+            lsn: Lsn::new(le_u64(bytes, OFF_LSN)),
             time_ns: le_u64(bytes, OFF_TIME_NS) as i64,
             timeline: le_u32(bytes, OFF_TIMELINE),
             seq: le_u64(bytes, OFF_SEQ),

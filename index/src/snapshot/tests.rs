@@ -23,7 +23,7 @@ fn entry(seed: u64) -> Entry {
 
 fn meta(lsn: u64) -> SnapshotMeta {
     SnapshotMeta {
-        lsn,
+        lsn: Lsn::new(lsn),
         time_ns: -42,
         timeline: 7,
         seq: lsn / 2,
@@ -523,17 +523,17 @@ fn resealed_random_corruption_never_panics_or_breaks_invariants() {
 fn lsn_in_name_must_match_header() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_snapshot(dir.path(), &meta(10), &small_tree()).unwrap();
-    let renamed = dir.path().join(file_name(11));
+    let renamed = dir.path().join(file_name(Lsn::new(11)));
     fs::rename(&path, &renamed).unwrap();
     let err = Snapshot::open(&renamed).unwrap_err();
     assert!(
         matches!(
             err,
             SnapshotError::LsnMismatch {
-                name_lsn: 11,
-                header_lsn: 10,
+                name_lsn,
+                header_lsn,
                 ..
-            }
+            } if name_lsn == Lsn::new(11) && header_lsn == Lsn::new(10)
         ),
         "{err}"
     );
@@ -542,7 +542,7 @@ fn lsn_in_name_must_match_header() {
 #[test]
 fn missing_file_is_io_with_path() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(file_name(1));
+    let path = dir.path().join(file_name(Lsn::new(1)));
     let err = Snapshot::open(&path).unwrap_err();
     assert!(
         matches!(err, SnapshotError::Io { path: ref p, .. } if p == &path),
@@ -582,13 +582,13 @@ fn listing_sorts_and_ignores_strays() {
     let lsns: Vec<u64> = list_snapshots(dir.path())
         .unwrap()
         .into_iter()
-        .map(|(l, _)| l)
+        .map(|(l, _)| l.get())
         .collect();
     assert_eq!(lsns, vec![0, 5, 300, 1_000_000, u64::MAX]);
     let at = |lsn| {
-        newest_at_or_before(dir.path(), lsn)
+        newest_at_or_before(dir.path(), Lsn::new(lsn))
             .unwrap()
-            .map(|(l, _)| l)
+            .map(|(l, _)| l.get())
     };
     assert_eq!(at(0), Some(0));
     assert_eq!(at(4), Some(0));
@@ -596,9 +596,14 @@ fn listing_sorts_and_ignores_strays() {
     assert_eq!(at(999_999), Some(300));
     assert_eq!(at(u64::MAX - 1), Some(1_000_000));
     assert_eq!(at(u64::MAX), Some(u64::MAX));
-    let (_, path) = newest_at_or_before(dir.path(), 301).unwrap().unwrap();
+    let (_, path) = newest_at_or_before(dir.path(), Lsn::new(301))
+        .unwrap()
+        .unwrap();
     assert_eq!(Snapshot::open(&path).unwrap().meta(), meta(300));
-    assert_eq!(parse_file_name(&file_name(u64::MAX)), Some(u64::MAX));
+    assert_eq!(
+        parse_file_name(&file_name(Lsn::new(u64::MAX))),
+        Some(Lsn::new(u64::MAX))
+    );
 }
 
 #[test]
@@ -640,7 +645,7 @@ proptest! {
     fn prop_arbitrary_trees_roundtrip(tree in arb_tree(), lsn in any::<u64>(), seq in any::<u64>(),
                                       time_ns in any::<i64>(), timeline in any::<u32>(),
                                       chain in any::<[u8; 32]>()) {
-        let m = SnapshotMeta { lsn, time_ns, timeline, seq, chain };
+        let m = SnapshotMeta { lsn: Lsn::new(lsn), time_ns, timeline, seq, chain };
         let bytes = encode_tree(&m, &tree);
         prop_assert_eq!(validate_bytes(&bytes).unwrap(), m);
         let dir = tempfile::tempdir().unwrap();

@@ -52,7 +52,7 @@ pub(super) fn encode_header(
     h[OFF_HEADER_LEN..][..4].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
     h[OFF_FLAGS..][..4].copy_from_slice(&FLAGS.to_le_bytes());
     h[OFF_TIMELINE..][..4].copy_from_slice(&meta.timeline.to_le_bytes());
-    h[OFF_LSN..][..8].copy_from_slice(&meta.lsn.to_le_bytes());
+    h[OFF_LSN..][..8].copy_from_slice(&meta.lsn.get().to_le_bytes());
     h[OFF_TIME_NS..][..8].copy_from_slice(&meta.time_ns.to_le_bytes());
     h[OFF_SEQ..][..8].copy_from_slice(&meta.seq.to_le_bytes());
     h[OFF_CHAIN..][..32].copy_from_slice(&meta.chain);

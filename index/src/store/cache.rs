@@ -36,7 +36,7 @@ impl Store {
             }
         });
         let mut catalog = cached.unwrap_or_default();
-        if catalog.through == 0 && catalog.checkpoints.is_empty() {
+        if catalog.through == Lsn::ZERO && catalog.checkpoints.is_empty() {
             catalog = Catalog::default();
             catalog.repo_id = repo_id;
             catalog.through = self.log.start();
@@ -89,7 +89,11 @@ impl Store {
     /// open folds the few records after it: cheaper than rewriting the whole
     /// catalog (which grows with history) on every checkpoint.
     pub(super) fn save_catalog_if_due(&mut self) {
-        let bytes = self.catalog.through.saturating_sub(self.saved.0);
+        let bytes = self
+            .catalog
+            .through
+            .checked_bytes_since(self.saved.0)
+            .unwrap_or(0);
         let checkpoints = self.catalog.seq().saturating_sub(self.saved.1);
         if bytes >= CATALOG_SAVE_BYTES || checkpoints >= CATALOG_SAVE_CHECKPOINTS as u64 {
             self.save_catalog();

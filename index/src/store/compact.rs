@@ -45,7 +45,7 @@ impl Store {
         let mut tree = Tree::new();
         for (i, c) in self.catalog.checkpoints.iter().enumerate() {
             apply(&mut tree, &c.changes);
-            if ((i + 1) % every == 0 || kept.contains(&c.end_lsn)) && c.end_lsn != 0 {
+            if ((i + 1) % every == 0 || kept.contains(&c.end_lsn)) && c.end_lsn != Lsn::ZERO {
                 let meta = snapshot_meta(c);
                 written.push(snapshot::write_snapshot(&snaps, &meta, &tree)?);
             }
@@ -57,14 +57,14 @@ impl Store {
     pub fn maybe_compact(&mut self) -> Option<PathBuf> {
         let cps = &self.catalog.checkpoints;
         let last = cps.last()?;
-        let newest = snapshot::newest_at_or_before(&self.snapshot_dir(), u64::MAX)
+        let newest = snapshot::newest_at_or_before(&self.snapshot_dir(), Lsn::MAX)
             .ok()
             .flatten();
         let since = match newest {
             Some((lsn, _)) => cps.iter().filter(|c| c.end_lsn > lsn).count() as u64,
             None => cps.len() as u64,
         };
-        if since < self.config.snapshot_every || last.end_lsn == 0 {
+        if since < self.config.snapshot_every || last.end_lsn == Lsn::ZERO {
             return None;
         }
         self.compact().ok()

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use std::path::Path;
 
+use tl_wal::Lsn;
+
 use super::capture::{NewContent, PendingBlobs};
 use super::compact::snapshot_meta;
 use super::{now_ns, CheckpointOutcome, Result, Store, StoreError};
@@ -178,7 +180,7 @@ impl Store {
         let Some(last) = self.catalog.checkpoints.last() else {
             return false;
         };
-        if last.end_lsn == 0 {
+        if last.end_lsn == Lsn::ZERO {
             return false;
         }
         let dir = self.snapshot_dir();
@@ -278,7 +280,7 @@ fn lower_this_threads_priority() {
 
 /// The sequence number of the newest readable snapshot (0 when there is none).
 fn newest_snapshot_seq(dir: &std::path::Path) -> u64 {
-    snapshot::newest_at_or_before(dir, u64::MAX)
+    snapshot::newest_at_or_before(dir, Lsn::MAX)
         .ok()
         .flatten()
         .and_then(|(_, path)| snapshot::Snapshot::open(&path).ok())

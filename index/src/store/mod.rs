@@ -215,7 +215,7 @@ impl Store {
             catalog: Catalog::default(),
             recovery,
             damage: Vec::new(),
-            saved: (0, 0),
+            saved: (Lsn::ZERO, 0),
             reader: Mutex::new(None),
             live: None,
             tightened,

@@ -59,8 +59,8 @@ const NOW_NS: i64 = 1_795_357_800_000_000_000;
 
 #[test]
 fn lsn() {
-    assert_eq!(parse("@1234", &now()), Ok(TimeExpr::Lsn(1234)));
-    assert_eq!(parse(" @0 ", &now()), Ok(TimeExpr::Lsn(0)));
+    assert_eq!(parse("@1234", &now()), Ok(TimeExpr::Lsn(Lsn::new(1234))));
+    assert_eq!(parse(" @0 ", &now()), Ok(TimeExpr::Lsn(Lsn::new(0))));
     check_invalid("@");
     check_invalid("@12a");
     check_invalid("@-1");

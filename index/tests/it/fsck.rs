@@ -16,7 +16,7 @@ use tl_index::snapshot::{self, Snapshot, SnapshotMeta};
 use tl_index::store::{Store, StoreError};
 use tl_index::types::{BlobHash, Entry, Mode, Tree};
 use tl_wal::testing::MemStorage;
-use tl_wal::{Options, Wal};
+use tl_wal::{Lsn, Options, Wal};
 
 fn opts(deep: bool) -> FsckOptions {
     FsckOptions {
@@ -169,7 +169,7 @@ fn damage_in_the_log_is_named_with_place_time_and_paths() {
     let before = store.checkpoints()[3].id.clone();
     drop(store);
     let mut b = fs::read(&seg).unwrap();
-    let off = (c.end_lsn - 8 + 64) as usize; // inside the Commit frame, the batch's last
+    let off = (c.end_lsn.get() - 8 + 64) as usize; // inside the Commit frame, the batch's last
     b[off] ^= 1;
     fs::write(&seg, &b).unwrap();
     let r = fsck(root, &opts(false)).unwrap();
@@ -180,7 +180,7 @@ fn damage_in_the_log_is_named_with_place_time_and_paths() {
         .expect("damaged frame reported");
     assert_eq!(frame.file.as_deref(), Some(seg.as_path()));
     assert!(frame.lsn.unwrap() >= c.lsn && frame.lsn.unwrap() < c.end_lsn);
-    assert_eq!(frame.offset, Some(frame.lsn.unwrap() + 64));
+    assert_eq!(frame.offset, Some(frame.lsn.unwrap().get() + 64));
     assert_eq!(frame.after.as_ref().unwrap().id, after);
     assert_eq!(frame.before.as_ref().unwrap().id, before);
     assert_eq!(frame.checkpoints_lost, 1);
@@ -314,7 +314,7 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let mut catalog = Catalog::default();
-        let mut lsn = 0;
+        let mut lsn = Lsn::new(0);
         let mut chain = [0u8; 32];
         for (seq, batch) in batches.iter().enumerate() {
             let mut encoded = Vec::new();

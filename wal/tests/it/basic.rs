@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tl_wal::testing::MemStorage;
-use tl_wal::{Options, Record, Wal};
+use tl_wal::{Lsn, Options, Record, Wal};
 
 pub fn records(wal: &Wal) -> Vec<Record> {
     wal.iter_from(wal.start_lsn())
@@ -99,7 +99,7 @@ fn concurrent_appenders_all_get_durable_distinct_lsns() {
                 .collect::<Vec<_>>()
         }));
     }
-    let mut lsns: Vec<u64> = handles
+    let mut lsns: Vec<Lsn> = handles
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();

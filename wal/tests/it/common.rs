@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use tl_wal::format::*;
 use tl_wal::testing::MemStorage;
-use tl_wal::{LogReader, ReadError, Record, Wal};
+use tl_wal::{LogReader, Lsn, ReadError, Record, Wal};
 
 /// A batch as appended: its records.
 pub type Batch = Vec<Vec<u8>>;
@@ -15,7 +15,7 @@ pub type Batch = Vec<Vec<u8>>;
 /// A log read back: the complete batches (with their LSN) and the errors met.
 #[derive(Debug, Default)]
 pub struct ReadBack {
-    pub batches: Vec<(u64, Batch)>,
+    pub batches: Vec<(Lsn, Batch)>,
     pub errors: Vec<ReadError>,
 }
 
@@ -29,7 +29,7 @@ impl ReadBack {
 /// batch that an error interrupts are dropped.
 pub fn read_back(it: impl Iterator<Item = Result<Record, ReadError>>) -> ReadBack {
     let mut out = ReadBack::default();
-    let mut cur: Option<(u64, Batch)> = None;
+    let mut cur: Option<(Lsn, Batch)> = None;
     for item in it {
         match item {
             Ok(r) => {
@@ -86,8 +86,8 @@ pub struct Frame {
     pub total: usize,
     pub kind: FrameKind,
     pub flags: u8,
-    pub lsn: u64,
-    pub acked: u64,
+    pub lsn: Lsn,
+    pub acked: Lsn,
     pub crc: u32,
 }
 

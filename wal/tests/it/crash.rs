@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tl_wal::testing::MemStorage;
-use tl_wal::{AppendError, Options, Wal};
+use tl_wal::{AppendError, Lsn, Options, Wal};
 
 use crate::common::*;
 
@@ -127,7 +127,7 @@ fn power_cuts_during_concurrent_group_commits_lose_no_acknowledged_batch() {
         let (wal, _) = Wal::open_storage(Arc::new(storage.clone()), opts.clone()).unwrap();
         let wal = Arc::new(wal);
         // (thread, seq) -> (lsn, batch), for batches whose append returned.
-        let acked = Arc::new(Mutex::new(Vec::<(u64, u64, u64, Batch)>::new()));
+        let acked = Arc::new(Mutex::new(Vec::<(u64, u64, Lsn, Batch)>::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let handles: Vec<_> = (0..3u64)
             .map(|t| {
@@ -156,7 +156,7 @@ fn power_cuts_during_concurrent_group_commits_lose_no_acknowledged_batch() {
         assert!(report.corruption.is_empty(), "run {run}: {report:?}");
         let got = wal_read(&wal2);
         assert!(got.errors.is_empty(), "run {run}");
-        let by_lsn: std::collections::HashMap<u64, &Batch> =
+        let by_lsn: std::collections::HashMap<Lsn, &Batch> =
             all.iter().map(|(_, _, l, b)| (*l, b)).collect();
         // Every recovered batch is exactly what was acknowledged at that LSN, or an
         // unacknowledged batch (only possible at the tail).
@@ -170,7 +170,7 @@ fn power_cuts_during_concurrent_group_commits_lose_no_acknowledged_batch() {
                 None => unknown += 1,
             }
         }
-        let have: std::collections::HashSet<u64> = got.batches.iter().map(|(l, _)| *l).collect();
+        let have: std::collections::HashSet<Lsn> = got.batches.iter().map(|(l, _)| *l).collect();
         for (t, s, lsn, _) in &before {
             assert!(
                 have.contains(lsn),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tl_wal::format::*;
 use tl_wal::testing::MemStorage;
 use tl_wal::{
-    segment_name, AppendError, Damage, LogReader, OpenError, Options, ReadError, Storage, Wal,
+    segment_name, AppendError, Damage, LogReader, Lsn, OpenError, Options, ReadError, Storage, Wal,
 };
 
 use crate::alloc_meter::peak_during;
@@ -59,19 +59,19 @@ fn a_segment_of_a_newer_format_version_is_refused_with_both_versions() {
     let header = SegmentHeader {
         version: FORMAT_VERSION + 1,
         repo_id: [7; 16],
-        base_lsn: 0,
+        base_lsn: Lsn::new(0),
         salt: 1,
         created_ns: 0,
     };
     let storage = MemStorage::new();
-    storage.put_file(&segment_name(0), header.encode().to_vec());
+    storage.put_file(&segment_name(Lsn::new(0)), header.encode().to_vec());
     match open_err(storage) {
         OpenError::UnsupportedVersion {
             path: p,
             found,
             supported,
         } => {
-            assert_eq!(p, path(&segment_name(0)));
+            assert_eq!(p, path(&segment_name(Lsn::new(0))));
             assert_eq!((found, supported), (FORMAT_VERSION + 1, FORMAT_VERSION));
         }
         e => panic!("{e:?}"),
@@ -81,7 +81,7 @@ fn a_segment_of_a_newer_format_version_is_refused_with_both_versions() {
 #[test]
 fn a_damaged_segment_header_is_refused_with_its_problem() {
     let (storage, _) = small_log(20, 1024);
-    let first = segment_name(0);
+    let first = segment_name(Lsn::new(0));
     let mut bytes = storage.files()[&first].clone();
     bytes[20] ^= 0x10; // inside the repository id
     storage.put_file(&first, bytes.clone());
@@ -107,17 +107,17 @@ fn a_damaged_segment_header_is_refused_with_its_problem() {
 #[test]
 fn a_segment_whose_name_disagrees_with_its_header_is_refused() {
     let (storage, _) = small_log(3, 1 << 20);
-    let bytes = storage.files()[&segment_name(0)].clone();
-    storage.delete_file(&segment_name(0));
-    storage.put_file(&segment_name(64), bytes);
+    let bytes = storage.files()[&segment_name(Lsn::new(0))].clone();
+    storage.delete_file(&segment_name(Lsn::new(0)));
+    storage.put_file(&segment_name(Lsn::new(64)), bytes);
     match open_err(storage) {
         OpenError::NameMismatch {
             path: p,
             header_lsn,
             name_lsn,
         } => {
-            assert_eq!(p, path(&segment_name(64)));
-            assert_eq!((header_lsn, name_lsn), (0, 64));
+            assert_eq!(p, path(&segment_name(Lsn::new(64))));
+            assert_eq!((header_lsn, name_lsn), (Lsn::new(0), Lsn::new(64)));
         }
         e => panic!("{e:?}"),
     }
@@ -146,7 +146,7 @@ fn a_missing_middle_segment_is_refused_with_the_hole() {
     let names: Vec<String> = storage.files().keys().cloned().collect();
     let lens: Vec<u64> = storage.files().values().map(|v| v.len() as u64).collect();
     storage.delete_file(&names[1]);
-    let expected = lens[0] - SEGMENT_HEADER_LEN as u64;
+    let expected = Lsn::new(lens[0] - SEGMENT_HEADER_LEN as u64);
     match open_err(storage) {
         OpenError::MissingSegment {
             previous,
@@ -216,7 +216,7 @@ fn a_locked_log_names_its_lock_file_once_and_the_holders_pid() {
 /// A cleanly closed one-segment log of 8 one-record batches, its frames and salt.
 fn eight_frames() -> (Vec<u8>, Vec<Frame>, u64, Vec<Batch>) {
     let (storage, batches) = small_log(8, 1 << 20);
-    let seg = storage.files()[&segment_name(0)].clone();
+    let seg = storage.files()[&segment_name(Lsn::new(0))].clone();
     let fr = frames(&seg);
     let salt = SegmentHeader::decode(&seg).unwrap().salt;
     (seg, fr, salt, batches)
@@ -228,7 +228,7 @@ fn eight_frames() -> (Vec<u8>, Vec<Frame>, u64, Vec<Batch>) {
 fn corrupt_at_frame_3(bytes: Vec<u8>) -> FrameProblem {
     let (seg, fr, _, batches) = eight_frames();
     assert_eq!(bytes.len(), seg.len());
-    let name = segment_name(0);
+    let name = segment_name(Lsn::new(0));
     let storage = mem_with(&[(name.clone(), bytes)]);
     let (wal, report) = Wal::open_storage(storage.clone(), Options::default()).unwrap();
     assert!(report.torn_tail.is_none(), "{report:?}");
@@ -278,7 +278,7 @@ fn set_u32(b: &mut [u8], at: usize, v: u32) {
 }
 
 /// Re-encodes frame 3 with some fields changed; its crc is valid for what it says.
-fn reencode(seg: &[u8], fr: &[Frame], salt: u64, lsn: u64, prev: u32, kind: FrameKind) -> Vec<u8> {
+fn reencode(seg: &[u8], fr: &[Frame], salt: u64, lsn: Lsn, prev: u32, kind: FrameKind) -> Vec<u8> {
     let f = fr[3];
     let payload = &seg[f.offset + FRAME_HEADER_LEN..f.offset + FRAME_HEADER_LEN + f.payload];
     let mut frame = Vec::new();
@@ -377,7 +377,7 @@ fn a_record_assembled_past_the_maximum_is_too_large_and_memory_stays_bounded() {
     let header = SegmentHeader {
         version: FORMAT_VERSION,
         repo_id: [1; 16],
-        base_lsn: 0,
+        base_lsn: Lsn::new(0),
         salt: 42,
         created_ns: 0,
     };
@@ -386,8 +386,8 @@ fn a_record_assembled_past_the_maximum_is_too_large_and_memory_stays_bounded() {
     let n_full = RECORD_MAX / FRAME_PAYLOAD_MAX;
     let total = SEGMENT_HEADER_LEN + (n_full + 2) * FRAME_HEADER_LEN + RECORD_MAX + 16;
     let mut prev = header.crc();
-    let lsn = |seg: &Vec<u8>| (seg.len() - SEGMENT_HEADER_LEN) as u64;
-    let acked = (total - SEGMENT_HEADER_LEN) as u64; // all acknowledged: corruption
+    let lsn = |seg: &Vec<u8>| Lsn::new((seg.len() - SEGMENT_HEADER_LEN) as u64);
+    let acked = Lsn::new((total - SEGMENT_HEADER_LEN) as u64); // all acknowledged: corruption
     for i in 0..n_full {
         let (kind, flags) = if i == 0 {
             (FrameKind::First, FLAG_BATCH_START)
@@ -423,7 +423,7 @@ fn a_record_assembled_past_the_maximum_is_too_large_and_memory_stays_bounded() {
     );
     assert_eq!(seg.len(), total);
     let storage = Arc::new(FlipStorage {
-        name: segment_name(0),
+        name: segment_name(Lsn::new(0)),
         base: Arc::new(seg),
         bit: usize::MAX,
     });
@@ -440,9 +440,9 @@ fn a_record_assembled_past_the_maximum_is_too_large_and_memory_stays_bounded() {
             problem: FrameProblem::RecordTooLarge,
             resumes_at,
         }] => {
-            assert_eq!(p, &PathBuf::from("flip").join(segment_name(0)));
+            assert_eq!(p, &PathBuf::from("flip").join(segment_name(Lsn::new(0))));
             assert_eq!(*offset as usize, last_off);
-            assert_eq!(*lsn as usize, last_off - SEGMENT_HEADER_LEN);
+            assert_eq!(lsn.get() as usize, last_off - SEGMENT_HEADER_LEN);
             assert_eq!(*resumes_at, Some(next_lsn));
         }
         e => panic!("{e:?}"),
@@ -460,14 +460,14 @@ fn reading_outside_the_log_is_out_of_range() {
     let (storage, _) = small_log(3, 1 << 20);
     let (wal, report) = Wal::open_storage(Arc::new(storage), Options::default()).unwrap();
     let end = report.end_lsn;
-    for lsn in [end + 8, u64::MAX] {
+    for lsn in [end + 8, Lsn::new(u64::MAX)] {
         match wal.iter_from(lsn).err().expect("out of range") {
             ReadError::OutOfRange {
                 lsn: l,
                 start,
                 end: e,
             } => {
-                assert_eq!((l, start, e), (lsn, 0, end))
+                assert_eq!((l, start, e), (lsn, Lsn::new(0), end))
             }
             e => panic!("{e:?}"),
         }
@@ -488,8 +488,8 @@ fn reading_at_a_later_part_of_a_split_record_is_not_a_record() {
             offset,
             lsn: l,
         } => {
-            assert_eq!(p, path(&segment_name(0)));
-            assert_eq!((offset, l), (lsn + SEGMENT_HEADER_LEN as u64, lsn));
+            assert_eq!(p, path(&segment_name(Lsn::new(0))));
+            assert_eq!((offset, l), (lsn.get() + SEGMENT_HEADER_LEN as u64, lsn));
         }
         e => panic!("{e:?}"),
     }
@@ -499,12 +499,12 @@ fn reading_at_a_later_part_of_a_split_record_is_not_a_record() {
 fn reading_inside_a_frame_is_not_a_record_and_not_corruption() {
     let (storage, _) = small_log(4, 1 << 20);
     let (wal, _) = Wal::open_storage(Arc::new(storage), Options::default()).unwrap();
-    let rec = wal.iter_from(0).unwrap().nth(1).unwrap().unwrap();
+    let rec = wal.iter_from(Lsn::new(0)).unwrap().nth(1).unwrap().unwrap();
     for delta in (8..136).step_by(8) {
         let lsn = rec.lsn + delta;
         match wal.read(lsn).expect_err("not a record") {
             ReadError::NotARecord { offset, lsn: l, .. } => {
-                assert_eq!((offset, l), (lsn + SEGMENT_HEADER_LEN as u64, lsn))
+                assert_eq!((offset, l), (lsn.get() + SEGMENT_HEADER_LEN as u64, lsn))
             }
             e => panic!("read at LSN {lsn} ({delta} into a frame): {e:?}"),
         }
@@ -548,8 +548,8 @@ fn after_a_failed_write_the_writer_is_poisoned_for_good() {
             lsn,
             ..
         }) => {
-            assert_eq!(p, path(&segment_name(0)));
-            assert_eq!((offset, lsn), (end + SEGMENT_HEADER_LEN as u64, end));
+            assert_eq!(p, path(&segment_name(Lsn::new(0))));
+            assert_eq!((offset, lsn), (end.get() + SEGMENT_HEADER_LEN as u64, end));
         }
         r => panic!("{r:?}"),
     }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use tl_wal::format::*;
 use tl_wal::testing::MemStorage;
-use tl_wal::{segment_name, LogReader, Options, SegmentFile, Storage, Wal};
+use tl_wal::{segment_name, LogReader, Lsn, Options, SegmentFile, Storage, Wal};
 
 use crate::common::*;
 
@@ -131,7 +131,7 @@ fn segment_of_64k() -> (Vec<u8>, Vec<Batch>) {
         i += 1;
     }
     wal.close().unwrap();
-    let seg = storage.files()[&segment_name(0)].clone();
+    let seg = storage.files()[&segment_name(Lsn::new(0))].clone();
     assert_eq!(seg.len(), SEG_LEN, "used {used}");
     (seg, batches)
 }
@@ -157,7 +157,7 @@ fn every_single_bit_flip_of_a_64k_segment_is_detected() {
     let base = Arc::new(seg);
     let clean_end = {
         let r = LogReader::open_storage(Arc::new(FlipStorage {
-            name: segment_name(0),
+            name: segment_name(Lsn::new(0)),
             base: base.clone(),
             bit: usize::MAX,
         }))
@@ -179,7 +179,7 @@ fn every_single_bit_flip_of_a_64k_segment_is_detected() {
             sc.spawn(move || {
                 for bit in (t * stride..bits).step_by(threads * stride) {
                     let storage = Arc::new(FlipStorage {
-                        name: segment_name(0),
+                        name: segment_name(Lsn::new(0)),
                         base: base.clone(),
                         bit,
                     });

@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use std::collections::HashMap;
 use tl_wal::format::*;
-use tl_wal::{segment_name, LogReader, Options, Wal};
+use tl_wal::{segment_name, LogReader, Lsn, Options, Wal};
 
 use crate::alloc_meter::peak_during;
 use crate::common::*;
@@ -54,7 +54,7 @@ fn random_bursts_and_overwrites_never_panic_nor_return_records_that_were_not_wri
     let (seg, batches) = one_segment_log(11, 60, true);
     let fr = frames(&seg);
     // What was written at each record LSN.
-    let mut truth: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut truth: HashMap<Lsn, Vec<u8>> = HashMap::new();
     let mut lsn_iter = fr.iter().filter(|f| f.kind == FrameKind::Full);
     for b in &batches {
         for r in b {
@@ -65,7 +65,7 @@ fn random_bursts_and_overwrites_never_panic_nor_return_records_that_were_not_wri
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
-    let name = segment_name(0);
+    let name = segment_name(Lsn::new(0));
     let mut max_peak = 0;
     let mut damaged = 0;
     for run in 0..runs {
@@ -121,7 +121,7 @@ fn a_frame_from_another_segment_never_validates_here() {
     for f in &fr[..fr.len() - 1] {
         let mut bytes = a.clone();
         bytes[f.offset..f.end()].copy_from_slice(&b[f.offset..f.end()]);
-        let storage = mem_with(&[(segment_name(0), bytes)]);
+        let storage = mem_with(&[(segment_name(Lsn::new(0)), bytes)]);
         let r = LogReader::open_storage(storage).unwrap();
         let v = r.verify().unwrap();
         assert_eq!(v.damage.len(), 1, "frame at {}: {v:?}", f.offset);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tl_wal::{Options, Wal};
+use tl_wal::{Lsn, Options, Wal};
 
 use crate::common::*;
 
@@ -90,7 +90,7 @@ fn kill_9_of_a_writing_process_loses_no_acknowledged_batch() {
     let exe = std::env::current_exe().unwrap();
     let mut rng = StdRng::seed_from_u64(8);
     // Every acknowledged (thread, seq) -> LSN, over all runs.
-    let mut acked: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut acked: HashMap<(u64, u64), Lsn> = HashMap::new();
     let (mut torn_tails, mut total_acks) = (0, 0);
     let started = Instant::now();
     for run in 0..runs {
@@ -113,7 +113,7 @@ fn kill_9_of_a_writing_process_loses_no_acknowledged_batch() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.strip_prefix("ACK ") {
                     let v: Vec<u64> = rest.split(' ').map(|x| x.parse().unwrap()).collect();
-                    let _ = tx.send((v[0], v[1], v[2]));
+                    let _ = tx.send((v[0], v[1], Lsn::new(v[2])));
                 }
             }
         });

@@ -25,7 +25,7 @@
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use tl_wal::format::{FrameKind, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
-use tl_wal::{segment_name, Options, Wal};
+use tl_wal::{segment_name, Lsn, Options, Wal};
 
 use crate::common::*;
 use crate::truncate::one_segment_log;
@@ -77,8 +77,8 @@ fn model(orig: &[u8], damaged: &[u8], fr: &[Frame]) -> Expect {
         .filter(|(f, b)| !**b && (f.starts_batch() || f.kind == FrameKind::Mark))
         .map(|(f, _)| f.acked)
         .max()
-        .unwrap_or(0);
-    let acked_off = acked as usize + SEGMENT_HEADER_LEN;
+        .unwrap_or(Lsn::new(0));
+    let acked_off = acked.get() as usize + SEGMENT_HEADER_LEN;
     let cut_of = |i: usize| match of[i] {
         Some(b) => spans[b].0,
         None => fr[i].offset,
@@ -131,7 +131,7 @@ fn damage_every_sector(clean: bool) -> (usize, usize, usize) {
 fn damage_every_sector_of(seed: u64, clean: bool) -> (usize, usize, usize) {
     let (seg, batches) = one_segment_log(seed, 40, clean);
     let fr = frames(&seg);
-    let name = segment_name(0);
+    let name = segment_name(Lsn::new(0));
     let first = fr[fr.len() - 8].offset / SECTOR * SECTOR;
     let mut rng = StdRng::seed_from_u64(seed + 99);
     let (mut torn, mut corrupt, mut harmless) = (0, 0, 0);
@@ -181,7 +181,7 @@ fn damage_every_sector_of(seed: u64, clean: bool) -> (usize, usize, usize) {
                     assert_eq!(q.len(), 1, "{case}");
                     assert!(q[0].1 == bytes[cut..], "{case}: quarantined bytes differ");
                     assert!(
-                        cut >= report.acked_lsn as usize + SEGMENT_HEADER_LEN
+                        cut >= report.acked_lsn.get() as usize + SEGMENT_HEADER_LEN
                             || e.torn_damage.is_none(),
                         "{case}: cut below the acknowledged LSN"
                     );
@@ -251,7 +251,7 @@ fn a_torn_last_batch_after_corruption_is_cut_without_removing_the_corruption() {
     for b in &batches {
         wal.append(&refs(b)).unwrap();
     }
-    let seg = storage.files()[&segment_name(0)].clone();
+    let seg = storage.files()[&segment_name(Lsn::new(0))].clone();
     drop(wal);
     let fr = frames(&seg);
     let (_, spans) = batch_map(&fr);
@@ -261,9 +261,12 @@ fn a_torn_last_batch_after_corruption_is_cut_without_removing_the_corruption() {
     bytes[f.offset + FRAME_HEADER_LEN + 5] ^= 1;
     // ...and batch 5 torn after its first frame.
     bytes.truncate(fr[10].end() + 7);
-    let storage = mem_with(&[(segment_name(0), bytes.clone())]);
+    let storage = mem_with(&[(segment_name(Lsn::new(0)), bytes.clone())]);
     let (wal, report) = Wal::open_storage(storage.clone(), Options::default()).unwrap();
-    assert_eq!(report.acked_lsn as usize + SEGMENT_HEADER_LEN, spans[5].0);
+    assert_eq!(
+        report.acked_lsn.get() as usize + SEGMENT_HEADER_LEN,
+        spans[5].0
+    );
     assert_eq!(report.corruption.len(), 1, "{report:?}");
     assert_eq!(report.corruption[0].offset as usize, f.offset);
     let torn = report.torn_tail.clone().expect("torn tail");

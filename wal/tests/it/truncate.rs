@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tl_wal::format::SEGMENT_HEADER_LEN;
 use tl_wal::testing::MemStorage;
-use tl_wal::{segment_name, Options, Wal};
+use tl_wal::{segment_name, Lsn, Options, Wal};
 
 use crate::common::*;
 
@@ -31,7 +31,7 @@ pub fn one_segment_log(seed: u64, n: usize, clean: bool) -> (Vec<u8>, Vec<Batch>
     wal.close().unwrap();
     let files = if clean { storage.files() } else { unclean };
     assert_eq!(files.len(), 1);
-    (files[&segment_name(0)].clone(), batches)
+    (files[&segment_name(Lsn::new(0))].clone(), batches)
 }
 
 fn truncate_every_offset(clean: bool) -> usize {
@@ -39,7 +39,7 @@ fn truncate_every_offset(clean: bool) -> usize {
     let fr = frames(&seg);
     let (_, spans) = batch_map(&fr);
     assert!(fr.len() > 16);
-    let name = segment_name(0);
+    let name = segment_name(Lsn::new(0));
     let from = fr[fr.len() - 16].offset;
     let mut cases = 0;
     for cut in from..seg.len() {
@@ -56,7 +56,7 @@ fn truncate_every_offset(clean: bool) -> usize {
         assert!(report.corruption.is_empty(), "cut {cut}: {report:?}");
         assert_eq!(
             report.end_lsn,
-            (valid_end - SEGMENT_HEADER_LEN) as u64,
+            Lsn::new((valid_end - SEGMENT_HEADER_LEN) as u64),
             "cut {cut}"
         );
         match &report.torn_tail {
@@ -118,7 +118,7 @@ fn truncated_real_segment_file_is_cut_and_quarantined_on_disk() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         std::fs::create_dir_all(&path).unwrap();
-        std::fs::write(path.join(segment_name(0)), &seg[..cut]).unwrap();
+        std::fs::write(path.join(segment_name(Lsn::new(0))), &seg[..cut]).unwrap();
         let (wal, report) =
             Wal::open(&path, path.with_file_name("quarantine"), Options::default()).unwrap();
         let torn = report.torn_tail.clone().expect("torn tail");
@@ -132,7 +132,9 @@ fn truncated_real_segment_file_is_cut_and_quarantined_on_disk() {
         let kept = std::fs::read(&torn.quarantined_as).unwrap();
         assert!(kept == seg[valid_end..cut]);
         assert_eq!(
-            std::fs::metadata(path.join(segment_name(0))).unwrap().len() as usize,
+            std::fs::metadata(path.join(segment_name(Lsn::new(0))))
+                .unwrap()
+                .len() as usize,
             valid_end
         );
         let complete = spans.iter().filter(|s| s.1 <= cut).count();

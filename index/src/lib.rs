@@ -16,6 +16,7 @@ pub mod record;
 pub mod recover;
 pub mod replay;
 pub mod restore;
+pub mod retention;
 pub mod scan;
 pub mod snapshot;
 pub mod statcache;

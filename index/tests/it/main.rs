@@ -8,6 +8,7 @@ mod private;
 mod replay;
 mod restore;
 mod restore_guard;
+mod retention;
 mod store;
 mod support;
 mod v1_store;

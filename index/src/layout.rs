@@ -2,7 +2,7 @@
 //! those paths. Every crate asks a [`Layout`] instead of joining names itself.
 //!
 //! ```text
-//! .tl/config.toml           settings (max_file_bytes, zstd_level, snapshot_every)
+//! .tl/config.toml           settings (max_file_bytes, zstd_level, snapshot_every, [retention])
 //! .tl/wal/                  the segment log (the truth); .tl/wal/LOCK is the writer lock
 //! .tl/quarantine/           bytes cut by recovery, caches set aside by recover
 //! .tl/index/catalog         the catalog cache: derived

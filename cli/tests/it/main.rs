@@ -3,6 +3,7 @@
 
 mod capture;
 mod commands;
+mod config;
 mod daemon;
 mod daemon_socket;
 mod diff_show;

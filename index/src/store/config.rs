@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::error::{io, Result, StoreError};
+use crate::retention::Policy;
 
 /// Settings from `.tl/config.toml`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Segment size at which the log rotates.
     pub segment_bytes_max: u64,
+    /// The `[retention]` section: what the GC keeps.
+    pub retention: Policy,
 }
 
 impl Default for Config {
@@ -24,6 +27,7 @@ impl Default for Config {
             zstd_level: 1,
             snapshot_every: 100,
             segment_bytes_max: 64 << 20,
+            retention: Policy::default(),
         }
     }
 }
@@ -42,6 +46,20 @@ snapshot_every = 100
 
 # Start a new log segment once the current one reaches this size.
 segment_bytes_max = 67108864
+
+# What `tl gc` keeps: spans counted back from now (any unit: 90s, 10m, 1h, 7d, 2w;
+# \"0s\" turns a rule off). In each second, minute, hour or day of its span a rule
+# keeps the newest state; the newest state and every pin are always kept. Days
+# follow the local clock. max-store-bytes (e.g. \"10 GiB\" binary, \"500 MB\" decimal)
+# drops the oldest further states until the store fits. Remove the leading '#'
+# from the section and the keys you change.
+# [retention]
+# keep-all = \"1h\"
+# keep-secondly = \"0s\"
+# keep-minutely = \"1d\"
+# keep-hourly = \"7d\"
+# keep-daily = \"90d\"
+# max-store-bytes = \"\"
 ";
 
 impl Config {
@@ -61,6 +79,14 @@ impl Config {
             .map_err(|e: toml::de::Error| bad(e.to_string()))?;
         let mut c = Config::default();
         for (key, value) in table {
+            if key == "retention" {
+                c.retention =
+                    Policy::from_toml(&value).map_err(|source| StoreError::Retention {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                continue;
+            }
             let int = value
                 .as_integer()
                 .ok_or_else(|| bad(format!("`{key}` must be an integer")))?;
@@ -93,5 +119,69 @@ impl Config {
             segment_bytes_max: self.segment_bytes_max,
             uring: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retention::{ConfigError, Span};
+
+    fn load(text: &str) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn a_config_without_retention_gets_the_default_policy() {
+        let c = load("snapshot_every = 5\n").unwrap();
+        assert_eq!(c.snapshot_every, 5);
+        assert_eq!(c.retention, Policy::default());
+        assert_eq!(load(DEFAULT_CONFIG).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_documented_retention_section_uncommented_gives_the_defaults() {
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.starts_with("[retention]") || rest.contains(" = \"") => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(uncommented.contains("\n[retention]\n"), "{uncommented}");
+        assert_eq!(load(&uncommented).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn retention_keys_are_read_beside_the_other_settings() {
+        let c = load("zstd_level = 3\n[retention]\nkeep-all = \"90s\"\n").unwrap();
+        assert_eq!(c.zstd_level, 3);
+        assert_eq!(c.retention.keep_all, Span::from_secs(90));
+    }
+
+    #[test]
+    fn a_bad_retention_key_is_a_retention_error_naming_the_file() {
+        let err = load("[retention]\nkeep-yearly = \"5y\"\n").unwrap_err();
+        match &err {
+            StoreError::Retention { path, source } => {
+                assert!(path.ends_with("config.toml"), "{path:?}");
+                assert_eq!(
+                    source,
+                    &ConfigError::UnknownKey {
+                        key: "keep-yearly".into()
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let msg = err.to_string();
+        assert!(
+            msg.contains("config.toml: unknown key `keep-yearly` in [retention]"),
+            "{msg}"
+        );
     }
 }

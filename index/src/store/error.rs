@@ -66,6 +66,15 @@ pub enum StoreError {
         /// What is wrong.
         why: String,
     },
+    /// The `[retention]` section of `.tl/config.toml` is invalid.
+    #[error("{path}: {source}")]
+    Retention {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: crate::retention::ConfigError,
+    },
     /// An entry under `.tl/` that `tl` did not make (a symlink, a directory where
     /// a file belongs): refused rather than written through.
     #[error(transparent)]

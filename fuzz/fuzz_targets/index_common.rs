@@ -157,7 +157,7 @@ pub fn store_open_replay(data: &[u8]) {
     );
     let fsck_ids: Vec<String> = report
         .catalog
-        .checkpoints
+        .checkpoints()
         .iter()
         .map(|c| c.id.clone())
         .collect();

@@ -279,11 +279,11 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     }
 
     // One pass: the fold, every frame, every record.
-    let fold = fold_log(&reader, &segments, cached.as_ref().map(|c| c.through));
+    let fold = fold_log(&reader, &segments, cached.as_ref().map(|c| c.through()));
     report.records = fold.records;
     report.batches = fold.batches;
     let catalog = fold.catalog;
-    let cps = &catalog.checkpoints;
+    let cps = catalog.checkpoints();
     let cp_ref = |i: usize| {
         cps.get(i).map(|c| CheckpointRef {
             id: c.id.clone(),
@@ -301,7 +301,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
         }
         report.problems.push(d.problem);
     }
-    for b in &catalog.chain_breaks {
+    for b in catalog.chain_breaks() {
         let i = cps.iter().position(|c| c.lsn == b.lsn || c.seq == b.seq);
         let (file, offset) = segments.locate(b.lsn);
         let mut p = Problem::new(
@@ -345,7 +345,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
         }
     }
     for (hash, (i, paths)) in missing {
-        let how = match catalog.blobs.get(&hash) {
+        let how = match catalog.blobs().get(&hash) {
             None => "is not in the log".to_string(),
             Some(blob) => format!(
                 "is incomplete in the log ({} of {} bytes' parts present)",
@@ -367,7 +367,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
 
     if opts.deep {
         let complete: Vec<(&BlobHash, &StoredBlob)> = catalog
-            .blobs
+            .blobs()
             .iter()
             .filter(|(_, blob)| blob.is_complete())
             .collect();
@@ -441,14 +441,14 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     if let Some(cached) = &cached {
         report.catalog_checked = true;
         let repo_id = segments.repo_id(&*storage);
-        let why = if repo_id.is_some_and(|id| id != cached.repo_id) {
+        let why = if repo_id.is_some_and(|id| id != cached.repo_id()) {
             Some("it belongs to another log (repository id differs)".to_string())
         } else {
             match &fold.at_cache {
                 None => Some(format!(
                     "it says it folds the log through LSN {}, which is not a batch end of \
                      the log (valid end {})",
-                    cached.through,
+                    cached.through(),
                     reader.end_lsn()
                 )),
                 Some(fresh) => catalog_diff(cached, fresh),
@@ -461,13 +461,13 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
                 REPAIR_REBUILD,
             );
             p.file = Some(cache_path);
-            p.lsn = Some(cached.through);
+            p.lsn = Some(cached.through());
             report.problems.push(p);
         }
     }
 
-    report.checkpoints = catalog.checkpoints.len();
-    report.blobs = catalog.blobs.len();
+    report.checkpoints = catalog.checkpoints().len();
+    report.blobs = catalog.blobs().len();
     report.catalog = catalog;
     report
 }
@@ -496,7 +496,7 @@ fn rehash(reader: &LogReader, hash: &BlobHash, blob: &StoredBlob) -> Result<(), 
 /// For each blob: the first checkpoint that put it and every path it was put at.
 fn blob_users(catalog: &Catalog) -> HashMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> {
     let mut m: HashMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> = HashMap::new();
-    for (i, c) in catalog.checkpoints.iter().enumerate() {
+    for (i, c) in catalog.checkpoints().iter().enumerate() {
         for ch in &c.changes {
             if let PathChange::Put(p, e) = ch {
                 m.entry(e.hash)
@@ -556,37 +556,41 @@ fn check_snapshot(
 
 /// Where two catalogs differ, in words; `None` when equal.
 pub fn catalog_diff(a: &Catalog, b: &Catalog) -> Option<String> {
-    if a.through != b.through {
-        return Some(format!("folds through LSN {} vs {}", a.through, b.through));
+    if a.through() != b.through() {
+        return Some(format!(
+            "folds through LSN {} vs {}",
+            a.through(),
+            b.through()
+        ));
     }
-    if a.checkpoints.len() != b.checkpoints.len() {
+    if a.checkpoints().len() != b.checkpoints().len() {
         return Some(format!(
             "{} checkpoints vs {} in the log",
-            a.checkpoints.len(),
-            b.checkpoints.len()
+            a.checkpoints().len(),
+            b.checkpoints().len()
         ));
     }
     if let Some((x, _)) = a
-        .checkpoints
+        .checkpoints()
         .iter()
-        .zip(&b.checkpoints)
+        .zip(b.checkpoints())
         .find(|(x, y)| x != y)
     {
         return Some(format!("checkpoint {} (#{}) differs", x.id, x.seq));
     }
-    if a.blobs != b.blobs {
+    if a.blobs() != b.blobs() {
         return Some("the blob index differs".into());
     }
-    if a.pins != b.pins {
+    if a.pins() != b.pins() {
         return Some("the pins differ".into());
     }
-    if a.gaps != b.gaps {
+    if a.gaps() != b.gaps() {
         return Some("the gaps differ".into());
     }
-    if a.chain_breaks != b.chain_breaks {
+    if a.chain_breaks() != b.chain_breaks() {
         return Some("the chain breaks differ".into());
     }
-    if a.head != b.head {
+    if a.head() != b.head() {
         return Some("the head tree differs".into());
     }
     None

@@ -196,10 +196,11 @@ pub fn recover(store: &mut Store, rebuild: Rebuild) -> Result<RecoverReport, Rec
     if !derived.is_empty() || rebuild == Rebuild::Everything {
         quarantined = quarantine_derived(&layout, derived)?;
         let snapshots = store.rebuild()?.len();
+        let catalog = store.catalog()?;
         rebuilt = Some(Rebuilt {
-            checkpoints: store.checkpoints().len(),
-            blobs: store.catalog().blobs.len(),
-            pins: store.catalog().pins.len(),
+            checkpoints: catalog.checkpoints().len(),
+            blobs: catalog.blobs().len(),
+            pins: catalog.pins().len(),
             snapshots,
         });
     }

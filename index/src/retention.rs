@@ -43,9 +43,9 @@ impl CatalogStates {
     /// The checkpoints and pins of `catalog`.
     pub fn of(catalog: &Catalog) -> CatalogStates {
         CatalogStates {
-            times_ns: catalog.checkpoints.iter().map(|c| c.time_ns).collect(),
+            times_ns: catalog.checkpoints().iter().map(|c| c.time_ns).collect(),
             pins: catalog
-                .pins
+                .pins()
                 .iter()
                 .filter_map(|(name, pin)| {
                     catalog

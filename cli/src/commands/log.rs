@@ -135,7 +135,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
             rows.push((c.time_ns, Row::Checkpoint(i)));
         }
     }
-    for gap in &store.catalog().gaps {
+    for gap in store.gaps() {
         let (from, to) = (&gap.from_ns, &gap.to_ns);
         // With a path: the gap matters when the capture that closed it (the first
         // checkpoint at or after its end) changed that path.

@@ -87,7 +87,7 @@ pub fn cmd_pin(cwd: &Path, args: PinArgs) -> Result<()> {
             n => n - 1,
         },
     };
-    let before = store.catalog().pins.get(name).map(|p| p.target_lsn);
+    let before = store.catalog()?.pins().get(name).map(|p| p.target_lsn);
     match action {
         PinAction::Move => store.move_pin(name, idx)?,
         _ => store.pin(name, idx)?,
@@ -110,15 +110,15 @@ pub fn cmd_pin(cwd: &Path, args: PinArgs) -> Result<()> {
 pub fn cmd_pins(cwd: &Path, args: PinsArgs) -> Result<()> {
     let json = args.json;
     let store = open_read(cwd)?;
-    let cat = store.catalog();
+    let cat = store.catalog()?;
     let mut out = std::io::stdout().lock();
     let rows: Vec<_> = cat
-        .pins
+        .pins()
         .iter()
         .map(|(name, pin)| {
             let cp = cat
                 .checkpoint_at_lsn(pin.target_lsn)
-                .map(|i| &cat.checkpoints[i]);
+                .map(|i| &cat.checkpoints()[i]);
             (name, cp)
         })
         .collect();

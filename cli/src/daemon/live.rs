@@ -161,7 +161,7 @@ impl<B: Backend> Live<B> {
     pub fn catch_up(&mut self, previous_start_ns: Option<i64>) -> Result<()> {
         let now = Store::now_ns();
         let store = self.writer()?;
-        let last = store.checkpoints().last().map(|c| c.time_ns);
+        let last = store.last_checkpoint().map(|c| c.time_ns);
         if let Some(from) = last.or(previous_start_ns) {
             store.record_gap(
                 from,

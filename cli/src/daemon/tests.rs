@@ -87,7 +87,7 @@ fn converges_after_rescan_whatever_the_perturbation() {
         let events = churn(d.path(), seed, 60);
         h.send(perturb(events, &p));
         l.flush().unwrap();
-        let gaps = l.store().catalog().gaps.len();
+        let gaps = l.store().gaps().len();
         assert_eq!(
             gaps,
             usize::from(overflow),
@@ -113,17 +113,17 @@ fn events_for_ignored_or_unchanged_paths_commit_nothing() {
     fs::write(d.path().join("a"), "1").unwrap();
     l.catch_up(None).unwrap();
     // The loop's store is lean (one checkpoint in memory): count by sequence.
-    let n = l.store().catalog().seq();
+    let n = l.store().seq();
     h.send([
         Event::Changed(b".git/index".to_vec()),
         Event::Changed(b"a".to_vec()),
     ]);
     l.flush().unwrap();
-    assert_eq!(l.store().catalog().seq(), n);
+    assert_eq!(l.store().seq(), n);
     fs::write(d.path().join("a"), "2").unwrap();
     h.send([Event::Changed(b"a".to_vec())]);
     l.flush().unwrap();
-    assert_eq!(l.store().catalog().seq(), n + 1);
+    assert_eq!(l.store().seq(), n + 1);
     assert!(converged(&l));
 }
 

@@ -105,7 +105,7 @@ fn assert_no_unreferenced_content(root: &Path) {
         .iter()
         .flat_map(|t| t.values().map(|e| e.hash).collect::<Vec<_>>())
         .collect();
-    for hash in store.catalog().blobs.keys() {
+    for hash in store.catalog().unwrap().blobs().keys() {
         assert!(
             referenced.contains(hash),
             "the log stores content {} that no state refers to",
@@ -329,7 +329,7 @@ fn swap_setup() -> (tempfile::TempDir, PathBuf, PathBuf, HashSet<BlobHash>) {
 /// No state of the log, and no content it stores, is from outside the root.
 fn assert_nothing_from_outside(root: &Path, secrets: &HashSet<BlobHash>) {
     let store = Store::open_read_only(root).unwrap();
-    for hash in store.catalog().blobs.keys() {
+    for hash in store.catalog().unwrap().blobs().keys() {
         assert!(
             !secrets.contains(hash),
             "the log stores the content of a file outside the root"

@@ -86,7 +86,7 @@ pub(super) fn fold_log(
             format!("the log cannot be read: {e}"),
             REPAIR_RECOVER,
         );
-        p.lsn = Some(catalog.through);
+        p.lsn = Some(catalog.through());
         seen.push(catalog, p);
     };
     match reader.iter_from(start) {
@@ -132,9 +132,9 @@ impl Seen<'_> {
         if self.at_cache.is_some() {
             return;
         }
-        if catalog.through == ct {
+        if catalog.through() == ct {
             self.at_cache = Some(catalog.clone());
-        } else if catalog.through < ct && next.is_some_and(|n| ct <= n) {
+        } else if catalog.through() < ct && next.is_some_and(|n| ct <= n) {
             let mut c = catalog.clone();
             c.fold_resume(ct);
             self.at_cache = Some(c);
@@ -144,7 +144,7 @@ impl Seen<'_> {
     pub(super) fn push(&mut self, catalog: &Catalog, problem: Problem) {
         self.problems.push(LogDamage {
             problem,
-            idx: catalog.checkpoints.len(),
+            idx: catalog.checkpoints().len(),
         });
     }
 }

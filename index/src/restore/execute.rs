@@ -64,7 +64,8 @@ pub(super) fn execute(
     let first_lsn = |e: &Entry| {
         store
             .catalog()
-            .blobs
+            .ok()?
+            .blobs()
             .get(&e.hash)
             .and_then(|b| b.parts.first().map(|p| p.lsn))
     };

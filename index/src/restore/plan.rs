@@ -145,7 +145,7 @@ pub(super) fn make_plan(
         .iter()
         .filter(|(p, _)| selected(p) && !skipped.contains_key(p.as_slice()))
     {
-        if !store.catalog().has_blob(&entry.hash) {
+        if !store.has_blob(&entry.hash) {
             return Err(RestoreError::MissingContent {
                 path: lossy(path),
                 hash: entry.hash.to_hex(),
@@ -211,7 +211,7 @@ pub(super) fn make_plan(
     // A dry run reports the plan as the real run would make it: the real run
     // captures the present first (the caller's duty), so unsaved content counts as
     // recoverable here.
-    let recoverable = |h: &BlobHash| opts.dry_run || store.catalog().has_blob(h);
+    let recoverable = |h: &BlobHash| opts.dry_run || store.has_blob(h);
     let stat_cache = crate::statcache::StatCache::load(&store.layout().stat_cache());
     let mut plan = Plan {
         unchanged: already_right,

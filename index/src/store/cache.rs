@@ -4,8 +4,8 @@
 
 use tl_wal::Lsn;
 
-use super::{Damage, Log, Result, Store};
-use crate::catalog::{fold_records, Catalog, DamagedFrame, FoldObserver};
+use super::{Damage, Held, Log, Result, Store};
+use crate::catalog::{fold_records, Catalog, DamagedFrame, Fold, FoldObserver};
 use crate::record::DecodeError;
 use tl_wal::private_fs;
 
@@ -18,8 +18,8 @@ impl Store {
     /// Loads the cached catalog if it matches the log, then folds what follows.
     pub(super) fn load_catalog(&mut self) -> Result<()> {
         let catalog = self.cached_catalog();
-        self.saved = (catalog.through, catalog.seq());
-        self.catalog = catalog;
+        self.saved = (catalog.through(), catalog.seq());
+        self.catalog = Held::Full(catalog);
         self.fold_to_end()?;
         self.save_catalog_if_due();
         Ok(())
@@ -31,17 +31,14 @@ impl Store {
         let recovered_clean = self.recovery.as_ref().map(|r| r.is_clean()).unwrap_or(true);
         let end = self.log.end();
         let cached = Catalog::load(&self.catalog_path()).filter(|c| {
-            recovered_clean && c.through <= end && c.through >= self.log.start() && {
-                c.repo_id == repo_id || repo_id == [0; 16]
+            recovered_clean && c.through() <= end && c.through() >= self.log.start() && {
+                c.repo_id() == repo_id || repo_id == [0; 16]
             }
         });
-        let mut catalog = cached.unwrap_or_default();
-        if catalog.through == Lsn::ZERO && catalog.checkpoints.is_empty() {
-            catalog = Catalog::default();
-            catalog.repo_id = repo_id;
-            catalog.through = self.log.start();
+        match cached {
+            Some(c) if c.through() != Lsn::ZERO || !c.checkpoints().is_empty() => c,
+            _ => Catalog::new(repo_id, self.log.start()),
         }
-        catalog
     }
 
     pub(super) fn repo_id(&self) -> [u8; 16] {
@@ -60,22 +57,22 @@ impl Store {
             return;
         }
         let _ = private_fs::ensure_dir(&self.layout.index_dir());
-        if self.is_lean() {
-            // The lean catalog cannot be saved: rebuild the full one from the saved
-            // copy and the log after it, save it, and let it go.
+        let Some(catalog) = self.catalog.full() else {
+            // The lean catalog has no cache file: rebuild the full one from the
+            // saved copy and the log after it, save it, and let it go.
             let mut full = self.cached_catalog();
             let mut damage = Vec::new();
             if fold_log(&self.log, &mut full, &mut damage).is_ok()
                 && damage.is_empty()
-                && full.through == self.catalog.through
+                && full.through() == self.catalog.through()
                 && full.save(&self.catalog_path()).is_ok()
             {
-                self.saved = (full.through, full.seq());
+                self.saved = (full.through(), full.seq());
             }
             return;
-        }
-        if self.catalog.save(&self.catalog_path()).is_ok() {
-            self.saved = (self.catalog.through, self.catalog.seq());
+        };
+        if catalog.save(&self.catalog_path()).is_ok() {
+            self.saved = (catalog.through(), catalog.seq());
         }
     }
 
@@ -91,7 +88,7 @@ impl Store {
     pub(super) fn save_catalog_if_due(&mut self) {
         let bytes = self
             .catalog
-            .through
+            .through()
             .checked_bytes_since(self.saved.0)
             .unwrap_or(0);
         let checkpoints = self.catalog.seq().saturating_sub(self.saved.1);
@@ -101,14 +98,18 @@ impl Store {
     }
 }
 
-/// Folds the log from `catalog.through` to its end into `catalog`; damage met is
-/// added to `damage` (LSN, what).
-pub(super) fn fold_log(log: &Log, catalog: &mut Catalog, damage: &mut Vec<Damage>) -> Result<()> {
-    if catalog.through >= log.end() {
+/// Folds the log from `catalog.through()` to its end into `catalog` (full or lean);
+/// damage met is added to `damage` (LSN, what).
+pub(super) fn fold_log<C: Fold>(
+    log: &Log,
+    catalog: &mut C,
+    damage: &mut Vec<Damage>,
+) -> Result<()> {
+    if catalog.through() >= log.end() {
         return Ok(());
     }
     let mut observer = DamageList(damage);
-    fold_records(catalog, log.iter_from(catalog.through)?, &mut observer)?;
+    fold_records(catalog, log.iter_from(catalog.through())?, &mut observer)?;
     catalog.fold_log_end(log.end());
     Ok(())
 }
@@ -116,15 +117,15 @@ pub(super) fn fold_log(log: &Log, catalog: &mut Catalog, damage: &mut Vec<Damage
 /// Collects the damage a fold meets, as the store reports it.
 struct DamageList<'a>(&'a mut Vec<Damage>);
 
-impl FoldObserver for DamageList<'_> {
-    fn undecodable(&mut self, _: &Catalog, lsn: Lsn, error: &DecodeError) {
+impl<C: ?Sized> FoldObserver<C> for DamageList<'_> {
+    fn undecodable(&mut self, _: &C, lsn: Lsn, error: &DecodeError) {
         self.0.push(Damage {
             lsn,
             what: format!("undecodable record: {error}"),
         });
     }
 
-    fn damaged_frame(&mut self, _: &Catalog, frame: DamagedFrame<'_>) {
+    fn damaged_frame(&mut self, _: &C, frame: DamagedFrame<'_>) {
         let problem = frame.problem;
         self.0.push(Damage {
             lsn: frame.lsn,

@@ -195,9 +195,13 @@ impl Store {
         let mut outcome = outcome?;
         let content = pending.finish();
         // A path skipped although still there keeps its last recorded version.
-        scan::keep_skipped(&self.catalog.head, &mut outcome.tree, &mut outcome.warnings);
+        scan::keep_skipped(
+            self.catalog.head(),
+            &mut outcome.tree,
+            &mut outcome.warnings,
+        );
         self.note_unsettled(&outcome.warnings);
-        let changes = diff_trees(&self.catalog.head, &outcome.tree);
+        let changes = diff_trees(self.catalog.head(), &outcome.tree);
         Ok(Scanned {
             had_stat_cache: !previous.is_empty(),
             outcome,
@@ -245,8 +249,7 @@ impl Store {
     ) -> CheckpointOutcome {
         let checkpoint = self
             .catalog
-            .checkpoints
-            .last()
+            .last_checkpoint()
             .cloned()
             .expect("just committed");
         CheckpointOutcome {
@@ -328,7 +331,7 @@ impl Store {
     /// What differs on disk from the last checkpoint (nothing is written).
     pub fn status(&self) -> Result<(Vec<Change>, Vec<ScanWarning>)> {
         let (tree, warnings) = self.scan_read_only()?;
-        Ok((diff_trees(&self.catalog.head, &tree), warnings))
+        Ok((diff_trees(self.catalog.head(), &tree), warnings))
     }
 
     /// The current tree on disk (a scan that stores nothing).
@@ -360,7 +363,7 @@ impl Store {
         )
         .map_err(|e| StoreError::Scan(error_chain(&e)))?;
         let (mut tree, mut warnings) = (outcome.tree, outcome.warnings);
-        scan::keep_skipped(&self.catalog.head, &mut tree, &mut warnings);
+        scan::keep_skipped(self.catalog.head(), &mut tree, &mut warnings);
         Ok((tree, warnings))
     }
 }

@@ -7,7 +7,7 @@ use tl_wal::private_fs;
 use tl_wal::Lsn;
 
 use super::error::io;
-use super::{Result, Store, StoreError};
+use super::{Held, Result, Store, StoreError};
 use crate::catalog::{apply, Catalog, Checkpoint};
 use crate::snapshot::{self, SnapshotMeta};
 use crate::types::Tree;
@@ -32,10 +32,7 @@ impl Store {
             }
             private_fs::ensure_dir(dir).map_err(io(dir))?;
         }
-        let mut catalog = Catalog::default();
-        catalog.repo_id = self.repo_id();
-        catalog.through = self.log.start();
-        self.catalog = catalog;
+        self.catalog = Held::Full(Catalog::new(self.repo_id(), self.log.start()));
         self.damage.clear();
         self.fold_to_end()?;
         self.save_catalog();
@@ -43,7 +40,7 @@ impl Store {
         let every = self.config.snapshot_every.max(1) as usize;
         let mut written = Vec::new();
         let mut tree = Tree::new();
-        for (i, c) in self.catalog.checkpoints.iter().enumerate() {
+        for (i, c) in self.catalog()?.checkpoints().iter().enumerate() {
             apply(&mut tree, &c.changes);
             if ((i + 1) % every == 0 || kept.contains(&c.end_lsn)) && c.end_lsn != Lsn::ZERO {
                 let meta = snapshot_meta(c);
@@ -55,7 +52,7 @@ impl Store {
 
     /// Writes a snapshot of the head if enough checkpoints followed the last one.
     pub fn maybe_compact(&mut self) -> Option<PathBuf> {
-        let cps = &self.catalog.checkpoints;
+        let cps = self.catalog.full()?.checkpoints();
         let last = cps.last()?;
         let newest = snapshot::newest_at_or_before(&self.snapshot_dir(), Lsn::MAX)
             .ok()
@@ -74,14 +71,13 @@ impl Store {
     pub fn compact(&mut self) -> Result<PathBuf> {
         let last = self
             .catalog
-            .checkpoints
-            .last()
+            .last_checkpoint()
             .ok_or(StoreError::NothingToCompact)?;
         let meta = snapshot_meta(last);
         Ok(snapshot::write_snapshot(
             &self.snapshot_dir(),
             &meta,
-            &self.catalog.head,
+            self.catalog.head(),
         )?)
     }
 }

@@ -49,6 +49,11 @@ pub enum StoreError {
     /// A pin that cannot be made, moved or deleted.
     #[error(transparent)]
     Pin(#[from] super::PinError),
+    /// History asked of a lean store (a long-lived writer's, see
+    /// [`Store::go_lean`](super::Store::go_lean)), which keeps only the last
+    /// checkpoint in memory.
+    #[error("this store (a watcher's) keeps no history in memory; open the store anew to read it")]
+    Lean,
     /// There is no checkpoint to write a snapshot of.
     #[error("there are no checkpoints to compact")]
     NothingToCompact,

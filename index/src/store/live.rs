@@ -90,11 +90,11 @@ impl Store {
         self.live = Some(live);
         let ScopedScan { mut part, content } = scanned?;
         // A path skipped although still there keeps its last recorded version.
-        scan::keep_skipped(&self.catalog.head, &mut part.tree, &mut part.warnings);
+        scan::keep_skipped(self.catalog.head(), &mut part.tree, &mut part.warnings);
         self.note_unsettled(&part.warnings);
         let mut changes = Vec::new();
         for scope in &part.scopes {
-            let old = subtree(&self.catalog.head, scope);
+            let old = subtree(self.catalog.head(), scope);
             let new = subtree(&part.tree, scope);
             changes.extend(diff_trees(&old, &new));
         }
@@ -156,14 +156,18 @@ impl Store {
     }
 
     /// Turns this store into a long-lived writer's: the catalog is saved now, then
-    /// keeps only what appending needs (the head, the blob index, the last
-    /// checkpoint; see [`Catalog::make_lean`](crate::catalog::Catalog::make_lean)),
-    /// and saving the catalog cache and compaction move out of the capture path to
-    /// [`Store::idle_maintenance`]. Other processes read history from the log and
-    /// the saved catalog, as always.
+    /// replaced by a [`LeanCatalog`](crate::catalog::LeanCatalog) that keeps only
+    /// what appending needs (the head, which blobs are stored, the last
+    /// checkpoint), and saving the catalog cache and compaction move out of the
+    /// capture path to [`Store::idle_maintenance`]. From then on the history is not
+    /// in memory: [`Store::catalog`] is an error, [`Store::checkpoints`] empty, and
+    /// `tree_at`, `resolve`, pins and content reads fail with
+    /// [`StoreError::Lean`] or say so; [`Store::last_checkpoint`], [`Store::seq`],
+    /// [`Store::gaps`], [`Store::head`] and [`Store::has_blob`] work on both. Other
+    /// processes read history from the log and the saved catalog, as always.
     pub fn go_lean(&mut self) {
         self.save_catalog();
-        self.catalog.make_lean();
+        self.catalog.go_lean();
     }
 
     /// Work for a quiet moment: saves the catalog cache when enough log follows
@@ -172,12 +176,14 @@ impl Store {
     /// newest snapshot. Returns true when a snapshot was started.
     pub fn idle_maintenance(&mut self) -> bool {
         self.save_catalog_if_due();
-        self.catalog.compact_blob_index();
+        if let Some(lean) = self.catalog.lean_mut() {
+            lean.compact_blob_index();
+        }
         self.compact_in_background()
     }
 
     fn compact_in_background(&mut self) -> bool {
-        let Some(last) = self.catalog.checkpoints.last() else {
+        let Some(last) = self.catalog.last_checkpoint() else {
             return false;
         };
         if last.end_lsn == Lsn::ZERO {
@@ -200,7 +206,7 @@ impl Store {
             return false;
         }
         let meta = snapshot_meta(last);
-        let head = self.catalog.head.clone();
+        let head = self.catalog.head().clone();
         live.snapshot_seq = Some(last.seq);
         live.compactor = Some(std::thread::spawn(move || {
             // Lowest priority: a capture always goes first. Failing to lower it

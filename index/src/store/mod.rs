@@ -2,8 +2,8 @@
 //! the stat cache, snapshots — and the operations the commands are made of. Where
 //! each of those lives is [`Layout`]'s.
 //!
-//! By concern: `error`, `config`, `cache` (the catalog cache policy and the fold
-//! of the log), `capture`, `read` (trees and content), `resolve` (time
+//! By concern: `error`, `config`, `held` (the catalog held: full, or lean),
+//! `cache` (the catalog cache policy and the fold of the log), `capture`, `read` (trees and content), `resolve` (time
 //! expressions), `pins`, `compact` (snapshots, rebuild), `live` (what a
 //! long-lived writer needs).
 
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use tl_wal::private_fs::{self, Durability, Expected};
 use tl_wal::{LogReader, Lsn, RecoveryReport, Storage, Wal};
 
-use crate::catalog::{Catalog, Checkpoint};
+use crate::catalog::{Catalog, Checkpoint, Gap};
 use crate::layout::Layout;
 pub use crate::layout::TL_DIR;
 
@@ -22,6 +22,7 @@ mod capture;
 mod compact;
 mod config;
 mod error;
+mod held;
 mod live;
 mod pins;
 mod read;
@@ -32,6 +33,7 @@ pub use config::Config;
 use config::DEFAULT_CONFIG;
 pub use error::StoreError;
 use error::{io, Result};
+use held::Held;
 use live::LiveState;
 pub use pins::{PinError, PinNameProblem};
 pub use resolve::{ResolveError, ID_PREFIX_MIN};
@@ -82,7 +84,7 @@ pub struct Store {
     layout: Layout,
     config: Config,
     log: Log,
-    catalog: Catalog,
+    catalog: Held,
     recovery: Option<RecoveryReport>,
     /// Damage met while folding the log (LSN, message).
     damage: Vec<Damage>,
@@ -212,7 +214,7 @@ impl Store {
             layout,
             config,
             log,
-            catalog: Catalog::default(),
+            catalog: Held::Full(Catalog::default()),
             recovery,
             damage: Vec::new(),
             saved: (Lsn::ZERO, 0),
@@ -268,14 +270,36 @@ impl Store {
         &self.damage
     }
 
-    /// The fold of the log.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The fold of the log, with its history; [`StoreError::Lean`] on a lean
+    /// store (see [`Store::go_lean`]), which does not hold it.
+    pub fn catalog(&self) -> Result<&Catalog> {
+        self.catalog.full().ok_or(StoreError::Lean)
     }
 
-    /// Checkpoints, oldest first.
+    /// Checkpoints, oldest first. Empty on a lean store (see [`Store::go_lean`]):
+    /// its history is not in memory; [`Store::last_checkpoint`] works on both.
     pub fn checkpoints(&self) -> &[Checkpoint] {
-        &self.catalog.checkpoints
+        self.catalog.full().map_or(&[], |c| c.checkpoints())
+    }
+
+    /// The last checkpoint (on a lean store, without its changes).
+    pub fn last_checkpoint(&self) -> Option<&Checkpoint> {
+        self.catalog.last_checkpoint()
+    }
+
+    /// Sequence number of the last checkpoint (0 before the first).
+    pub fn seq(&self) -> u64 {
+        self.catalog.seq()
+    }
+
+    /// Intervals where events may have been missed (Gap records), in log order.
+    pub fn gaps(&self) -> &[Gap] {
+        self.catalog.gaps()
+    }
+
+    /// True when every part of the blob `hash` is in the log.
+    pub fn has_blob(&self, hash: &crate::types::BlobHash) -> bool {
+        self.catalog.has_blob(hash)
     }
 
     fn wal(&self) -> Result<&Wal> {

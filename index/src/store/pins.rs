@@ -78,16 +78,16 @@ impl Store {
         if let Some(problem) = Store::pin_name_problem(name) {
             return Err(PinError::Name(problem).into());
         }
-        let target_lsn = self.catalog.checkpoints[idx].lsn;
-        if let Some(old) = self.catalog.pins.get(name) {
+        let catalog = self.catalog()?;
+        let target_lsn = catalog.checkpoints()[idx].lsn;
+        if let Some(old) = catalog.pins().get(name) {
             if old.target_lsn == target_lsn {
                 return Ok(());
             }
             if matches!(if_pinned, IfPinned::Refuse) {
-                let current = self
-                    .catalog
+                let current = catalog
                     .checkpoint_at_lsn(old.target_lsn)
-                    .map(|i| self.catalog.checkpoints[i].id.clone());
+                    .map(|i| catalog.checkpoints()[i].id.clone());
                 return Err(PinError::AlreadyPinned {
                     name: name.to_string(),
                     current,
@@ -106,7 +106,7 @@ impl Store {
 
     /// Deletes the pin `name` (an Unpin record); the checkpoint stays.
     pub fn unpin(&mut self, name: &str) -> Result<()> {
-        if !self.catalog.pins.contains_key(name) {
+        if !self.catalog()?.pins().contains_key(name) {
             return Err(PinError::NoSuchPin {
                 name: name.to_string(),
             }

@@ -16,7 +16,7 @@ impl Store {
     /// The tree as of checkpoint `idx`: the newest snapshot at or before it, plus
     /// the changes of the checkpoints after the snapshot.
     pub fn tree_at(&self, idx: usize) -> Result<Tree> {
-        let cps = &self.catalog.checkpoints;
+        let cps = self.catalog()?.checkpoints();
         let target = &cps[idx];
         let mut tree = Tree::new();
         let mut from = 0;
@@ -39,7 +39,7 @@ impl Store {
 
     /// The tree after the last checkpoint.
     pub fn head(&self) -> &Tree {
-        &self.catalog.head
+        self.catalog.head()
     }
 
     /// Writes the content of `hash` to `out`, verifying it against the hash.
@@ -48,15 +48,19 @@ impl Store {
             hash: hash.to_hex(),
             why,
         };
-        let blob = self.catalog.blobs.get(hash).ok_or_else(|| {
-            bad(if self.catalog.is_lean() {
-                "a lean store (a daemon's) does not know where content is; open the store \
-                 anew to read it"
-                    .into()
-            } else {
-                "not in the log".into()
-            })
-        })?;
+        let blob = match self.catalog.full() {
+            Some(c) => c
+                .blobs()
+                .get(hash)
+                .ok_or_else(|| bad("not in the log".into()))?,
+            None => {
+                return Err(bad(
+                    "a lean store (a daemon's) does not know where content is; open the store \
+                     anew to read it"
+                        .into(),
+                ))
+            }
+        };
         if !blob.is_complete() {
             return Err(bad("some of its parts are missing".into()));
         }
@@ -107,8 +111,8 @@ impl Store {
         Ok(v)
     }
 
-    /// Paths changed by checkpoint `idx`.
+    /// Paths changed by checkpoint `idx` (of [`Store::checkpoints`]).
     pub fn changes(&self, idx: usize) -> &[PathChange] {
-        &self.catalog.checkpoints[idx].changes
+        &self.checkpoints()[idx].changes
     }
 }

@@ -3,6 +3,7 @@
 use tl_wal::Lsn;
 
 use super::{now_ns, Result, Store};
+use crate::catalog::{Catalog, Checkpoint};
 use crate::timespec::{self, TimeError, TimeExpr};
 
 /// Why a time expression, pin name or checkpoint id names no checkpoint. What went
@@ -78,79 +79,77 @@ impl Store {
     /// checkpoint id prefix ([`ID_PREFIX_MIN`] to 12 hex digits; shorter ones are
     /// refused whatever they match).
     pub fn resolve(&self, expr: &str) -> Result<usize> {
-        Ok(self.resolve_checkpoint(expr)?)
+        Ok(resolve_checkpoint(self.catalog()?, expr)?)
     }
+}
 
-    fn resolve_checkpoint(&self, expr: &str) -> Result<usize, ResolveError> {
-        let cps = &self.catalog.checkpoints;
-        if cps.is_empty() {
-            return Err(ResolveError::NoCheckpoints);
-        }
-        let now = now_ns();
-        let parsed = timespec::parse(expr, &jiff::Zoned::now())?;
-        let at_or_before = |start: i64, end_excl: i128| {
-            if start > now + 1_000_000_000 {
-                return Err(ResolveError::InFuture {
-                    expr: expr.to_string(),
-                    at: timespec::format_local(start),
-                });
-            }
-            cps.iter()
-                .rposition(|c| i128::from(c.time_ns) < end_excl)
-                .ok_or_else(|| ResolveError::BeforeFirst {
-                    expr: expr.to_string(),
-                    at: timespec::format_local(start),
-                    first: timespec::format_local(cps[0].time_ns),
-                })
-        };
-        match parsed {
-            TimeExpr::Lsn(lsn) => {
-                cps.iter()
-                    .rposition(|c| c.lsn <= lsn)
-                    .ok_or(ResolveError::LsnBeforeFirst {
-                        lsn,
-                        first: cps[0].lsn,
-                    })
-            }
-            TimeExpr::Instant(t) => at_or_before(t, i128::from(t) + 1),
-            TimeExpr::Window(w) => at_or_before(w.start, i128::from(w.end)),
-            TimeExpr::Name(name) => match self.catalog.pins.get(&name) {
-                Some(pin) => self
-                    .catalog
-                    .checkpoint_at_lsn(pin.target_lsn)
-                    .ok_or(ResolveError::PinTargetGone { name }),
-                None => self.resolve_id(&name),
-            },
-        }
+fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<usize, ResolveError> {
+    let cps = catalog.checkpoints();
+    if cps.is_empty() {
+        return Err(ResolveError::NoCheckpoints);
     }
-
-    /// A checkpoint id prefix (see [`Store::resolve`]).
-    fn resolve_id(&self, name: &str) -> Result<usize, ResolveError> {
-        let cps = &self.catalog.checkpoints;
-        let lower = name.to_ascii_lowercase();
-        let not_found = || ResolveError::Unknown {
-            name: name.to_string(),
-        };
-        if !is_hex(&lower) {
-            return Err(not_found());
-        }
-        if lower.len() < ID_PREFIX_MIN {
-            return Err(ResolveError::PrefixTooShort {
-                prefix: name.to_string(),
+    let now = now_ns();
+    let parsed = timespec::parse(expr, &jiff::Zoned::now())?;
+    let at_or_before = |start: i64, end_excl: i128| {
+        if start > now + 1_000_000_000 {
+            return Err(ResolveError::InFuture {
+                expr: expr.to_string(),
+                at: timespec::format_local(start),
             });
         }
-        let hits: Vec<usize> = (0..cps.len())
-            .filter(|&i| cps[i].id.starts_with(&lower))
-            .collect();
-        match hits.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(not_found()),
-            many => Err(ResolveError::Ambiguous {
-                prefix: name.to_string(),
-                count: many.len(),
-                examples: many.iter().take(4).map(|&i| cps[i].id.clone()).collect(),
-            }),
+        cps.iter()
+            .rposition(|c| i128::from(c.time_ns) < end_excl)
+            .ok_or_else(|| ResolveError::BeforeFirst {
+                expr: expr.to_string(),
+                at: timespec::format_local(start),
+                first: timespec::format_local(cps[0].time_ns),
+            })
+    };
+    match parsed {
+        TimeExpr::Lsn(lsn) => {
+            cps.iter()
+                .rposition(|c| c.lsn <= lsn)
+                .ok_or(ResolveError::LsnBeforeFirst {
+                    lsn,
+                    first: cps[0].lsn,
+                })
         }
+        TimeExpr::Instant(t) => at_or_before(t, i128::from(t) + 1),
+        TimeExpr::Window(w) => at_or_before(w.start, i128::from(w.end)),
+        TimeExpr::Name(name) => match catalog.pins().get(&name) {
+            Some(pin) => catalog
+                .checkpoint_at_lsn(pin.target_lsn)
+                .ok_or(ResolveError::PinTargetGone { name }),
+            None => resolve_id(cps, &name),
+        },
+    }
+}
+
+/// A checkpoint id prefix (see [`Store::resolve`]).
+fn resolve_id(cps: &[Checkpoint], name: &str) -> Result<usize, ResolveError> {
+    let lower = name.to_ascii_lowercase();
+    let not_found = || ResolveError::Unknown {
+        name: name.to_string(),
+    };
+    if !is_hex(&lower) {
+        return Err(not_found());
+    }
+    if lower.len() < ID_PREFIX_MIN {
+        return Err(ResolveError::PrefixTooShort {
+            prefix: name.to_string(),
+        });
+    }
+    let hits: Vec<usize> = (0..cps.len())
+        .filter(|&i| cps[i].id.starts_with(&lower))
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(not_found()),
+        many => Err(ResolveError::Ambiguous {
+            prefix: name.to_string(),
+            count: many.len(),
+            examples: many.iter().take(4).map(|&i| cps[i].id.clone()).collect(),
+        }),
     }
 }
 

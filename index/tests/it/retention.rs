@@ -257,10 +257,11 @@ fn a_stores_checkpoints_and_pins_become_the_selections_input() {
     store.pin("gone-later", 1).unwrap();
     store.pin("also-first", 0).unwrap();
     store.unpin("gone-later").unwrap();
-    let states = CatalogStates::of(store.catalog());
+    let states = CatalogStates::of(store.catalog().unwrap());
     let times: Vec<i64> = store
         .catalog()
-        .checkpoints
+        .unwrap()
+        .checkpoints()
         .iter()
         .map(|c| c.time_ns)
         .collect();

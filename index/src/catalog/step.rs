@@ -1,0 +1,214 @@
+//! The fold step both catalogs share: what one record, a batch end, damage or the
+//! end of the log does to everything but the checkpoint history. A Commit hands
+//! back the checkpoint it closes; the [`Catalog`](super::Catalog) keeps every one,
+//! the [`LeanCatalog`](super::LeanCatalog) only the last.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tl_wal::Lsn;
+
+use super::{apply, hex, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob};
+use crate::record::{chain_hash, Record};
+use crate::types::{BlobHash, Entry, Tree};
+
+/// The folded state beside the checkpoints, and the batch in progress.
+#[derive(Clone, Debug, Default)]
+pub(super) struct FoldState {
+    /// Repository id of the log folded.
+    pub(super) repo_id: [u8; 16],
+    /// The log is folded up to (excluding) this LSN.
+    pub(super) through: Lsn,
+    /// Where each blob's parts are.
+    pub(super) blobs: HashMap<BlobHash, StoredBlob>,
+    /// Pins by name.
+    pub(super) pins: BTreeMap<String, Pin>,
+    /// Intervals where events may have been missed.
+    pub(super) gaps: Vec<Gap>,
+    /// Commits whose chain hash did not verify.
+    pub(super) chain_breaks: Vec<ChainBreak>,
+    /// The tree after the last checkpoint.
+    pub(super) head: Tree,
+    batch: Batch,
+}
+
+/// The batch being folded: its path changes and encoded records (for the chain
+/// hash) take effect at its Commit.
+#[derive(Clone, Debug, Default)]
+struct Batch {
+    changes: Vec<PathChange>,
+    records: Vec<Vec<u8>>,
+    lsn: Lsn,
+}
+
+impl FoldState {
+    /// Nothing folded yet, from `through` of the log `repo_id`.
+    pub(super) fn new(repo_id: [u8; 16], through: Lsn) -> FoldState {
+        FoldState {
+            repo_id,
+            through,
+            ..FoldState::default()
+        }
+    }
+
+    /// Folds one record (see [`Catalog::fold_record`](super::Catalog::fold_record));
+    /// `chain` is the last checkpoint's chain hash. Returns the checkpoint a Commit
+    /// closes, with its changes and no end LSN yet (the batch end sets it).
+    pub(super) fn fold_record(
+        &mut self,
+        lsn: Lsn,
+        first_in_batch: bool,
+        bytes: &[u8],
+        record: Record,
+        chain: &[u8; 32],
+    ) -> Option<Checkpoint> {
+        if first_in_batch {
+            self.batch.changes.clear();
+            self.batch.records.clear();
+            self.batch.lsn = lsn;
+        }
+        let pending = &mut self.batch.changes;
+        match record {
+            Record::Blob {
+                hash,
+                raw_len,
+                offset,
+                ..
+            } => {
+                let e = self.blobs.entry(hash).or_insert(StoredBlob {
+                    raw_len,
+                    parts: Vec::new(),
+                });
+                if !e.parts.iter().any(|p| p.offset == offset) {
+                    e.parts.push(PartAt { offset, lsn });
+                    e.parts.sort_unstable();
+                }
+            }
+            Record::Put {
+                path,
+                hash,
+                mode,
+                size,
+                mtime_ns,
+            } => pending.push(PathChange::Put(
+                path,
+                Entry {
+                    hash,
+                    mode,
+                    size,
+                    mtime_ns,
+                },
+            )),
+            Record::Delete { path } => pending.push(PathChange::Delete(path)),
+            Record::Rename { from, to } => {
+                let entry = pending
+                    .iter()
+                    .rev()
+                    .find_map(|c| match c {
+                        PathChange::Put(p, e) if *p == from => Some(Some(*e)),
+                        PathChange::Delete(p) if *p == from => Some(None),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| self.head.get(&from).copied());
+                pending.push(PathChange::Delete(from));
+                if let Some(e) = entry {
+                    pending.push(PathChange::Put(to, e));
+                }
+            }
+            Record::Commit {
+                time_ns,
+                seq,
+                kind,
+                message,
+                chain: committed,
+                stats,
+                ..
+            } => {
+                let expected = chain_hash(chain, self.batch.records.iter().map(|b| b.as_slice()));
+                if expected != committed {
+                    self.chain_breaks.push(ChainBreak { lsn, seq });
+                }
+                // Later changes to a path win; keep one per path, sorted.
+                let mut by_path: BTreeMap<Vec<u8>, PathChange> = BTreeMap::new();
+                for c in std::mem::take(pending) {
+                    by_path.insert(c.path().to_vec(), c);
+                }
+                let changes: Vec<PathChange> = by_path.into_values().collect();
+                apply(&mut self.head, &changes);
+                self.batch.records.clear();
+                return Some(Checkpoint {
+                    id: hex(&committed[..6]),
+                    lsn: self.batch.lsn,
+                    end_lsn: Lsn::ZERO,
+                    time_ns,
+                    seq,
+                    kind,
+                    message,
+                    stats,
+                    chain: committed,
+                    changes,
+                });
+            }
+            Record::Pin {
+                name,
+                target_lsn,
+                time_ns,
+            } => {
+                self.pins.insert(
+                    name,
+                    Pin {
+                        target_lsn,
+                        time_ns,
+                    },
+                );
+            }
+            Record::Unpin { name } => {
+                self.pins.remove(&name);
+            }
+            Record::Gap {
+                from_ns,
+                to_ns,
+                reason,
+            } => self.gaps.push(Gap {
+                from_ns,
+                to_ns,
+                reason,
+            }),
+        }
+        self.batch.records.push(bytes.to_vec());
+        None
+    }
+
+    /// A batch ended at `end` (the caller sets the end LSN of a checkpoint it
+    /// closed).
+    pub(super) fn fold_batch_end(&mut self, end: Lsn) {
+        self.batch.changes.clear();
+        self.batch.records.clear();
+        if self.batch.records.capacity() > 4096 {
+            // A large batch (a first capture) must not pin its size in memory.
+            self.release_batch_memory();
+        }
+        self.through = end;
+    }
+
+    /// Reading resumed at `lsn` after damage.
+    pub(super) fn fold_resume(&mut self, lsn: Lsn) {
+        self.through = lsn;
+    }
+
+    /// The log ends at `end`.
+    pub(super) fn fold_log_end(&mut self, end: Lsn) {
+        self.through = self.through.max(end);
+    }
+
+    /// Damage interrupted the batch in progress: drop it.
+    pub(super) fn fold_damage(&mut self) {
+        self.batch.changes.clear();
+        self.batch.records.clear();
+    }
+
+    /// Frees what the batch buffers hold.
+    pub(super) fn release_batch_memory(&mut self) {
+        self.batch.changes = Vec::new();
+        self.batch.records = Vec::new();
+    }
+}

@@ -3,6 +3,7 @@
 mod crash;
 mod export_git;
 mod export_refused;
+mod fixture_store;
 mod fsck;
 mod private;
 mod replay;
@@ -12,3 +13,4 @@ mod retention;
 mod store;
 mod support;
 mod v1_store;
+mod v2_store;

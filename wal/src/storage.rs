@@ -226,21 +226,53 @@ impl Storage for FsStorage {
     }
 
     fn lock(&self) -> io::Result<Box<dyn Send + Sync>> {
-        let f = crate::private_fs::open_or_create(&self.dir.join(LOCK_FILE))?;
-        // A lock just released can look held for a moment: a process forking a
-        // child (to run git, say) shares the released descriptor with it until the
-        // child's exec closes it. So "held" must last LOCK_PATIENCE to count.
+        let path = self.dir.join(LOCK_FILE);
+        let f = crate::private_fs::open_or_create(&path)?;
         let deadline = std::time::Instant::now() + LOCK_PATIENCE;
-        loop {
-            match f.try_lock() {
-                Ok(()) => return Ok(Box::new(f)),
-                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+        Ok(Box::new(lock_current(&path, f, deadline)?))
+    }
+}
+
+/// Locks `f`, the lock file opened at `path`, and returns it once it is locked
+/// *and still the file at `path`*. A lock just released can look held for a
+/// moment: a process forking a child (to run git, say) shares the released
+/// descriptor with it until the child's exec closes it; so "held" must last until
+/// `deadline` to count (`WouldBlock`). And the file locked may no longer be the
+/// log's: whoever held the lock may have moved the log directory away meanwhile
+/// (GC's swap, `index/GC.md`), and a lock on the moved file guards nothing; then
+/// the file now at `path` is opened and locked instead.
+fn lock_current(path: &Path, mut f: File, deadline: std::time::Instant) -> io::Result<File> {
+    loop {
+        match f.try_lock() {
+            Ok(()) if is_at(&f, path)? => return Ok(f),
+            Ok(()) => match crate::private_fs::open_or_create(path) {
+                Ok(now) => f = now,
+                // Between the two renames of a swap there is no log directory.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }
-                Err(fs::TryLockError::WouldBlock) => return Err(io::ErrorKind::WouldBlock.into()),
-                Err(fs::TryLockError::Error(e)) => return Err(e),
+                Err(e) => return Err(e),
+            },
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
+            Err(fs::TryLockError::WouldBlock) => return Err(io::ErrorKind::WouldBlock.into()),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
         }
+    }
+}
+
+/// True when the open file `f` is the file at `path` (same device and inode).
+fn is_at(f: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let open = f.metadata()?;
+    match fs::symlink_metadata(path) {
+        Ok(now) => Ok(open.dev() == now.dev() && open.ino() == now.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -288,4 +320,62 @@ pub fn copy_range(
         done += n as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::time::{Duration, Instant};
+
+    fn ino(path: &Path) -> u64 {
+        fs::metadata(path).unwrap().ino()
+    }
+
+    /// A new log directory in place of `wal`, the old one moved to `old` (as
+    /// GC's swap leaves them).
+    fn swap(dir: &Path) {
+        fs::rename(dir.join("wal"), dir.join("old")).unwrap();
+        fs::create_dir(dir.join("wal")).unwrap();
+        crate::private_fs::open_or_create(&dir.join("wal").join(LOCK_FILE)).unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_moved_away_before_it_was_locked_is_not_the_one_kept() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("wal")).unwrap();
+        let path = d.path().join("wal").join(LOCK_FILE);
+        let opened = crate::private_fs::open_or_create(&path).unwrap();
+        swap(d.path());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let locked = lock_current(&path, opened, deadline).unwrap();
+        assert_eq!(locked.metadata().unwrap().ino(), ino(&path));
+        assert_ne!(ino(&path), ino(&d.path().join("old").join(LOCK_FILE)));
+    }
+
+    #[test]
+    fn a_writer_waiting_while_the_holder_moves_the_log_locks_the_new_one() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("wal")).unwrap();
+        let path = d.path().join("wal").join(LOCK_FILE);
+        let holder = crate::private_fs::open_or_create(&path).unwrap();
+        holder.try_lock().unwrap();
+        let waiting = crate::private_fs::open_or_create(&path).unwrap();
+        let dir = d.path().to_path_buf();
+        let mover = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            swap(&dir);
+            drop(holder);
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let locked = lock_current(&path, waiting, deadline).unwrap();
+        mover.join().unwrap();
+        assert_eq!(locked.metadata().unwrap().ino(), ino(&path));
+        // And it holds it: another try on the file at the path fails.
+        let other = crate::private_fs::open_or_create(&path).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
+    }
 }

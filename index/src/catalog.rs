@@ -51,8 +51,12 @@ impl PathChange {
 /// One checkpoint: a batch closed by a Commit record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
-    /// Short id: the first 12 hex digits of the commit's chain hash.
+    /// Short id: the first 12 hex digits of the commit's chain hash, or of its
+    /// `origin` when GC rewrote its batch (ids survive a GC).
     pub id: String,
+    /// The chain value of its Commit in the log it was first written to, when GC
+    /// rewrote its batch (an Origin record); None for a batch never rewritten.
+    pub origin: Option<[u8; 32]>,
     /// LSN of the batch's first record.
     pub lsn: Lsn,
     /// LSN just after the batch.
@@ -110,6 +114,15 @@ pub struct Gap {
     pub reason: String,
 }
 
+/// A Thinned record and where it is: a GC rewrote the log before `lsn`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThinnedAt {
+    /// The record's LSN.
+    pub lsn: Lsn,
+    /// What the GC recorded.
+    pub thinned: crate::record::Thinned,
+}
+
 /// The fold of the log, with its whole history.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
@@ -156,6 +169,11 @@ impl Catalog {
     /// Intervals where events may have been missed, in log order.
     pub fn gaps(&self) -> &[Gap] {
         &self.state.gaps
+    }
+
+    /// What each GC that rewrote the log recorded, in log order.
+    pub fn thinnings(&self) -> &[ThinnedAt] {
+        &self.state.thinnings
     }
 
     /// Commits whose chain hash did not verify.
@@ -342,5 +360,101 @@ mod tests {
                 "truncation at {n} accepted"
             );
         }
+    }
+
+    /// A batch rewritten by GC: Put, Origin, Commit (chained over both), then a
+    /// Thinned batch.
+    fn thinned_log() -> (Catalog, [u8; 32]) {
+        let mut cat = Catalog::new([7; 16], Lsn::ZERO);
+        let put = Record::Put {
+            path: b"f".to_vec(),
+            hash: BlobHash([2; 32]),
+            mode: Mode::File,
+            size: 0,
+            mtime_ns: 1,
+        };
+        let original = [0xab; 32];
+        let origin = Record::Origin { chain: original };
+        let (p, o) = (put.encode(), origin.encode());
+        let chain = chain_hash(&[0; 32], [p.as_slice(), o.as_slice()].into_iter());
+        let commit = Record::Commit {
+            time_ns: 5,
+            seq: 4,
+            kind: CommitKind::Auto,
+            message: None,
+            timeline: 0,
+            acked_lsn: Lsn::ZERO,
+            chain,
+            stats: CommitStats::default(),
+        };
+        cat.fold_record(Lsn::new(0), true, &p, put);
+        cat.fold_record(Lsn::new(64), false, &o, origin);
+        cat.fold_record(Lsn::new(128), false, &commit.encode(), commit);
+        cat.fold_batch_end(Lsn::new(256));
+        let thinned = Record::Thinned(crate::record::Thinned {
+            time_ns: 9,
+            prev_head: [0xcd; 32],
+            prev_end_lsn: Lsn::new(10_000),
+            states_before: 5,
+            kept: 1,
+            dropped: 4,
+            first_seq: 1,
+            last_seq: 4,
+            policy: "keep-all = \"1h\"".into(),
+        });
+        cat.fold_record(Lsn::new(256), true, &thinned.encode(), thinned);
+        cat.fold_batch_end(Lsn::new(512));
+        (cat, original)
+    }
+
+    #[test]
+    fn a_checkpoint_gc_rewrote_keeps_its_original_id_and_its_chain_verifies() {
+        let (cat, original) = thinned_log();
+        let c = &cat.checkpoints()[0];
+        assert_eq!(c.id, hex(&original[..6]));
+        assert_eq!(c.origin, Some(original));
+        assert_ne!(c.chain, original, "the chain is the new log's own");
+        assert!(cat.chain_breaks().is_empty(), "{:?}", cat.chain_breaks());
+        assert_eq!(cat.thinnings().len(), 1);
+        assert_eq!(cat.thinnings()[0].lsn, Lsn::new(256));
+        assert_eq!(cat.thinnings()[0].thinned.dropped, 4);
+    }
+
+    #[test]
+    fn an_origin_applies_only_to_the_commit_of_its_own_batch() {
+        let (mut cat, _) = thinned_log();
+        let commit = Record::Commit {
+            time_ns: 6,
+            seq: 5,
+            kind: CommitKind::Auto,
+            message: None,
+            timeline: 0,
+            acked_lsn: Lsn::ZERO,
+            chain: [1; 32],
+            stats: CommitStats::default(),
+        };
+        cat.fold_record(Lsn::new(512), true, &commit.encode(), commit);
+        cat.fold_batch_end(Lsn::new(600));
+        let c = &cat.checkpoints()[1];
+        assert_eq!(c.origin, None);
+        assert_eq!(c.id, hex(&[1; 32][..6]));
+    }
+
+    #[test]
+    fn a_saved_catalog_keeps_origins_and_thinnings() {
+        let (cat, _) = thinned_log();
+        let back = Catalog::decode(&cat.encode()).expect("the cache must load back");
+        assert_eq!(back.checkpoints(), cat.checkpoints());
+        assert_eq!(back.thinnings(), cat.thinnings());
+    }
+
+    #[test]
+    fn a_version_1_catalog_cache_is_not_read() {
+        let mut bytes = folded().encode();
+        bytes[..8].copy_from_slice(b"TLCATv1\0");
+        let n = bytes.len() - 32;
+        let sum = *blake3::hash(&bytes[..n]).as_bytes();
+        bytes[n..].copy_from_slice(&sum);
+        assert!(Catalog::decode(&bytes).is_none());
     }
 }

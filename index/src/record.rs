@@ -7,14 +7,15 @@
 //! does not understand, and never panics. `index/RECORDS.md` has the same layout
 //! with the reasons behind it.
 //!
-//! # Encoding, version 2
+//! # Encoding, version 3
 //!
 //! All integers are little-endian. `bytes(max)` is a `u32` length followed by that
 //! many bytes, the length at most `max`. `str(max)` is `bytes(max)` holding UTF-8.
 //!
 //! ```text
 //! offset  size  field
-//! 0       1     version: u8 = 2 (RECORD_VERSION); 1 is still read
+//! 0       1     version: u8, the oldest that holds the record: 2 for tags 1-8,
+//!               3 for tags 9-10 (RECORD_VERSION = 3); 1 is still read
 //! 1       1     tag: u8, selects the body below (0 is never used: zeroes are no record)
 //! 2       ...   body
 //!
@@ -33,6 +34,11 @@
 //! tag 6  Pin     name str(NAME_MAX_BYTES) · target_lsn u64 · time_ns i64
 //! tag 7  Unpin   name str(NAME_MAX_BYTES)
 //! tag 8  Gap     from_ns i64 · to_ns i64 · reason str(GAP_REASON_MAX_BYTES)
+//! tag 9  Origin  chain [32]                                  (version 3 only)
+//! tag 10 Thinned time_ns i64 · prev_head [32] · prev_end_lsn u64
+//!                · states_before u64 · kept u64 · dropped u64
+//!                · first_seq u64 · last_seq u64 · policy str(POLICY_MAX_BYTES)
+//!                                                            (version 3 only)
 //! ```
 //!
 //! The record ends exactly where its body ends: trailing bytes are an error, so a
@@ -52,9 +58,11 @@ mod encode;
 pub use content::{compress_zstd, decompress_part, part_raw_len_max};
 pub use decode::DecodeError;
 
-/// The encoding version this code writes. It also reads version 1, whose layout is
-/// the same and whose Put mode codes are 0 to 2 only.
-pub const RECORD_VERSION: u8 = 2;
+/// The newest encoding version this code reads and writes (see
+/// [`Record::version`]: each record is written in the oldest version that holds
+/// it). Version 1 has the layout of 2 with Put mode codes 0 to 2 only; version 3
+/// adds the tags Origin and Thinned, written only by GC.
+pub const RECORD_VERSION: u8 = 3;
 
 /// The oldest encoding version this code reads.
 pub const RECORD_VERSION_MIN: u8 = 1;
@@ -257,6 +265,41 @@ pub enum Record {
         /// Why, for `tl log`.
         reason: String,
     },
+    /// In a batch rewritten by GC (version 3): the checkpoint its Commit closes
+    /// keeps the id it was given in the log it was first written to, which is
+    /// derived from this chain value instead of the Commit's own (`index/GC.md`).
+    Origin {
+        /// The Commit's chain value in the original log.
+        chain: [u8; 32],
+    },
+    /// GC thinned the log before this record (version 3): what it did, so that
+    /// fsck can tell a thinned log from a rewritten one.
+    Thinned(Thinned),
+}
+
+/// What a GC did, as recorded after the log it rewrote (see [`Record::Thinned`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thinned {
+    /// When the GC ran, nanoseconds since the Unix epoch.
+    pub time_ns: i64,
+    /// The chain value of the last Commit of the log before the GC: whoever kept
+    /// it (a replica, a Git export) can check that this log continues theirs.
+    pub prev_head: [u8; 32],
+    /// Where the log before the GC ended.
+    pub prev_end_lsn: Lsn,
+    /// Checkpoints before the GC.
+    pub states_before: u64,
+    /// Checkpoints it kept; `kept + dropped == states_before`.
+    pub kept: u64,
+    /// Checkpoints it dropped.
+    pub dropped: u64,
+    /// The sequence numbers of the thinned range: gaps between Commit seqs
+    /// inside `first_seq..=last_seq` are dropped checkpoints, not lost ones.
+    pub first_seq: u64,
+    /// Last of the range; not below `first_seq`.
+    pub last_seq: u64,
+    /// The retention policy applied, as written in `.tl/config.toml`.
+    pub policy: String,
 }
 
 const TAG_BLOB: u8 = 1;
@@ -267,6 +310,23 @@ const TAG_COMMIT: u8 = 5;
 const TAG_PIN: u8 = 6;
 const TAG_UNPIN: u8 = 7;
 const TAG_GAP: u8 = 8;
+const TAG_ORIGIN: u8 = 9;
+const TAG_THINNED: u8 = 10;
+
+/// Longest policy text of a Thinned record, in bytes.
+pub const POLICY_MAX_BYTES: usize = 4096;
+
+impl Record {
+    /// The oldest encoding version that can hold this record, which is the one
+    /// written: records of tags 1 to 8 are written as version 2, so a log GC never
+    /// touched stays readable by a version-2 reader; Origin and Thinned need 3.
+    pub fn version(&self) -> u8 {
+        match self {
+            Record::Origin { .. } | Record::Thinned(_) => 3,
+            _ => 2,
+        }
+    }
+}
 
 /// True if `name` can be a pin name: 1 to [`NAME_MAX_BYTES`] bytes of
 /// `[A-Za-z0-9._-]`, not starting with `-`. The same rule decides which time

@@ -1,5 +1,6 @@
-//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv1`, checksummed with
-//! BLAKE3) written from a [`Catalog`] and read back into one. Only the full catalog
+//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv2`, checksummed with
+//! BLAKE3; a `TLCATv1` file, which could not hold ids kept by GC nor its Thinned
+//! records, is not read: the log is folded again and the cache rewritten) written from a [`Catalog`] and read back into one. Only the full catalog
 //! has a cache file: a lean one lacks the history it would have to hold.
 
 use std::path::Path;
@@ -8,8 +9,9 @@ use tl_wal::Lsn;
 
 use super::{
     apply, hex, Catalog, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob,
+    ThinnedAt,
 };
-use crate::record::{CommitKind, CommitStats};
+use crate::record::{CommitKind, CommitStats, Record};
 use crate::types::{BlobHash, Entry, Mode};
 
 impl Catalog {
@@ -53,6 +55,13 @@ impl Catalog {
             put_u64(&mut w, c.stats.deleted as u64);
             put_u64(&mut w, c.stats.bytes_new);
             w.extend_from_slice(&c.chain);
+            match &c.origin {
+                Some(o) => {
+                    w.push(1);
+                    w.extend_from_slice(o);
+                }
+                None => w.push(0),
+            }
             put_u64(&mut w, c.changes.len() as u64);
             for ch in &c.changes {
                 match ch {
@@ -95,6 +104,11 @@ impl Catalog {
             put_u64(&mut w, b.lsn.get());
             put_u64(&mut w, b.seq);
         }
+        put_u64(&mut w, self.state.thinnings.len() as u64);
+        for t in &self.state.thinnings {
+            put_u64(&mut w, t.lsn.get());
+            put_bytes(&mut w, &Record::Thinned(t.thinned.clone()).encode());
+        }
         let sum = blake3::hash(&w);
         w.extend_from_slice(sum.as_bytes());
         w
@@ -133,6 +147,11 @@ impl Catalog {
                 bytes_new: r.u64()?,
             };
             let chain: [u8; 32] = r.take(32)?.try_into().ok()?;
+            let origin: Option<[u8; 32]> = match r.u8()? {
+                0 => None,
+                1 => Some(r.take(32)?.try_into().ok()?),
+                _ => return None,
+            };
             let m = r.count()?;
             let mut changes = Vec::with_capacity(m.min(1 << 16));
             for _ in 0..m {
@@ -147,7 +166,8 @@ impl Catalog {
             }
             apply(&mut cat.state.head, &changes);
             cat.checkpoints.push(Checkpoint {
-                id: hex(&chain[..6]),
+                id: hex(&origin.unwrap_or(chain)[..6]),
+                origin,
                 lsn,
                 end_lsn,
                 time_ns,
@@ -203,6 +223,14 @@ impl Catalog {
                 seq: r.u64()?,
             });
         }
+        let n = r.count()?;
+        for _ in 0..n {
+            let lsn = Lsn::new(r.u64()?);
+            match Record::decode(r.bytes()?).ok()? {
+                Record::Thinned(thinned) => cat.state.thinnings.push(ThinnedAt { lsn, thinned }),
+                _ => return None,
+            }
+        }
         if r.at != r.b.len() {
             return None;
         }
@@ -210,7 +238,7 @@ impl Catalog {
     }
 }
 
-const CATALOG_MAGIC: &[u8] = b"TLCATv1\0";
+const CATALOG_MAGIC: &[u8] = b"TLCATv2\0";
 
 fn put_u64(w: &mut Vec<u8>, v: u64) {
     w.extend_from_slice(&v.to_le_bytes());

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use tl_wal::Lsn;
 
-use super::{apply, hex, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob};
+use super::{
+    apply, hex, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob, ThinnedAt,
+};
 use crate::record::{chain_hash, Record};
 use crate::types::{BlobHash, Entry, Tree};
 
@@ -28,6 +30,8 @@ pub(super) struct FoldState {
     pub(super) chain_breaks: Vec<ChainBreak>,
     /// The tree after the last checkpoint.
     pub(super) head: Tree,
+    /// What each GC that rewrote the log recorded, in log order.
+    pub(super) thinnings: Vec<ThinnedAt>,
     batch: Batch,
 }
 
@@ -38,6 +42,8 @@ struct Batch {
     changes: Vec<PathChange>,
     records: Vec<Vec<u8>>,
     lsn: Lsn,
+    /// The chain value an Origin record gave the checkpoint this batch closes.
+    origin: Option<[u8; 32]>,
 }
 
 impl FoldState {
@@ -65,6 +71,7 @@ impl FoldState {
             self.batch.changes.clear();
             self.batch.records.clear();
             self.batch.lsn = lsn;
+            self.batch.origin = None;
         }
         let pending = &mut self.batch.changes;
         match record {
@@ -135,8 +142,10 @@ impl FoldState {
                 let changes: Vec<PathChange> = by_path.into_values().collect();
                 apply(&mut self.head, &changes);
                 self.batch.records.clear();
+                let origin = self.batch.origin.take();
                 return Some(Checkpoint {
-                    id: hex(&committed[..6]),
+                    id: hex(&origin.unwrap_or(committed)[..6]),
+                    origin,
                     lsn: self.batch.lsn,
                     end_lsn: Lsn::ZERO,
                     time_ns,
@@ -173,6 +182,8 @@ impl FoldState {
                 to_ns,
                 reason,
             }),
+            Record::Origin { chain } => self.batch.origin = Some(chain),
+            Record::Thinned(thinned) => self.thinnings.push(ThinnedAt { lsn, thinned }),
         }
         self.batch.records.push(bytes.to_vec());
         None

@@ -2,9 +2,10 @@
 //! [`DecodeError`] naming the field and offset.
 
 use super::{
-    is_valid_name, part_raw_len_max, Codec, CommitKind, CommitStats, Record, BLOB_DATA_MAX,
-    GAP_REASON_MAX_BYTES, MESSAGE_MAX_BYTES, NAME_MAX_BYTES, RECORD_VERSION, RECORD_VERSION_MIN,
-    TAG_BLOB, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_PIN, TAG_PUT, TAG_RENAME, TAG_UNPIN,
+    is_valid_name, part_raw_len_max, Codec, CommitKind, CommitStats, Record, Thinned,
+    BLOB_DATA_MAX, GAP_REASON_MAX_BYTES, MESSAGE_MAX_BYTES, NAME_MAX_BYTES, POLICY_MAX_BYTES,
+    RECORD_VERSION, RECORD_VERSION_MIN, TAG_BLOB, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN,
+    TAG_PIN, TAG_PUT, TAG_RENAME, TAG_THINNED, TAG_UNPIN,
 };
 use crate::pathsafe::{self, PathError, PATH_MAX_BYTES};
 use crate::types::{BlobHash, Mode, MODE_CODE_MAX_V1};
@@ -221,6 +222,10 @@ impl Record {
                     reason,
                 }
             }
+            TAG_ORIGIN if version >= 3 => Record::Origin {
+                chain: r.array32("Origin.chain")?,
+            },
+            TAG_THINNED if version >= 3 => decode_thinned(&mut r)?,
             found => {
                 return Err(DecodeError::UnknownTag {
                     offset: tag_offset,
@@ -228,6 +233,15 @@ impl Record {
                 })
             }
         };
+        // One encoding per record: each is written in the oldest version that
+        // holds it, so a record of tags 1 to 8 marked version 3 is refused.
+        if version == 3 && record.version() != 3 {
+            return Err(DecodeError::Inconsistent {
+                field: "version",
+                offset: 0,
+                reason: "records of tags 1 to 8 are written as version 2, not 3",
+            });
+        }
         let remaining = r.remaining();
         if remaining != 0 {
             return Err(DecodeError::TrailingBytes {
@@ -282,6 +296,45 @@ fn decode_blob(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
         codec,
         data,
     })
+}
+
+fn decode_thinned(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
+    let time_ns = r.i64("Thinned.time_ns")?;
+    let prev_head = r.array32("Thinned.prev_head")?;
+    let prev_end_lsn = Lsn::new(r.u64("Thinned.prev_end_lsn")?);
+    let states_before = r.u64("Thinned.states_before")?;
+    let kept = r.u64("Thinned.kept")?;
+    let dropped_offset = r.pos;
+    let dropped = r.u64("Thinned.dropped")?;
+    if kept.checked_add(dropped) != Some(states_before) {
+        return Err(DecodeError::Inconsistent {
+            field: "Thinned.dropped",
+            offset: dropped_offset,
+            reason: "kept + dropped must equal states_before",
+        });
+    }
+    let first_seq = r.u64("Thinned.first_seq")?;
+    let last_offset = r.pos;
+    let last_seq = r.u64("Thinned.last_seq")?;
+    if last_seq < first_seq {
+        return Err(DecodeError::Inconsistent {
+            field: "Thinned.last_seq",
+            offset: last_offset,
+            reason: "the thinned range must not end before it starts",
+        });
+    }
+    let policy = r.string("Thinned.policy", POLICY_MAX_BYTES)?;
+    Ok(Record::Thinned(Thinned {
+        time_ns,
+        prev_head,
+        prev_end_lsn,
+        states_before,
+        kept,
+        dropped,
+        first_seq,
+        last_seq,
+        policy,
+    }))
 }
 
 fn decode_commit(r: &mut Reader<'_>) -> Result<Record, DecodeError> {

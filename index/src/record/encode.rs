@@ -1,8 +1,8 @@
 //! Encoding: a [`Record`] as payload bytes (the layout is in `index/RECORDS.md`).
 
 use super::{
-    Record, RECORD_VERSION, TAG_BLOB, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_PIN, TAG_PUT,
-    TAG_RENAME, TAG_UNPIN,
+    Record, TAG_BLOB, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN, TAG_PIN, TAG_PUT, TAG_RENAME,
+    TAG_THINNED, TAG_UNPIN,
 };
 
 impl Record {
@@ -20,7 +20,7 @@ impl Record {
     /// builds, because writing it would make the log unreadable at that point.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let start = out.len();
-        out.push(RECORD_VERSION);
+        out.push(self.version());
         match self {
             Record::Blob {
                 hash,
@@ -111,6 +111,20 @@ impl Record {
                 out.extend_from_slice(&from_ns.to_le_bytes());
                 out.extend_from_slice(&to_ns.to_le_bytes());
                 put_bytes(out, reason.as_bytes());
+            }
+            Record::Origin { chain } => {
+                out.push(TAG_ORIGIN);
+                out.extend_from_slice(chain);
+            }
+            Record::Thinned(t) => {
+                out.push(TAG_THINNED);
+                out.extend_from_slice(&t.time_ns.to_le_bytes());
+                out.extend_from_slice(&t.prev_head);
+                out.extend_from_slice(&t.prev_end_lsn.get().to_le_bytes());
+                for n in [t.states_before, t.kept, t.dropped, t.first_seq, t.last_seq] {
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
+                put_bytes(out, t.policy.as_bytes());
             }
         }
         // Pair assertion: what we write must read back as itself.

@@ -142,7 +142,49 @@ fn record_strategy() -> impl Strategy<Value = Record> {
             to_ns: a.max(b),
             reason,
         }),
+        any::<[u8; 32]>().prop_map(|chain| Record::Origin { chain }),
+        thinned_strategy(),
     ]
+}
+
+fn thinned_strategy() -> impl Strategy<Value = Record> {
+    (
+        any::<i64>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        (0u64..1 << 40, 0u64..1 << 40),
+        (any::<u64>(), any::<u64>()),
+        ".{0,40}",
+    )
+        .prop_map(
+            |(time_ns, prev_head, end, (kept, dropped), (a, b), policy)| {
+                Record::Thinned(Thinned {
+                    time_ns,
+                    prev_head,
+                    prev_end_lsn: Lsn::new(end),
+                    states_before: kept + dropped,
+                    kept,
+                    dropped,
+                    first_seq: a.min(b),
+                    last_seq: a.max(b),
+                    policy,
+                })
+            },
+        )
+}
+
+fn thinned() -> Thinned {
+    Thinned {
+        time_ns: 5,
+        prev_head: [3; 32],
+        prev_end_lsn: Lsn::new(4096),
+        states_before: 10,
+        kept: 4,
+        dropped: 6,
+        first_seq: 1,
+        last_seq: 9,
+        policy: "keep-all = \"1h\"".into(),
+    }
 }
 
 /// One valid record of each kind, for the exhaustive mutation tests.
@@ -183,6 +225,8 @@ fn samples() -> Vec<Record> {
             to_ns: 2,
             reason: "inotify overflow".into(),
         },
+        Record::Origin { chain: [8; 32] },
+        Record::Thinned(thinned()),
     ]
 }
 
@@ -239,10 +283,11 @@ proptest! {
 
     #[test]
     fn decoding_arbitrary_bytes_with_valid_header_never_panics(
-        tag in 0u8..10,
+        version in RECORD_VERSION_MIN..=RECORD_VERSION,
+        tag in 0u8..12,
         body in proptest::collection::vec(any::<u8>(), 0..256),
     ) {
-        let mut bytes = vec![RECORD_VERSION, tag];
+        let mut bytes = vec![version, tag];
         bytes.extend_from_slice(&body);
         if let Ok(record) = Record::decode(&bytes) {
             // Whatever decodes is canonical: it encodes back to the same bytes.
@@ -382,13 +427,15 @@ fn truncated_field_names_field_and_offset() {
 
 #[test]
 fn unknown_version_is_refused_as_unsupported() {
-    for version in [0u8, 3, 255] {
+    // Version 3 (Origin and Thinned) is read since GC's records; a Put marked 3
+    // is refused otherwise (an_old_tag_marked_version_3_is_refused_...).
+    for version in [0u8, 4, 255] {
         let mut bytes = put(b"a").encode();
         bytes[0] = version;
         check_err(&bytes, |e| {
             *e == DecodeError::UnsupportedVersion {
                 found: version,
-                supported: 2,
+                supported: 3,
             }
         });
     }
@@ -898,4 +945,95 @@ fn commit_kind_words_are_pinned() {
     for k in all {
         assert_eq!(CommitKind::from_code(k.code()), Some(k));
     }
+}
+
+// ---------------------------------------------------------------- version 3
+
+#[test]
+fn records_of_the_first_eight_tags_are_still_written_as_version_2() {
+    // So a log no GC rewrote stays readable by a version-2 reader.
+    for record in samples() {
+        let want = match record {
+            Record::Origin { .. } | Record::Thinned(_) => 3,
+            _ => 2,
+        };
+        assert_eq!(record.encode()[0], want, "{record:?}");
+    }
+}
+
+#[test]
+fn origin_and_thinned_encode_as_documented() {
+    let origin = Record::Origin { chain: [8; 32] }.encode();
+    let mut want = vec![3, 9];
+    want.extend_from_slice(&[8; 32]);
+    assert_eq!(origin, want);
+    let t = Record::Thinned(thinned()).encode();
+    assert_eq!(&t[..2], &[3, 10]);
+    assert_eq!(&t[2..10], &5i64.to_le_bytes());
+    assert_eq!(&t[10..42], &[3; 32]);
+    assert_eq!(&t[42..50], &4096u64.to_le_bytes());
+    for (i, n) in [10u64, 4, 6, 1, 9].iter().enumerate() {
+        assert_eq!(&t[50 + 8 * i..58 + 8 * i], &n.to_le_bytes());
+    }
+    assert_eq!(&t[90..94], &15u32.to_le_bytes());
+    assert_eq!(&t[94..], b"keep-all = \"1h\"");
+}
+
+#[test]
+fn the_version_3_tags_in_a_version_2_record_are_unknown() {
+    for tag in [9u8, 10] {
+        let mut bytes = Record::Origin { chain: [1; 32] }.encode();
+        bytes[0] = 2;
+        bytes[1] = tag;
+        check_err(
+            &bytes,
+            |e| matches!(e, DecodeError::UnknownTag { found, .. } if *found == tag),
+        );
+    }
+}
+
+#[test]
+fn an_old_tag_marked_version_3_is_refused_one_encoding_per_record() {
+    let mut bytes = put(b"a").encode();
+    bytes[0] = 3;
+    check_err(&bytes, |e| {
+        matches!(
+            e,
+            DecodeError::Inconsistent {
+                field: "version",
+                ..
+            }
+        )
+    });
+}
+
+#[test]
+fn thinned_counts_that_do_not_add_up_are_inconsistent() {
+    let mut t = thinned();
+    t.dropped = 7;
+    let mut bytes = vec![3, 10];
+    bytes.extend_from_slice(&Record::Thinned(thinned()).encode()[2..]);
+    // dropped is at offset 66.
+    bytes[66..74].copy_from_slice(&t.dropped.to_le_bytes());
+    check_err(&bytes, |e| {
+        matches!(
+            e,
+            DecodeError::Inconsistent {
+                field: "Thinned.dropped",
+                ..
+            }
+        )
+    });
+    let mut bytes = Record::Thinned(thinned()).encode();
+    // last_seq (offset 82) before first_seq.
+    bytes[82..90].copy_from_slice(&0u64.to_le_bytes());
+    check_err(&bytes, |e| {
+        matches!(
+            e,
+            DecodeError::Inconsistent {
+                field: "Thinned.last_seq",
+                ..
+            }
+        )
+    });
 }

@@ -2,12 +2,12 @@
 //! the lease of a running watcher and a bounded wait for the lock), the notes
 //! opening it may call for, and path arguments as the store names paths.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tl_index::store::{find_root, Store, StoreError};
+use tl_index::RepoPath;
 
 use crate::command_error::CommandError;
 
@@ -156,32 +156,12 @@ fn report_recovery(store: &Store) {
     }
 }
 
-/// A path argument as stored: relative to the root, `/`-separated.
-pub fn rel_path(store: &Store, cwd: &Path, p: &Path) -> Result<Vec<u8>> {
-    let abs = cwd.join(p);
-    let abs = normalize(&abs);
-    let Ok(rel) = abs.strip_prefix(store.root()) else {
-        return Err(CommandError::usage(format!(
-            "{} is outside the project {}",
-            p.display(),
-            store.root().display()
-        ))
-        .with_hint("give a path inside it")
-        .into());
-    };
-    Ok(rel.as_os_str().as_bytes().to_vec())
-}
-
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
+/// A path argument as stored: relative to the root, `/`-separated
+/// ([`RepoPath::from_argument`]); a path outside the project is a usage error.
+pub fn rel_path(store: &Store, cwd: &Path, p: &Path) -> Result<RepoPath> {
+    RepoPath::from_argument(store.root(), cwd, p).map_err(|e| {
+        CommandError::usage(e.to_string())
+            .with_hint("give a path inside it")
+            .into()
+    })
 }

@@ -15,6 +15,7 @@ pub mod pathsafe;
 pub mod record;
 pub mod recover;
 pub mod replay;
+pub mod repopath;
 pub mod restore;
 pub mod retention;
 pub mod scan;
@@ -25,4 +26,5 @@ pub mod textdiff;
 pub mod timespec;
 pub mod types;
 
+pub use repopath::RepoPath;
 pub use types::{BlobHash, Entry, Mode, Tree};

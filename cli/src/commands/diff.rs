@@ -11,6 +11,7 @@ use tl_index::store::{ResolveError, Store, StoreError};
 use tl_index::textdiff::TextPair;
 use tl_index::timespec::format_rfc3339;
 use tl_index::types::{Entry, Mode, Tree};
+use tl_index::RepoPath;
 
 use crate::cli_util::{open_read, rel_path};
 use crate::command_error::CommandError;
@@ -141,8 +142,9 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
     let mut path_args: Vec<PathBuf> = Vec::new();
     if let Some(first) = args.rest.first() {
         let is_file = cwd.join(first).symlink_metadata().is_ok()
-            || rel_path(&store, cwd, Path::new(first))
-                .is_ok_and(|p| !p.is_empty() && store.head().keys().any(|k| is_under(k, &p)));
+            || rel_path(&store, cwd, Path::new(first)).is_ok_and(|p| {
+                !p.is_root() && store.head().keys().any(|k| is_under(k, p.as_bytes()))
+            });
         match (store.resolve(first), is_file) {
             (Ok(i), false) => {
                 to = Point::Checkpoint(i);
@@ -176,11 +178,11 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
         Point::Checkpoint(i) => store.tree_at(i)?,
         Point::Disk => store.scan_worktree()?,
     };
-    let prefixes: Vec<Vec<u8>> = path_args
+    let prefixes: Vec<RepoPath> = path_args
         .iter()
         .map(|p| rel_path(&store, cwd, p))
         .collect::<Result<_>>()?;
-    let keep = |p: &[u8]| prefixes.is_empty() || prefixes.iter().any(|x| is_under(p, x));
+    let keep = |p: &[u8]| prefixes.is_empty() || prefixes.iter().any(|x| is_under(p, x.as_bytes()));
     let changes: Vec<Change> = tl_index::scan::diff_trees(&old, &new)
         .into_iter()
         .filter(|c| keep(c.path()))

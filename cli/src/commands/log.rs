@@ -9,6 +9,7 @@ use tl_index::catalog::{Checkpoint, Gap, PathChange};
 use tl_index::store::Store;
 use tl_index::timespec::{self, format_local, format_rfc3339, TimeExpr};
 use tl_index::types::{Entry, Tree};
+use tl_index::RepoPath;
 
 use crate::cli_util::{open_read, rel_path};
 use crate::output::touches;
@@ -131,7 +132,8 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
     };
     let mut rows: Vec<(i64, Row)> = Vec::new();
     for (i, c) in cps.iter().enumerate() {
-        if in_time(c.time_ns, c.time_ns) && prefix.as_ref().is_none_or(|p| touches(c, p)) {
+        if in_time(c.time_ns, c.time_ns) && prefix.as_ref().is_none_or(|p| touches(c, p.as_bytes()))
+        {
             rows.push((c.time_ns, Row::Checkpoint(i)));
         }
     }
@@ -142,7 +144,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
         let keep_for_path = prefix.as_ref().is_none_or(|p| {
             cps.iter()
                 .find(|c| c.time_ns >= *to)
-                .is_some_and(|c| touches(c, p))
+                .is_some_and(|c| touches(c, p.as_bytes()))
         });
         if in_time(*from, *to) && keep_for_path {
             rows.push((*to, Row::Gap(gap)));
@@ -190,7 +192,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
                 Row::Checkpoint(i) => {
                     let mut v = checkpoint_json(&cps[*i]);
                     if detail != Detail::Counts || prefix.is_some() {
-                        let evs = shown_events(&events, *i, prefix.as_deref());
+                        let evs = shown_events(&events, *i, prefix.as_ref().map(RepoPath::as_bytes));
                         v["changes"] = Value::Array(
                             evs.iter()
                                 .map(|e| {
@@ -225,9 +227,9 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
         match row {
             Row::Checkpoint(i) => {
                 let c = &cps[*i];
-                let evs = shown_events(&events, *i, prefix.as_deref());
+                let evs = shown_events(&events, *i, prefix.as_ref().map(RepoPath::as_bytes));
                 let what = match &prefix {
-                    Some(p) => path_summary(&evs, p),
+                    Some(p) => path_summary(&evs, p.as_bytes()),
                     None => counts(c),
                 };
                 writeln!(out, "{}", checkpoint_line_with(c, &what, now))?;

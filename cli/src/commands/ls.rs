@@ -108,14 +108,15 @@ pub fn cmd_ls(cwd: &Path, args: LsArgs) -> Result<()> {
     let cp = &store.checkpoints()[idx];
     let rel = match path {
         Some(p) => rel_path(&store, cwd, p)?,
-        None => Vec::new(),
+        None => tl_index::RepoPath::root(),
     };
+    let rel = rel.as_bytes();
     let tree = store.tree_at(idx)?;
-    let list = entries_under(&tree, &rel);
+    let list = entries_under(&tree, rel);
     if list.is_empty() && !rel.is_empty() {
         bail!(
             "{}",
-            why_absent(&store, &rel, cp, path.unwrap_or(Path::new("")))
+            why_absent(&store, rel, cp, path.unwrap_or(Path::new("")))
         );
     }
     let mut out = std::io::stdout().lock();

@@ -44,7 +44,7 @@ pub fn cmd_restore(cwd: &Path, args: RestoreArgs) -> Result<()> {
     let cp = store.checkpoints()[idx].clone();
     let only: Vec<Vec<u8>> = paths
         .iter()
-        .map(|p| rel_path(&store, cwd, p))
+        .map(|p| rel_path(&store, cwd, p).map(tl_index::RepoPath::into_bytes))
         .collect::<Result<_>>()?;
     for (p, arg) in only.iter().zip(paths) {
         let exists_then = target.keys().any(|k| is_under(k, p));

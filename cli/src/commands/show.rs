@@ -26,14 +26,15 @@ pub fn cmd_show(cwd: &Path, args: ShowArgs) -> Result<()> {
     let store = open_read(cwd)?;
     let idx = store.resolve(at)?;
     let rel = rel_path(&store, cwd, path)?;
+    let rel = rel.as_bytes();
     let tree = store.tree_at(idx)?;
     let cp = &store.checkpoints()[idx];
     let mut out = std::io::stdout().lock();
-    let Some(entry) = tree.get(&rel) else {
+    let Some(entry) = tree.get(rel) else {
         // A directory: list it, as `git show REV:DIR` does.
-        let list = entries_under(&tree, &rel);
+        let list = entries_under(&tree, rel);
         if list.is_empty() {
-            bail!("{}", why_absent(&store, &rel, cp, path));
+            bail!("{}", why_absent(&store, rel, cp, path));
         }
         eprintln!(
             "tl: {} is a directory at checkpoint {} ({}); its files (`tl ls --at {} {}`):",

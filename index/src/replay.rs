@@ -20,6 +20,7 @@ use crate::restore::{materialize_with_progress, MaterializeOptions, MaterializeR
 use crate::scan::ScanWarning;
 use crate::store::{Store, StoreError};
 use crate::types::Tree;
+use crate::RepoPath;
 
 /// Which command brings the tree back: it names the checkpoints recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub struct InPlace {
     /// The checkpoint (index) to bring back.
     pub target: usize,
     /// Only these paths and what is below them (None: the whole tree).
-    pub only: Option<Vec<Vec<u8>>>,
+    pub only: Option<Vec<RepoPath>>,
     /// Which command runs it.
     pub purpose: Purpose,
     /// Plan only: capture nothing, write nothing, record nothing.
@@ -85,7 +86,7 @@ pub struct InPlaceReport {
     pub capture_warnings: Vec<ScanWarning>,
     /// Paths that capture could not read although they are there: left as they
     /// are on disk.
-    pub left_alone: Vec<Vec<u8>>,
+    pub left_alone: Vec<RepoPath>,
     /// The checkpoint of kind restore recording the result (None when nothing
     /// changed, or in a dry run).
     pub recorded: Option<Checkpoint>,
@@ -128,7 +129,7 @@ pub fn in_place(
             .warnings
             .iter()
             .filter(|w| !w.path.is_empty() && w.kind.keeps_previous_version())
-            .map(|w| w.path.clone())
+            .map(|w| RepoPath::from(w.path.as_slice()))
             .collect();
         before = match out.checkpoint {
             Some(c) => Some(c.id),

@@ -95,6 +95,7 @@ use crate::dirfd::Walker;
 use crate::pathsafe::{PathError, PathRule};
 use crate::store::{Store, StoreError};
 use crate::types::Tree;
+use crate::RepoPath;
 
 mod disk;
 mod execute;
@@ -113,21 +114,21 @@ pub struct MaterializeOptions {
     /// Restrict the restore to these paths and everything below them (`tl restore
     /// PATH...`): `/`-separated, relative to `dir`, a trailing `/` allowed. Each must
     /// name a path or a directory of the target or of the tracked tree.
-    pub only: Option<Vec<Vec<u8>>>,
+    pub only: Option<Vec<RepoPath>>,
     /// Paths (and everything below them) left exactly as they are on disk, neither
     /// removed nor overwritten, whatever the target says: what the capture taken
     /// just before could not read (see [`crate::scan::keep_skipped`]). A replay
     /// never deletes a file because it could not be captured.
-    pub leave: Vec<Vec<u8>>,
+    pub leave: Vec<RepoPath>,
 }
 
 /// What a materialization did (or, in a dry run, would do).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MaterializeReport {
     /// Paths written (created or replaced), sorted.
-    pub written: Vec<Vec<u8>>,
+    pub written: Vec<RepoPath>,
     /// Paths removed (tracked, not in the target), sorted.
-    pub removed: Vec<Vec<u8>>,
+    pub removed: Vec<RepoPath>,
     /// Target entries already right on disk.
     pub unchanged: u64,
     /// Content bytes written (file sizes plus symlink target lengths).
@@ -139,14 +140,14 @@ pub struct MaterializeReport {
     /// Paths left as they are because they changed on disk after the plan was made
     /// (edited while the restore ran): overwriting or removing them would lose that
     /// change. Sorted; running the restore again finishes the job.
-    pub kept: Vec<Vec<u8>>,
+    pub kept: Vec<RepoPath>,
 }
 
 /// An entry a materialization does not touch, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedPath {
     /// The path.
-    pub path: Vec<u8>,
+    pub path: RepoPath,
     /// The rule its name breaks.
     pub rule: PathRule,
 }
@@ -156,8 +157,7 @@ impl std::fmt::Display for SkippedPath {
         write!(
             f,
             "{}: not restored, and left as it is on disk: {}; tl never writes such a name",
-            lossy(&self.path),
-            self.rule
+            self.path, self.rule
         )
     }
 }
@@ -338,9 +338,9 @@ pub fn materialize_observed(
     };
     let kept = execute(store, &plan, root.as_fd(), observer)?;
     if !kept.is_empty() {
-        let is_kept = |p: &Vec<u8>| kept.binary_search(p).is_ok();
-        report.written.retain(|p| !is_kept(p));
-        report.removed.retain(|p| !is_kept(p));
+        let is_kept = |p: &[u8]| kept.binary_search_by(|k| k.as_slice().cmp(p)).is_ok();
+        report.written.retain(|p| !is_kept(p.as_bytes()));
+        report.removed.retain(|p| !is_kept(p.as_bytes()));
         report.bytes_written -= plan
             .files
             .iter()
@@ -353,7 +353,7 @@ pub fn materialize_observed(
                     .map(|l| l.target.len() as u64),
             )
             .sum::<u64>();
-        report.kept = kept;
+        report.kept = kept.into_iter().map(RepoPath::from).collect();
     }
     Ok(report)
 }

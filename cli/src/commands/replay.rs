@@ -121,7 +121,7 @@ pub fn in_place(
     for p in &done.left_alone {
         eprintln!(
             "tl: {}: left as it is on disk by this replay (it could not be captured)",
-            show_path(p)
+            show_path(p.as_bytes())
         );
     }
     done.report = finish(bar, done.report);
@@ -162,7 +162,7 @@ fn finish(bar: Option<indicatif::ProgressBar>, report: MaterializeReport) -> Mat
         eprintln!("warning: {s}");
     }
     for p in &report.kept {
-        let p = show_path(p);
+        let p = show_path(p.as_bytes());
         eprintln!("warning: {p}: changed since the replay began; kept; run the replay again");
     }
     report
@@ -195,8 +195,8 @@ pub fn print_report(
             "time": format_rfc3339(cp.time_ns),
             "time_ns": cp.time_ns,
             "dry_run": dry_run,
-            "written": r.written.iter().map(|p| show_path(p)).collect::<Vec<_>>(),
-            "removed": r.removed.iter().map(|p| show_path(p)).collect::<Vec<_>>(),
+            "written": r.written.iter().map(|p| show_path(p.as_bytes())).collect::<Vec<_>>(),
+            "removed": r.removed.iter().map(|p| show_path(p.as_bytes())).collect::<Vec<_>>(),
             "unchanged": r.unchanged,
             "bytes_written": r.bytes_written,
             "undo": undo,
@@ -208,10 +208,10 @@ pub fn print_report(
     // The full list for a dry run (that is what it is for) or a small change.
     if dry_run || r.written.len() + r.removed.len() <= 20 {
         for p in &r.written {
-            println!("W {}", show_path(p));
+            println!("W {}", show_path(p.as_bytes()));
         }
         for p in &r.removed {
-            println!("D {}", show_path(p));
+            println!("D {}", show_path(p.as_bytes()));
         }
     }
     let (head, write, remove) = match (dry_run, done) {

@@ -42,17 +42,17 @@ pub fn cmd_restore(cwd: &Path, args: RestoreArgs) -> Result<()> {
     let idx = store.resolve(at)?;
     let target = store.tree_at(idx)?;
     let cp = store.checkpoints()[idx].clone();
-    let only: Vec<Vec<u8>> = paths
+    let only: Vec<tl_index::RepoPath> = paths
         .iter()
-        .map(|p| rel_path(&store, cwd, p).map(tl_index::RepoPath::into_bytes))
+        .map(|p| rel_path(&store, cwd, p))
         .collect::<Result<_>>()?;
     for (p, arg) in only.iter().zip(paths) {
-        let exists_then = target.keys().any(|k| is_under(k, p));
-        let exists_now = store.head().keys().any(|k| is_under(k, p));
+        let exists_then = target.keys().any(|k| is_under(k, p.as_bytes()));
+        let exists_now = store.head().keys().any(|k| is_under(k, p.as_bytes()));
         if !exists_then && !exists_now {
             bail!(
                 "{} and is not tracked now",
-                super::ls::why_absent(&store, p, &cp, arg)
+                super::ls::why_absent(&store, p.as_bytes(), &cp, arg)
             );
         }
     }

@@ -13,6 +13,7 @@ use crate::dirfd::{Reach, Walker};
 use crate::pathsafe::{self, is_under, PathError, PathRule};
 use crate::store::Store;
 use crate::types::{BlobHash, Entry, Mode, Tree};
+use crate::RepoPath;
 
 /// A regular file to write.
 pub(super) struct PlannedFile {
@@ -59,14 +60,18 @@ pub(super) struct Plan {
 
 impl Plan {
     pub(super) fn report(&self) -> MaterializeReport {
-        let mut written: Vec<Vec<u8>> = self
+        let mut written: Vec<RepoPath> = self
             .files
             .iter()
-            .map(|f| f.path.clone())
-            .chain(self.links.iter().map(|l| l.path.clone()))
+            .map(|f| RepoPath::from(f.path.as_slice()))
+            .chain(self.links.iter().map(|l| RepoPath::from(l.path.as_slice())))
             .collect();
         written.sort();
-        let mut removed: Vec<Vec<u8>> = self.removes.iter().map(|r| r.path.clone()).collect();
+        let mut removed: Vec<RepoPath> = self
+            .removes
+            .iter()
+            .map(|r| RepoPath::from(r.path.as_slice()))
+            .collect();
         removed.sort();
         let mut skipped = self.skipped.clone();
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
@@ -115,7 +120,7 @@ pub(super) fn make_plan(
         Some(list) => {
             let mut v = Vec::new();
             for o in list {
-                let mut o = o.as_slice();
+                let mut o = o.as_bytes();
                 while o.ends_with(b"/") {
                     o = &o[..o.len() - 1];
                 }
@@ -168,7 +173,7 @@ pub(super) fn make_plan(
         .into_iter()
         .filter(|p| !skipped.contains_key(p))
         .collect();
-    candidates.retain(|p| !opts.leave.iter().any(|l| is_under(p, l)));
+    candidates.retain(|p| !opts.leave.iter().any(|l| is_under(p, l.as_bytes())));
     // In place, the caller has just captured the disk, so the tracked tree is what
     // is on disk: a path whose entry is the same in both trees needs no look. This
     // keeps a replay of a few changed files from stat'ing the whole tree. (A file
@@ -345,7 +350,7 @@ pub(super) fn make_plan(
     plan.skipped = skipped
         .into_iter()
         .map(|(p, rule)| SkippedPath {
-            path: p.to_vec(),
+            path: RepoPath::from(p),
             rule,
         })
         .collect();

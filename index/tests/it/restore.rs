@@ -511,7 +511,12 @@ fn only_restricts_to_the_given_paths() {
     let tree = store.tree_at(0).unwrap();
     let only = |paths: &[&str]| MaterializeOptions {
         dry_run: false,
-        only: Some(paths.iter().map(|p| p.as_bytes().to_vec()).collect()),
+        only: Some(
+            paths
+                .iter()
+                .map(|p| tl_index::RepoPath::from(p.as_bytes()))
+                .collect(),
+        ),
         ..MaterializeOptions::default()
     };
     let r = materialize(&store, &tree, &root, &only(&["src/"])).unwrap();

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use tl_index::catalog::CheckpointIndex;
 
 use tl_index::fsck::{fsck_storage, FsckOptions};
 use tl_index::record::{self, Record};
@@ -138,7 +139,7 @@ pub fn store_open_replay(data: &[u8]) {
     };
     let n = store.checkpoints().len();
     for i in (0..n).rev().take(8) {
-        let _ = store.tree_at(i);
+        let _ = store.tree_at(CheckpointIndex::new(i));
     }
     let head: Vec<_> = store.head().values().copied().take(64).collect();
     let read: Vec<bool> = head
@@ -188,7 +189,9 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     store
         .checkpoint(tl_index::record::CommitKind::Auto, None)
         .expect("seed checkpoint");
-    store.pin("seed", 0).expect("seed pin");
+    store
+        .pin("seed", CheckpointIndex::new(0))
+        .expect("seed pin");
     let snap_path = store.compact().expect("seed snapshot");
     drop(store);
     let seg = std::fs::read(dir.join(".tl/wal/00000000000000000000.seg")).expect("seed segment");

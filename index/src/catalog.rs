@@ -21,11 +21,13 @@ use crate::types::{BlobHash, Entry, Tree};
 
 mod blob;
 mod cache_file;
+mod checkpoint_index;
 mod fold;
 mod lean;
 mod step;
 
 pub use blob::{read_verified, BlobReadError, PartAt, PartProblem, StoredBlob};
+pub use checkpoint_index::CheckpointIndex;
 pub use fold::{fold_records, DamagedFrame, Fold, FoldObserver, Unobserved};
 pub use lean::LeanCatalog;
 use step::FoldState;
@@ -202,8 +204,11 @@ impl Catalog {
     }
 
     /// The index of the checkpoint whose batch starts at `lsn`.
-    pub fn checkpoint_at_lsn(&self, lsn: Lsn) -> Option<usize> {
-        self.checkpoints.binary_search_by_key(&lsn, |c| c.lsn).ok()
+    pub fn checkpoint_at_lsn(&self, lsn: Lsn) -> Option<CheckpointIndex> {
+        self.checkpoints
+            .binary_search_by_key(&lsn, |c| c.lsn)
+            .ok()
+            .map(CheckpointIndex::new)
     }
 
     /// Drops what a writer that only appends does not need (see [`LeanCatalog`]).

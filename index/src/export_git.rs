@@ -38,7 +38,7 @@ mod tree;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use crate::catalog::PathChange;
+use crate::catalog::{CheckpointIndex, PathChange};
 use crate::store::{Store, StoreError};
 use commit::{check_author, commit_object};
 use filter::{conflict, Skipped};
@@ -240,7 +240,7 @@ pub fn export(
         options: options_line.clone(),
         commits: Vec::new(),
     };
-    let mut cont: Option<usize> = None;
+    let mut cont: Option<CheckpointIndex> = None;
     if let (Some(tip), Some(m)) = (old_tip, GitMap::load(&map_path, &repo.common, ref_name)) {
         if let Some(k) = m.commits.iter().position(|c| c.commit == tip) {
             if m.options != options_line {
@@ -253,7 +253,7 @@ pub fn export(
             if let Some(idx) = cps.iter().position(|c| c.chain == m.commits[k].chain) {
                 gitmap = m;
                 gitmap.commits.truncate(k + 1);
-                cont = Some(idx);
+                cont = Some(CheckpointIndex::new(idx));
             }
         }
     }
@@ -277,7 +277,7 @@ pub fn export(
 
     // The state the next commit builds on.
     let mut root: Option<Dir> = None;
-    let mut prev_idx: Option<usize> = None;
+    let mut prev_idx: Option<CheckpointIndex> = None;
     let mut parent: Option<Oid> = None;
     if let Some(idx) = cont {
         let tree = store.tree_at(idx)?;
@@ -310,12 +310,11 @@ pub fn export(
     let mut found_tip = !rebuilding;
     out.write = found_tip;
 
-    let from = prev_idx.map(|i| i + 1).unwrap_or(0);
     let Selection {
         picks,
         held_back,
         open_window_ends_ns,
-    } = select(cps, from, cont.is_none(), opts);
+    } = select(cps, prev_idx, cont.is_none(), opts);
     report.held_back = held_back;
     report.open_window_ends_ns = open_window_ends_ns;
     let total = picks.len() as u64;
@@ -335,7 +334,7 @@ pub fn export(
                 // Apply the changes of every checkpoint since the last commit.
                 let mut wanted = Vec::new();
                 let mut left_out: HashMap<(usize, usize), String> = HashMap::new();
-                for (ci, c) in cps[prev + 1..=idx].iter().enumerate() {
+                for (ci, c) in cps[prev.get() + 1..=idx.get()].iter().enumerate() {
                     for (k, ch) in c.changes.iter().enumerate() {
                         if let PathChange::Put(p, e) = ch {
                             match filter::check_entry(store, p, e, c)? {
@@ -354,7 +353,7 @@ pub fn export(
                         bytes: b,
                     })
                 })?;
-                for (ci, c) in cps[prev + 1..=idx].iter().enumerate() {
+                for (ci, c) in cps[prev.get() + 1..=idx.get()].iter().enumerate() {
                     for ch in &c.changes {
                         if let PathChange::Delete(p) = ch {
                             dir.remove(&components(p));

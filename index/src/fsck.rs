@@ -25,7 +25,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use tl_wal::{FsStorage, LogReader, Lsn, Storage};
 
-use crate::catalog::{apply, read_verified, Catalog, PartProblem, PathChange, StoredBlob};
+use crate::catalog::{
+    apply, read_verified, Catalog, CheckpointIndex, PartProblem, PathChange, StoredBlob,
+};
 use crate::layout::Layout;
 use crate::snapshot::{self, Snapshot};
 use crate::types::{BlobHash, Tree};
@@ -285,8 +287,8 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     report.batches = fold.batches;
     let catalog = fold.catalog;
     let cps = catalog.checkpoints();
-    let cp_ref = |i: usize| {
-        cps.get(i).map(|c| CheckpointRef {
+    let cp_ref = |i: CheckpointIndex| {
+        cps.get(i.get()).map(|c| CheckpointRef {
             id: c.id.clone(),
             seq: c.seq,
             time_ns: c.time_ns,
@@ -295,7 +297,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     };
     for mut d in fold.problems {
         let i = d.idx;
-        d.problem.after = i.checked_sub(1).and_then(cp_ref);
+        d.problem.after = i.prev().and_then(cp_ref);
         d.problem.before = cp_ref(i);
         if let (Some(a), Some(b)) = (&d.problem.after, &d.problem.before) {
             d.problem.checkpoints_lost = lost::lost_between(a.seq, b.seq, catalog.thinnings());
@@ -303,7 +305,10 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
         report.problems.push(d.problem);
     }
     for b in catalog.chain_breaks() {
-        let i = cps.iter().position(|c| c.lsn == b.lsn || c.seq == b.seq);
+        let i = cps
+            .iter()
+            .position(|c| c.lsn == b.lsn || c.seq == b.seq)
+            .map(CheckpointIndex::new);
         let (file, offset) = segments.locate(b.lsn);
         let mut p = Problem::new(
             ProblemKind::ChainBreak,
@@ -318,7 +323,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
         p.offset = offset;
         p.lsn = Some(b.lsn);
         if let Some(i) = i {
-            p.after = i.checked_sub(1).and_then(cp_ref);
+            p.after = i.prev().and_then(cp_ref);
             p.before = cp_ref(i);
             p.paths = cps[i].changes.iter().map(|c| c.path().to_vec()).collect();
         }
@@ -331,21 +336,21 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     }
 
     // Every Put's content present and complete.
-    let mut missing: BTreeMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> = BTreeMap::new();
+    let mut missing: BTreeMap<BlobHash, BlobUse> = BTreeMap::new();
     for (i, c) in cps.iter().enumerate() {
         for ch in &c.changes {
             if let PathChange::Put(path, e) = ch {
                 if !catalog.has_blob(&e.hash) {
                     missing
                         .entry(e.hash)
-                        .or_insert_with(|| (i, BTreeSet::new()))
-                        .1
+                        .or_insert_with(|| BlobUse::first_at(CheckpointIndex::new(i)))
+                        .paths
                         .insert(path.clone());
                 }
             }
         }
     }
-    for (hash, (i, paths)) in missing {
+    for (hash, BlobUse { first: i, paths }) in missing {
         let how = match catalog.blobs().get(&hash) {
             None => "is not in the log".to_string(),
             Some(blob) => format!(
@@ -360,7 +365,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
             REPAIR_LOST,
         );
         p.lsn = Some(cps[i].lsn);
-        p.after = i.checked_sub(1).and_then(cp_ref);
+        p.after = i.prev().and_then(cp_ref);
         p.before = cp_ref(i);
         p.paths = paths.into_iter().collect();
         report.problems.push(p);
@@ -394,9 +399,9 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
                 p.file = file;
                 p.offset = offset;
                 p.lsn = Some(lsn);
-                if let Some((i, paths)) = users.get(&hash) {
-                    p.after = i.checked_sub(1).and_then(cp_ref);
-                    p.before = cp_ref(*i);
+                if let Some(BlobUse { first, paths }) = users.get(&hash) {
+                    p.after = first.prev().and_then(cp_ref);
+                    p.before = cp_ref(*first);
                     p.paths = paths.iter().cloned().collect();
                 }
                 report.problems.push(p);
@@ -415,7 +420,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     for (i, c) in cps.iter().enumerate() {
         apply(&mut tree, &c.changes);
         if let Some(path) = by_lsn.remove(&c.end_lsn) {
-            if let Some(p) = check_snapshot(&path, &tree, c, cp_ref(i)) {
+            if let Some(p) = check_snapshot(&path, &tree, c, cp_ref(CheckpointIndex::new(i))) {
                 report.problems.push(p);
             }
         }
@@ -494,15 +499,31 @@ fn rehash(reader: &LogReader, hash: &BlobHash, blob: &StoredBlob) -> Result<(), 
         })
 }
 
-/// For each blob: the first checkpoint that put it and every path it was put at.
-fn blob_users(catalog: &Catalog) -> HashMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> {
-    let mut m: HashMap<BlobHash, (usize, BTreeSet<Vec<u8>>)> = HashMap::new();
+/// Where a blob is used: the first checkpoint that put it and every path it was put
+/// at.
+struct BlobUse {
+    first: CheckpointIndex,
+    paths: BTreeSet<Vec<u8>>,
+}
+
+impl BlobUse {
+    fn first_at(first: CheckpointIndex) -> BlobUse {
+        BlobUse {
+            first,
+            paths: BTreeSet::new(),
+        }
+    }
+}
+
+/// For each blob, where it is used.
+fn blob_users(catalog: &Catalog) -> HashMap<BlobHash, BlobUse> {
+    let mut m: HashMap<BlobHash, BlobUse> = HashMap::new();
     for (i, c) in catalog.checkpoints().iter().enumerate() {
         for ch in &c.changes {
             if let PathChange::Put(p, e) = ch {
                 m.entry(e.hash)
-                    .or_insert_with(|| (i, BTreeSet::new()))
-                    .1
+                    .or_insert_with(|| BlobUse::first_at(CheckpointIndex::new(i)))
+                    .paths
                     .insert(p.clone());
             }
         }

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use crate::catalog::Checkpoint;
+use crate::catalog::{Checkpoint, CheckpointIndex};
 use crate::record::CommitKind;
 use crate::restore::RestoreError;
 use crate::restore::{materialize_with_progress, MaterializeOptions, MaterializeReport};
@@ -53,7 +53,7 @@ impl Purpose {
 #[derive(Clone, Debug)]
 pub struct InPlace {
     /// The checkpoint (index) to bring back.
-    pub target: usize,
+    pub target: CheckpointIndex,
     /// Only these paths and what is below them (None: the whole tree).
     pub only: Option<Vec<RepoPath>>,
     /// Which command runs it.

@@ -48,12 +48,10 @@ impl CatalogStates {
                 .pins()
                 .iter()
                 .filter_map(|(name, pin)| {
-                    catalog
-                        .checkpoint_at_lsn(pin.target_lsn)
-                        .map(|state| Pinned {
-                            state,
-                            name: name.clone(),
-                        })
+                    catalog.checkpoint_at_lsn(pin.target_lsn).map(|idx| Pinned {
+                        state: idx.get(),
+                        name: name.clone(),
+                    })
                 })
                 .collect(),
         }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use tl_index::catalog::CheckpointIndex;
 use tl_index::scan::Change;
 use tl_index::store::{ResolveError, Store, StoreError};
 use tl_index::textdiff::TextPair;
@@ -111,13 +112,13 @@ pub fn stat_lines(rows: &[(String, String)]) -> Vec<String> {
 
 /// A side of the diff: a checkpoint, or the files on disk.
 enum Point {
-    Checkpoint(usize),
+    Checkpoint(CheckpointIndex),
     Disk,
 }
 
 /// Resolves the older point; a time before the first checkpoint means the first
 /// checkpoint, with a note.
-fn resolve_from(store: &Store, a: &str) -> Result<usize> {
+fn resolve_from(store: &Store, a: &str) -> Result<CheckpointIndex> {
     match store.resolve(a) {
         Ok(i) => Ok(i),
         Err(StoreError::Resolve(before @ ResolveError::BeforeFirst { .. })) => {
@@ -126,7 +127,7 @@ fn resolve_from(store: &Store, a: &str) -> Result<usize> {
                 "tl: note: {before}; showing the changes since the first checkpoint {}",
                 first.id
             );
-            Ok(0)
+            Ok(CheckpointIndex::new(0))
         }
         Err(e) => Err(e.into()),
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
-use tl_index::catalog::{Checkpoint, Gap, PathChange};
+use tl_index::catalog::{Checkpoint, CheckpointIndex, Gap, PathChange};
 use tl_index::store::Store;
 use tl_index::timespec::{self, format_local, format_rfc3339, TimeExpr};
 use tl_index::types::{Entry, Tree};
@@ -89,7 +89,7 @@ impl PathEvent<'_> {
 
 /// A row of the log: a checkpoint (by index) or a gap.
 enum Row<'a> {
-    Checkpoint(usize),
+    Checkpoint(CheckpointIndex),
     Gap(&'a Gap),
 }
 
@@ -134,7 +134,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
     for (i, c) in cps.iter().enumerate() {
         if in_time(c.time_ns, c.time_ns) && prefix.as_ref().is_none_or(|p| touches(c, p.as_bytes()))
         {
-            rows.push((c.time_ns, Row::Checkpoint(i)));
+            rows.push((c.time_ns, Row::Checkpoint(CheckpointIndex::new(i))));
         }
     }
     for gap in store.gaps() {
@@ -170,7 +170,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
             .unwrap_or(rows.len());
         rows.truncate(cut);
     }
-    let wanted: Vec<usize> = rows
+    let wanted: Vec<CheckpointIndex> = rows
         .iter()
         .filter_map(|(_, r)| match r {
             Row::Checkpoint(i) => Some(*i),
@@ -271,17 +271,23 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
     Ok(())
 }
 
+/// The changes of one checkpoint, each with the entry before it.
+struct CheckpointEvents<'a> {
+    at: CheckpointIndex,
+    events: Vec<PathEvent<'a>>,
+}
+
 /// The changes of checkpoint `i` under `prefix` (all without one).
 fn shown_events<'a>(
-    events: &'a [(usize, Vec<PathEvent<'a>>)],
-    i: usize,
+    events: &'a [CheckpointEvents<'a>],
+    i: CheckpointIndex,
     prefix: Option<&[u8]>,
 ) -> Vec<&'a PathEvent<'a>> {
     events
-        .binary_search_by_key(&i, |(j, _)| *j)
+        .binary_search_by_key(&i, |e| e.at)
         .ok()
-        .map(|k| &events[k])
-        .map(|(_, evs)| {
+        .map(|k| &events[k].events)
+        .map(|evs| {
             evs.iter()
                 .filter(|e| prefix.is_none_or(|p| is_under(e.path, p)))
                 .collect()
@@ -316,13 +322,13 @@ fn path_summary(evs: &[&PathEvent], prefix: &[u8]) -> String {
 
 /// For each wanted checkpoint (indexes), its changes with the entries before them:
 /// the trees are folded from the first checkpoint.
-fn path_events<'a>(cps: &'a [Checkpoint], wanted: &[usize]) -> Vec<(usize, Vec<PathEvent<'a>>)> {
-    let Some(&last) = wanted.iter().max() else {
+fn path_events<'a>(cps: &'a [Checkpoint], wanted: &[CheckpointIndex]) -> Vec<CheckpointEvents<'a>> {
+    let Some(last) = wanted.iter().max().map(|i| i.get()) else {
         return Vec::new();
     };
     let mut is_wanted = vec![false; last + 1];
     for &i in wanted {
-        is_wanted[i] = true;
+        is_wanted[i.get()] = true;
     }
     let mut tree = Tree::new();
     let mut out = Vec::new();
@@ -344,7 +350,10 @@ fn path_events<'a>(cps: &'a [Checkpoint], wanted: &[usize]) -> Vec<(usize, Vec<P
                     },
                 })
                 .collect();
-            out.push((i, evs));
+            out.push(CheckpointEvents {
+                at: CheckpointIndex::new(i),
+                events: evs,
+            });
         }
         tl_index::catalog::apply(&mut tree, &c.changes);
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use serde_json::json;
-use tl_index::catalog::Checkpoint;
+use tl_index::catalog::{Checkpoint, CheckpointIndex};
 use tl_index::layout::TL_DIR;
 use tl_index::store::Store;
 use tl_index::timespec::format_local;
@@ -72,12 +72,12 @@ pub fn entries_under<'a>(tree: &'a Tree, rel: &'a [u8]) -> Vec<(&'a Vec<u8>, &'a
     tree.iter().filter(|(k, _)| is_under(k, rel)).collect()
 }
 
-fn resolve_at(store: &Store, at: Option<&str>) -> Result<usize> {
+fn resolve_at(store: &Store, at: Option<&str>) -> Result<CheckpointIndex> {
     match at {
         Some(t) => Ok(store.resolve(t)?),
-        None => match store.checkpoints().len() {
-            0 => bail!("there are no checkpoints yet; run `tl checkpoint` first"),
-            n => Ok(n - 1),
+        None => match store.last_index() {
+            None => bail!("there are no checkpoints yet; run `tl checkpoint` first"),
+            Some(last) => Ok(last),
         },
     }
 }

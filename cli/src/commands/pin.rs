@@ -82,9 +82,9 @@ pub fn cmd_pin(cwd: &Path, args: PinArgs) -> Result<()> {
     }
     let idx = match at {
         Some(t) => store.resolve(t)?,
-        None => match store.checkpoints().len() {
-            0 => bail!("there are no checkpoints to pin yet; run `tl checkpoint` first"),
-            n => n - 1,
+        None => match store.last_index() {
+            None => bail!("there are no checkpoints to pin yet; run `tl checkpoint` first"),
+            Some(last) => last,
         },
     };
     let before = store.catalog()?.pins().get(name).map(|p| p.target_lsn);

@@ -93,7 +93,11 @@ fn last_id(dir: &Path) -> String {
 fn all_trees(root: &Path) -> Vec<tl_index::Tree> {
     let store = Store::open_read_only(root).unwrap();
     (0..store.checkpoints().len())
-        .map(|i| store.tree_at(i).unwrap())
+        .map(|i| {
+            store
+                .tree_at(tl_index::catalog::CheckpointIndex::new(i))
+                .unwrap()
+        })
         .collect()
 }
 

@@ -2,13 +2,13 @@
 //! with the window still open held back.
 
 use super::ExportOptions;
-use crate::catalog::Checkpoint;
+use crate::catalog::{Checkpoint, CheckpointIndex};
 
 /// A checkpoint that becomes a commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Pick {
     /// Its index in the store's checkpoints.
-    pub(super) index: usize,
+    pub(super) index: CheckpointIndex,
     /// How many checkpoints the commit stands for (its window's, ending with it).
     pub(super) stands_for: usize,
 }
@@ -23,15 +23,18 @@ pub(super) struct Selection {
     pub(super) open_window_ends_ns: Option<i64>,
 }
 
-/// Which of `cps[from..]` become commits (all of them, filtered by `--since` on a
-/// first export and by `--until`; with `--every`, the last of each window).
+/// Which of the checkpoints after `after` (all of them when `None`) become commits
+/// (all of them, filtered by `--since` on a first export and by `--until`; with
+/// `--every`, the last of each window).
 pub(super) fn select(
     cps: &[Checkpoint],
-    from: usize,
+    after: Option<CheckpointIndex>,
     first_export: bool,
     opts: &ExportOptions,
 ) -> Selection {
+    let from = after.map_or(0, |i| i.get() + 1);
     let candidates = (from..cps.len())
+        .map(CheckpointIndex::new)
         .filter(|&i| !first_export || opts.since_ns.is_none_or(|s| cps[i].time_ns >= s))
         .filter(|&i| opts.until_ns.is_none_or(|u| cps[i].time_ns <= u));
     let Some(every) = opts.every_ns else {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tl_wal::format::{SegmentHeader, SEGMENT_HEADER_LEN};
 use tl_wal::{parse_segment_name, LogReader, Lsn, ReadError, Storage};
 
-use crate::catalog::{fold_records, Catalog, DamagedFrame, FoldObserver};
+use crate::catalog::{fold_records, Catalog, CheckpointIndex, DamagedFrame, FoldObserver};
 use crate::record::{DecodeError, Record};
 
 use super::{Problem, ProblemKind, REPAIR_LOST, REPAIR_RECOVER};
@@ -50,8 +50,9 @@ impl Segments {
 
 pub(super) struct LogDamage {
     pub(super) problem: Problem,
-    /// Number of checkpoints folded before it (index of the first one after).
-    pub(super) idx: usize,
+    /// The first checkpoint after it (the number of checkpoints folded before it;
+    /// past the end of the list when none follows).
+    pub(super) idx: CheckpointIndex,
 }
 
 pub(super) struct Fold {
@@ -144,7 +145,7 @@ impl Seen<'_> {
     pub(super) fn push(&mut self, catalog: &Catalog, problem: Problem) {
         self.problems.push(LogDamage {
             problem,
-            idx: catalog.checkpoints().len(),
+            idx: CheckpointIndex::new(catalog.checkpoints().len()),
         });
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use tl_wal::private_fs::{self, Durability, Expected};
 use tl_wal::{LogReader, Lsn, RecoveryReport, Storage, Wal};
 
-use crate::catalog::{Catalog, Checkpoint, Gap};
+use crate::catalog::{Catalog, Checkpoint, CheckpointIndex, Gap};
 use crate::layout::Layout;
 pub use crate::layout::TL_DIR;
 
@@ -280,6 +280,15 @@ impl Store {
     /// its history is not in memory; [`Store::last_checkpoint`] works on both.
     pub fn checkpoints(&self) -> &[Checkpoint] {
         self.catalog.full().map_or(&[], |c| c.checkpoints())
+    }
+
+    /// The index of the last of [`Store::checkpoints`]; None when there are none
+    /// (or on a lean store, which does not hold them).
+    pub fn last_index(&self) -> Option<CheckpointIndex> {
+        self.checkpoints()
+            .len()
+            .checked_sub(1)
+            .map(CheckpointIndex::new)
     }
 
     /// The last checkpoint (on a lean store, without its changes).

@@ -2,6 +2,7 @@
 
 use super::resolve::{is_hex, ID_PREFIX_MIN};
 use super::{now_ns, Result, Store};
+use crate::catalog::CheckpointIndex;
 use crate::record::{self, Record};
 use crate::timespec::{self, TimeExpr};
 
@@ -65,16 +66,16 @@ impl Store {
     /// Names checkpoint `idx`. A new name only: a name already pinned elsewhere is
     /// refused ([`Store::move_pin`] moves it); pinning the same checkpoint again
     /// writes nothing.
-    pub fn pin(&mut self, name: &str, idx: usize) -> Result<()> {
+    pub fn pin(&mut self, name: &str, idx: CheckpointIndex) -> Result<()> {
         self.write_pin(name, idx, IfPinned::Refuse)
     }
 
     /// Names checkpoint `idx`, moving the pin if `name` names another one.
-    pub fn move_pin(&mut self, name: &str, idx: usize) -> Result<()> {
+    pub fn move_pin(&mut self, name: &str, idx: CheckpointIndex) -> Result<()> {
         self.write_pin(name, idx, IfPinned::Move)
     }
 
-    fn write_pin(&mut self, name: &str, idx: usize, if_pinned: IfPinned) -> Result<()> {
+    fn write_pin(&mut self, name: &str, idx: CheckpointIndex, if_pinned: IfPinned) -> Result<()> {
         if let Some(problem) = Store::pin_name_problem(name) {
             return Err(PinError::Name(problem).into());
         }

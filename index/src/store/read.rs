@@ -8,14 +8,14 @@ use tl_wal::Lsn;
 
 use super::error::io;
 use super::{Result, Store, StoreError};
-use crate::catalog::{apply, read_verified, PartProblem, PathChange};
+use crate::catalog::{apply, read_verified, CheckpointIndex, PartProblem, PathChange};
 use crate::snapshot;
 use crate::types::{BlobHash, Tree};
 
 impl Store {
     /// The tree as of checkpoint `idx`: the newest snapshot at or before it, plus
     /// the changes of the checkpoints after the snapshot.
-    pub fn tree_at(&self, idx: usize) -> Result<Tree> {
+    pub fn tree_at(&self, idx: CheckpointIndex) -> Result<Tree> {
         let cps = self.catalog()?.checkpoints();
         let target = &cps[idx];
         let mut tree = Tree::new();
@@ -31,7 +31,7 @@ impl Store {
                 }
             }
         }
-        for c in &cps[from..=idx] {
+        for c in &cps[from..=idx.get()] {
             apply(&mut tree, &c.changes);
         }
         Ok(tree)
@@ -112,7 +112,7 @@ impl Store {
     }
 
     /// Paths changed by checkpoint `idx` (of [`Store::checkpoints`]).
-    pub fn changes(&self, idx: usize) -> &[PathChange] {
+    pub fn changes(&self, idx: CheckpointIndex) -> &[PathChange] {
         &self.checkpoints()[idx].changes
     }
 }

@@ -3,7 +3,7 @@
 use tl_wal::Lsn;
 
 use super::{now_ns, Result, Store};
-use crate::catalog::{Catalog, Checkpoint};
+use crate::catalog::{Catalog, Checkpoint, CheckpointIndex};
 use crate::timespec::{self, TimeError, TimeExpr};
 
 /// Why a time expression, pin name or checkpoint id names no checkpoint. What went
@@ -78,12 +78,12 @@ impl Store {
     /// second ([`timespec::Window`]), the checkpoint containing an LSN, a pin, or a
     /// checkpoint id prefix ([`ID_PREFIX_MIN`] to 12 hex digits; shorter ones are
     /// refused whatever they match).
-    pub fn resolve(&self, expr: &str) -> Result<usize> {
+    pub fn resolve(&self, expr: &str) -> Result<CheckpointIndex> {
         Ok(resolve_checkpoint(self.catalog()?, expr)?)
     }
 }
 
-fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<usize, ResolveError> {
+fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<CheckpointIndex, ResolveError> {
     let cps = catalog.checkpoints();
     if cps.is_empty() {
         return Err(ResolveError::NoCheckpoints);
@@ -99,6 +99,7 @@ fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<usize, ResolveErr
         }
         cps.iter()
             .rposition(|c| i128::from(c.time_ns) < end_excl)
+            .map(CheckpointIndex::new)
             .ok_or_else(|| ResolveError::BeforeFirst {
                 expr: expr.to_string(),
                 at: timespec::format_local(start),
@@ -106,14 +107,14 @@ fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<usize, ResolveErr
             })
     };
     match parsed {
-        TimeExpr::Lsn(lsn) => {
-            cps.iter()
-                .rposition(|c| c.lsn <= lsn)
-                .ok_or(ResolveError::LsnBeforeFirst {
-                    lsn,
-                    first: cps[0].lsn,
-                })
-        }
+        TimeExpr::Lsn(lsn) => cps
+            .iter()
+            .rposition(|c| c.lsn <= lsn)
+            .map(CheckpointIndex::new)
+            .ok_or(ResolveError::LsnBeforeFirst {
+                lsn,
+                first: cps[0].lsn,
+            }),
         TimeExpr::Instant(t) => at_or_before(t, i128::from(t) + 1),
         TimeExpr::Window(w) => at_or_before(w.start, i128::from(w.end)),
         TimeExpr::Name(name) => match catalog.pins().get(&name) {
@@ -126,7 +127,7 @@ fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<usize, ResolveErr
 }
 
 /// A checkpoint id prefix (see [`Store::resolve`]).
-fn resolve_id(cps: &[Checkpoint], name: &str) -> Result<usize, ResolveError> {
+fn resolve_id(cps: &[Checkpoint], name: &str) -> Result<CheckpointIndex, ResolveError> {
     let lower = name.to_ascii_lowercase();
     let not_found = || ResolveError::Unknown {
         name: name.to_string(),
@@ -143,7 +144,7 @@ fn resolve_id(cps: &[Checkpoint], name: &str) -> Result<usize, ResolveError> {
         .filter(|&i| cps[i].id.starts_with(&lower))
         .collect();
     match hits.as_slice() {
-        [one] => Ok(*one),
+        [one] => Ok(CheckpointIndex::new(*one)),
         [] => Err(not_found()),
         many => Err(ResolveError::Ambiguous {
             prefix: name.to_string(),

@@ -16,6 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tl_index::catalog::CheckpointIndex;
 
 use tl_index::fsck::{fsck_storage, FsckOptions};
 use tl_index::record::CommitKind;
@@ -254,7 +255,7 @@ fn check_image(check_root: &Path, h: &History, img: &Image, k: usize) -> usize {
     if n > 0 {
         // The last and one other checkpoint: same tree, same content.
         for i in [n - 1, k % n] {
-            let tree = store.tree_at(i).unwrap();
+            let tree = store.tree_at(CheckpointIndex::new(i)).unwrap();
             assert_eq!(tree, h.trees[i], "image {k}: tree at {i} differs");
         }
         for e in h.trees[n - 1].values() {

@@ -5,6 +5,7 @@
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
+use tl_index::catalog::CheckpointIndex;
 
 use tl_index::export_git::{export, ExportError, ExportOptions, ExportReport};
 use tl_index::record::CommitKind;
@@ -35,7 +36,7 @@ fn commits(gitdir: &Path, refname: &str) -> Vec<String> {
 
 /// Checks that `commit` holds exactly checkpoint `idx`'s tree: paths, modes, bytes.
 fn assert_commit_is_checkpoint(gitdir: &Path, commit: &str, store: &Store, idx: usize) {
-    let tree = store.tree_at(idx).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(idx)).unwrap();
     let listing = git(gitdir, &["ls-tree", "-r", "-z", commit]);
     let mut seen = 0;
     for row in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {

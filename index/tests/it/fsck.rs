@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tl_index::catalog::CheckpointIndex;
 
 use proptest::prelude::*;
 use tl_index::catalog::{apply, Catalog, PathChange};
@@ -59,7 +60,7 @@ fn history(root: &Path, n: usize) -> Vec<Tree> {
 fn all_trees(root: &Path) -> Vec<Tree> {
     let store = Store::open_read_only(root).unwrap();
     (0..store.checkpoints().len())
-        .map(|i| store.tree_at(i).unwrap())
+        .map(|i| store.tree_at(CheckpointIndex::new(i)).unwrap())
         .collect()
 }
 

@@ -5,6 +5,7 @@
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
+use tl_index::catalog::CheckpointIndex;
 
 use tl_index::record::CommitKind;
 use tl_index::restore::{materialize, MaterializeOptions};
@@ -181,7 +182,7 @@ fn read_permissions_are_recorded_and_restored_exactly() {
     }
     let mut store = Store::init(&root).unwrap();
     store.checkpoint(CommitKind::Manual, None).unwrap();
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let into = d.path().join("into");
     materialize(&store, &tree, &into, &MaterializeOptions::default()).unwrap();
     for (name, _, recorded, restored) in cases {
@@ -202,14 +203,14 @@ fn a_mode_only_change_is_recorded_and_replayed_in_place() {
     let two = store.checkpoint(CommitKind::Manual, None).unwrap();
     assert_eq!(two.checkpoint.stats.modified, 1, "chmod 600 is a change");
     assert_eq!(
-        store.tree_at(1).unwrap()[&b"secret.key"[..]].mode,
+        store.tree_at(CheckpointIndex::new(1)).unwrap()[&b"secret.key"[..]].mode,
         Mode::PrivateFile
     );
     // Back to the first checkpoint in place, then to the second.
     for (idx, want) in [(0, 0o644), (1, 0o600)] {
         // The caller captures the present first (a chmod alone included).
         store.checkpoint(CommitKind::Restore, None).unwrap();
-        let tree = store.tree_at(idx).unwrap();
+        let tree = store.tree_at(CheckpointIndex::new(idx)).unwrap();
         let report = materialize(&store, &tree, root, &MaterializeOptions::default()).unwrap();
         assert_eq!(
             report.written,

@@ -5,6 +5,7 @@
 //! plan (that last case is in `restore_guard`).
 
 use std::fs;
+use tl_index::catalog::CheckpointIndex;
 
 use tl_index::record::CommitKind;
 use tl_index::replay::{in_place, into_dir, InPlace, Purpose};
@@ -28,7 +29,7 @@ fn into_dir_counts_as_unchanged_only_the_files_found_right() {
     // Different from the target's b, but content the log holds (so it may be
     // overwritten).
     fs::write(into.join("b"), "one").unwrap();
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let r = into_dir(
         &store,
         &tree,
@@ -48,7 +49,7 @@ fn a_name_tl_never_writes_is_skipped_and_not_counted_unchanged() {
     fs::create_dir(root.join(".GIT")).unwrap();
     fs::write(root.join(".GIT/x"), "x").unwrap();
     store.checkpoint(CommitKind::Manual, None).unwrap();
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
 
     let into = tmp.path().join("into");
     let r = into_dir(
@@ -66,7 +67,7 @@ fn a_name_tl_never_writes_is_skipped_and_not_counted_unchanged() {
     // In place, with the disk already matching: the file is unchanged, the
     // reserved name skipped, and neither counted twice.
     let req = InPlace {
-        target: 0,
+        target: CheckpointIndex::new(0),
         only: None,
         purpose: Purpose::Replay,
         dry_run: false,
@@ -91,9 +92,9 @@ fn a_path_capture_could_not_read_is_left_alone_and_not_counted_unchanged() {
     fs::write(root.join("grows"), &big).unwrap();
     fs::write(root.join("small"), "changed").unwrap();
 
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let req = InPlace {
-        target: 0,
+        target: CheckpointIndex::new(0),
         only: None,
         purpose: Purpose::Replay,
         dry_run: false,

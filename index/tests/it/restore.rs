@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
+use tl_index::catalog::CheckpointIndex;
 
 use proptest::prelude::*;
 use tl_index::record::CommitKind;
@@ -257,7 +258,7 @@ proptest! {
         }
         // Into a fresh directory (which does not exist yet).
         for (k, want) in expected.iter().enumerate() {
-            let tree = store.tree_at(k).unwrap();
+            let tree = store.tree_at(CheckpointIndex::new(k)).unwrap();
             let out = tmp.path().join(format!("into-{k}"));
             let report = materialize(&store, &tree, &out, &all()).unwrap();
             prop_assert_eq!(&walk(&out), want, "into, checkpoint {}", k);
@@ -272,7 +273,7 @@ proptest! {
         for k in order {
             // As `tl replay` does: capture first, so the restore can be undone.
             store.checkpoint(CommitKind::Restore, None).unwrap();
-            let tree = store.tree_at(k).unwrap();
+            let tree = store.tree_at(CheckpointIndex::new(k)).unwrap();
             let dry = materialize(&store, &tree, &root, &MaterializeOptions { dry_run: true, ..MaterializeOptions::default() }).unwrap();
             let report = materialize(&store, &tree, &root, &all()).unwrap();
             prop_assert_eq!(&dry, &report);
@@ -304,7 +305,7 @@ fn replay_into_a_dirty_tree_then_again_writes_nothing() {
     fs::write(root.join("src/deep"), b"now a file").unwrap();
     store.checkpoint(CommitKind::Restore, None).unwrap();
 
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let r = materialize(&store, &tree, &root, &all()).unwrap();
     assert_eq!(walk(&root), want);
     assert_eq!(
@@ -335,11 +336,23 @@ fn a_change_of_mode_or_kind_alone_is_written() {
     symlink("nowhere", root.join("same")).unwrap();
     store.checkpoint(CommitKind::Manual, None).unwrap();
     let now = walk(&root);
-    let r = materialize(&store, &store.tree_at(0).unwrap(), &root, &all()).unwrap();
+    let r = materialize(
+        &store,
+        &store.tree_at(CheckpointIndex::new(0)).unwrap(),
+        &root,
+        &all(),
+    )
+    .unwrap();
     assert_eq!(r.written, vec![b"same".to_vec(), b"tool".to_vec()]);
     assert_eq!(walk(&root), want);
     store.checkpoint(CommitKind::Restore, None).unwrap();
-    materialize(&store, &store.tree_at(1).unwrap(), &root, &all()).unwrap();
+    materialize(
+        &store,
+        &store.tree_at(CheckpointIndex::new(1)).unwrap(),
+        &root,
+        &all(),
+    )
+    .unwrap();
     assert_eq!(walk(&root), now);
 }
 
@@ -366,7 +379,7 @@ fn untracked_and_ignored_files_survive_a_replay() {
     store.checkpoint(CommitKind::Restore, None).unwrap();
     fs::write(root.join("notes.txt"), b"never captured").unwrap();
 
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     materialize(&store, &tree, &root, &all()).unwrap();
     let got = walk(&root);
     let file = |s: &[u8]| Item::File {
@@ -391,7 +404,7 @@ fn directories_left_empty_are_removed_and_only_those() {
     fs::write(root.join("x/y/z/f"), b"f").unwrap();
     fs::create_dir(root.join("already-empty")).unwrap();
     store.checkpoint(CommitKind::Restore, None).unwrap();
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let r = materialize(&store, &tree, &root, &all()).unwrap();
     assert_eq!(r.removed, vec![b"x/y/z/f".to_vec()]);
     assert!(!root.join("x").exists());
@@ -409,7 +422,7 @@ fn unsaved_work_is_never_overwritten_nor_removed() {
 
     // Edited since the last capture: neither overwritten nor removed.
     fs::write(root.join("a"), b"unsaved edit").unwrap();
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let err = materialize(&store, &tree, &root, &all()).unwrap_err();
     assert!(
         matches!(&err, RestoreError::UnsavedWork { path, action: "overwrite" } if path == "a"),
@@ -456,9 +469,21 @@ fn into_keeps_what_the_target_does_not_have() {
     fs::remove_file(root.join("b")).unwrap();
     store.checkpoint(CommitKind::Manual, None).unwrap();
     let out = tmp.path().join("new/nested/out");
-    materialize(&store, &store.tree_at(0).unwrap(), &out, &all()).unwrap();
+    materialize(
+        &store,
+        &store.tree_at(CheckpointIndex::new(0)).unwrap(),
+        &out,
+        &all(),
+    )
+    .unwrap();
     assert_eq!(walk(&out).len(), 2);
-    let r = materialize(&store, &store.tree_at(1).unwrap(), &out, &all()).unwrap();
+    let r = materialize(
+        &store,
+        &store.tree_at(CheckpointIndex::new(1)).unwrap(),
+        &out,
+        &all(),
+    )
+    .unwrap();
     assert!(nothing_done(&r));
     assert_eq!(r.unchanged, 1);
     assert_eq!(
@@ -479,7 +504,7 @@ fn dry_run_writes_nothing_and_reports_the_same_plan() {
     fs::write(root.join("g"), b"g").unwrap();
     fs::remove_file(root.join("link")).unwrap();
     store.checkpoint(CommitKind::Restore, None).unwrap();
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let dry = MaterializeOptions {
         dry_run: true,
         ..MaterializeOptions::default()
@@ -508,7 +533,7 @@ fn only_restricts_to_the_given_paths() {
     }
     fs::write(root.join("src/new"), b"n").unwrap();
     store.checkpoint(CommitKind::Restore, None).unwrap();
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let only = |paths: &[&str]| MaterializeOptions {
         dry_run: false,
         only: Some(
@@ -682,7 +707,13 @@ fn a_symlink_written_by_one_replay_is_not_written_through_by_the_next() {
     symlink(&sentinel, root.join("a")).unwrap();
     store.checkpoint(CommitKind::Manual, None).unwrap();
     let into = tmp.path().join("into");
-    materialize(&store, &store.tree_at(1).unwrap(), &into, &all()).unwrap();
+    materialize(
+        &store,
+        &store.tree_at(CheckpointIndex::new(1)).unwrap(),
+        &into,
+        &all(),
+    )
+    .unwrap();
     assert!(fs::symlink_metadata(into.join("a"))
         .unwrap()
         .file_type()

@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::path::Path;
+use tl_index::catalog::CheckpointIndex;
 
 use tl_index::record::CommitKind;
 use tl_index::restore::{
@@ -25,7 +26,7 @@ impl<F: Fn()> Observer for EditAfterPlan<F> {
 }
 
 fn replay_with_edit(store: &Store, idx: usize, root: &Path, edit: impl Fn()) -> MaterializeReport {
-    let tree = store.tree_at(idx).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(idx)).unwrap();
     materialize_observed(
         store,
         &tree,
@@ -105,7 +106,7 @@ fn a_file_created_after_the_plan_where_the_target_writes_is_kept() {
     store.checkpoint(CommitKind::Auto, None).unwrap();
     let r = materialize(
         &store,
-        &store.tree_at(0).unwrap(),
+        &store.tree_at(CheckpointIndex::new(0)).unwrap(),
         &root,
         &MaterializeOptions::default(),
     )
@@ -142,7 +143,7 @@ fn a_captured_dot_git_in_capitals_is_skipped_and_the_rest_replayed() {
     store.checkpoint(CommitKind::Auto, None).unwrap();
 
     // In place: tracked and in the target, skipped; the rest is replayed.
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let r = materialize(&store, &tree, &root, &MaterializeOptions::default()).unwrap();
     assert_eq!(fs::read(root.join("a.txt")).unwrap(), b"one");
     assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
@@ -174,7 +175,7 @@ fn a_captured_dot_git_in_capitals_is_skipped_and_the_rest_replayed() {
     fs::create_dir_all(root.join(".GIT")).unwrap();
     fs::write(root.join(".GIT/x"), b"x").unwrap();
     store.checkpoint(CommitKind::Auto, None).unwrap();
-    let none = store.tree_at(store.checkpoints().len() - 1).unwrap();
+    let none = store.tree_at(store.last_index().unwrap()).unwrap();
     let mut without: tl_index::Tree = none.clone();
     without.retain(|p, _| !p.starts_with(b".GIT"));
     let r = materialize(&store, &without, &root, &MaterializeOptions::default()).unwrap();
@@ -206,7 +207,7 @@ fn temporaries_a_killed_restore_left_are_removed_by_the_next_one() {
     fs::write(root.join(".tl-tmp-notes"), b"someone's notes").unwrap();
     fs::create_dir(root.join(format!(".tl-tmp-{dead}-5"))).unwrap();
 
-    let tree = store.tree_at(0).unwrap();
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let r = materialize(&store, &tree, &root, &MaterializeOptions::default()).unwrap();
     assert_eq!(r.written.len(), 2);
     assert!(!root.join("d").join(&stale).exists());

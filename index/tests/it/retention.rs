@@ -11,6 +11,7 @@
 //! look at every later state.
 
 use std::collections::{BTreeMap, BTreeSet};
+use tl_index::catalog::CheckpointIndex;
 
 use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
@@ -253,9 +254,9 @@ fn a_stores_checkpoints_and_pins_become_the_selections_input() {
         std::fs::write(root.join("f"), format!("{i}")).unwrap();
         store.checkpoint(CommitKind::Manual, None).unwrap();
     }
-    store.pin("first", 0).unwrap();
-    store.pin("gone-later", 1).unwrap();
-    store.pin("also-first", 0).unwrap();
+    store.pin("first", CheckpointIndex::new(0)).unwrap();
+    store.pin("gone-later", CheckpointIndex::new(1)).unwrap();
+    store.pin("also-first", CheckpointIndex::new(0)).unwrap();
     store.unpin("gone-later").unwrap();
     let states = CatalogStates::of(store.catalog().unwrap());
     let times: Vec<i64> = store

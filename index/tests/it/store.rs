@@ -2,6 +2,7 @@
 //! read back byte for byte, and the catalog cache rebuilt from the log.
 
 use std::fs;
+use tl_index::catalog::CheckpointIndex;
 
 use tl_index::record::CommitKind;
 use tl_index::store::Store;
@@ -36,10 +37,10 @@ fn checkpoints_record_each_state_and_read_back_after_reopen() {
         }
         let store = Store::open(root).unwrap();
         assert_eq!(store.checkpoints().len(), 3);
-        let t0 = store.tree_at(0).unwrap();
+        let t0 = store.tree_at(CheckpointIndex::new(0)).unwrap();
         assert_eq!(t0.len(), 2);
         assert_eq!(store.blob_bytes(&t0[&b"a.txt"[..]].hash).unwrap(), b"first");
-        let t1 = store.tree_at(1).unwrap();
+        let t1 = store.tree_at(CheckpointIndex::new(1)).unwrap();
         assert_eq!(t1.len(), 1);
         assert_eq!(
             store.blob_bytes(&t1[&b"a.txt"[..]].hash).unwrap(),
@@ -47,7 +48,7 @@ fn checkpoints_record_each_state_and_read_back_after_reopen() {
         );
         assert!(store.catalog().unwrap().chain_breaks().is_empty());
         let id = &store.checkpoints()[0].id;
-        assert_eq!(store.resolve(&id[..8]).unwrap(), 0);
+        assert_eq!(store.resolve(&id[..8]).unwrap(), CheckpointIndex::new(0));
     }
 }
 
@@ -167,7 +168,7 @@ fn a_lean_store_saves_the_full_history_and_compacts_in_the_background() {
     assert_eq!(store.checkpoints().len(), 72);
     assert!(store.checkpoints().iter().all(|c| !c.changes.is_empty()));
     assert_eq!(*store.head(), head);
-    let t = store.tree_at(35).unwrap();
+    let t = store.tree_at(CheckpointIndex::new(35)).unwrap();
     assert_eq!(store.blob_bytes(&t[&b"f0"[..]].hash).unwrap(), b"35");
 }
 

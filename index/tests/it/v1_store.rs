@@ -2,6 +2,7 @@
 //! `tl` at `bcb1ff3`): it opens, every checkpoint replays byte-identical to what the
 //! old code replayed, fsck is clean, and a Git export gives the old commit ids.
 
+use tl_index::catalog::CheckpointIndex;
 use tl_index::export_git::{export, ExportOptions};
 use tl_index::fsck::{fsck, FsckOptions};
 use tl_index::restore::{materialize, MaterializeOptions};
@@ -53,7 +54,7 @@ fn a_version_1_store_opens_and_replays_every_checkpoint_byte_identical() {
     let expected = expected(NAME);
     assert_eq!(store.checkpoints().len(), expected.len());
     for (i, want) in expected.iter().map(|c| &c.lines).enumerate() {
-        let tree = store.tree_at(i).unwrap();
+        let tree = store.tree_at(CheckpointIndex::new(i)).unwrap();
         let into = d.path().join(format!("replay-{i}"));
         materialize(&store, &tree, &into, &MaterializeOptions::default()).unwrap();
         assert_eq!(&manifest(&into), want, "checkpoint {}", i + 1);

@@ -6,6 +6,7 @@
 //! and a Git export gives the old commit ids. Kept so that later formats (the GC's
 //! rewritten logs) are held to reading it unchanged.
 
+use tl_index::catalog::CheckpointIndex;
 use tl_index::export_git::{export, ExportOptions};
 use tl_index::fsck::{fsck, FsckOptions};
 use tl_index::restore::{materialize, MaterializeOptions};
@@ -60,7 +61,7 @@ fn a_version_2_store_opens_and_replays_every_checkpoint_byte_identical_with_its_
             "checkpoint {}",
             i + 1
         );
-        let tree = store.tree_at(i).unwrap();
+        let tree = store.tree_at(CheckpointIndex::new(i)).unwrap();
         let into = d.path().join(format!("replay-{i}"));
         materialize(&store, &tree, &into, &MaterializeOptions::default()).unwrap();
         assert_eq!(manifest(&into), want.lines, "checkpoint {}", i + 1);

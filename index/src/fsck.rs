@@ -413,8 +413,8 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     let snaps = snapshot::list_snapshots(&layout.snapshots()).unwrap_or_default();
     report.snapshots = snaps.len();
     let mut by_lsn: BTreeMap<Lsn, PathBuf> = BTreeMap::new();
-    for (lsn, path) in snaps {
-        by_lsn.insert(lsn, path);
+    for s in snaps {
+        by_lsn.insert(s.lsn, s.path);
     }
     let mut tree = Tree::new();
     for (i, c) in cps.iter().enumerate() {

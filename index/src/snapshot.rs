@@ -17,8 +17,8 @@
 //! use tl_wal::Lsn;
 //!
 //! let dir = Path::new(".tl/snapshots");
-//! if let Some((_lsn, path)) = newest_at_or_before(dir, Lsn::new(4096))? {
-//!     let snap = Snapshot::open(&path)?;
+//! if let Some(found) = newest_at_or_before(dir, Lsn::new(4096))? {
+//!     let snap = Snapshot::open(&found.path)?;
 //!     let entry = snap.get(b"src/main.rs");
 //!     # let _ = entry;
 //! }
@@ -344,10 +344,20 @@ pub fn parse_file_name(name: &str) -> Option<Lsn> {
     digits.parse().ok().map(Lsn::new)
 }
 
-/// Snapshot files in `dir` as `(lsn, path)`, sorted by LSN. Names that are not
+/// A snapshot file found in a directory: the LSN its name gives (the end of the
+/// checkpoint it holds), and where it is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SnapshotFile {
+    /// The LSN in its name.
+    pub lsn: Lsn,
+    /// Its path.
+    pub path: PathBuf,
+}
+
+/// Snapshot files in `dir`, sorted by LSN. Names that are not
 /// exactly `<20 digits>.snap` (temp files, strays) are ignored. A missing `dir`
 /// holds no snapshots.
-pub fn list_snapshots(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, SnapshotError> {
+pub fn list_snapshots(dir: &Path) -> Result<Vec<SnapshotFile>, SnapshotError> {
     let read = match fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -357,7 +367,10 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, SnapshotError> 
     for item in read {
         let item = item.map_err(io_err(dir))?;
         if let Some(lsn) = item.file_name().to_str().and_then(parse_file_name) {
-            out.push((lsn, item.path()));
+            out.push(SnapshotFile {
+                lsn,
+                path: item.path(),
+            });
         }
     }
     out.sort();
@@ -367,11 +380,11 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, SnapshotError> 
 /// The snapshot with the largest LSN `<= lsn` in `dir`, if any. It is only listed,
 /// not opened: a damaged file is reported by [`Snapshot::open`], and the caller can
 /// fall back to an older one or to the log.
-pub fn newest_at_or_before(dir: &Path, lsn: Lsn) -> Result<Option<(Lsn, PathBuf)>, SnapshotError> {
+pub fn newest_at_or_before(dir: &Path, lsn: Lsn) -> Result<Option<SnapshotFile>, SnapshotError> {
     Ok(list_snapshots(dir)?
         .into_iter()
         .rev()
-        .find(|(l, _)| *l <= lsn))
+        .find(|s| s.lsn <= lsn))
 }
 
 /// An opened, fully validated snapshot. Lookups read the archive in place: nothing

@@ -582,13 +582,13 @@ fn listing_sorts_and_ignores_strays() {
     let lsns: Vec<u64> = list_snapshots(dir.path())
         .unwrap()
         .into_iter()
-        .map(|(l, _)| l.get())
+        .map(|s| s.lsn.get())
         .collect();
     assert_eq!(lsns, vec![0, 5, 300, 1_000_000, u64::MAX]);
     let at = |lsn| {
         newest_at_or_before(dir.path(), Lsn::new(lsn))
             .unwrap()
-            .map(|(l, _)| l.get())
+            .map(|s| s.lsn.get())
     };
     assert_eq!(at(0), Some(0));
     assert_eq!(at(4), Some(0));
@@ -596,9 +596,10 @@ fn listing_sorts_and_ignores_strays() {
     assert_eq!(at(999_999), Some(300));
     assert_eq!(at(u64::MAX - 1), Some(1_000_000));
     assert_eq!(at(u64::MAX), Some(u64::MAX));
-    let (_, path) = newest_at_or_before(dir.path(), Lsn::new(301))
+    let path = newest_at_or_before(dir.path(), Lsn::new(301))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .path;
     assert_eq!(Snapshot::open(&path).unwrap().meta(), meta(300));
     assert_eq!(
         parse_file_name(&file_name(Lsn::new(u64::MAX))),

@@ -18,7 +18,7 @@ impl Store {
     /// Loads the cached catalog if it matches the log, then folds what follows.
     pub(super) fn load_catalog(&mut self) -> Result<()> {
         let catalog = self.cached_catalog();
-        self.saved = (catalog.through(), catalog.seq());
+        self.saved = SavedCopy::of(&catalog);
         self.catalog = Held::Full(catalog);
         self.fold_to_end()?;
         self.save_catalog_if_due();
@@ -67,12 +67,12 @@ impl Store {
                 && full.through() == self.catalog.through()
                 && full.save(&self.catalog_path()).is_ok()
             {
-                self.saved = (full.through(), full.seq());
+                self.saved = SavedCopy::of(&full);
             }
             return;
         };
         if catalog.save(&self.catalog_path()).is_ok() {
-            self.saved = (catalog.through(), catalog.seq());
+            self.saved = SavedCopy::of(catalog);
         }
     }
 
@@ -89,9 +89,9 @@ impl Store {
         let bytes = self
             .catalog
             .through()
-            .checked_bytes_since(self.saved.0)
+            .checked_bytes_since(self.saved.through)
             .unwrap_or(0);
-        let checkpoints = self.catalog.seq().saturating_sub(self.saved.1);
+        let checkpoints = self.catalog.seq().saturating_sub(self.saved.seq);
         if bytes >= CATALOG_SAVE_BYTES || checkpoints >= CATALOG_SAVE_CHECKPOINTS as u64 {
             self.save_catalog();
         }
@@ -131,5 +131,23 @@ impl<C: ?Sized> FoldObserver<C> for DamageList<'_> {
             lsn: frame.lsn,
             what: format!("damaged frame: {problem}"),
         });
+    }
+}
+
+/// What the catalog copy on disk covers, to tell when it is worth rewriting.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct SavedCopy {
+    /// The log is folded into it up to this LSN.
+    pub(super) through: Lsn,
+    /// The sequence number of its last checkpoint.
+    pub(super) seq: u64,
+}
+
+impl SavedCopy {
+    pub(super) fn of(catalog: &Catalog) -> SavedCopy {
+        SavedCopy {
+            through: catalog.through(),
+            seq: catalog.seq(),
+        }
     }
 }

@@ -22,7 +22,7 @@ impl Store {
         let snaps = self.snapshot_dir();
         // Snapshots written on purpose (`tl compact`) are rebuilt where they were.
         let kept: Vec<Lsn> = snapshot::list_snapshots(&snaps)
-            .map(|l| l.into_iter().map(|(lsn, _)| lsn).collect())
+            .map(|l| l.into_iter().map(|s| s.lsn).collect())
             .unwrap_or_default();
         for dir in [&index, &snaps] {
             match std::fs::remove_dir_all(dir) {
@@ -58,7 +58,7 @@ impl Store {
             .ok()
             .flatten();
         let since = match newest {
-            Some((lsn, _)) => cps.iter().filter(|c| c.end_lsn > lsn).count() as u64,
+            Some(s) => cps.iter().filter(|c| c.end_lsn > s.lsn).count() as u64,
             None => cps.len() as u64,
         };
         if since < self.config.snapshot_every || last.end_lsn == Lsn::ZERO {

@@ -289,7 +289,7 @@ fn newest_snapshot_seq(dir: &std::path::Path) -> u64 {
     snapshot::newest_at_or_before(dir, Lsn::MAX)
         .ok()
         .flatten()
-        .and_then(|(_, path)| snapshot::Snapshot::open(&path).ok())
+        .and_then(|s| snapshot::Snapshot::open(&s.path).ok())
         .map(|s| s.meta().seq)
         .unwrap_or(0)
 }

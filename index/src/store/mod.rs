@@ -88,8 +88,8 @@ pub struct Store {
     recovery: Option<RecoveryReport>,
     /// Damage met while folding the log (LSN, message).
     damage: Vec<Damage>,
-    /// (through, checkpoints) of the catalog copy on disk.
-    saved: (Lsn, u64),
+    /// What the catalog copy on disk covers.
+    saved: cache::SavedCopy,
     /// A log reader kept open between record reads (dropped after each append,
     /// since it only sees the log as it was when made).
     reader: Mutex<Option<tl_wal::LogIter>>,
@@ -217,7 +217,7 @@ impl Store {
             catalog: Held::Full(Catalog::default()),
             recovery,
             damage: Vec::new(),
-            saved: (Lsn::ZERO, 0),
+            saved: cache::SavedCopy::default(),
             reader: Mutex::new(None),
             live: None,
             tightened,

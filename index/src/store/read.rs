@@ -20,12 +20,11 @@ impl Store {
         let target = &cps[idx];
         let mut tree = Tree::new();
         let mut from = 0;
-        if let Ok(Some((lsn, path))) =
-            snapshot::newest_at_or_before(&self.snapshot_dir(), target.end_lsn)
+        if let Ok(Some(found)) = snapshot::newest_at_or_before(&self.snapshot_dir(), target.end_lsn)
         {
-            if let Some(j) = cps.iter().position(|c| c.end_lsn == lsn) {
+            if let Some(j) = cps.iter().position(|c| c.end_lsn == found.lsn) {
                 // A damaged snapshot is only a cache: fall back to the changes.
-                if let Ok(s) = snapshot::Snapshot::open(&path) {
+                if let Ok(s) = snapshot::Snapshot::open(&found.path) {
                     tree = s.to_tree();
                     from = j + 1;
                 }

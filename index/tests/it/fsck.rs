@@ -112,7 +112,7 @@ fn damaged_snapshots_and_catalog_are_detected_and_rebuilt_identically() {
     assert!(snaps.len() >= 2);
     for how in 0..3 {
         // Snapshot damaged.
-        damage(&snaps[how % snaps.len()].1, how);
+        damage(&snaps[how % snaps.len()].path, how);
         assert_eq!(
             kinds(root, false),
             vec![ProblemKind::DamagedSnapshot],
@@ -137,7 +137,8 @@ fn a_snapshot_of_another_history_is_a_mismatch() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
     history(root, 4);
-    let (lsn, path) = snapshot::list_snapshots(&root.join(".tl/snapshots")).unwrap()[0].clone();
+    let snapshot::SnapshotFile { lsn, path } =
+        snapshot::list_snapshots(&root.join(".tl/snapshots")).unwrap()[0].clone();
     let meta = Snapshot::open(&path).unwrap().meta();
     let mut tree = Snapshot::open(&path).unwrap().to_tree();
     tree.insert(

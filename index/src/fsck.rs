@@ -34,7 +34,7 @@ use crate::types::{BlobHash, Tree};
 
 mod fold;
 mod lost;
-use fold::{fold_log, torn_tail, Segments};
+use fold::{fold_log, torn_tail, Location, Segments};
 
 /// What to check.
 #[derive(Clone, Debug, Default)]
@@ -309,7 +309,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
             .iter()
             .position(|c| c.lsn == b.lsn || c.seq == b.seq)
             .map(CheckpointIndex::new);
-        let (file, offset) = segments.locate(b.lsn);
+        let Location { file, offset } = segments.locate(b.lsn);
         let mut p = Problem::new(
             ProblemKind::ChainBreak,
             format!(
@@ -378,19 +378,15 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
             .filter(|(_, blob)| blob.is_complete())
             .collect();
         report.blobs_rehashed = complete.len();
-        let mut bad: Vec<(BlobHash, Lsn, String)> = complete
+        let mut bad: Vec<(BlobHash, Unreadable)> = complete
             .par_iter()
-            .filter_map(|(hash, blob)| {
-                rehash(&reader, hash, blob)
-                    .err()
-                    .map(|(lsn, why)| (**hash, lsn, why))
-            })
+            .filter_map(|(hash, blob)| rehash(&reader, hash, blob).err().map(|u| (**hash, u)))
             .collect();
-        bad.sort_by_key(|b| b.1);
+        bad.sort_by_key(|(_, u)| u.lsn);
         if !bad.is_empty() {
             let users = blob_users(&catalog);
-            for (hash, lsn, why) in bad {
-                let (file, offset) = segments.locate(lsn);
+            for (hash, Unreadable { lsn, why }) in bad {
+                let Location { file, offset } = segments.locate(lsn);
                 let mut p = Problem::new(
                     ProblemKind::DamagedBlob,
                     format!("content {} does not read back: {why}", hash.to_hex()),
@@ -478,8 +474,14 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     report
 }
 
+/// A blob that does not read back: the LSN of the part that failed, and why.
+struct Unreadable {
+    lsn: Lsn,
+    why: String,
+}
+
 /// Reads a blob's parts back and checks its hash; the error names the part's LSN.
-fn rehash(reader: &LogReader, hash: &BlobHash, blob: &StoredBlob) -> Result<(), (Lsn, String)> {
+fn rehash(reader: &LogReader, hash: &BlobHash, blob: &StoredBlob) -> Result<(), Unreadable> {
     let mut read = |lsn: Lsn| reader.read(lsn);
     read_verified(hash, blob, &mut read, &mut std::io::sink())
         .map(|_| ())
@@ -495,7 +497,7 @@ fn rehash(reader: &LogReader, hash: &BlobHash, blob: &StoredBlob) -> Result<(), 
                 }
                 PartProblem::Hash => "content does not match its hash".into(),
             };
-            (e.lsn, why)
+            Unreadable { lsn: e.lsn, why }
         })
 }
 

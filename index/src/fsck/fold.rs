@@ -12,35 +12,57 @@ use crate::record::{DecodeError, Record};
 
 use super::{Problem, ProblemKind, REPAIR_LOST, REPAIR_RECOVER};
 
-/// Segment names and base LSNs, for locating an LSN.
-pub(super) struct Segments(pub(super) Vec<(Lsn, String, PathBuf)>);
+/// One segment of the log: its base LSN, its name in the storage, its path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct SegmentAt {
+    pub(super) base: Lsn,
+    pub(super) name: String,
+    pub(super) path: PathBuf,
+}
+
+/// Where an LSN is on disk, as far as the segments say.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Location {
+    /// The segment file holding it (None: before the first segment).
+    pub(super) file: Option<PathBuf>,
+    /// Its byte offset in that file.
+    pub(super) offset: Option<u64>,
+}
+
+/// The segments by base LSN, for locating an LSN.
+pub(super) struct Segments(pub(super) Vec<SegmentAt>);
 
 impl Segments {
     pub(super) fn list(storage: &dyn Storage) -> Segments {
-        let mut v: Vec<(Lsn, String, PathBuf)> = storage
+        let mut v: Vec<SegmentAt> = storage
             .list()
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|n| parse_segment_name(&n).map(|b| (b, storage.describe(&n), n)))
-            .map(|(b, path, n)| (b, n, path))
+            .filter_map(|name| {
+                parse_segment_name(&name).map(|base| SegmentAt {
+                    base,
+                    path: storage.describe(&name),
+                    name,
+                })
+            })
             .collect();
         v.sort();
         Segments(v)
     }
 
     /// The segment file holding `lsn` and the offset in it.
-    pub(super) fn locate(&self, lsn: Lsn) -> (Option<PathBuf>, Option<u64>) {
-        match self.0.iter().rev().find(|(b, _, _)| *b <= lsn) {
-            Some((b, _, path)) => (
-                Some(path.clone()),
-                Some(lsn.bytes_since(*b) + SEGMENT_HEADER_LEN as u64),
-            ),
-            None => (None, None),
+    pub(super) fn locate(&self, lsn: Lsn) -> Location {
+        match self.0.iter().rev().find(|s| s.base <= lsn) {
+            Some(s) => Location {
+                file: Some(s.path.clone()),
+                offset: Some(lsn.bytes_since(s.base) + SEGMENT_HEADER_LEN as u64),
+            },
+            None => Location::default(),
         }
     }
 
     pub(super) fn repo_id(&self, storage: &dyn Storage) -> Option<[u8; 16]> {
-        let (_, name, _) = self.0.first()?;
+        let name = &self.0.first()?.name;
         let f = storage.open_read(name).ok()?;
         let mut head = [0u8; SEGMENT_HEADER_LEN];
         f.read_exact_at(&mut head, 0).ok()?;
@@ -173,7 +195,7 @@ impl FoldObserver for Seen<'_> {
     }
 
     fn undecodable(&mut self, catalog: &Catalog, lsn: Lsn, e: &DecodeError) {
-        let (file, offset) = self.segments.locate(lsn);
+        let Location { file, offset } = self.segments.locate(lsn);
         let mut p = Problem::new(
             ProblemKind::UndecodableRecord,
             format!(
@@ -248,7 +270,7 @@ pub(super) fn batch_note(paths: &BTreeSet<Vec<u8>>) -> String {
 /// Bytes after the valid end of the last segment, or a last segment whose creation
 /// never finished.
 pub(super) fn torn_tail(storage: &dyn Storage, segments: &Segments, end: Lsn) -> Option<Problem> {
-    let (base, name, path) = segments.0.last()?;
+    let SegmentAt { base, name, path } = segments.0.last()?;
     let len = storage.open_read(name).ok()?.len().ok()?;
     let (what, offset, bytes) = if *base > end || (*base == end && len < SEGMENT_HEADER_LEN as u64)
     {

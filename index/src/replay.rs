@@ -128,8 +128,8 @@ pub fn in_place(
         opts.leave = out
             .warnings
             .iter()
-            .filter(|w| !w.path.is_empty() && w.kind.keeps_previous_version())
-            .map(|w| RepoPath::from(w.path.as_slice()))
+            .filter(|w| !w.path.is_root() && w.kind.keeps_previous_version())
+            .map(|w| w.path.clone())
             .collect();
         before = match out.checkpoint {
             Some(c) => Some(c.id),

@@ -107,6 +107,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{Mode as FsMode, OFlags};
 
+use crate::repopath::RepoPath;
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
 
@@ -214,8 +215,9 @@ impl WarningKind {
 /// A non-fatal problem met during a scan.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ScanWarning {
-    /// Path relative to the root (empty when the problem is not about one path).
-    pub path: Vec<u8>,
+    /// Path relative to the root (the root itself when the problem is not about
+    /// one path).
+    pub path: RepoPath,
     /// What happened.
     pub kind: WarningKind,
     /// A human-readable sentence, naming the setting to change where there is one.
@@ -226,15 +228,10 @@ pub struct ScanWarning {
 /// the path decoded lossily.
 impl std::fmt::Display for ScanWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.path.is_empty() {
+        if self.path.is_root() {
             f.write_str(&self.message)
         } else {
-            write!(
-                f,
-                "{}: {}",
-                String::from_utf8_lossy(&self.path),
-                self.message
-            )
+            write!(f, "{}: {}", self.path, self.message)
         }
     }
 }

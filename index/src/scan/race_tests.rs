@@ -102,7 +102,7 @@ fn keep_skipped_keeps_the_previous_version_of_what_is_still_there() {
     .collect();
     let mut tree: Tree = [(b"dir2/c".to_vec(), entry(9))].into_iter().collect();
     let warning = |path: &[u8], kind| ScanWarning {
-        path: path.to_vec(),
+        path: crate::repopath::RepoPath::from(path),
         kind,
         message: "skipped".into(),
     };

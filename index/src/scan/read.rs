@@ -21,6 +21,7 @@ use super::{
     BlobPart, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind, PART_RAW_MAX, READ_TRIES,
 };
 use crate::dirfd::{Reach, Walker};
+use crate::repopath::RepoPath;
 use crate::statcache::{CachedStat, StatCache};
 use crate::types::{BlobHash, Entry, Mode, Tree};
 
@@ -136,7 +137,7 @@ pub(super) const PARALLEL_MIN: usize = 64;
 
 pub(super) fn changed_warning(rel: &[u8]) -> ScanWarning {
     ScanWarning {
-        path: rel.to_vec(),
+        path: RepoPath::from(rel),
         kind: WarningKind::ChangedWhileRead,
         message: format!("skipped: changed while being read {READ_TRIES} times"),
     }
@@ -237,7 +238,7 @@ impl<E> Scanner<'_, E> {
     fn unreadable(&self, found: &Found, err: &io::Error) -> Processed {
         Processed {
             warning: Some(ScanWarning {
-                path: found.rel.clone(),
+                path: RepoPath::from(found.rel.as_slice()),
                 kind: WarningKind::Unreadable,
                 message: format!("skipped: cannot read {}: {err}", found.abs.display()),
             }),
@@ -247,7 +248,7 @@ impl<E> Scanner<'_, E> {
 
     fn special(&self, found: &Found) -> ScanWarning {
         ScanWarning {
-            path: found.rel.clone(),
+            path: RepoPath::from(found.rel.as_slice()),
             kind: WarningKind::Special,
             message: "skipped: not a regular file, directory or symlink (FIFO, socket or device)"
                 .to_string(),
@@ -257,7 +258,7 @@ impl<E> Scanner<'_, E> {
     fn too_large(&self, found: &Found, size: u64) -> Processed {
         Processed {
             warning: Some(ScanWarning {
-                path: found.rel.clone(),
+                path: RepoPath::from(found.rel.as_slice()),
                 kind: WarningKind::TooLarge,
                 message: format!(
                     "skipped: {size} bytes is more than max_file_bytes = {} \

@@ -27,15 +27,16 @@ use crate::types::Tree;
 /// completes each such warning's message with what the capture recorded.
 pub fn keep_skipped(previous: &Tree, tree: &mut Tree, warnings: &mut [ScanWarning]) {
     for w in warnings.iter_mut() {
-        if w.path.is_empty() || !w.kind.keeps_previous_version() {
+        if w.path.is_root() || !w.kind.keeps_previous_version() {
             continue;
         }
         let mut kept = false;
-        let from = (Bound::Included(w.path.as_slice()), Bound::Unbounded);
+        let at = w.path.as_bytes();
+        let from = (Bound::Included(at), Bound::Unbounded);
         for (path, entry) in previous
             .range::<[u8], _>(from)
-            .take_while(|(p, _)| p.starts_with(&w.path))
-            .filter(|(p, _)| is_under(p, &w.path))
+            .take_while(|(p, _)| p.starts_with(at))
+            .filter(|(p, _)| is_under(p, at))
         {
             kept = true;
             tree.entry(path.clone()).or_insert(*entry);

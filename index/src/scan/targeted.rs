@@ -35,6 +35,7 @@ use super::{
     now_ns, process_found, BlobPart, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind,
     IGNORE_FILE_NAME, NEVER_CAPTURED,
 };
+use crate::repopath::RepoPath;
 use crate::statcache::{CachedStat, StatCache};
 use crate::types::{BlobHash, Tree};
 
@@ -465,7 +466,7 @@ fn gone(e: &io::Error) -> bool {
 
 fn unreadable(rel: &[u8], abs: &Path, e: &io::Error) -> ScanWarning {
     ScanWarning {
-        path: rel.to_vec(),
+        path: RepoPath::from(rel),
         kind: WarningKind::Unreadable,
         message: format!("skipped: cannot read {}: {e}", abs.display()),
     }
@@ -473,7 +474,7 @@ fn unreadable(rel: &[u8], abs: &Path, e: &io::Error) -> ScanWarning {
 
 fn special(rel: &[u8]) -> ScanWarning {
     ScanWarning {
-        path: rel.to_vec(),
+        path: RepoPath::from(rel),
         kind: WarningKind::Special,
         message: "skipped: not a regular file, directory or symlink (FIFO, socket or device)"
             .to_string(),

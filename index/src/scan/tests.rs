@@ -272,7 +272,7 @@ fn unreadable_file_is_a_warning_not_an_error() {
     let warned: Vec<(&[u8], WarningKind)> = outcome
         .warnings
         .iter()
-        .map(|w| (w.path.as_slice(), w.kind))
+        .map(|w| (w.path.as_bytes(), w.kind))
         .collect();
     assert_eq!(
         warned,
@@ -298,7 +298,7 @@ fn file_over_the_size_limit_warns_naming_the_setting() {
     assert_eq!(outcome.warnings.len(), 1);
     let warning = &outcome.warnings[0];
     assert_eq!(
-        (warning.path.as_slice(), warning.kind),
+        (warning.path.as_bytes(), warning.kind),
         (&b"big"[..], WarningKind::TooLarge)
     );
     assert!(

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::{defaults, IgnoreRules, ScanWarning, WarningKind, IGNORE_FILE_NAME, NEVER_CAPTURED};
+use crate::repopath::RepoPath;
 
 /// A file or symlink the walk found.
 pub(super) struct Found {
@@ -63,7 +64,7 @@ pub(super) fn walk(root: &Path, threads: usize) -> (Vec<Found>, Vec<ScanWarning>
                             });
                         }
                         _ => warnings.lock().unwrap().push(ScanWarning {
-                            path: rel,
+                            path: RepoPath::from(rel),
                             kind: WarningKind::Special,
                             message: "skipped: not a regular file, directory or symlink \
                                       (FIFO, socket or device)"
@@ -97,7 +98,9 @@ fn walk_warning(root: &Path, err: &ignore::Error) -> ScanWarning {
         None => WarningKind::Walk,
     };
     ScanWarning {
-        path: path_of(err).map(|p| relative(root, p)).unwrap_or_default(),
+        path: path_of(err)
+            .map(|p| RepoPath::from(relative(root, p)))
+            .unwrap_or_else(RepoPath::root),
         kind,
         message: format!("skipped: {err}"),
     }

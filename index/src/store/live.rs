@@ -144,7 +144,7 @@ impl Store {
         let unsettled: Vec<Vec<u8>> = warnings
             .iter()
             .filter(|w| w.kind == scan::WarningKind::ChangedWhileRead)
-            .map(|w| w.path.clone())
+            .map(|w| w.path.as_bytes().to_vec())
             .collect();
         if unsettled.is_empty() && self.live.is_none() {
             return;

@@ -8,6 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tl_index::fsck::{fsck, FsckOptions};
+
 /// `tests/fixtures/NAME`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -128,4 +130,17 @@ pub fn git_log(repo: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `tl fsck --deep` of the project at `root` finds nothing wrong.
+pub fn assert_fsck_deep_is_clean(root: &Path) {
+    let report = fsck(
+        root,
+        &FsckOptions {
+            deep: true,
+            check_tail: true,
+        },
+    )
+    .unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
 }

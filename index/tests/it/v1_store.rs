@@ -4,11 +4,12 @@
 
 use tl_index::catalog::CheckpointIndex;
 use tl_index::export_git::{export, ExportOptions};
-use tl_index::fsck::{fsck, FsckOptions};
 use tl_index::restore::{materialize, MaterializeOptions};
 use tl_index::store::Store;
 
-use crate::fixture_store::{self, expected, fixture, hex, walk, OldModes, Seen};
+use crate::fixture_store::{
+    self, assert_fsck_deep_is_clean, expected, fixture, hex, walk, OldModes, Seen,
+};
 
 const NAME: &str = "v1-store";
 
@@ -60,15 +61,7 @@ fn a_version_1_store_opens_and_replays_every_checkpoint_byte_identical() {
         assert_eq!(&manifest(&into), want, "checkpoint {}", i + 1);
     }
     drop(store);
-    let report = fsck(
-        &root,
-        &FsckOptions {
-            deep: true,
-            check_tail: true,
-        },
-    )
-    .unwrap();
-    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_fsck_deep_is_clean(&root);
     // Opening again changes nothing more.
     assert!(Store::open(&root).unwrap().tightened().is_empty());
 }

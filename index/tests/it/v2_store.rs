@@ -8,11 +8,12 @@
 
 use tl_index::catalog::CheckpointIndex;
 use tl_index::export_git::{export, ExportOptions};
-use tl_index::fsck::{fsck, FsckOptions};
 use tl_index::restore::{materialize, MaterializeOptions};
 use tl_index::store::Store;
 
-use crate::fixture_store::{self, expected, fixture, hex, walk, OldModes, Seen};
+use crate::fixture_store::{
+    self, assert_fsck_deep_is_clean, expected, fixture, hex, walk, OldModes, Seen,
+};
 
 const NAME: &str = "v2-store";
 
@@ -67,15 +68,7 @@ fn a_version_2_store_opens_and_replays_every_checkpoint_byte_identical_with_its_
         assert_eq!(manifest(&into), want.lines, "checkpoint {}", i + 1);
     }
     drop(store);
-    let report = fsck(
-        &root,
-        &FsckOptions {
-            deep: true,
-            check_tail: true,
-        },
-    )
-    .unwrap();
-    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_fsck_deep_is_clean(&root);
 }
 
 #[test]

@@ -4,7 +4,6 @@ use serde_json::{json, Value};
 use tl_index::catalog::Checkpoint;
 
 use crate::daemon::protocol::CheckpointSummary;
-use tl_index::pathsafe::is_under;
 use tl_index::timespec::{format_local, format_rfc3339};
 
 /// A path as the user sees it (lossy for non-UTF-8 names).
@@ -109,7 +108,7 @@ pub fn ago(ns: i64, now_ns: i64) -> String {
 
 /// True when a checkpoint changed `prefix` or anything under it.
 pub fn touches(c: &Checkpoint, prefix: &[u8]) -> bool {
-    c.changes.iter().any(|ch| is_under(ch.path(), prefix))
+    c.changes.iter().any(|ch| ch.path().is_under(prefix))
 }
 
 /// A progress spinner for a capture, shown only on a terminal and only for the

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use tl_wal::Lsn;
 
 use crate::record::{CommitKind, CommitStats, Record};
+use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Tree};
 
 mod blob;
@@ -36,14 +37,14 @@ use step::FoldState;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathChange {
     /// The path now has this entry.
-    Put(Vec<u8>, Entry),
+    Put(RepoPath, Entry),
     /// The path no longer exists.
-    Delete(Vec<u8>),
+    Delete(RepoPath),
 }
 
 impl PathChange {
     /// The path changed.
-    pub fn path(&self) -> &[u8] {
+    pub fn path(&self) -> &RepoPath {
         match self {
             PathChange::Put(p, _) | PathChange::Delete(p) => p,
         }
@@ -269,10 +270,10 @@ pub fn apply(tree: &mut Tree, changes: &[PathChange]) {
     for c in changes {
         match c {
             PathChange::Put(p, e) => {
-                tree.insert(p.clone(), *e);
+                tree.insert(p.as_bytes().to_vec(), *e);
             }
             PathChange::Delete(p) => {
-                tree.remove(p);
+                tree.remove(p.as_bytes());
             }
         }
     }

@@ -337,7 +337,7 @@ pub fn export(
                 for (ci, c) in cps[prev.get() + 1..=idx.get()].iter().enumerate() {
                     for (k, ch) in c.changes.iter().enumerate() {
                         if let PathChange::Put(p, e) = ch {
-                            match filter::check_entry(store, p, e, c)? {
+                            match filter::check_entry(store, p.as_bytes(), e, c)? {
                                 None => wanted.push((e.hash, e.size)),
                                 Some(reason) => {
                                     left_out.insert((ci, k), reason);
@@ -356,24 +356,24 @@ pub fn export(
                 for (ci, c) in cps[prev.get() + 1..=idx.get()].iter().enumerate() {
                     for ch in &c.changes {
                         if let PathChange::Delete(p) = ch {
-                            dir.remove(&components(p));
-                            skipped.retain(|s| s.path != *p);
+                            dir.remove(&components(p.as_bytes()));
+                            skipped.retain(|s| *p != s.path);
                         }
                     }
                     for (k, ch) in c.changes.iter().enumerate() {
                         if let PathChange::Put(p, e) = ch {
-                            skipped.retain(|s| s.path != *p);
+                            skipped.retain(|s| *p != s.path);
                             if let Some(reason) = left_out.remove(&(ci, k)) {
                                 // No older version of it stays in the commit either.
-                                dir.remove(&components(p));
+                                dir.remove(&components(p.as_bytes()));
                                 skipped.push(Skipped {
-                                    path: p.clone(),
+                                    path: p.as_bytes().to_vec(),
                                     reason,
                                 });
                                 continue;
                             }
-                            dir.insert(&components(p), e.mode, blobs.ids[&e.hash])
-                                .map_err(|_| conflict(p, c))?;
+                            dir.insert(&components(p.as_bytes()), e.mode, blobs.ids[&e.hash])
+                                .map_err(|_| conflict(p.as_bytes(), c))?;
                         }
                     }
                 }

@@ -325,7 +325,11 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
         if let Some(i) = i {
             p.after = i.prev().and_then(cp_ref);
             p.before = cp_ref(i);
-            p.paths = cps[i].changes.iter().map(|c| c.path().to_vec()).collect();
+            p.paths = cps[i]
+                .changes
+                .iter()
+                .map(|c| c.path().as_bytes().to_vec())
+                .collect();
         }
         report.problems.push(p);
     }
@@ -345,7 +349,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
                         .entry(e.hash)
                         .or_insert_with(|| BlobUse::first_at(CheckpointIndex::new(i)))
                         .paths
-                        .insert(path.clone());
+                        .insert(path.as_bytes().to_vec());
                 }
             }
         }
@@ -526,7 +530,7 @@ fn blob_users(catalog: &Catalog) -> HashMap<BlobHash, BlobUse> {
                 m.entry(e.hash)
                     .or_insert_with(|| BlobUse::first_at(CheckpointIndex::new(i)))
                     .paths
-                    .insert(p.clone());
+                    .insert(p.as_bytes().to_vec());
             }
         }
     }

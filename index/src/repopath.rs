@@ -13,8 +13,11 @@
 //! orders, compares and hashes exactly as its bytes do, so sorted lists of
 //! `RepoPath` are sorted as the tree is.
 //!
-//! Not (yet) here: the keys of [`crate::Tree`] and the paths inside the library
-//! (records, scans, plans) stay `Vec<u8>`; see ARCHITECTURE.md.
+//! Used at the boundaries: restore's and replay's options and reports, scan
+//! warnings, the catalog's [`crate::catalog::PathChange`] and
+//! [`crate::scan::Change`]. Not here, on purpose: the keys of [`crate::Tree`]
+//! (a hot map whose keys come from validated records) and the paths inside the
+//! library (records, scans, plans) stay `Vec<u8>`; see ARCHITECTURE.md.
 
 use std::borrow::Borrow;
 use std::fmt;

@@ -186,7 +186,7 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
     let keep = |p: &[u8]| prefixes.is_empty() || prefixes.iter().any(|x| is_under(p, x.as_bytes()));
     let changes: Vec<Change> = tl_index::scan::diff_trees(&old, &new)
         .into_iter()
-        .filter(|c| keep(c.path()))
+        .filter(|c| keep(c.path().as_bytes()))
         .collect();
     let disk = matches!(to, Point::Disk);
     let content = |e: &Entry, p: &[u8]| -> Result<Vec<u8>> {
@@ -205,7 +205,7 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
             Change::Modified(_, o, e) => (Some(*o), Some(*e)),
             Change::Deleted(_, o) => (Some(*o), None),
         };
-        let p = c.path();
+        let p = c.path().as_bytes();
         let before = match old_e {
             Some(o) => store.blob_bytes(&o.hash)?,
             None => Vec::new(),

@@ -339,13 +339,13 @@ fn path_events<'a>(cps: &'a [Checkpoint], wanted: &[CheckpointIndex]) -> Vec<Che
                 .iter()
                 .map(|ch| match ch {
                     PathChange::Put(p, e) => PathEvent {
-                        path: p,
-                        before: tree.get(p).copied(),
+                        path: p.as_bytes(),
+                        before: tree.get(p.as_bytes()).copied(),
                         after: Some(*e),
                     },
                     PathChange::Delete(p) => PathEvent {
-                        path: p,
-                        before: tree.get(p).copied(),
+                        path: p.as_bytes(),
+                        before: tree.get(p.as_bytes()).copied(),
                         after: None,
                     },
                 })

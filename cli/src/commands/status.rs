@@ -111,8 +111,8 @@ fn watcher_state(cwd: &Path) -> Option<WatcherState> {
 
 fn letter(c: &Change) -> (char, &[u8]) {
     match c {
-        Change::Added(p, _) => ('A', p),
-        Change::Modified(p, _, _) => ('M', p),
-        Change::Deleted(p, _) => ('D', p),
+        Change::Added(p, _) => ('A', p.as_bytes()),
+        Change::Modified(p, _, _) => ('M', p.as_bytes()),
+        Change::Deleted(p, _) => ('D', p.as_bytes()),
     }
 }

@@ -12,6 +12,7 @@ use super::{
     ThinnedAt,
 };
 use crate::record::{CommitKind, CommitStats, Record};
+use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Mode};
 
 impl Catalog {
@@ -67,12 +68,12 @@ impl Catalog {
                 match ch {
                     PathChange::Put(p, e) => {
                         w.push(1);
-                        put_bytes(&mut w, p);
+                        put_bytes(&mut w, p.as_bytes());
                         put_entry(&mut w, e);
                     }
                     PathChange::Delete(p) => {
                         w.push(0);
-                        put_bytes(&mut w, p);
+                        put_bytes(&mut w, p.as_bytes());
                     }
                 }
             }
@@ -157,10 +158,10 @@ impl Catalog {
             for _ in 0..m {
                 changes.push(match r.u8()? {
                     1 => {
-                        let p = r.bytes()?.to_vec();
+                        let p = RepoPath::from_bytes(r.bytes()?);
                         PathChange::Put(p, r.entry()?)
                     }
-                    0 => PathChange::Delete(r.bytes()?.to_vec()),
+                    0 => PathChange::Delete(RepoPath::from_bytes(r.bytes()?)),
                     _ => return None,
                 });
             }

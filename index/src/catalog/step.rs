@@ -11,6 +11,7 @@ use super::{
     apply, hex, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob, ThinnedAt,
 };
 use crate::record::{chain_hash, Record};
+use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Tree};
 
 /// The folded state beside the checkpoints, and the batch in progress.
@@ -97,7 +98,7 @@ impl FoldState {
                 size,
                 mtime_ns,
             } => pending.push(PathChange::Put(
-                path,
+                RepoPath::from(path),
                 Entry {
                     hash,
                     mode,
@@ -105,7 +106,7 @@ impl FoldState {
                     mtime_ns,
                 },
             )),
-            Record::Delete { path } => pending.push(PathChange::Delete(path)),
+            Record::Delete { path } => pending.push(PathChange::Delete(RepoPath::from(path))),
             Record::Rename { from, to } => {
                 let entry = pending
                     .iter()
@@ -116,9 +117,9 @@ impl FoldState {
                         _ => None,
                     })
                     .unwrap_or_else(|| self.head.get(&from).copied());
-                pending.push(PathChange::Delete(from));
+                pending.push(PathChange::Delete(RepoPath::from(from)));
                 if let Some(e) = entry {
-                    pending.push(PathChange::Put(to, e));
+                    pending.push(PathChange::Put(RepoPath::from(to), e));
                 }
             }
             Record::Commit {
@@ -135,9 +136,9 @@ impl FoldState {
                     self.chain_breaks.push(ChainBreak { lsn, seq });
                 }
                 // Later changes to a path win; keep one per path, sorted.
-                let mut by_path: BTreeMap<Vec<u8>, PathChange> = BTreeMap::new();
+                let mut by_path: BTreeMap<RepoPath, PathChange> = BTreeMap::new();
                 for c in std::mem::take(pending) {
-                    by_path.insert(c.path().to_vec(), c);
+                    by_path.insert(c.path().clone(), c);
                 }
                 let changes: Vec<PathChange> = by_path.into_values().collect();
                 apply(&mut self.head, &changes);

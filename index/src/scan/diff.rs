@@ -2,22 +2,23 @@
 
 use std::cmp::Ordering;
 
+use crate::repopath::RepoPath;
 use crate::types::{Entry, Tree};
 
 /// How one path differs between an old and a new tree.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Change {
     /// The path exists only in the new tree.
-    Added(Vec<u8>, Entry),
+    Added(RepoPath, Entry),
     /// The path exists in both trees with a different hash or mode (old, new).
-    Modified(Vec<u8>, Entry, Entry),
+    Modified(RepoPath, Entry, Entry),
     /// The path exists only in the old tree.
-    Deleted(Vec<u8>, Entry),
+    Deleted(RepoPath, Entry),
 }
 
 impl Change {
     /// The path this change is about.
-    pub fn path(&self) -> &[u8] {
+    pub fn path(&self) -> &RepoPath {
         match self {
             Change::Added(p, _) | Change::Modified(p, _, _) | Change::Deleted(p, _) => p,
         }
@@ -43,17 +44,24 @@ pub fn diff_trees(old: &Tree, new: &Tree) -> Vec<Change> {
         match order {
             Ordering::Less => {
                 let (path, entry) = old_iter.next().unwrap();
-                changes.push(Change::Deleted(path.clone(), *entry));
+                changes.push(Change::Deleted(
+                    RepoPath::from_bytes(path.as_slice()),
+                    *entry,
+                ));
             }
             Ordering::Greater => {
                 let (path, entry) = new_iter.next().unwrap();
-                changes.push(Change::Added(path.clone(), *entry));
+                changes.push(Change::Added(RepoPath::from_bytes(path.as_slice()), *entry));
             }
             Ordering::Equal => {
                 let (path, old_entry) = old_iter.next().unwrap();
                 let (_, new_entry) = new_iter.next().unwrap();
                 if old_entry.hash != new_entry.hash || old_entry.mode != new_entry.mode {
-                    changes.push(Change::Modified(path.clone(), *old_entry, *new_entry));
+                    changes.push(Change::Modified(
+                        RepoPath::from_bytes(path.as_slice()),
+                        *old_entry,
+                        *new_entry,
+                    ));
                 }
             }
         }

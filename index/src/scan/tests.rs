@@ -16,6 +16,7 @@ use proptest::prelude::*;
 
 use super::read::stat_of;
 use super::*;
+use crate::repopath::RepoPath;
 use crate::statcache::CachedStat;
 use crate::types::{Entry, Mode};
 
@@ -357,7 +358,7 @@ fn stat_cache_skips_unchanged_files() {
     assert_eq!(
         diff_trees(&second.tree, &third.tree),
         [Change::Modified(
-            b"b".to_vec(),
+            RepoPath::from_bytes(b"b"),
             second.tree[&b"b"[..]],
             third.tree[&b"b"[..]]
         )]
@@ -514,10 +515,18 @@ fn diff_trees_reports_added_modified_deleted_in_path_order() {
     assert_eq!(
         diff_trees(&old, &new),
         [
-            Change::Deleted(b"a".to_vec(), entry(1, Mode::File)),
-            Change::Modified(b"b".to_vec(), entry(2, Mode::File), entry(2, Mode::Exec)),
-            Change::Added(b"bb".to_vec(), entry(9, Mode::File)),
-            Change::Modified(b"c".to_vec(), entry(3, Mode::File), entry(33, Mode::File)),
+            Change::Deleted(RepoPath::from_bytes(b"a"), entry(1, Mode::File)),
+            Change::Modified(
+                RepoPath::from_bytes(b"b"),
+                entry(2, Mode::File),
+                entry(2, Mode::Exec)
+            ),
+            Change::Added(RepoPath::from_bytes(b"bb"), entry(9, Mode::File)),
+            Change::Modified(
+                RepoPath::from_bytes(b"c"),
+                entry(3, Mode::File),
+                entry(33, Mode::File)
+            ),
         ]
     );
     assert!(diff_trees(&new, &new).is_empty());

@@ -297,7 +297,7 @@ impl Store {
                         stats.modified += 1;
                     }
                     Record::Put {
-                        path: p.clone(),
+                        path: p.as_bytes().to_vec(),
                         hash: e.hash,
                         mode: e.mode,
                         size: e.size,
@@ -306,7 +306,9 @@ impl Store {
                 }
                 Change::Deleted(p, _) => {
                     stats.deleted += 1;
-                    Record::Delete { path: p.clone() }
+                    Record::Delete {
+                        path: p.as_bytes().to_vec(),
+                    }
                 }
             };
             records.push(rec.encode());

@@ -366,7 +366,7 @@ proptest! {
         for c in cps {
             let mut seen = std::collections::BTreeSet::new();
             for ch in &c.changes {
-                prop_assert!(seen.insert(ch.path().to_vec()));
+                prop_assert!(seen.insert(ch.path().clone()));
                 let _ = matches!(ch, PathChange::Put(..));
             }
         }

@@ -534,7 +534,15 @@ impl Wal {
             Ok(()) => {
                 st.durable_lsn = target;
                 st.acked_floor = None;
+                let n_created = created.len();
                 st.segs.extend(created);
+                // A flush that rotated completed every segment it left (the tail it
+                // found included): each ends where the next begins.
+                let n = st.segs.len();
+                for i in n.saturating_sub(n_created + 1)..n - 1 {
+                    let next_base = st.segs[i + 1].header.base_lsn;
+                    st.segs[i].limit = st.segs[i].header.offset_of(next_base);
+                }
                 let last = st.segs.last_mut().expect("at least one segment");
                 last.limit = last.header.offset_of(target);
                 self.shared.durable.notify_all();

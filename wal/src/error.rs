@@ -90,6 +90,29 @@ pub enum OpenError {
         /// The LSN it starts at.
         found: Lsn,
     },
+    /// `Wal::create` found a segment: the directory already holds a log (or the
+    /// remains of one), which a new log must not be mixed with.
+    #[error("{dir} already holds a log ({segment}); a new log is created only where none is")]
+    AlreadyExists {
+        /// The segment directory.
+        dir: PathBuf,
+        /// The first segment file found there.
+        segment: PathBuf,
+    },
+    /// `Wal::open_sealed` found no segment to continue after.
+    #[error("{dir} holds no segment to continue after; create the log instead")]
+    NoSegment {
+        /// The segment directory.
+        dir: PathBuf,
+    },
+    /// `Wal::open_sealed` found a last segment that it could not leave unchanged.
+    #[error("{segment} cannot stay unchanged with new segments after it: {reason}")]
+    NotSealed {
+        /// The last segment.
+        segment: PathBuf,
+        /// Why not.
+        reason: Unsealable,
+    },
 }
 
 /// Appending failed. Nothing of the batch is acknowledged.
@@ -186,6 +209,26 @@ pub enum ReadError {
         offset: u64,
         /// Requested LSN.
         lsn: Lsn,
+    },
+}
+
+/// Why `Wal::open_sealed` cannot continue after the last segment without touching it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unsealable {
+    /// The segment holds no frame: the next segment would start at its base LSN and
+    /// so need its file name.
+    #[error("it holds no frames, so the next segment would need its name")]
+    NoFrames,
+    /// Recovery would cut a torn tail off the segment (truncating the file).
+    #[error(
+        "its valid data ends at offset {offset}, {bytes} bytes before its end (a torn tail \
+         that recovery would cut)"
+    )]
+    TornTail {
+        /// File offset where the valid data ends.
+        offset: u64,
+        /// Bytes after it.
+        bytes: u64,
     },
 }
 

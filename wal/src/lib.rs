@@ -26,6 +26,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Besides `open`: `Wal::append_batches` makes many batches durable with one sync
+//! per segment touched, `Wal::create` starts a log with a given repository id, and
+//! `Wal::open_sealed` appends after segments without changing a byte of them (GC's
+//! rewritten log, `index/GC.md`).
+//!
 //! What it is not: it knows nothing of files, paths or trees (that is `tl-index`),
 //! and it does not interpret records. Limits: a frame carries at most
 //! [`format::FRAME_PAYLOAD_MAX`] bytes, a record at most [`format::RECORD_MAX`].
@@ -45,7 +50,7 @@ mod writer;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use error::{AppendError, OpenError, ReadError};
+pub use error::{AppendError, OpenError, ReadError, Unsealable};
 pub use log::{parse_segment_name, segment_name, Damage, LogIter, Record, VerifyReport};
 pub use lsn::Lsn;
 pub use storage::{FsStorage, SegmentFile, Storage};

@@ -1,4 +1,5 @@
-//! The writer: recovery on open, group commit, rotation, poisoning.
+//! The writer: group commit, rotation, poisoning (opening, recovery and creation are
+//! in `open`).
 //!
 //! Group commit without a thread (the leader/follower scheme): an appender encodes
 //! its batch under the state lock into the pending buffer, which assigns its LSNs.
@@ -6,15 +7,20 @@
 //! it with one `pwrite` + `fdatasync` per segment touched (linked in io_uring when
 //! enabled), then marks it durable and wakes everyone. Appenders that arrive while a
 //! flush runs queue behind it and are flushed together by the next leader.
+//! `append_batches` encodes many batches under one lock, so one leader flushes them
+//! all: a bulk writer (GC's rewrite) pays one sync per segment, not per batch.
 
-use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::error::{AppendError, OpenError, ReadError};
+use crate::error::{AppendError, ReadError};
 use crate::format::*;
-use crate::log::{discover, io_err, scan_tail, segment_name, Damage, LogIter, Seg, VerifyReport};
-use crate::storage::{FsStorage, SegmentFile, Storage};
+use crate::log::{segment_name, LogIter, Seg, VerifyReport};
+use crate::storage::{SegmentFile, Storage};
 use crate::Lsn;
+
+mod open;
+
+pub use open::{RecoveryReport, TornTail};
 
 /// How the log is opened.
 #[derive(Clone, Debug)]
@@ -33,53 +39,6 @@ impl Default for Options {
             uring: false,
         }
     }
-}
-
-/// What recovery did when the log was opened.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// Segments found.
-    pub segments: usize,
-    /// First LSN held.
-    pub start_lsn: Lsn,
-    /// End of the valid log after recovery: the next append's LSN.
-    pub end_lsn: Lsn,
-    /// Highest acknowledged LSN recorded in the last segment's frames.
-    pub acked_lsn: Lsn,
-    /// The torn tail cut from the last segment, if there was one.
-    pub torn_tail: Option<TornTail>,
-    /// Damage found below the acknowledged LSN: corruption, left in place.
-    pub corruption: Vec<Damage>,
-    /// A last segment whose creation never finished, set aside.
-    pub torn_creation: Option<String>,
-    /// True when this open created the log.
-    pub created: bool,
-    /// True when writing resumes in a new segment (after an unclean end).
-    pub new_segment: bool,
-}
-
-impl RecoveryReport {
-    /// True when recovery found nothing to do.
-    pub fn is_clean(&self) -> bool {
-        self.torn_tail.is_none() && self.corruption.is_empty() && self.torn_creation.is_none()
-    }
-}
-
-/// A torn tail that recovery cut off and kept in quarantine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TornTail {
-    /// The segment file.
-    pub segment: String,
-    /// File offset where the cut starts.
-    pub offset: u64,
-    /// LSN where the cut starts (the new end of the log).
-    pub lsn: Lsn,
-    /// Bytes cut.
-    pub bytes: u64,
-    /// The first damage found there, if the tail was not just an unfinished batch.
-    pub damage: Option<Damage>,
-    /// Where the cut bytes were kept.
-    pub quarantined_as: String,
 }
 
 /// Result of a durable append.
@@ -154,174 +113,6 @@ fn now_ns() -> i64 {
 }
 
 impl Wal {
-    /// Opens (creating if needed) the log in `dir`, running recovery. Bytes it
-    /// cuts are copied to the directory `quarantine` first.
-    pub fn open(
-        dir: impl AsRef<Path>,
-        quarantine: impl AsRef<Path>,
-        opts: Options,
-    ) -> Result<(Wal, RecoveryReport), OpenError> {
-        let dir = dir.as_ref();
-        let quarantine = quarantine.as_ref();
-        let storage = FsStorage::new(dir, quarantine)
-            .map_err(|source| OpenError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?
-            .with_uring(opts.uring);
-        Wal::open_storage(Arc::new(storage), opts)
-    }
-
-    /// Opens the log held by `storage`, running recovery.
-    pub fn open_storage(
-        storage: Arc<dyn Storage>,
-        opts: Options,
-    ) -> Result<(Wal, RecoveryReport), OpenError> {
-        let lock = storage.lock().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                OpenError::Locked {
-                    lock: storage.describe(crate::storage::LOCK_FILE),
-                    holder: storage.lock_holder(),
-                }
-            } else {
-                io_err(&*storage, crate::storage::LOCK_FILE, e)
-            }
-        })?;
-        // Only a hint for whoever waits: failing to record it costs them the pid.
-        let _ = storage.set_lock_holder(std::process::id());
-        let found = discover(&*storage)?;
-        let mut report = RecoveryReport {
-            segments: found.segs.len(),
-            ..Default::default()
-        };
-        let s = &*storage;
-
-        if let Some(name) = &found.torn_creation {
-            let file = s.open_read(name).map_err(|e| io_err(s, name, e))?;
-            let len = file.len().map_err(|e| io_err(s, name, e))?;
-            s.quarantine(name, 0, &*file, len)
-                .map_err(|e| io_err(s, name, e))?;
-            s.remove(name).map_err(|e| io_err(s, name, e))?;
-            s.sync_dir().map_err(|e| io_err(s, "", e))?;
-            report.torn_creation = Some(name.clone());
-        }
-
-        let mut segs = found.segs;
-        let state = match segs.last().cloned() {
-            None => {
-                // A new log (or one whose only segment never got its header).
-                let base = found
-                    .torn_creation
-                    .as_deref()
-                    .and_then(crate::log::parse_segment_name)
-                    .unwrap_or(Lsn::ZERO);
-                report.created = found.torn_creation.is_none();
-                report.new_segment = true;
-                let header = SegmentHeader {
-                    version: FORMAT_VERSION,
-                    repo_id: rand::random(),
-                    base_lsn: base,
-                    salt: random_u64(),
-                    created_ns: now_ns(),
-                };
-                let name = segment_name(base);
-                let file = create_segment(s, &name, &header).map_err(|e| io_err(s, &name, e))?;
-                segs.push(Seg {
-                    name: name.clone(),
-                    header,
-                    limit: SEGMENT_HEADER_LEN as u64,
-                });
-                report.start_lsn = base;
-                report.end_lsn = base;
-                new_state(segs, header, name.clone(), Some((name, file)), header.crc())
-            }
-            Some(last) => {
-                let file = s.open(&last.name).map_err(|e| io_err(s, &last.name, e))?;
-                let file: Arc<dyn SegmentFile> = Arc::from(file);
-                let scan = scan_tail(s, &last, Box::new(ArcFile(file.clone())))
-                    .map_err(|e| io_err(s, &last.name, e))?;
-                report.acked_lsn = scan.max_acked;
-                report.corruption = scan.corruption.clone();
-                let cut = scan.file_len - scan.valid_end;
-                let mut valid_end = scan.valid_end;
-                let mut crc_at_end = scan.crc_at_end;
-                if cut > 0 {
-                    let kept = s
-                        .quarantine(&last.name, scan.valid_end, &*file, cut)
-                        .map_err(|e| io_err(s, &last.name, e))?;
-                    file.set_len(scan.valid_end)
-                        .map_err(|e| io_err(s, &last.name, e))?;
-                    file.sync_data().map_err(|e| io_err(s, &last.name, e))?;
-                    report.torn_tail = Some(TornTail {
-                        segment: last.name.clone(),
-                        offset: scan.valid_end,
-                        lsn: last.header.lsn_at(scan.valid_end),
-                        bytes: cut,
-                        damage: scan.torn_at.clone(),
-                        quarantined_as: kept,
-                    });
-                    if !scan.corruption.is_empty() {
-                        // The damage kept as corruption was judged so on the `acked`
-                        // of frames that may sit in the tail just cut (an unfinished
-                        // batch). Persist the judgement with a mark acknowledging the
-                        // kept prefix, or the next open, no longer seeing that
-                        // evidence, would call the same damage a torn tail and cut the
-                        // acknowledged records after it (found by the
-                        // `segment_recover` fuzz target: recovery was not idempotent).
-                        let lsn = last.header.lsn_at(valid_end);
-                        let mut mark = Vec::with_capacity(FRAME_HEADER_LEN);
-                        crc_at_end = encode_frame(
-                            &mut mark,
-                            last.header.salt,
-                            lsn,
-                            lsn,
-                            crc_at_end,
-                            FrameKind::Mark,
-                            0,
-                            &[],
-                        );
-                        file.write_and_sync(&mark, valid_end)
-                            .map_err(|e| io_err(s, &last.name, e))?;
-                        valid_end += FRAME_HEADER_LEN as u64;
-                    }
-                }
-                let n = segs.len();
-                segs[n - 1].limit = valid_end;
-                let end = segs[n - 1].end_lsn();
-                report.start_lsn = segs[0].header.base_lsn;
-                report.end_lsn = end;
-                let mut st = new_state(
-                    segs,
-                    last.header,
-                    last.name.clone(),
-                    Some((last.name.clone(), file)),
-                    crc_at_end,
-                );
-                st.tail_offset = valid_end;
-                st.next_lsn = end;
-                st.durable_lsn = end;
-                st.acked_floor = Some(report.acked_lsn.min(end));
-                // After an unclean end, begin a new segment instead of appending to
-                // a tail that held damage.
-                if cut > 0 || !scan.corruption.is_empty() {
-                    st.force_rotate = true;
-                    report.new_segment = true;
-                }
-                st
-            }
-        };
-        let wal = Wal {
-            shared: Arc::new(Shared {
-                storage,
-                opts,
-                state: Mutex::new(state),
-                durable: Condvar::new(),
-                _lock: lock,
-            }),
-        };
-        Ok((wal, report))
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -329,17 +120,25 @@ impl Wal {
     /// Appends one batch of records and returns once it is durable (its sync
     /// returned). Records are opaque bytes of at most [`RECORD_MAX`].
     pub fn append(&self, records: &[&[u8]]) -> Result<Appended, AppendError> {
-        if records.is_empty() {
-            return Err(AppendError::EmptyBatch);
+        let done = self.append_batches(&[records])?;
+        Ok(done[0])
+    }
+
+    /// Appends several batches (each as in [`Wal::append`]) and returns once all are
+    /// durable, with one write and one sync per segment they touch (rotating as
+    /// usual) instead of one per batch. Returns each batch's LSNs, in order; they
+    /// are contiguous, as from the same appends made one by one. Every batch is
+    /// checked before any is encoded, so a refused one leaves the log unchanged. A
+    /// crash before it returns leaves a prefix of whole batches (each is framed
+    /// with its own start and end flags, and recovery keeps whole batches only).
+    /// The batches are held in memory until the sync: bound what one call carries.
+    pub fn append_batches(&self, batches: &[&[&[u8]]]) -> Result<Vec<Appended>, AppendError> {
+        for records in batches {
+            check_batch(records)?;
         }
-        for r in records {
-            if r.len() > RECORD_MAX {
-                return Err(AppendError::RecordTooLarge {
-                    len: r.len(),
-                    max: RECORD_MAX,
-                });
-            }
-        }
+        let Some(last) = batches.len().checked_sub(1) else {
+            return Ok(Vec::new());
+        };
         let mut st = self.lock();
         if let Some(cause) = &st.poisoned {
             return Err(AppendError::Poisoned {
@@ -349,12 +148,16 @@ impl Wal {
         if st.closed {
             return Err(AppendError::Closed);
         }
-        let (lsn, end) = self.encode_batch(&mut st, records);
-        self.wait_durable(st, end)
-            .map(|()| Appended { lsn, end_lsn: end })
+        let done: Vec<Appended> = batches
+            .iter()
+            .map(|records| self.encode_batch(&mut st, records))
+            .collect();
+        self.wait_durable(st, done[last].end_lsn)?;
+        Ok(done)
     }
 
-    fn encode_batch(&self, st: &mut State, records: &[&[u8]]) -> (Lsn, Lsn) {
+    /// Encodes one checked batch into the pending buffer, assigning its LSNs.
+    fn encode_batch(&self, st: &mut State, records: &[&[u8]]) -> Appended {
         let size: u64 = records.iter().map(|r| encoded_len(r.len())).sum();
         let tail_used = st.tail_offset > SEGMENT_HEADER_LEN as u64;
         let over = st.tail_offset + size > self.shared.opts.segment_bytes_max;
@@ -420,7 +223,10 @@ impl Wal {
             }
         }
         st.pending.push(chunk);
-        (start_lsn, st.next_lsn)
+        Appended {
+            lsn: start_lsn,
+            end_lsn: st.next_lsn,
+        }
     }
 
     /// Starts a new segment at the current end (encoded now, created on disk by the
@@ -707,15 +513,21 @@ fn new_state(
     }
 }
 
-fn create_segment(
-    s: &dyn Storage,
-    name: &str,
-    header: &SegmentHeader,
-) -> std::io::Result<Arc<dyn SegmentFile>> {
-    let f = s.create(name)?;
-    f.write_and_sync(&header.encode(), 0)?;
-    s.sync_dir()?;
-    Ok(Arc::from(f))
+/// Refuses a batch that `append` must not encode: empty, or with a record over
+/// [`RECORD_MAX`].
+fn check_batch(records: &[&[u8]]) -> Result<(), AppendError> {
+    if records.is_empty() {
+        return Err(AppendError::EmptyBatch);
+    }
+    for r in records {
+        if r.len() > RECORD_MAX {
+            return Err(AppendError::RecordTooLarge {
+                len: r.len(),
+                max: RECORD_MAX,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Bytes a record of `len` bytes occupies in frames.
@@ -744,26 +556,5 @@ pub(crate) fn read_one(mut it: LogIter, lsn: Lsn) -> Result<Vec<u8>, ReadError> 
             start: lsn,
             end: lsn,
         }),
-    }
-}
-
-/// Shares one open file between the writer and recovery's scan.
-struct ArcFile(Arc<dyn SegmentFile>);
-
-impl SegmentFile for ArcFile {
-    fn len(&self) -> std::io::Result<u64> {
-        self.0.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.0.read_at(buf, offset)
-    }
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.0.write_all_at(buf, offset)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        self.0.sync_data()
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.0.set_len(len)
     }
 }

@@ -4,14 +4,17 @@
 //! T5 errors, T6 crash, T7 faults, T8 kill9).
 
 mod alloc_meter;
+mod append_batches;
 mod basic;
 mod common;
 mod crash;
+mod create;
 mod errors;
 mod faults;
 mod flips;
 mod hostile;
 mod kill9;
+mod open_sealed;
 mod roundtrip;
 mod sectors;
 mod truncate;

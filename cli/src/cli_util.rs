@@ -37,6 +37,17 @@ impl std::ops::DerefMut for Writer {
     }
 }
 
+impl Writer {
+    /// Hands the store to `f`, which may close and reopen it (a GC swaps the log
+    /// under it); a watcher's lease is kept until `f` returns.
+    pub fn consume<T>(self, f: impl FnOnce(Store) -> Result<T>) -> Result<T> {
+        let Writer { store, _lease } = self;
+        let out = f(store);
+        drop(_lease);
+        out
+    }
+}
+
 /// Opens the store of the project containing `cwd` for writing (see
 /// [`open_writer_at`]).
 pub fn open(cwd: &Path) -> Result<Writer> {

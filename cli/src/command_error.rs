@@ -214,6 +214,11 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             StoreError::Resolve(r) => library_hint(r),
             StoreError::Pin(p) => library_hint(p),
             StoreError::NothingToCompact => Some("run `tl checkpoint` first".into()),
+            StoreError::GcInconsistent { .. } => Some(
+                "nothing was deleted; put .tl/wal back from .tl/gc/ (old/ is the log before \
+                 the GC, wal/ the one after), then run `tl fsck`"
+                    .into(),
+            ),
             _ => None,
         };
     }
@@ -262,6 +267,27 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             }
             RestoreError::NoSuchPath { .. } => Some("check the path with `tl show`".into()),
             RestoreError::Conflict { .. } => Some("move it away and retry".into()),
+            _ => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<tl_index::gc::GcError>() {
+        use tl_index::gc::GcError;
+        return match e {
+            GcError::Store(s) => library_hint(s),
+            GcError::Damaged { .. }
+            | GcError::ChainBroken { .. }
+            | GcError::MissingContent { .. } => {
+                Some("run `tl fsck`, then `tl recover`, before `tl gc`".into())
+            }
+            GcError::PinWithoutCheckpoint { name, .. } => Some(format!(
+                "`tl pin --delete {name}` removes it (`tl pins` lists them), then retry"
+            )),
+            GcError::Verify { .. } => {
+                Some("nothing was changed; run `tl fsck --deep` and report this as a bug".into())
+            }
+            GcError::Leftover { .. } => {
+                Some("run `tl recover`, which finishes or undoes an interrupted GC".into())
+            }
             _ => None,
         };
     }

@@ -14,6 +14,8 @@
 //! .tl/daemon.pid            the daemon's pid
 //! .tl/daemon.sock           the daemon's socket
 //! .tl/daemon.log            the daemon's log
+//! .tl/gc.lock               held by a running GC (and by whoever finishes an interrupted one)
+//! .tl/gc/                   a GC in progress: wal/ (the new log), READY, old/ (the old log)
 //! ```
 //!
 //! A `Layout` only computes paths; it touches nothing on disk.
@@ -117,6 +119,33 @@ impl Layout {
     /// `.tl/daemon.log`.
     pub fn daemon_log(&self) -> PathBuf {
         self.tl.join("daemon.log")
+    }
+
+    /// `.tl/gc.lock`: held by a GC for its whole run, and by whoever finishes
+    /// or undoes an interrupted one (`index/GC.md`).
+    pub fn gc_lock(&self) -> PathBuf {
+        self.tl.join("gc.lock")
+    }
+
+    /// `.tl/gc/`: exists only while a GC runs or after one was interrupted.
+    pub fn gc_dir(&self) -> PathBuf {
+        self.tl.join("gc")
+    }
+
+    /// `.tl/gc/wal/`: the new log a GC writes.
+    pub fn gc_new_log(&self) -> PathBuf {
+        self.gc_dir().join("wal")
+    }
+
+    /// `.tl/gc/READY`: written once the new log is complete, synced and verified;
+    /// from then on the swap is finished, never undone.
+    pub fn gc_ready(&self) -> PathBuf {
+        self.gc_dir().join("READY")
+    }
+
+    /// `.tl/gc/old/`: the old log, moved aside by the swap until it is deleted.
+    pub fn gc_old_log(&self) -> PathBuf {
+        self.gc_dir().join("old")
     }
 
     /// The directories made by `tl init` besides `.tl/` itself (the log makes its

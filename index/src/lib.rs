@@ -10,6 +10,7 @@ pub mod catalog;
 mod dirfd;
 pub mod export_git;
 pub mod fsck;
+pub mod gc;
 pub mod layout;
 pub mod pathsafe;
 pub mod record;

@@ -176,6 +176,14 @@ pub fn parse(expr: &str, now: &Zoned) -> Result<TimeExpr, TimeError> {
     })
 }
 
+/// The system time zone's offset from UTC at the instant `ns`, in seconds east:
+/// what retention's day and hour buckets follow ([`crate::retention::Clock`]).
+pub fn local_utc_offset_secs(ns: i64) -> i32 {
+    Timestamp::from_nanosecond(i128::from(ns))
+        .map(|t| TimeZone::system().to_offset(t).seconds())
+        .unwrap_or(0)
+}
+
 /// Formats an instant in the system's local time zone, as `2026-11-22 14:05:33 +01:00`.
 pub fn format_local(ns: i64) -> String {
     format_in(ns, &TimeZone::system())

@@ -30,6 +30,7 @@ mod daemon;
 mod diff;
 mod export_git;
 mod fsck;
+mod gc;
 mod init;
 mod log;
 mod ls;
@@ -86,6 +87,7 @@ pub enum Command {
     Pin(pin::PinArgs),
     Pins(pin::PinsArgs),
     Compact(compact::CompactArgs),
+    Gc(gc::GcArgs),
     Watch(watch::WatchArgs),
     Daemon(daemon::DaemonArgs),
     ExportGit(export_git::ExportGitArgs),
@@ -114,6 +116,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pin(args) => pin::cmd_pin(&cwd, args),
         Command::Pins(args) => pin::cmd_pins(&cwd, args),
         Command::Compact(args) => compact::cmd_compact(&cwd, args),
+        Command::Gc(args) => gc::cmd_gc(&cwd, args),
         Command::Watch(args) => watch::cmd_watch(&cwd, args),
         Command::Daemon(args) => daemon::cmd_daemon(&cwd, args),
         Command::ExportGit(args) => export_git::cmd_export_git(&cwd, args),

@@ -10,6 +10,7 @@ mod diff_show;
 mod exit_codes;
 mod export_git;
 mod fsck;
+mod gc;
 mod help;
 mod kill9;
 mod log;

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use tl_wal::Wal;
 
-use super::{error_chain, now_ns, Result, Store, StoreError};
+use super::{error_chain, Result, Store, StoreError};
 use crate::catalog::Checkpoint;
 use crate::record::{chain_hash, Codec, CommitKind, CommitStats, Record};
 use crate::scan::{self, diff_trees, BlobPart, Change, ScanOptions, ScanWarning};
@@ -315,7 +315,7 @@ impl Store {
         }
         let chain = chain_hash(&self.catalog.chain(), records.iter().map(|r| r.as_slice()));
         let commit = Record::Commit {
-            time_ns: now_ns(),
+            time_ns: self.stamp_ns(),
             seq: self.catalog.seq() + 1,
             kind,
             message,

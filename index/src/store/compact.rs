@@ -36,7 +36,21 @@ impl Store {
         self.damage.clear();
         self.fold_to_end()?;
         self.save_catalog();
-        // Snapshots where the compactor would have written them.
+        self.write_snapshots(&kept)
+    }
+
+    /// Writes the snapshots the compactor would have written (after every
+    /// `snapshot_every`-th checkpoint), for a log whose snapshots were deleted
+    /// (GC's new log). Returns the snapshots written.
+    pub fn rebuild_snapshots(&mut self) -> Result<Vec<PathBuf>> {
+        self.write_snapshots(&[])
+    }
+
+    /// Snapshots where the compactor would have written them, and after the
+    /// checkpoints ending at `also`.
+    fn write_snapshots(&mut self, also: &[Lsn]) -> Result<Vec<PathBuf>> {
+        let snaps = self.snapshot_dir();
+        let kept = also;
         let every = self.config.snapshot_every.max(1) as usize;
         let mut written = Vec::new();
         let mut tree = Tree::new();

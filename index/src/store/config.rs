@@ -114,7 +114,7 @@ impl Config {
     }
 
     /// The log's options these settings ask for.
-    pub(super) fn wal_options(&self) -> tl_wal::Options {
+    pub(crate) fn wal_options(&self) -> tl_wal::Options {
         tl_wal::Options {
             segment_bytes_max: self.segment_bytes_max,
             uring: false,

@@ -84,6 +84,15 @@ pub enum StoreError {
     /// a file belongs): refused rather than written through.
     #[error(transparent)]
     UnexpectedEntry(#[from] private_fs::UnexpectedEntry),
+    /// `.tl/` holds a state no GC leaves, even interrupted (someone moved
+    /// things by hand).
+    #[error("{dir}: {why}")]
+    GcInconsistent {
+        /// `.tl/gc/`.
+        dir: PathBuf,
+        /// What was found.
+        why: String,
+    },
     /// Another I/O error.
     #[error("{path}: {source}")]
     Io {

@@ -14,6 +14,7 @@ use tl_wal::private_fs::{self, Durability, Expected};
 use tl_wal::{LogReader, Lsn, RecoveryReport, Storage, Wal};
 
 use crate::catalog::{Catalog, Checkpoint, CheckpointIndex, Gap};
+use crate::gc;
 use crate::layout::Layout;
 pub use crate::layout::TL_DIR;
 
@@ -98,7 +99,15 @@ pub struct Store {
     /// What this open took group/other permissions off (a store made before `.tl/`
     /// was private).
     tightened: Vec<PathBuf>,
+    /// What the open did about an interrupted GC.
+    gc_recovery: Option<gc::Interrupted>,
+    /// Where commit and pin times come from: the system clock, or the one a
+    /// test or a simulation set ([`Store::set_clock`]).
+    clock: Option<Clock>,
 }
+
+/// A source of "now" for a store, ns since the Unix epoch.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Finds the project root: `start` or the nearest ancestor holding `.tl/`.
 pub fn find_root(start: &Path) -> Result<PathBuf> {
@@ -176,15 +185,25 @@ impl Store {
             private_fs::check_entry(&path, expected).map_err(io(&path))?;
         }
         let config = Config::load(&layout.config())?;
-        let (log, recovery) = if write {
+        let (log, recovery, gc_recovery) = if write {
+            // An interrupted GC is finished or undone before the log is opened:
+            // until then `.tl/wal` may be the old log, or missing.
+            let gc_recovery = if gc::swap::may_be_interrupted(&layout, &gc::RealFs)? {
+                let lock = gc::GcLock::take(&layout)?;
+                gc::recover_interrupted(&layout, &gc::RealFs, &lock)?
+            } else {
+                None
+            };
             let opts = config.wal_options();
             let (wal, report) = Wal::open(layout.log_dir(), layout.quarantine(), opts)?;
-            (Log::Writer(wal), Some(report))
+            (Log::Writer(wal), Some(report), gc_recovery)
         } else {
-            let reader = LogReader::open(layout.log_dir(), layout.quarantine())?;
-            (Log::Reader(reader), None)
+            let reader = LogReader::open(gc::swap::readable_log_dir(&layout), layout.quarantine())?;
+            (Log::Reader(reader), None, None)
         };
-        Store::from_log(layout, config, log, recovery, tightened)
+        let mut store = Store::from_log(layout, config, log, recovery, tightened)?;
+        store.gc_recovery = gc_recovery;
+        Ok(store)
     }
 
     /// Opens the store of the project at `root` (which must hold `.tl/`) for
@@ -221,9 +240,28 @@ impl Store {
             reader: Mutex::new(None),
             live: None,
             tightened,
+            gc_recovery: None,
+            clock: None,
         };
         store.load_catalog()?;
         Ok(store)
+    }
+
+    /// Stamps commits and pins with `clock` instead of the system clock: for
+    /// simulations of long histories (retention's model tests, the simulated
+    /// week of `benches/`).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = Some(clock);
+    }
+
+    /// Now, as this store stamps commits and pins.
+    pub(crate) fn stamp_ns(&self) -> i64 {
+        self.clock.as_ref().map_or_else(now_ns, |c| c())
+    }
+
+    /// What this open did about a GC interrupted by a crash (writers only).
+    pub fn gc_recovery(&self) -> Option<gc::Interrupted> {
+        self.gc_recovery
     }
 
     /// The entries under `.tl/` this open took group and other permission bits

@@ -1,7 +1,7 @@
 //! Pins: names for checkpoints, made and deleted by records in the log.
 
 use super::resolve::{is_hex, ID_PREFIX_MIN};
-use super::{now_ns, Result, Store};
+use super::{Result, Store};
 use crate::catalog::CheckpointIndex;
 use crate::record::{self, Record};
 use crate::timespec::{self, TimeExpr};
@@ -99,7 +99,7 @@ impl Store {
         let rec = Record::Pin {
             name: name.to_string(),
             target_lsn,
-            time_ns: now_ns(),
+            time_ns: self.stamp_ns(),
         }
         .encode();
         self.append_and_fold(&rec)

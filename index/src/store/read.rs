@@ -63,7 +63,7 @@ impl Store {
         if !blob.is_complete() {
             return Err(bad("some of its parts are missing".into()));
         }
-        let mut read = |lsn: Lsn| self.read_record(lsn);
+        let mut read = |lsn: Lsn| self.raw_record(lsn);
         read_verified(hash, blob, &mut read, out).map_err(|e| {
             let lsn = e.lsn;
             match e.problem {
@@ -81,8 +81,9 @@ impl Store {
         })
     }
 
-    /// Reads the record at `lsn` through the kept-open reader.
-    fn read_record(&self, lsn: Lsn) -> Result<Vec<u8>, tl_wal::ReadError> {
+    /// Reads the record at `lsn` through the kept-open reader (GC copies stored
+    /// content with it, verbatim).
+    pub(crate) fn raw_record(&self, lsn: Lsn) -> Result<Vec<u8>, tl_wal::ReadError> {
         let mut guard = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_mut() {
             Some(it) => it.seek(lsn)?,

@@ -5,6 +5,8 @@ mod export_git;
 mod export_refused;
 mod fixture_store;
 mod fsck;
+mod gc;
+mod gc_crash;
 mod private;
 mod replay;
 mod restore;

@@ -1,0 +1,202 @@
+//! RELIABILITY.md T6 applied to GC (issue 12): a GC stopped at each of its
+//! file-system steps (the swap's renames, syncs, removals and READY, through the
+//! `GcFs` trait), on random small stores, then the store opened again, which
+//! finishes or undoes the GC. At every crash point the store holds either every
+//! state it held before, or exactly the states the policy keeps, each with its
+//! id and its exact content, and `fsck --deep` is clean. Nothing between.
+//!
+//! `TL_GC_CRASH_STORES` sets how many random stores are crashed at every step
+//! (default 64, which is over 1,000 crash points).
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use tl_index::catalog::CheckpointIndex;
+use tl_index::gc::{self, GcFs, RealFs};
+use tl_index::record::CommitKind;
+use tl_index::retention::Clock;
+use tl_index::store::Store;
+
+use crate::fixture_store::assert_fsck_deep_is_clean;
+use crate::support::project;
+
+const S: i64 = 1_000_000_000;
+/// 2026-11-02 00:00:00 UTC.
+const START: i64 = 1_793_577_600 * S;
+
+/// The real file system, stopping (an error, as the process would die) at
+/// step `at` and every step after it.
+struct CrashAt {
+    at: usize,
+    seen: Cell<usize>,
+}
+
+impl CrashAt {
+    fn step(&self) -> io::Result<()> {
+        let n = self.seen.get();
+        self.seen.set(n + 1);
+        if n >= self.at {
+            Err(io::Error::other(format!("simulated crash at step {n}")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl GcFs for CrashAt {
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        self.step()?;
+        RealFs.exists(path)
+    }
+    fn write_synced(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.step()?;
+        RealFs.write_synced(path, bytes)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.step()?;
+        RealFs.rename(from, to)
+    }
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.step()?;
+        RealFs.remove_dir_all(path)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.step()?;
+        RealFs.remove_file(path)
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.step()?;
+        RealFs.sync_dir(path)
+    }
+}
+
+type Content = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+fn content(store: &Store) -> Content {
+    let mut out = Content::new();
+    for (i, c) in store.checkpoints().iter().enumerate() {
+        let tree = store.tree_at(CheckpointIndex::new(i)).unwrap();
+        let files = tree
+            .iter()
+            .map(|(p, e)| (p.clone(), store.blob_bytes(&e.hash).unwrap()))
+            .collect();
+        out.insert(c.id.clone(), files);
+    }
+    out
+}
+
+/// A small random store: `n` checkpoints an hour apart, the policy keeping one
+/// per day, a pin on the second.
+fn random_store(seed: u64, n: usize) -> (tempfile::TempDir, std::path::PathBuf, i64) {
+    let (tmp, root, store) = project();
+    drop(store);
+    fs::write(
+        root.join(".tl/config.toml"),
+        "snapshot_every = 3\n[retention]\nkeep-all = \"0s\"\nkeep-minutely = \"0s\"\n\
+         keep-hourly = \"0s\"\nkeep-daily = \"30d\"\n",
+    )
+    .unwrap();
+    let mut store = Store::open(&root).unwrap();
+    let now = Arc::new(AtomicI64::new(START));
+    let c = now.clone();
+    store.set_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+    let mut x = seed | 1;
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        now.fetch_add(3_600 * S + (x % 600) as i64 * S, Ordering::SeqCst);
+        fs::write(
+            root.join(format!("f{}.txt", x % 4)),
+            format!("{x}\n").repeat(20),
+        )
+        .unwrap();
+        store.checkpoint(CommitKind::Auto, None).unwrap();
+        if i == 1 {
+            let last = store.last_index().unwrap();
+            store.pin("second", last).unwrap();
+        }
+    }
+    let end = now.load(Ordering::SeqCst);
+    (tmp, root, end)
+}
+
+#[test]
+fn gc_stopped_at_any_step_leaves_the_old_log_or_the_new_one() {
+    let stores: u64 = std::env::var("TL_GC_CRASH_STORES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let mut points = 0usize;
+    let (mut old_kept, mut new_kept) = (0usize, 0usize);
+    for seed in 0..stores {
+        let n = 30 + (seed % 20) as usize;
+        let (_tmp, root, end) = random_store(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), n);
+        let clock = Clock {
+            now_ns: end,
+            utc_offset_secs: 0,
+        };
+        // The template: what the store holds before, and after a whole GC.
+        let store = Store::open(&root).unwrap();
+        let before = content(&store);
+        let pristine = tempfile::tempdir().unwrap();
+        copy_dir(&root, pristine.path());
+        let (store, _) = gc::run(store, clock).unwrap();
+        let after = content(&store);
+        drop(store);
+        assert!(after.len() < before.len());
+        for (id, files) in &after {
+            assert_eq!(files, &before[id], "state {id} after a whole GC");
+        }
+        // Then a crash at every step, each on a fresh copy of the store.
+        for at in 0.. {
+            let _ = fs::remove_dir_all(&root);
+            copy_dir(pristine.path(), &root);
+            let fs_at = CrashAt {
+                at,
+                seen: Cell::new(0),
+            };
+            let store = Store::open(&root).unwrap();
+            let result = gc::run_on(store, clock, &fs_at);
+            if result.is_ok() {
+                assert!(at > 0, "a GC of no step");
+                break;
+            }
+            points += 1;
+            let store = Store::open(&root).unwrap();
+            let now = content(&store);
+            drop(store);
+            if now == before {
+                old_kept += 1;
+            } else {
+                assert_eq!(now, after, "seed {seed}, crash at step {at}: neither log");
+                new_kept += 1;
+            }
+            assert!(!root.join(".tl/gc").exists(), "seed {seed} step {at}");
+            assert_fsck_deep_is_clean(&root);
+        }
+    }
+    eprintln!(
+        "GC crash points: {points} on {stores} stores ({old_kept} left the old log, {new_kept} \
+         the new one), every one whole"
+    );
+    assert!(stores < 64 || points >= 1_000, "only {points} crash points");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}

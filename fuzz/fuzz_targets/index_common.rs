@@ -20,8 +20,8 @@ use tl_wal::Lsn;
 use crate::common::SegmentBuilder;
 
 /// Target `record_decode`: any payload decodes or fails cleanly; what decodes
-/// re-encodes to bytes that decode to the same record; a blob part's data never
-/// decompresses past its bound (zstd bombs).
+/// re-encodes to bytes that decode to the same record; a blob part's or a solid
+/// block's data never decompresses past its bound (zstd bombs).
 pub fn record_decode(data: &[u8]) {
     let Ok(rec) = Record::decode(data) else {
         return;
@@ -39,6 +39,24 @@ pub fn record_decode(data: &[u8]) {
         let max = record::part_raw_len_max(*raw_len, *offset);
         if let Ok(raw) = record::decompress_part(*codec, data, max) {
             assert!(raw.len() as u64 <= max, "decompressed past the bound");
+        }
+    }
+    if let Record::Block {
+        members,
+        codec,
+        data,
+    } = &rec
+    {
+        let max = record::BlockMember::total(members);
+        assert!(
+            max <= record::BLOCK_RAW_MAX as u64,
+            "members past the block limit"
+        );
+        if let Ok(raw) = record::decompress_part(*codec, data, max) {
+            assert!(
+                raw.len() as u64 <= max,
+                "a block decompressed past its bound"
+            );
         }
     }
 }

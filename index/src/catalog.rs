@@ -27,7 +27,7 @@ mod fold;
 mod lean;
 mod step;
 
-pub use blob::{read_verified, BlobReadError, PartAt, PartProblem, StoredBlob};
+pub use blob::{read_verified, BlobReadError, BlockCache, PartAt, PartProblem, StoredBlob};
 pub use checkpoint_index::CheckpointIndex;
 pub use fold::{fold_records, DamagedFrame, Fold, FoldObserver, Unobserved};
 pub use lean::LeanCatalog;

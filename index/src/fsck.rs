@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use tl_wal::{FsStorage, LogReader, Lsn, Storage};
 
 use crate::catalog::{
-    apply, read_verified, Catalog, CheckpointIndex, PartProblem, PathChange, StoredBlob,
+    apply, read_verified, BlockCache, Catalog, CheckpointIndex, PartProblem, PathChange, StoredBlob,
 };
 use crate::layout::Layout;
 use crate::snapshot::{self, Snapshot};
@@ -376,15 +376,23 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     }
 
     if opts.deep {
-        let complete: Vec<(&BlobHash, &StoredBlob)> = catalog
+        let mut complete: Vec<(&BlobHash, &StoredBlob)> = catalog
             .blobs()
             .iter()
             .filter(|(_, blob)| blob.is_complete())
             .collect();
+        // In log order, so that each thread's range reads the members of a solid
+        // block one after another and decompresses the block once.
+        complete.sort_by_key(|(_, blob)| blob.parts.first().map(|p| p.lsn));
         report.blobs_rehashed = complete.len();
         let mut bad: Vec<(BlobHash, Unreadable)> = complete
             .par_iter()
-            .filter_map(|(hash, blob)| rehash(&reader, hash, blob).err().map(|u| (**hash, u)))
+            .map_init(BlockCache::new, |blocks, (hash, blob)| {
+                rehash(&reader, hash, blob, blocks)
+                    .err()
+                    .map(|u| (**hash, u))
+            })
+            .filter_map(|found| found)
             .collect();
         bad.sort_by_key(|(_, u)| u.lsn);
         if !bad.is_empty() {
@@ -485,9 +493,14 @@ struct Unreadable {
 }
 
 /// Reads a blob's parts back and checks its hash; the error names the part's LSN.
-fn rehash(reader: &LogReader, hash: &BlobHash, blob: &StoredBlob) -> Result<(), Unreadable> {
+fn rehash(
+    reader: &LogReader,
+    hash: &BlobHash,
+    blob: &StoredBlob,
+    blocks: &mut BlockCache,
+) -> Result<(), Unreadable> {
     let mut read = |lsn: Lsn| reader.read(lsn);
-    read_verified(hash, blob, &mut read, &mut std::io::sink())
+    read_verified(hash, blob, &mut read, blocks, &mut std::io::sink())
         .map(|_| ())
         .map_err(|e| {
             let why = match e.problem {

@@ -22,6 +22,7 @@ use crate::store::Store;
 
 mod error;
 pub mod fs;
+pub mod pack;
 pub mod plan;
 pub mod rewrite;
 pub mod swap;

@@ -7,7 +7,7 @@
 //! does not understand, and never panics. `index/RECORDS.md` has the same layout
 //! with the reasons behind it.
 //!
-//! # Encoding, version 3
+//! # Encoding, version 4
 //!
 //! All integers are little-endian. `bytes(max)` is a `u32` length followed by that
 //! many bytes, the length at most `max`. `str(max)` is `bytes(max)` holding UTF-8.
@@ -15,7 +15,7 @@
 //! ```text
 //! offset  size  field
 //! 0       1     version: u8, the oldest that holds the record: 2 for tags 1-8,
-//!               3 for tags 9-10 (RECORD_VERSION = 3); 1 is still read
+//!               3 for tags 9-10, 4 for tag 11 (RECORD_VERSION = 4); 1 is still read
 //! 1       1     tag: u8, selects the body below (0 is never used: zeroes are no record)
 //! 2       ...   body
 //!
@@ -39,6 +39,10 @@
 //!                · states_before u64 · kept u64 · dropped u64
 //!                · first_seq u64 · last_seq u64 · policy str(POLICY_MAX_BYTES)
 //!                                                            (version 3 only)
+//! tag 11 Block   count u32 (1..=BLOCK_MEMBERS_MAX) · count × (hash [32] · raw_len u64)
+//!                · codec u8 · data bytes(BLOB_DATA_MAX): the members' contents
+//!                concatenated in order, at most BLOCK_RAW_MAX bytes in all, stored
+//!                per codec as one unit                      (version 4 only)
 //! ```
 //!
 //! The record ends exactly where its body ends: trailing bytes are an error, so a
@@ -61,8 +65,8 @@ pub use decode::DecodeError;
 /// The newest encoding version this code reads and writes (see
 /// [`Record::version`]: each record is written in the oldest version that holds
 /// it). Version 1 has the layout of 2 with Put mode codes 0 to 2 only; version 3
-/// adds the tags Origin and Thinned, written only by GC.
-pub const RECORD_VERSION: u8 = 3;
+/// adds the tags Origin and Thinned, 4 the tag Block; GC alone writes them.
+pub const RECORD_VERSION: u8 = 4;
 
 /// The oldest encoding version this code reads.
 pub const RECORD_VERSION_MIN: u8 = 1;
@@ -75,6 +79,13 @@ pub const BLOB_PART_MAX_RAW: usize = 4 * 1024 * 1024;
 /// [`BLOB_PART_MAX_RAW`] bytes (`ZSTD_COMPRESSBOUND`: `n + n/256` plus a small
 /// constant), rounded up.
 pub const BLOB_DATA_MAX: usize = BLOB_PART_MAX_RAW + (BLOB_PART_MAX_RAW >> 8) + 1024;
+
+/// Most raw bytes of one solid block (all its members together): reading one
+/// file from a block decompresses at most this much.
+pub const BLOCK_RAW_MAX: usize = BLOB_PART_MAX_RAW;
+
+/// Most members of one solid block.
+pub const BLOCK_MEMBERS_MAX: usize = 1 << 16;
 
 /// Longest commit message, in bytes.
 pub const MESSAGE_MAX_BYTES: usize = 64 * 1024;
@@ -275,6 +286,35 @@ pub enum Record {
     /// GC thinned the log before this record (version 3): what it did, so that
     /// fsck can tell a thinned log from a rewritten one.
     Thinned(Thinned),
+    /// Several whole blobs compressed together (version 4, written by GC): small
+    /// files compress far better in one unit than each alone.
+    Block {
+        /// The blobs, in the order their contents follow one another in `data`.
+        members: Vec<BlockMember>,
+        /// How `data` is stored.
+        codec: Codec,
+        /// The members' raw contents concatenated, stored per `codec`.
+        data: Vec<u8>,
+    },
+}
+
+/// One blob of a [`Record::Block`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockMember {
+    /// BLAKE3 of its content.
+    pub hash: BlobHash,
+    /// Length of its content.
+    pub raw_len: u64,
+}
+
+impl BlockMember {
+    /// The length of all of `members`' contents together (saturating; the
+    /// members of a decoded Block sum to at most [`BLOCK_RAW_MAX`]).
+    pub fn total(members: &[BlockMember]) -> u64 {
+        members
+            .iter()
+            .fold(0u64, |sum, m| sum.saturating_add(m.raw_len))
+    }
 }
 
 /// What a GC did, as recorded after the log it rewrote (see [`Record::Thinned`]).
@@ -312,6 +352,7 @@ const TAG_UNPIN: u8 = 7;
 const TAG_GAP: u8 = 8;
 const TAG_ORIGIN: u8 = 9;
 const TAG_THINNED: u8 = 10;
+const TAG_BLOCK: u8 = 11;
 
 /// Longest policy text of a Thinned record, in bytes.
 pub const POLICY_MAX_BYTES: usize = 4096;
@@ -319,10 +360,12 @@ pub const POLICY_MAX_BYTES: usize = 4096;
 impl Record {
     /// The oldest encoding version that can hold this record, which is the one
     /// written: records of tags 1 to 8 are written as version 2, so a log GC never
-    /// touched stays readable by a version-2 reader; Origin and Thinned need 3.
+    /// touched stays readable by a version-2 reader; Origin and Thinned need 3,
+    /// Block 4.
     pub fn version(&self) -> u8 {
         match self {
             Record::Origin { .. } | Record::Thinned(_) => 3,
+            Record::Block { .. } => 4,
             _ => 2,
         }
     }

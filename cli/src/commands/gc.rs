@@ -79,17 +79,20 @@ fn print_plan(plan: &GcPlan, cps: &[Checkpoint]) -> Result<()> {
     if plan.is_noop() {
         writeln!(
             out,
-            "Nothing to thin: the policy keeps all {} states.",
+            "Nothing to do: the policy keeps all {} states and the content is packed.",
             plan.states_before()
         )?;
         return Ok(());
     }
     writeln!(
         out,
-        "Dry run: nothing is changed. `tl gc` would keep {} of {} states and drop {}:",
+        "Dry run: nothing is changed. `tl gc` would keep {} of {} states and drop {}, \
+         and pack {} of new content into solid blocks{}",
         plan.kept(),
         plan.states_before(),
-        plan.dropped()
+        plan.dropped(),
+        bytes(plan.unpacked_bytes),
+        if plan.dropped() > 0 { ":" } else { "." }
     )?;
     let dropped = dropped_states(plan, cps);
     for (c, cause) in dropped.iter().take(LIST_MAX) {
@@ -121,19 +124,29 @@ fn print_report(r: &GcReport) -> Result<()> {
     if p.is_noop() {
         writeln!(
             out,
-            "Nothing to thin: the policy keeps all {} states; the log ({}) is unchanged.",
+            "Nothing to do: the policy keeps all {} states and the content is packed; the \
+             log ({}) is unchanged.",
             p.states_before(),
             bytes(p.log_bytes)
         )?;
         return Ok(());
     }
-    writeln!(
-        out,
-        "Thinned the history: kept {} of {} states, dropped {}.",
-        p.kept(),
-        p.states_before(),
-        p.dropped()
-    )?;
+    if p.dropped() == 0 {
+        writeln!(
+            out,
+            "Packed the content into solid blocks; the policy keeps all {} states.",
+            p.states_before()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Thinned the history: kept {} of {} states, dropped {}; packed the content \
+             into solid blocks.",
+            p.kept(),
+            p.states_before(),
+            p.dropped()
+        )?;
+    }
     writeln!(
         out,
         "The log went from {} to {} ({} segment(s) rewritten into {}) in {:.2} s; \
@@ -186,6 +199,7 @@ fn counts_json(plan: &GcPlan) -> Value {
         "kept": plan.kept(),
         "dropped": plan.dropped(),
         "log_bytes_before": plan.log_bytes,
+        "unpacked_bytes": plan.unpacked_bytes,
         "now": format_rfc3339(plan.clock.now_ns),
         "policy": plan.policy_text,
     })

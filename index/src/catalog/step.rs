@@ -91,6 +91,20 @@ impl FoldState {
                     e.parts.sort_unstable();
                 }
             }
+            Record::Block { ref members, .. } => {
+                // Each member is a whole blob, its one part at offset 0 (found by
+                // its hash in the block when read).
+                for m in members {
+                    let e = self.blobs.entry(m.hash).or_insert(StoredBlob {
+                        raw_len: m.raw_len,
+                        parts: Vec::new(),
+                    });
+                    if !e.parts.iter().any(|p| p.offset == 0) {
+                        e.parts.push(PartAt { offset: 0, lsn });
+                        e.parts.sort_unstable();
+                    }
+                }
+            }
             Record::Put {
                 path,
                 hash,

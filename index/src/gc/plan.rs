@@ -21,7 +21,15 @@ pub struct GcPlan {
     pub clock: Clock,
     /// Bytes of log before the GC.
     pub log_bytes: u64,
+    /// Content stored since the last GC (or ever, before the first), not yet
+    /// packed into solid blocks: the `bytes_new` of the checkpoints after the
+    /// last Thinned record.
+    pub unpacked_bytes: u64,
 }
+
+/// Unpacked content below this is not worth rewriting the log for when no state
+/// is dropped.
+pub const REPACK_MIN_BYTES: u64 = 1 << 20;
 
 impl GcPlan {
     /// Checkpoints before the GC.
@@ -43,9 +51,10 @@ impl GcPlan {
         self.states_before() - self.kept()
     }
 
-    /// True when the policy keeps every checkpoint: a GC would change nothing.
+    /// True when a GC would change nothing: the policy keeps every checkpoint
+    /// and less than [`REPACK_MIN_BYTES`] of content is waiting to be packed.
     pub fn is_noop(&self) -> bool {
-        self.dropped() == 0
+        self.dropped() == 0 && self.unpacked_bytes < REPACK_MIN_BYTES
     }
 
     /// True when checkpoint `i` stays.
@@ -74,12 +83,20 @@ pub fn plan(
         let mut freed = PerStateEstimate { bytes: &bytes };
         fit_to_cap(&mut selection, cap, log_bytes, &mut freed)
     });
+    let since = catalog.thinnings().last().map(|t| t.lsn);
+    let unpacked_bytes = catalog
+        .checkpoints()
+        .iter()
+        .filter(|c| since.is_none_or(|t| c.lsn > t))
+        .map(|c| c.stats.bytes_new)
+        .sum();
     Ok(GcPlan {
         selection,
         cap,
         policy_text: policy_text(policy),
         clock,
         log_bytes,
+        unpacked_bytes,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Writing the thinned log: for each kept checkpoint, in order, the content no
-//! earlier kept checkpoint carried (its Blob records copied verbatim), the
+//! earlier kept checkpoint carried (small blobs packed into solid blocks, big
+//! ones as their Blob records, verbatim: `gc/pack`), the
 //! Put/Delete records that turn the previous kept tree into its tree, an Origin
 //! record (so its id stays), and its Commit, chained anew; gaps and earlier GCs'
 //! Thinned records in their places; every pin, re-aimed at its checkpoint's new
@@ -10,6 +11,7 @@ use std::collections::HashSet;
 use tl_wal::{Appended, Lsn, Wal};
 
 use super::error::GcError;
+use super::pack::{Packer, MEMBER_MAX};
 use super::plan::GcPlan;
 use crate::catalog::{apply, Catalog, Checkpoint, Gap, ThinnedAt};
 use crate::record::{chain_hash, CommitStats, Record, Thinned};
@@ -17,8 +19,6 @@ use crate::scan::{diff_trees, Change};
 use crate::store::Store;
 use crate::types::{BlobHash, Tree};
 
-/// Blob records go in batches of about this many bytes (as capture's do).
-const BLOB_BATCH_BYTES: usize = 4 << 20;
 /// Batches are handed to the log, and synced, in groups of about this many bytes.
 const GROUP_BYTES: usize = 16 << 20;
 
@@ -45,6 +45,7 @@ pub fn rewrite(store: &Store, plan: &GcPlan, wal: &Wal) -> Result<Rewritten, GcE
         group: Vec::new(),
         group_bytes: 0,
         chain: [0; 32],
+        level: store.config().gc_zstd_level,
         batch_of: Vec::new(),
         kept_lsns: Vec::new(),
         blobs: 0,
@@ -145,6 +146,8 @@ struct Writer<'a> {
     group_bytes: usize,
     /// The chain value of the last Commit written.
     chain: [u8; 32],
+    /// zstd level of solid blocks.
+    level: i32,
     /// What each batch of `group` is.
     batch_of: Vec<BatchOf>,
     kept_lsns: Vec<Lsn>,
@@ -196,8 +199,7 @@ impl Writer<'_> {
         carried: &mut HashSet<BlobHash>,
     ) -> Result<(), GcError> {
         let mut stats = CommitStats::default();
-        let mut blobs: Vec<Vec<u8>> = Vec::new();
-        let mut blob_bytes = 0usize;
+        let mut content = Packer::new(self.level);
         let mut records = Vec::with_capacity(changes.len() + 2);
         for change in changes {
             let rec = match change {
@@ -208,15 +210,9 @@ impl Writer<'_> {
                         stats.modified += 1;
                     }
                     if carried.insert(e.hash) {
-                        for part in self.blob_parts(&e.hash, c, path.as_bytes())? {
-                            stats.bytes_new += part.len() as u64;
-                            blob_bytes += part.len();
-                            blobs.push(part);
-                            self.blobs += 1;
-                            if blob_bytes >= BLOB_BATCH_BYTES {
-                                self.push(std::mem::take(&mut blobs), BatchOf::Other)?;
-                                blob_bytes = 0;
-                            }
+                        self.carry(&e.hash, c, path.as_bytes(), &mut content)?;
+                        if let Some(batch) = content.ready_batch() {
+                            self.push(batch, BatchOf::Other)?;
                         }
                     }
                     Record::Put {
@@ -242,10 +238,12 @@ impl Writer<'_> {
             }
             .encode(),
         );
-        // The last blobs go in the checkpoint's own batch, as capture does, and
-        // the chain covers every record of the batch before its Commit.
-        blobs.extend(records);
-        let mut records = blobs;
+        // The last content goes in the checkpoint's own batch, as capture does,
+        // and the chain covers every record of the batch before its Commit.
+        let mut batch = content.finish();
+        stats.bytes_new = content.bytes_out();
+        batch.extend(records);
+        let mut records = batch;
         let chain = chain_hash(&self.chain, records.iter().map(Vec::as_slice));
         let commit = Record::Commit {
             time_ns: c.time_ns,
@@ -262,14 +260,16 @@ impl Writer<'_> {
         self.push(records, BatchOf::KeptCheckpoint)
     }
 
-    /// The stored Blob records of `hash` (all its parts, verbatim), which the
-    /// tree of checkpoint `c` needs at `path`.
-    fn blob_parts(
-        &self,
+    /// Carries the content `hash`, which the tree of checkpoint `c` needs at
+    /// `path`, into `content`: a small blob read back (verified) into a solid
+    /// block, a big one as its stored Blob records, verbatim.
+    fn carry(
+        &mut self,
         hash: &BlobHash,
         c: &Checkpoint,
         path: &[u8],
-    ) -> Result<Vec<Vec<u8>>, GcError> {
+        content: &mut Packer,
+    ) -> Result<(), GcError> {
         let missing = || GcError::MissingContent {
             hash: hash.to_hex(),
             path: String::from_utf8_lossy(path).into_owned(),
@@ -279,10 +279,16 @@ impl Writer<'_> {
         if !blob.is_complete() {
             return Err(missing());
         }
-        blob.parts
-            .iter()
-            .map(|p| self.store.raw_record(p.lsn).map_err(GcError::from))
-            .collect()
+        self.blobs += 1;
+        if blob.raw_len <= MEMBER_MAX {
+            let raw = self.store.blob_bytes(hash)?;
+            content.add_member(*hash, &raw);
+            return Ok(());
+        }
+        for part in &blob.parts {
+            content.add_verbatim(self.store.raw_record(part.lsn)?);
+        }
+        Ok(())
     }
 }
 

@@ -10,7 +10,9 @@ use tl_wal::{LogIter, LogReader, Lsn, ReadError};
 
 use super::error::GcError;
 use super::plan::GcPlan;
-use crate::catalog::{apply, fold_records, read_verified, Catalog, FoldObserver, PathChange};
+use crate::catalog::{
+    apply, fold_records, read_verified, BlockCache, Catalog, FoldObserver, PathChange,
+};
 use crate::types::{BlobHash, Tree};
 
 /// The new log's fold, once it passed every check.
@@ -144,13 +146,14 @@ fn check_content(
             }),
         }
     };
+    let mut blocks = BlockCache::new();
     for hash in needed {
         let Some(blob) = new.blobs().get(&hash).filter(|b| b.is_complete()) else {
             return Err(GcError::Verify {
                 what: format!("content {} is missing from the new log", hash.to_hex()),
             });
         };
-        read_verified(&hash, blob, &mut read, &mut std::io::sink()).map_err(|e| {
+        read_verified(&hash, blob, &mut read, &mut blocks, &mut std::io::sink()).map_err(|e| {
             GcError::Verify {
                 what: format!(
                     "content {} does not read back at LSN {}: {:?}",

@@ -2,10 +2,11 @@
 //! [`DecodeError`] naming the field and offset.
 
 use super::{
-    is_valid_name, part_raw_len_max, Codec, CommitKind, CommitStats, Record, Thinned,
-    BLOB_DATA_MAX, GAP_REASON_MAX_BYTES, MESSAGE_MAX_BYTES, NAME_MAX_BYTES, POLICY_MAX_BYTES,
-    RECORD_VERSION, RECORD_VERSION_MIN, TAG_BLOB, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN,
-    TAG_PIN, TAG_PUT, TAG_RENAME, TAG_THINNED, TAG_UNPIN,
+    is_valid_name, part_raw_len_max, BlockMember, Codec, CommitKind, CommitStats, Record, Thinned,
+    BLOB_DATA_MAX, BLOCK_MEMBERS_MAX, BLOCK_RAW_MAX, GAP_REASON_MAX_BYTES, MESSAGE_MAX_BYTES,
+    NAME_MAX_BYTES, POLICY_MAX_BYTES, RECORD_VERSION, RECORD_VERSION_MIN, TAG_BLOB, TAG_BLOCK,
+    TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN, TAG_PIN, TAG_PUT, TAG_RENAME, TAG_THINNED,
+    TAG_UNPIN,
 };
 use crate::pathsafe::{self, PathError, PATH_MAX_BYTES};
 use crate::types::{BlobHash, Mode, MODE_CODE_MAX_V1};
@@ -226,6 +227,7 @@ impl Record {
                 chain: r.array32("Origin.chain")?,
             },
             TAG_THINNED if version >= 3 => decode_thinned(&mut r)?,
+            TAG_BLOCK if version >= 4 => decode_block(&mut r)?,
             found => {
                 return Err(DecodeError::UnknownTag {
                     offset: tag_offset,
@@ -234,12 +236,14 @@ impl Record {
             }
         };
         // One encoding per record: each is written in the oldest version that
-        // holds it, so a record of tags 1 to 8 marked version 3 is refused.
-        if version == 3 && record.version() != 3 {
+        // holds it, so a record of tags 1 to 8 marked version 3 or 4, or of tags 9
+        // and 10 marked 4, is refused (versions 1 and 2 share tags 1 to 8).
+        if version >= 3 && record.version() != version {
             return Err(DecodeError::Inconsistent {
                 field: "version",
                 offset: 0,
-                reason: "records of tags 1 to 8 are written as version 2, not 3",
+                reason: "a record is written in the oldest version that holds it \
+                         (2 for tags 1 to 8, 3 for 9 and 10, 4 for 11)",
             });
         }
         let remaining = r.remaining();
@@ -293,6 +297,58 @@ fn decode_blob(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
         hash,
         raw_len,
         offset,
+        codec,
+        data,
+    })
+}
+
+fn decode_block(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
+    let count_offset = r.pos;
+    let count = r.u32("Block.count")? as usize;
+    // Each member takes 40 bytes: bound the count by the bytes left before
+    // allocating for it.
+    if count == 0 || count > BLOCK_MEMBERS_MAX || count.saturating_mul(40) > r.remaining() {
+        return Err(DecodeError::Inconsistent {
+            field: "Block.count",
+            offset: count_offset,
+            reason: "a block holds 1 to BLOCK_MEMBERS_MAX members, 40 bytes each",
+        });
+    }
+    let mut members = Vec::with_capacity(count);
+    let mut total = 0u64;
+    for _ in 0..count {
+        let hash = BlobHash(r.array32("Block.member.hash")?);
+        let len_offset = r.pos;
+        let raw_len = r.u64("Block.member.raw_len")?;
+        total = total.saturating_add(raw_len);
+        if total > BLOCK_RAW_MAX as u64 {
+            return Err(DecodeError::Inconsistent {
+                field: "Block.member.raw_len",
+                offset: len_offset,
+                reason: "a block's members hold at most BLOCK_RAW_MAX bytes in all",
+            });
+        }
+        members.push(BlockMember { hash, raw_len });
+    }
+    let codec_offset = r.pos;
+    let code = r.u8("Block.codec")?;
+    let codec = Codec::from_code(code).ok_or(DecodeError::BadCode {
+        field: "Block.codec",
+        offset: codec_offset,
+        found: code,
+        expected: "0 (None), 1 (Zstd)",
+    })?;
+    let data_offset = r.pos;
+    let data = r.bytes("Block.data", BLOB_DATA_MAX)?.to_vec();
+    if codec == Codec::None && data.len() as u64 != total {
+        return Err(DecodeError::Inconsistent {
+            field: "Block.data",
+            offset: data_offset,
+            reason: "raw block data must hold exactly its members' bytes",
+        });
+    }
+    Ok(Record::Block {
+        members,
         codec,
         data,
     })

@@ -1,8 +1,8 @@
 //! Encoding: a [`Record`] as payload bytes (the layout is in `index/RECORDS.md`).
 
 use super::{
-    Record, TAG_BLOB, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN, TAG_PIN, TAG_PUT, TAG_RENAME,
-    TAG_THINNED, TAG_UNPIN,
+    Record, TAG_BLOB, TAG_BLOCK, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN, TAG_PIN, TAG_PUT,
+    TAG_RENAME, TAG_THINNED, TAG_UNPIN,
 };
 
 impl Record {
@@ -125,6 +125,21 @@ impl Record {
                     out.extend_from_slice(&n.to_le_bytes());
                 }
                 put_bytes(out, t.policy.as_bytes());
+            }
+            Record::Block {
+                members,
+                codec,
+                data,
+            } => {
+                out.push(TAG_BLOCK);
+                let count = u32::try_from(members.len()).expect("block members fit a u32");
+                out.extend_from_slice(&count.to_le_bytes());
+                for m in members {
+                    out.extend_from_slice(&m.hash.0);
+                    out.extend_from_slice(&m.raw_len.to_le_bytes());
+                }
+                out.push(codec.code());
+                put_bytes(out, data);
             }
         }
         // Pair assertion: what we write must read back as itself.

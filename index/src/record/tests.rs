@@ -144,7 +144,27 @@ fn record_strategy() -> impl Strategy<Value = Record> {
         }),
         any::<[u8; 32]>().prop_map(|chain| Record::Origin { chain }),
         thinned_strategy(),
+        block_strategy(),
     ]
+}
+
+fn block_strategy() -> impl Strategy<Value = Record> {
+    prop::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 1..6).prop_map(
+        |contents| {
+            let members = contents
+                .iter()
+                .map(|c| BlockMember {
+                    hash: BlobHash::of(c),
+                    raw_len: c.len() as u64,
+                })
+                .collect();
+            Record::Block {
+                members,
+                codec: Codec::None,
+                data: contents.concat(),
+            }
+        },
+    )
 }
 
 fn thinned_strategy() -> impl Strategy<Value = Record> {
@@ -227,7 +247,27 @@ fn samples() -> Vec<Record> {
         },
         Record::Origin { chain: [8; 32] },
         Record::Thinned(thinned()),
+        block(),
     ]
+}
+
+/// A solid block of two members, compressed.
+fn block() -> Record {
+    let raw = b"first file\nsecond file, longer\n";
+    Record::Block {
+        members: vec![
+            BlockMember {
+                hash: BlobHash::of(&raw[..11]),
+                raw_len: 11,
+            },
+            BlockMember {
+                hash: BlobHash::of(&raw[11..]),
+                raw_len: (raw.len() - 11) as u64,
+            },
+        ],
+        codec: Codec::Zstd,
+        data: compress_zstd(raw, 3),
+    }
 }
 
 fn put(path: &[u8]) -> Record {
@@ -284,7 +324,7 @@ proptest! {
     #[test]
     fn decoding_arbitrary_bytes_with_valid_header_never_panics(
         version in RECORD_VERSION_MIN..=RECORD_VERSION,
-        tag in 0u8..12,
+        tag in 0u8..13,
         body in proptest::collection::vec(any::<u8>(), 0..256),
     ) {
         let mut bytes = vec![version, tag];
@@ -427,15 +467,16 @@ fn truncated_field_names_field_and_offset() {
 
 #[test]
 fn unknown_version_is_refused_as_unsupported() {
-    // Version 3 (Origin and Thinned) is read since GC's records; a Put marked 3
-    // is refused otherwise (an_old_tag_marked_version_3_is_refused_...).
-    for version in [0u8, 4, 255] {
+    // Versions 3 (Origin and Thinned) and 4 (Block) are read since GC's
+    // records; a Put marked 3 or 4 is refused otherwise
+    // (an_old_tag_marked_version_3_is_refused_...).
+    for version in [0u8, 5, 255] {
         let mut bytes = put(b"a").encode();
         bytes[0] = version;
         check_err(&bytes, |e| {
             *e == DecodeError::UnsupportedVersion {
                 found: version,
-                supported: 3,
+                supported: 4,
             }
         });
     }
@@ -955,6 +996,7 @@ fn records_of_the_first_eight_tags_are_still_written_as_version_2() {
     for record in samples() {
         let want = match record {
             Record::Origin { .. } | Record::Thinned(_) => 3,
+            Record::Block { .. } => 4,
             _ => 2,
         };
         assert_eq!(record.encode()[0], want, "{record:?}");
@@ -994,17 +1036,102 @@ fn the_version_3_tags_in_a_version_2_record_are_unknown() {
 
 #[test]
 fn an_old_tag_marked_version_3_is_refused_one_encoding_per_record() {
-    let mut bytes = put(b"a").encode();
-    bytes[0] = 3;
-    check_err(&bytes, |e| {
+    for (record, version) in [
+        (put(b"a"), 3u8),
+        (put(b"a"), 4),
+        (Record::Origin { chain: [1; 32] }, 4),
+        (block(), 3),
+    ] {
+        let mut bytes = record.encode();
+        bytes[0] = version;
+        check_err(&bytes, |e| match (&record, version) {
+            // A Block marked 3 is a tag version 3 does not have.
+            (Record::Block { .. }, 3) => matches!(e, DecodeError::UnknownTag { found: 11, .. }),
+            _ => matches!(
+                e,
+                DecodeError::Inconsistent {
+                    field: "version",
+                    ..
+                }
+            ),
+        });
+    }
+}
+
+// ---------------------------------------------------------------- version 4
+
+#[test]
+fn a_block_encodes_as_documented() {
+    let b = block().encode();
+    assert_eq!(&b[..2], &[4, 11]);
+    assert_eq!(&b[2..6], &2u32.to_le_bytes());
+    let Record::Block { members, data, .. } = block() else {
+        unreachable!()
+    };
+    assert_eq!(&b[6..38], &members[0].hash.0);
+    assert_eq!(&b[38..46], &11u64.to_le_bytes());
+    assert_eq!(&b[46..78], &members[1].hash.0);
+    assert_eq!(b[86], Codec::Zstd.code());
+    assert_eq!(&b[87..91], &(data.len() as u32).to_le_bytes());
+    assert_eq!(&b[91..], &data[..]);
+}
+
+/// A block's bytes with `count` members of `len` bytes each, raw.
+fn raw_block(count: u32, len: u64, data_len: usize) -> Vec<u8> {
+    let mut b = vec![4u8, 11];
+    b.extend_from_slice(&count.to_le_bytes());
+    for i in 0..count {
+        b.extend_from_slice(&[i as u8; 32]);
+        b.extend_from_slice(&len.to_le_bytes());
+    }
+    b.push(0);
+    b.extend_from_slice(&(data_len as u32).to_le_bytes());
+    b.extend(std::iter::repeat_n(7u8, data_len));
+    b
+}
+
+#[test]
+fn a_block_of_no_members_or_more_than_the_bytes_allow_is_refused() {
+    let field_is = |want: &'static str| move |e: &DecodeError| matches!(e, DecodeError::Inconsistent { field, .. } if *field == want);
+    check_err(&raw_block(0, 0, 0), field_is("Block.count"));
+    // A count that claims more members than the bytes left hold.
+    let mut b = raw_block(1, 3, 3);
+    b[2..6].copy_from_slice(&1_000u32.to_le_bytes());
+    check_err(&b, field_is("Block.count"));
+    check_err(
+        &raw_block(BLOCK_MEMBERS_MAX as u32 + 1, 0, 0),
+        field_is("Block.count"),
+    );
+}
+
+#[test]
+fn a_block_whose_members_exceed_the_raw_limit_is_refused() {
+    let half = BLOCK_RAW_MAX as u64 / 2 + 1;
+    check_err(&raw_block(2, half, 0), |e| {
         matches!(
             e,
             DecodeError::Inconsistent {
-                field: "version",
+                field: "Block.member.raw_len",
                 ..
             }
         )
     });
+}
+
+#[test]
+fn raw_block_data_must_hold_exactly_its_members() {
+    assert!(Record::decode(&raw_block(2, 3, 6)).is_ok());
+    for wrong in [5, 7] {
+        check_err(&raw_block(2, 3, wrong), |e| {
+            matches!(
+                e,
+                DecodeError::Inconsistent {
+                    field: "Block.data",
+                    ..
+                }
+            )
+        });
+    }
 }
 
 #[test]

@@ -94,6 +94,8 @@ pub struct Store {
     /// A log reader kept open between record reads (dropped after each append,
     /// since it only sees the log as it was when made).
     reader: Mutex<Option<tl_wal::LogIter>>,
+    /// The last solid blocks read, decompressed.
+    blocks: Mutex<crate::catalog::BlockCache>,
     /// Set by [`Store::capture_paths`]: state kept between live captures.
     live: Option<LiveState>,
     /// What this open took group/other permissions off (a store made before `.tl/`
@@ -238,6 +240,7 @@ impl Store {
             damage: Vec::new(),
             saved: cache::SavedCopy::default(),
             reader: Mutex::new(None),
+            blocks: Mutex::new(crate::catalog::BlockCache::new()),
             live: None,
             tightened,
             gc_recovery: None,

@@ -64,7 +64,8 @@ impl Store {
             return Err(bad("some of its parts are missing".into()));
         }
         let mut read = |lsn: Lsn| self.raw_record(lsn);
-        read_verified(hash, blob, &mut read, out).map_err(|e| {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        read_verified(hash, blob, &mut read, &mut blocks, out).map_err(|e| {
             let lsn = e.lsn;
             match e.problem {
                 PartProblem::Read(e) => StoreError::Read(e),

@@ -39,6 +39,7 @@ mod commands;
 mod daemon;
 mod out;
 mod output;
+mod retention_text;
 
 use std::process::ExitCode;
 

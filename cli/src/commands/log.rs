@@ -268,6 +268,22 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
             )?,
         }
     }
+    // The horizon, once it matters: some history reaches past the first band
+    // (where states start to be thinned), or a GC has run.
+    let policy = &store.config().retention;
+    let first_band_ns = policy.horizon().bands.first().map_or(0, |b| b.until.ns());
+    let catalog = store.catalog()?;
+    let reaches_past = cps
+        .first()
+        .is_some_and(|c| now.saturating_sub(c.time_ns) > first_band_ns);
+    if reaches_past || !catalog.thinnings().is_empty() {
+        writeln!(
+            out,
+            "\n{} ({}.)",
+            crate::retention_text::horizon(policy),
+            crate::retention_text::last_gc(catalog.thinnings().last())
+        )?;
+    }
     Ok(())
 }
 

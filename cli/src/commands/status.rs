@@ -87,6 +87,17 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
         let (s, p) = letter(c);
         writeln!(out, "{s} {}", show_path(p))?;
     }
+    let log_bytes = tl_index::gc::dir_bytes(&store.layout().log_dir()).unwrap_or(0);
+    let last = store
+        .catalog()
+        .ok()
+        .and_then(|c| c.thinnings().last().cloned());
+    writeln!(
+        out,
+        "Store: {:.1} MB of log in .tl/wal; {}.",
+        log_bytes as f64 / 1e6,
+        crate::retention_text::last_gc(last.as_ref())
+    )?;
     Ok(())
 }
 

@@ -142,6 +142,19 @@ fn gc_thins_to_the_policy_keeping_ids_pins_and_content() {
     let newest = newest_id(root);
     assert_eq!(replayed(root, &newest, &out.path().join("c")), head_before);
     assert!(ok(root, &["fsck", "--deep"]).contains("OK"));
+    // The horizon and the GC show where users look.
+    let log = ok(root, &["log"]);
+    assert!(
+        log.contains("Retention ([retention] in .tl/config.toml): no rule keeps past states")
+            && log.contains("last GC")
+            && log.contains("kept 2 of 8 states"),
+        "{log}"
+    );
+    let status = ok(root, &["status"]);
+    assert!(
+        status.contains("Store: ") && status.contains("kept 2 of 8 states"),
+        "{status}"
+    );
     let again = ok(root, &["gc"]);
     assert!(again.contains("Nothing to do"), "{again}");
     // Capture goes on after a GC.

@@ -15,7 +15,8 @@ use tl_index::store::Store;
 use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
 use tracing::{error, info, warn};
 
-use super::{alloc, conn, guard};
+use super::idle_gc::{GcOutcome, GcRun};
+use super::{alloc, conn, guard, idle_gc};
 use crate::command_error::CommandError;
 
 /// How long a pause may last: then the daemon stops waiting for the lease's
@@ -86,6 +87,9 @@ pub struct Live<B: Backend> {
     /// The pid file and the log segments, checked for changes under the daemon
     /// (see [`guard`]); None when there is no pid file (tests).
     pub(super) own_files: Option<guard::OwnFiles>,
+    /// The daemon's own GC, while it runs (the log is lent to it: `pause` is
+    /// set, without a lease).
+    pub(super) gc: Option<idle_gc::GcRun>,
 }
 
 /// Quiet time after a capture before the idle work is done.
@@ -112,6 +116,7 @@ impl<B: Backend> Live<B> {
             root_gone: false,
             idle_work_at: None,
             own_files: None,
+            gc: None,
         }
     }
 
@@ -237,7 +242,63 @@ impl<B: Backend> Live<B> {
         if busy {
             // Hand back the compactor's memory too once it is done.
             self.idle_work_at = Some(Instant::now() + Duration::from_millis(500));
+            return;
         }
+        if self
+            .store
+            .as_ref()
+            .is_some_and(|s| s.gc_due(Store::now_ns()))
+        {
+            self.start_gc();
+        }
+    }
+
+    /// Lends the log to a GC of the daemon's own (see [`idle_gc`]).
+    fn start_gc(&mut self) {
+        if let Some(mut store) = self.store.take() {
+            store.save_caches();
+        }
+        match GcRun::start(&self.root) {
+            Ok(run) => {
+                info!("the log grew or a day went by since the last GC: running the GC");
+                self.gc = Some(run);
+            }
+            Err(e) => warn!("cannot start the GC ({e}); retrying after the next capture"),
+        }
+        // Paused without a lease: the log is reopened once the GC is done (or
+        // at once, if it could not start).
+        let now = Instant::now();
+        self.pause = Some(Pause {
+            by: u64::from(std::process::id()),
+            since: now,
+            lease: None,
+            retry_at: now,
+            failures: 0,
+        });
+    }
+
+    /// Logs how the daemon's GC went, once it is done; true while it runs.
+    fn gc_running(&mut self) -> bool {
+        if self.gc.as_ref().is_some_and(|g| !g.is_finished()) {
+            return true;
+        }
+        if let Some(run) = self.gc.take() {
+            match run.join() {
+                GcOutcome::Done { report, took } => {
+                    let p = &report.plan;
+                    info!(
+                        kept = p.kept(),
+                        dropped = p.dropped(),
+                        log_bytes_before = p.log_bytes,
+                        log_bytes_after = report.log_bytes_after,
+                        took_ms = took.as_millis() as u64,
+                        "GC done"
+                    );
+                }
+                GcOutcome::Failed(e) => warn!("the GC failed ({e}); the log is as it was"),
+            }
+        }
+        false
     }
 
     /// Captures one batch: a gap first if events may have been lost.
@@ -295,6 +356,14 @@ impl<B: Backend> Live<B> {
         self.stats.started = Some(Instant::now());
         while !self.stop.load(Ordering::SeqCst) {
             self.turn()?;
+        }
+        // A GC of the daemon's own is let finish (it would be safe to cut, but
+        // its work would be lost).
+        if let Some(run) = &self.gc {
+            while !run.is_finished() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            self.gc_running();
         }
         if let Some(p) = &self.pause {
             // Stopped while paused: take the log back if its holder is done.
@@ -358,6 +427,13 @@ impl<B: Backend> Live<B> {
     /// then reopens the log (retrying every second while it is still locked) and
     /// captures everything that happened meanwhile as one batch.
     fn check_pause(&mut self) -> Result<()> {
+        if self.gc_running() {
+            // Look again in a moment (the wait sleeps until `retry_at`).
+            if let Some(p) = &mut self.pause {
+                p.retry_at = Instant::now() + Duration::from_millis(200);
+            }
+            return Ok(());
+        }
         let Some(p) = &mut self.pause else {
             return Ok(());
         };

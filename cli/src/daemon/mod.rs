@@ -34,6 +34,7 @@ mod alloc;
 pub mod client;
 mod conn;
 mod guard;
+mod idle_gc;
 mod live;
 mod logging;
 pub mod protocol;

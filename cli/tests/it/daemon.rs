@@ -48,14 +48,14 @@ pub(crate) fn write(root: &Path, rel: &str, data: &str) {
 }
 
 /// True once the durable log's head equals the files on disk.
-fn in_sync(root: &Path) -> bool {
+pub(crate) fn in_sync(root: &Path) -> bool {
     let Ok(store) = Store::open_read_only(root) else {
         return false;
     };
     store.checkpoints().last().is_some() && store.head() == &store.scan_worktree().unwrap()
 }
 
-fn wait_sync(root: &Path, within: Duration) {
+pub(crate) fn wait_sync(root: &Path, within: Duration) {
     let end = Instant::now() + within;
     while Instant::now() < end {
         if in_sync(root) {

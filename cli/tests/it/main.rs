@@ -5,6 +5,7 @@ mod capture;
 mod commands;
 mod config;
 mod daemon;
+mod daemon_gc;
 mod daemon_socket;
 mod diff_show;
 mod exit_codes;

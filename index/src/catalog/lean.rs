@@ -88,6 +88,11 @@ impl LeanCatalog {
         &self.state.gaps
     }
 
+    /// What each GC that rewrote the log recorded, in log order.
+    pub fn thinnings(&self) -> &[super::ThinnedAt] {
+        &self.state.thinnings
+    }
+
     /// Blobs with parts still missing, and where those parts are (complete blobs
     /// are only known by hash: see [`LeanCatalog::has_blob`]).
     pub fn incomplete_blobs(&self) -> &HashMap<BlobHash, StoredBlob> {

@@ -14,6 +14,9 @@ pub struct Config {
     pub zstd_level: i32,
     /// zstd level of the solid blocks GC packs content into.
     pub gc_zstd_level: i32,
+    /// The daemon runs the GC once the log grew by this many bytes since the
+    /// last one (or once a day).
+    pub gc_every_bytes: u64,
     /// The compactor writes a snapshot once this many checkpoints follow the last.
     pub snapshot_every: u64,
     /// Segment size at which the log rotates.
@@ -28,6 +31,7 @@ impl Default for Config {
             max_file_bytes: 100 << 20,
             zstd_level: 1,
             gc_zstd_level: 9,
+            gc_every_bytes: 64 << 20,
             snapshot_every: 100,
             segment_bytes_max: 64 << 20,
             retention: Policy::default(),
@@ -47,6 +51,10 @@ zstd_level = 1
 # zstd level of the solid blocks `tl gc` packs small files into (19 packs
 # tighter and takes about four times as long).
 gc_zstd_level = 9
+
+# A running daemon runs `tl gc` itself, at the lowest priority, once the log grew
+# by this many bytes since the last GC, or once a day.
+gc_every_bytes = 67108864
 
 # Write a tree snapshot after this many checkpoints (snapshots speed up replay).
 snapshot_every = 100
@@ -118,6 +126,7 @@ impl Config {
                     }
                     c.gc_zstd_level = int as i32
                 }
+                "gc_every_bytes" => c.gc_every_bytes = positive(int)?,
                 "snapshot_every" => c.snapshot_every = positive(int)?,
                 "segment_bytes_max" => c.segment_bytes_max = positive(int)?.max(1 << 16),
                 other => return Err(bad(format!("unknown setting `{other}`"))),

@@ -90,6 +90,14 @@ impl Held {
         }
     }
 
+    /// What each GC recorded, in log order.
+    pub(super) fn thinnings(&self) -> &[crate::catalog::ThinnedAt] {
+        match self {
+            Held::Full(c) => c.thinnings(),
+            Held::Lean(c) => c.thinnings(),
+        }
+    }
+
     /// True when every part of the blob is in the log.
     pub(super) fn has_blob(&self, hash: &BlobHash) -> bool {
         match self {

@@ -347,6 +347,40 @@ impl Store {
         self.catalog.gaps()
     }
 
+    /// The Thinned record of the last GC, on a full or a lean store.
+    pub fn last_gc(&self) -> Option<&crate::catalog::ThinnedAt> {
+        self.catalog.thinnings().last()
+    }
+
+    /// True when the GC is due by the daemon's rule: the log grew by
+    /// `gc_every_bytes` since the last GC (since its start, before the first),
+    /// or a day went by since the last GC (since the first checkpoint, before
+    /// the first GC) and something was captured since. `now_ns` is now.
+    pub fn gc_due(&self, now_ns: i64) -> bool {
+        const DAY_NS: i64 = 86_400 * 1_000_000_000;
+        let end = self.log.end();
+        let Some(last) = self.catalog.last_checkpoint() else {
+            return false;
+        };
+        let (since_lsn, since_ns) = match self.last_gc() {
+            Some(t) => (t.lsn, t.thinned.time_ns),
+            None => (self.log.start(), i64::MIN),
+        };
+        let grown = end.checked_bytes_since(since_lsn).unwrap_or(0);
+        let captured_since = last.lsn > since_lsn;
+        let first_ns = if since_ns == i64::MIN {
+            // Before any GC, a day counts from the oldest state still held.
+            self.catalog
+                .full()
+                .and_then(|c| c.checkpoints().first())
+                .map_or(last.time_ns, |c| c.time_ns)
+        } else {
+            since_ns
+        };
+        captured_since
+            && (grown >= self.config.gc_every_bytes || now_ns.saturating_sub(first_ns) >= DAY_NS)
+    }
+
     /// True when every part of the blob `hash` is in the log.
     pub fn has_blob(&self, hash: &crate::types::BlobHash) -> bool {
         self.catalog.has_blob(hash)

@@ -168,7 +168,8 @@ fn gc_stopped_at_any_step_leaves_the_old_log_or_the_new_one() {
                 break;
             }
             points += 1;
-            let store = Store::open(&root).unwrap();
+            let store = Store::open(&root)
+                .unwrap_or_else(|e| panic!("seed {seed}, crash at step {at}: reopen: {e:?}"));
             let now = content(&store);
             drop(store);
             if now == before {

@@ -219,23 +219,21 @@ impl Catalog {
     }
 
     /// A record at `lsn` was read; `first_in_batch` marks a batch start. `bytes` is
-    /// the encoded record (for the chain hash). Records of a batch take effect at
-    /// its Commit; a batch interrupted by damage must be dropped with
-    /// [`Catalog::fold_damage`].
+    /// the encoded record (for the chain hash). The path changes of a batch and the
+    /// checkpoint its Commit closes take effect at its end
+    /// ([`Catalog::fold_batch_end`]); a batch interrupted by damage must be dropped
+    /// with [`Catalog::fold_damage`].
     pub fn fold_record(&mut self, lsn: Lsn, first_in_batch: bool, bytes: &[u8], record: Record) {
         let chain = self.chain();
-        if let Some(c) = self
-            .state
-            .fold_record(lsn, first_in_batch, bytes, record, &chain)
-        {
-            self.checkpoints.push(c);
-        }
+        self.state
+            .fold_record(lsn, first_in_batch, bytes, record, &chain);
     }
 
-    /// A batch ended at `end`: records the end LSN of a checkpoint it closed.
+    /// A batch ended at `end`: the checkpoint it closed, if any, joins the history
+    /// (its end LSN `end`) and the head.
     pub fn fold_batch_end(&mut self, end: Lsn) {
-        set_end_lsn(self.checkpoints.last_mut(), end);
-        self.state.fold_batch_end(end);
+        let ended = self.state.fold_batch_end(end);
+        self.checkpoints.extend(ended);
     }
 
     /// Reading resumed at `lsn` after damage: the fold continues from there.
@@ -252,16 +250,6 @@ impl Catalog {
     /// Damage interrupted the batch in progress: drop it.
     pub fn fold_damage(&mut self) {
         self.state.fold_damage();
-    }
-}
-
-/// The checkpoint a batch closed gets the batch's end (a checkpoint folded earlier
-/// keeps its own).
-fn set_end_lsn(last: Option<&mut Checkpoint>, end: Lsn) {
-    if let Some(last) = last {
-        if last.end_lsn == Lsn::ZERO {
-            last.end_lsn = end;
-        }
     }
 }
 
@@ -337,6 +325,72 @@ mod tests {
         );
         cat.fold_batch_end(Lsn::new(340));
         cat
+    }
+
+    /// A Put of `a` and its Commit, folded as one batch from LSN 0 up to (not
+    /// including) its end.
+    fn commit_without_its_end(cat: &mut dyn Fold) {
+        let put = Record::Put {
+            path: b"a".to_vec(),
+            hash: BlobHash([1; 32]),
+            mode: Mode::File,
+            size: 0,
+            mtime_ns: 1,
+        };
+        let p = put.encode();
+        let commit = Record::Commit {
+            time_ns: 5,
+            seq: 1,
+            kind: CommitKind::Auto,
+            message: None,
+            timeline: 0,
+            acked_lsn: Lsn::ZERO,
+            chain: chain_hash(&[0; 32], [p.as_slice()].into_iter()),
+            stats: CommitStats {
+                added: 1,
+                ..CommitStats::default()
+            },
+        };
+        cat.fold_record(Lsn::new(0), true, &p, put);
+        cat.fold_record(Lsn::new(64), false, &commit.encode(), commit);
+    }
+
+    #[test]
+    fn a_checkpoint_exists_only_once_its_batch_ended_and_ends_there() {
+        let mut cat = Catalog::new([7; 16], Lsn::ZERO);
+        commit_without_its_end(&mut cat);
+        assert!(cat.checkpoints().is_empty(), "the batch has not ended");
+        assert!(cat.head().is_empty());
+        cat.fold_batch_end(Lsn::new(200));
+        assert_eq!(cat.checkpoints().len(), 1);
+        assert_eq!(cat.checkpoints()[0].lsn, Lsn::new(0));
+        assert_eq!(cat.checkpoints()[0].end_lsn, Lsn::new(200));
+        assert!(cat.head().contains_key(&b"a"[..]));
+        assert!(cat.chain_breaks().is_empty());
+
+        let mut lean = Catalog::new([7; 16], Lsn::ZERO).into_lean();
+        commit_without_its_end(&mut lean);
+        assert!(lean.last_checkpoint().is_none(), "the batch has not ended");
+        lean.fold_batch_end(Lsn::new(200));
+        assert_eq!(lean.last_checkpoint().unwrap().end_lsn, Lsn::new(200));
+    }
+
+    #[test]
+    fn damage_after_a_commit_before_its_batch_ended_drops_the_checkpoint() {
+        let mut cat = Catalog::new([7; 16], Lsn::ZERO);
+        commit_without_its_end(&mut cat);
+        cat.fold_damage();
+        cat.fold_resume(Lsn::new(200));
+        assert!(cat.checkpoints().is_empty());
+        assert!(cat.head().is_empty());
+        assert_eq!(cat.through(), Lsn::new(200));
+
+        let mut lean = Catalog::new([7; 16], Lsn::ZERO).into_lean();
+        commit_without_its_end(&mut lean);
+        lean.fold_damage();
+        lean.fold_batch_end(Lsn::new(200));
+        assert!(lean.last_checkpoint().is_none());
+        assert!(lean.head().is_empty());
     }
 
     #[test]

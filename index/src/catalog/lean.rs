@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use tl_wal::Lsn;
 
 use super::step::FoldState;
-use super::{set_end_lsn, Checkpoint, Fold, Gap, Pin, StoredBlob};
+use super::{Checkpoint, Fold, Gap, Pin, StoredBlob};
 use crate::record::Record;
 use crate::types::{BlobHash, Tree};
 
@@ -144,22 +144,19 @@ impl LeanCatalog {
         self.state.blobs.shrink_to_fit();
     }
 
-    /// As [`Catalog::fold_record`](super::Catalog::fold_record); a checkpoint
-    /// closed replaces the last one, without its changes.
+    /// As [`Catalog::fold_record`](super::Catalog::fold_record).
     pub fn fold_record(&mut self, lsn: Lsn, first_in_batch: bool, bytes: &[u8], record: Record) {
         let chain = self.chain();
-        if let Some(c) = self
-            .state
-            .fold_record(lsn, first_in_batch, bytes, record, &chain)
-        {
-            self.last = Some(without_changes(c));
-        }
+        self.state
+            .fold_record(lsn, first_in_batch, bytes, record, &chain);
     }
 
-    /// As [`Catalog::fold_batch_end`](super::Catalog::fold_batch_end).
+    /// As [`Catalog::fold_batch_end`](super::Catalog::fold_batch_end); the
+    /// checkpoint the batch closed replaces the last one, without its changes.
     pub fn fold_batch_end(&mut self, end: Lsn) {
-        set_end_lsn(self.last.as_mut(), end);
-        self.state.fold_batch_end(end);
+        if let Some(c) = self.state.fold_batch_end(end).pop() {
+            self.last = Some(without_changes(c));
+        }
     }
 
     /// As [`Catalog::fold_resume`](super::Catalog::fold_resume).

@@ -1,7 +1,9 @@
 //! The fold step both catalogs share: what one record, a batch end, damage or the
-//! end of the log does to everything but the checkpoint history. A Commit hands
-//! back the checkpoint it closes; the [`Catalog`](super::Catalog) keeps every one,
-//! the [`LeanCatalog`](super::LeanCatalog) only the last.
+//! end of the log does to everything but the checkpoint history. A Commit closes a
+//! checkpoint, held as a [`Closed`] (everything but its end) until its batch ends;
+//! the batch end hands back the [`Checkpoint`], whole. The
+//! [`Catalog`](super::Catalog) keeps every one, the
+//! [`LeanCatalog`](super::LeanCatalog) only the last.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,7 +12,7 @@ use tl_wal::Lsn;
 use super::{
     apply, hex, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob, ThinnedAt,
 };
-use crate::record::{chain_hash, Record};
+use crate::record::{chain_hash, CommitKind, CommitStats, Record};
 use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Tree};
 
@@ -37,7 +39,8 @@ pub(super) struct FoldState {
 }
 
 /// The batch being folded: its path changes and encoded records (for the chain
-/// hash) take effect at its Commit.
+/// hash) until its Commit, then the checkpoint that Commit closed until the batch
+/// ends (the head and the history change only then; damage before drops it).
 #[derive(Clone, Debug, Default)]
 struct Batch {
     changes: Vec<PathChange>,
@@ -45,6 +48,44 @@ struct Batch {
     lsn: Lsn,
     /// The chain value an Origin record gave the checkpoint this batch closes.
     origin: Option<[u8; 32]>,
+    /// What the batch's Commit closed (the writer writes one Commit, last; a batch
+    /// with more closes a checkpoint for each, all ending where it ends).
+    closed: Vec<Closed>,
+}
+
+/// A checkpoint its Commit closed, waiting for the end of its batch: everything
+/// of a [`Checkpoint`] but the end LSN, which only the batch end knows.
+#[derive(Clone, Debug)]
+struct Closed {
+    id: String,
+    origin: Option<[u8; 32]>,
+    lsn: Lsn,
+    time_ns: i64,
+    seq: u64,
+    kind: CommitKind,
+    message: Option<String>,
+    stats: CommitStats,
+    chain: [u8; 32],
+    changes: Vec<PathChange>,
+}
+
+impl Closed {
+    /// The checkpoint, its batch having ended at `end_lsn`.
+    fn ended_at(self, end_lsn: Lsn) -> Checkpoint {
+        Checkpoint {
+            id: self.id,
+            origin: self.origin,
+            lsn: self.lsn,
+            end_lsn,
+            time_ns: self.time_ns,
+            seq: self.seq,
+            kind: self.kind,
+            message: self.message,
+            stats: self.stats,
+            chain: self.chain,
+            changes: self.changes,
+        }
+    }
 }
 
 impl FoldState {
@@ -58,8 +99,8 @@ impl FoldState {
     }
 
     /// Folds one record (see [`Catalog::fold_record`](super::Catalog::fold_record));
-    /// `chain` is the last checkpoint's chain hash. Returns the checkpoint a Commit
-    /// closes, with its changes and no end LSN yet (the batch end sets it).
+    /// `chain` is the last checkpoint's chain hash. A Commit's checkpoint is handed
+    /// back by [`FoldState::fold_batch_end`].
     pub(super) fn fold_record(
         &mut self,
         lsn: Lsn,
@@ -67,13 +108,15 @@ impl FoldState {
         bytes: &[u8],
         record: Record,
         chain: &[u8; 32],
-    ) -> Option<Checkpoint> {
+    ) {
         if first_in_batch {
             self.batch.changes.clear();
             self.batch.records.clear();
             self.batch.lsn = lsn;
             self.batch.origin = None;
+            self.batch.closed.clear();
         }
+        let chain = self.batch.closed.last().map_or(chain, |c| &c.chain);
         let pending = &mut self.batch.changes;
         match record {
             Record::Blob {
@@ -155,14 +198,12 @@ impl FoldState {
                     by_path.insert(c.path().clone(), c);
                 }
                 let changes: Vec<PathChange> = by_path.into_values().collect();
-                apply(&mut self.head, &changes);
                 self.batch.records.clear();
                 let origin = self.batch.origin.take();
-                return Some(Checkpoint {
+                self.batch.closed.push(Closed {
                     id: hex(&origin.unwrap_or(committed)[..6]),
                     origin,
                     lsn: self.batch.lsn,
-                    end_lsn: Lsn::ZERO,
                     time_ns,
                     seq,
                     kind,
@@ -171,6 +212,7 @@ impl FoldState {
                     chain: committed,
                     changes,
                 });
+                return;
             }
             Record::Pin {
                 name,
@@ -201,12 +243,18 @@ impl FoldState {
             Record::Thinned(thinned) => self.thinnings.push(ThinnedAt { lsn, thinned }),
         }
         self.batch.records.push(bytes.to_vec());
-        None
     }
 
-    /// A batch ended at `end` (the caller sets the end LSN of a checkpoint it
-    /// closed).
-    pub(super) fn fold_batch_end(&mut self, end: Lsn) {
+    /// A batch ended at `end`: the checkpoints it closed (none, or the one of its
+    /// Commit) take effect on the head and are handed back, ending at `end`.
+    pub(super) fn fold_batch_end(&mut self, end: Lsn) -> Vec<Checkpoint> {
+        let ended: Vec<Checkpoint> = std::mem::take(&mut self.batch.closed)
+            .into_iter()
+            .map(|c| c.ended_at(end))
+            .collect();
+        for c in &ended {
+            apply(&mut self.head, &c.changes);
+        }
         self.batch.changes.clear();
         self.batch.records.clear();
         if self.batch.records.capacity() > 4096 {
@@ -214,6 +262,7 @@ impl FoldState {
             self.release_batch_memory();
         }
         self.through = end;
+        ended
     }
 
     /// Reading resumed at `lsn` after damage.
@@ -226,10 +275,12 @@ impl FoldState {
         self.through = self.through.max(end);
     }
 
-    /// Damage interrupted the batch in progress: drop it.
+    /// Damage interrupted the batch in progress: drop it, with a checkpoint its
+    /// Commit closed before the damage.
     pub(super) fn fold_damage(&mut self) {
         self.batch.changes.clear();
         self.batch.records.clear();
+        self.batch.closed.clear();
     }
 
     /// Frees what the batch buffers hold.

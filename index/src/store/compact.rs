@@ -56,7 +56,7 @@ impl Store {
         let mut tree = Tree::new();
         for (i, c) in self.catalog()?.checkpoints().iter().enumerate() {
             apply(&mut tree, &c.changes);
-            if ((i + 1) % every == 0 || kept.contains(&c.end_lsn)) && c.end_lsn != Lsn::ZERO {
+            if (i + 1) % every == 0 || kept.contains(&c.end_lsn) {
                 let meta = snapshot_meta(c);
                 written.push(snapshot::write_snapshot(&snaps, &meta, &tree)?);
             }
@@ -67,7 +67,9 @@ impl Store {
     /// Writes a snapshot of the head if enough checkpoints followed the last one.
     pub fn maybe_compact(&mut self) -> Option<PathBuf> {
         let cps = self.catalog.full()?.checkpoints();
-        let last = cps.last()?;
+        if cps.is_empty() {
+            return None;
+        }
         let newest = snapshot::newest_at_or_before(&self.snapshot_dir(), Lsn::MAX)
             .ok()
             .flatten();
@@ -75,7 +77,7 @@ impl Store {
             Some(s) => cps.iter().filter(|c| c.end_lsn > s.lsn).count() as u64,
             None => cps.len() as u64,
         };
-        if since < self.config.snapshot_every || last.end_lsn == Lsn::ZERO {
+        if since < self.config.snapshot_every {
             return None;
         }
         self.compact().ok()

@@ -186,9 +186,6 @@ impl Store {
         let Some(last) = self.catalog.last_checkpoint() else {
             return false;
         };
-        if last.end_lsn == Lsn::ZERO {
-            return false;
-        }
         let dir = self.snapshot_dir();
         let live = self
             .live

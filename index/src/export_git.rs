@@ -43,7 +43,7 @@ use crate::store::{Store, StoreError};
 use commit::{check_author, commit_object};
 use filter::{conflict, Skipped};
 use map::{GitMap, MappedCommit};
-use objects::{Blobs, Objects};
+use objects::{Blobs, Objects, WantedBlob};
 use pack::{object_id, Kind, Oid};
 use repo::Repo;
 use select::{select, Pick, Selection};
@@ -283,8 +283,8 @@ pub fn export(
         let tree = store.tree_at(idx)?;
         out.write = false;
         // What was left out was reported when that commit was made.
-        let (keep, _) = filter::exportable(store, &tree, &cps[idx])?;
-        let wanted = keep.iter().map(|(_, e)| (e.hash, e.size)).collect();
+        let keep = filter::exportable(store, &tree, &cps[idx])?.kept;
+        let wanted = keep.iter().map(|k| WantedBlob::of(k.entry)).collect();
         blobs.resolve(store, wanted, &mut out, &|_| {})?;
         let mut dir = build(&keep, &blobs, &cps[idx])?;
         let id = dir.hash(&mut out).map_err(pack_io)?;
@@ -338,7 +338,7 @@ pub fn export(
                     for (k, ch) in c.changes.iter().enumerate() {
                         if let PathChange::Put(p, e) = ch {
                             match filter::check_entry(store, p.as_bytes(), e, c)? {
-                                None => wanted.push((e.hash, e.size)),
+                                None => wanted.push(WantedBlob::of(e)),
                                 Some(reason) => {
                                     left_out.insert((ci, k), reason);
                                 }
@@ -380,9 +380,10 @@ pub fn export(
             }
             _ => {
                 let tree = store.tree_at(idx)?;
-                let (keep, left_out) = filter::exportable(store, &tree, cp)?;
-                skipped = left_out;
-                let wanted = keep.iter().map(|(_, e)| (e.hash, e.size)).collect();
+                let split = filter::exportable(store, &tree, cp)?;
+                let keep = split.kept;
+                skipped = split.skipped;
+                let wanted = keep.iter().map(|k| WantedBlob::of(k.entry)).collect();
                 blobs.resolve(store, wanted, &mut out, &|b| {
                     progress(Progress {
                         commits_done: n as u64,

@@ -129,7 +129,7 @@ pub use diff::{diff_trees, Change};
 use read::process_found;
 pub use skipped::keep_skipped;
 pub use targeted::{scan_paths, IgnoreRules, PartialScan};
-use walk::walk;
+use walk::{walk, Walked};
 
 /// The largest raw (uncompressed) part of a blob handed to the sink: the record
 /// format's bound, so every part the scan makes is one the log accepts.
@@ -308,7 +308,10 @@ pub fn scan<E: Send>(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()?;
-    let (found, mut warnings) = walk(root, pool.current_num_threads());
+    let Walked {
+        found,
+        mut warnings,
+    } = walk(root, pool.current_num_threads());
     let processed = process_found(
         root_fd.as_fd(),
         &found,

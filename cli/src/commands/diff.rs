@@ -98,15 +98,24 @@ fn stat_of(x: &[u8], y: &[u8], old: Option<Mode>, new: Option<Mode>) -> String {
     }
 }
 
+/// One line of `--stat`: a path as shown and what changed in it (`+3 -1`,
+/// `Bin 10 -> 12 bytes`).
+pub struct StatRow {
+    /// The path, as the user sees it.
+    pub name: String,
+    /// What changed.
+    pub stat: String,
+}
+
 /// `name | what` lines with the names padded to one width.
-pub fn stat_lines(rows: &[(String, String)]) -> Vec<String> {
+pub fn stat_lines(rows: &[StatRow]) -> Vec<String> {
     let width = rows
         .iter()
-        .map(|(n, _)| n.chars().count())
+        .map(|r| r.name.chars().count())
         .max()
         .unwrap_or(0);
     rows.iter()
-        .map(|(n, s)| format!(" {n:<width$} | {s}"))
+        .map(|StatRow { name, stat }| format!(" {name:<width$} | {stat}"))
         .collect()
 }
 
@@ -233,15 +242,15 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
             continue;
         }
         if args.stat {
-            stat_rows.push((
+            stat_rows.push(StatRow {
                 name,
-                stat_of(
+                stat: stat_of(
                     &before,
                     &after,
                     old_e.map(|e| e.mode),
                     new_e.map(|e| e.mode),
                 ),
-            ));
+            });
             continue;
         }
         writeln!(out, "diff --git a/{name} b/{name}")?;

@@ -11,6 +11,7 @@ use tl_index::timespec::{self, format_local, format_rfc3339, TimeExpr};
 use tl_index::types::{Entry, Tree};
 use tl_index::RepoPath;
 
+use super::diff::StatRow;
 use crate::cli_util::{open_read, rel_path};
 use crate::output::touches;
 use crate::output::{checkpoint_json, checkpoint_line_with, counts, now_ns, path as show_path};
@@ -245,10 +246,13 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
                             .iter()
                             .map(|e| super::diff::line_stat(&store, e.before, e.after))
                             .collect::<Result<Vec<_>>>()?;
-                        let rows: Vec<(String, String)> = evs
+                        let rows: Vec<StatRow> = evs
                             .iter()
                             .zip(stats)
-                            .map(|(e, s)| (show_path(e.path), s))
+                            .map(|(e, stat)| StatRow {
+                                name: show_path(e.path),
+                                stat,
+                            })
                             .collect();
                         for line in super::diff::stat_lines(&rows) {
                             writeln!(out, "   {line}")?;

@@ -67,9 +67,20 @@ pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> Str
     )
 }
 
+/// One entry of a listing: a path of the tree and its entry.
+pub struct Listed<'a> {
+    /// The stored path.
+    pub path: &'a [u8],
+    /// What the tree holds there.
+    pub entry: &'a Entry,
+}
+
 /// The entries of `tree` at or under `rel` (everything for the root).
-pub fn entries_under<'a>(tree: &'a Tree, rel: &'a [u8]) -> Vec<(&'a Vec<u8>, &'a Entry)> {
-    tree.iter().filter(|(k, _)| is_under(k, rel)).collect()
+pub fn entries_under<'a>(tree: &'a Tree, rel: &'a [u8]) -> Vec<Listed<'a>> {
+    tree.iter()
+        .filter(|(k, _)| is_under(k, rel))
+        .map(|(path, entry)| Listed { path, entry })
+        .collect()
 }
 
 fn resolve_at(store: &Store, at: Option<&str>) -> Result<CheckpointIndex> {
@@ -82,13 +93,14 @@ fn resolve_at(store: &Store, at: Option<&str>) -> Result<CheckpointIndex> {
     }
 }
 
-pub fn print_listing(out: &mut dyn Write, list: &[(&Vec<u8>, &Entry)]) -> Result<()> {
+/// Prints `list` as `tl ls` does: mode, size (right-aligned), path.
+pub fn print_listing(out: &mut dyn Write, list: &[Listed<'_>]) -> Result<()> {
     let width = list
         .iter()
-        .map(|(_, e)| e.size.to_string().len())
+        .map(|l| l.entry.size.to_string().len())
         .max()
         .unwrap_or(0);
-    for (p, e) in list {
+    for Listed { path: p, entry: e } in list {
         writeln!(
             out,
             "{} {:>width$}  {}",
@@ -123,7 +135,7 @@ pub fn cmd_ls(cwd: &Path, args: LsArgs) -> Result<()> {
     if json_out {
         let files: Vec<_> = list
             .iter()
-            .map(|(p, e)| {
+            .map(|Listed { path: p, entry: e }| {
                 json!({"path": show_path(p), "mode": git_mode(e.mode), "size": e.size,
                        "hash": e.hash.to_hex()})
             })

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 use tl_index::scan::Change;
-use tl_index::store::find_root;
+use tl_index::store::{find_root, WorktreeStatus};
 
 use crate::cli_util::open_read;
 use crate::output::path as show_path;
@@ -26,7 +26,7 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
     let json = args.json;
     let watcher = watcher_state(cwd);
     let store = open_read(cwd)?;
-    let (changes, warnings) = store.status()?;
+    let WorktreeStatus { changes, warnings } = store.status()?;
     for w in &warnings {
         eprintln!("tl: warning: {w}");
     }

@@ -85,8 +85,19 @@ pub(super) fn check_entry(
     Ok(None)
 }
 
-/// The entries of a tree that a commit holds.
-pub(super) type Kept<'t> = Vec<(&'t [u8], &'t Entry)>;
+/// An entry of a tree that a commit holds.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct KeptEntry<'t> {
+    pub(super) path: &'t [u8],
+    pub(super) entry: &'t Entry,
+}
+
+/// A whole tree split for a commit: what it holds, in path order, and what is left
+/// out of it (with why).
+pub(super) struct Exportable<'t> {
+    pub(super) kept: Vec<KeptEntry<'t>>,
+    pub(super) skipped: Vec<Skipped>,
+}
 
 /// The entries of a whole tree that go into checkpoint `cp`'s commit, and those left
 /// out.
@@ -94,25 +105,25 @@ pub(super) fn exportable<'t>(
     store: &Store,
     tree: &'t Tree,
     cp: &Checkpoint,
-) -> Result<(Kept<'t>, Vec<Skipped>), ExportError> {
+) -> Result<Exportable<'t>, ExportError> {
     pathsafe::check_no_duplicates_or_prefix_conflicts(tree.keys().map(|k| k.as_slice())).map_err(
         |e| ExportError::Path {
             checkpoint: cp.id.clone(),
             reason: e.to_string(),
         },
     )?;
-    let mut keep = Vec::with_capacity(tree.len());
+    let mut kept = Vec::with_capacity(tree.len());
     let mut skipped = Vec::new();
     for (p, e) in tree {
         match check_entry(store, p, e, cp)? {
-            None => keep.push((p.as_slice(), e)),
+            None => kept.push(KeptEntry { path: p, entry: e }),
             Some(reason) => skipped.push(Skipped {
                 path: p.clone(),
                 reason,
             }),
         }
     }
-    Ok((keep, skipped))
+    Ok(Exportable { kept, skipped })
 }
 
 /// The error for a path that is both a file and a directory.

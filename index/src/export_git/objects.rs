@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::pack::{self, object_id, Kind, Oid, PackWriter};
 use super::ExportError;
 use crate::store::{Store, StoreError};
-use crate::types::BlobHash;
+use crate::types::{BlobHash, Entry};
 
 /// Where objects go: a pack when writing; nowhere while recomputing what the
 /// repository already has.
@@ -65,6 +65,23 @@ pub(super) struct Blobs {
     pub(super) bytes: u64,
 }
 
+/// A blob a commit needs an id for: its hash and raw size (for the rounds).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WantedBlob {
+    pub(super) hash: BlobHash,
+    pub(super) size: u64,
+}
+
+impl WantedBlob {
+    /// The blob of `entry`.
+    pub(super) fn of(entry: &Entry) -> WantedBlob {
+        WantedBlob {
+            hash: entry.hash,
+            size: entry.size,
+        }
+    }
+}
+
 /// Content read per parallel round, so memory stays bounded.
 pub(super) const BLOB_ROUND_BYTES: u64 = 64 << 20;
 
@@ -74,30 +91,31 @@ impl Blobs {
     pub(super) fn resolve(
         &mut self,
         store: &Store,
-        wanted: Vec<(BlobHash, u64)>,
+        wanted: Vec<WantedBlob>,
         out: &mut Objects,
         progress: &dyn Fn(u64),
     ) -> Result<(), ExportError> {
         use rayon::prelude::*;
         let mut seen = HashSet::new();
-        let missing: Vec<(BlobHash, u64)> = wanted
+        let missing: Vec<WantedBlob> = wanted
             .into_iter()
-            .filter(|(h, _)| !self.ids.contains_key(h) && seen.insert(*h))
+            .filter(|w| !self.ids.contains_key(&w.hash) && seen.insert(w.hash))
             .collect();
         let mut start = 0;
         while start < missing.len() {
             let mut end = start;
             let mut sum = 0;
-            while end < missing.len() && (end == start || sum + missing[end].1 <= BLOB_ROUND_BYTES)
+            while end < missing.len()
+                && (end == start || sum + missing[end].size <= BLOB_ROUND_BYTES)
             {
-                sum += missing[end].1;
+                sum += missing[end].size;
                 end += 1;
             }
             let write = out.write;
             let known = &out.known;
             let done: Vec<(BlobHash, Oid, u64, Option<Vec<u8>>)> = missing[start..end]
                 .par_iter()
-                .map(|(h, _)| -> Result<_, StoreError> {
+                .map(|WantedBlob { hash: h, .. }| -> Result<_, StoreError> {
                     let bytes = store.blob_bytes(h)?;
                     let id = object_id(Kind::Blob, &bytes);
                     let deflated = (write && !known.contains(&id)).then(|| pack::deflate(&bytes));

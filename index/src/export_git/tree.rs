@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::filter::conflict;
+use super::filter::{conflict, KeptEntry};
 use super::objects::{Blobs, Objects};
 use super::pack::{object_id, Kind, Oid};
 use super::ExportError;
 use crate::catalog::Checkpoint;
-use crate::types::{Entry, Mode};
+use crate::types::Mode;
 
 pub(super) enum Node {
     Blob(Mode, Oid),
@@ -116,15 +116,15 @@ pub(super) fn components(path: &[u8]) -> Vec<&[u8]> {
 
 /// Builds the directory tree of the entries a commit keeps (see [`filter`]).
 pub(super) fn build(
-    keep: &[(&[u8], &Entry)],
+    keep: &[KeptEntry<'_>],
     blobs: &Blobs,
     cp: &Checkpoint,
 ) -> Result<Dir, ExportError> {
     let mut root = Dir::default();
-    for (p, e) in keep {
-        let id = blobs.ids[&e.hash];
-        if root.insert(&components(p), e.mode, id).is_err() {
-            return Err(conflict(p, cp));
+    for KeptEntry { path, entry } in keep {
+        let id = blobs.ids[&entry.hash];
+        if root.insert(&components(path), entry.mode, id).is_err() {
+            return Err(conflict(path, cp));
         }
     }
     Ok(root)

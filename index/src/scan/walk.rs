@@ -16,9 +16,17 @@ pub(super) struct Found {
     pub(super) rel: Vec<u8>,
 }
 
+/// What a walk found.
+pub(super) struct Walked {
+    /// The files and symlinks, sorted by path.
+    pub(super) found: Vec<Found>,
+    /// What was left out, and why.
+    pub(super) warnings: Vec<ScanWarning>,
+}
+
 /// Walks `root` in parallel, honouring the ignore rules; returns the files and
 /// symlinks found (sorted by path) and the warnings about what was left out.
-pub(super) fn walk(root: &Path, threads: usize) -> (Vec<Found>, Vec<ScanWarning>) {
+pub(super) fn walk(root: &Path, threads: usize) -> Walked {
     let mut builder = ignore::WalkBuilder::new(root);
     builder
         .hidden(false)
@@ -79,7 +87,10 @@ pub(super) fn walk(root: &Path, threads: usize) -> (Vec<Found>, Vec<ScanWarning>
     });
     let mut found = found.into_inner().unwrap();
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
-    (found, warnings.into_inner().unwrap())
+    Walked {
+        found,
+        warnings: warnings.into_inner().unwrap(),
+    }
 }
 
 /// Turns a walker error into a warning about the path it concerns.

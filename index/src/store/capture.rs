@@ -17,6 +17,15 @@ use crate::types::{BlobHash, Tree};
 /// so a first capture of a large tree never holds all its new content in memory.
 const BLOB_BATCH_BYTES: usize = 4 << 20;
 
+/// What differs on disk from the last checkpoint ([`Store::status`]).
+#[derive(Clone, Debug)]
+pub struct WorktreeStatus {
+    /// The changes, sorted by path.
+    pub changes: Vec<Change>,
+    /// What the scan could not read or left out.
+    pub warnings: Vec<ScanWarning>,
+}
+
 /// What a checkpoint did.
 #[derive(Clone, Debug)]
 pub struct CheckpointOutcome {
@@ -331,9 +340,12 @@ impl Store {
     }
 
     /// What differs on disk from the last checkpoint (nothing is written).
-    pub fn status(&self) -> Result<(Vec<Change>, Vec<ScanWarning>)> {
+    pub fn status(&self) -> Result<WorktreeStatus> {
         let (tree, warnings) = self.scan_read_only()?;
-        Ok((diff_trees(self.catalog.head(), &tree), warnings))
+        Ok(WorktreeStatus {
+            changes: diff_trees(self.catalog.head(), &tree),
+            warnings,
+        })
     }
 
     /// The current tree on disk (a scan that stores nothing).
@@ -352,7 +364,7 @@ impl Store {
 
     /// A scan that stores nothing: every content counts as present, so nothing is
     /// compressed or handed on.
-    pub(super) fn scan_read_only(&self) -> Result<(Tree, Vec<ScanWarning>)> {
+    fn scan_read_only(&self) -> Result<(Tree, Vec<ScanWarning>)> {
         let previous = StatCache::load(&self.stat_cache_path());
         let has_blob = |_: &BlobHash| true;
         let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };

@@ -29,7 +29,7 @@ mod pins;
 mod read;
 mod resolve;
 
-pub use capture::{Capture, CheckpointOutcome};
+pub use capture::{Capture, CheckpointOutcome, WorktreeStatus};
 pub use config::Config;
 use config::DEFAULT_CONFIG;
 pub use error::StoreError;

@@ -10,7 +10,7 @@
 #        INTERVAL simulated seconds between edits, LO..HI (default 5..30; 60..300 is quick)
 #        EVERY    the peers snapshot every EVERY-th step (and the last); tl runs twice:
 #                 every step, and the same subsample (default 25)
-#        PEERS    default "restic borg"
+#        PEERS    default "restic borg"; PEERS= (empty) runs tl only
 #        SIMWEEK  the binary (default target/release/simweek; build it first:
 #                 cargo build --release -p tl-benches --bin simweek)
 # Needs: restic, borg (Debian: apt-get install -y restic borgbackup), python3, GNU time.
@@ -23,7 +23,7 @@ OUT=${1:-/tmp/tlb/simweek-$(date -u +%Y%m%dT%H%M%S)}
 CORPUS=${CORPUS:-/tmp/tlb/corpus-small}
 INTERVAL=${INTERVAL:-5..30}
 EVERY=${EVERY:-25}
-PEERS=${PEERS:-restic borg}
+PEERS=${PEERS-restic borg}
 SIMWEEK=${SIMWEEK:-$HERE/../target/release/simweek}
 export TZ=UTC LC_ALL=C
 [ -e "$OUT" ] && { echo "refusing: $OUT exists" >&2; exit 2; }

@@ -72,6 +72,10 @@ pub enum ProblemKind {
     DamagedCatalog,
     /// The catalog cache decodes but disagrees with the log.
     CatalogMismatch,
+    /// Checkpoints carry the ids of an earlier log (Origin records) with no GC
+    /// recording the rewrite after them: the log was rewritten by something
+    /// other than `tl gc`.
+    RewrittenWithoutRecord,
 }
 
 impl ProblemKind {
@@ -89,6 +93,7 @@ impl ProblemKind {
             ProblemKind::SnapshotMismatch => "snapshot_mismatch",
             ProblemKind::DamagedCatalog => "damaged_catalog",
             ProblemKind::CatalogMismatch => "catalog_mismatch",
+            ProblemKind::RewrittenWithoutRecord => "rewritten_without_record",
         }
     }
 
@@ -331,6 +336,30 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
                 .map(|c| c.path().as_bytes().to_vec())
                 .collect();
         }
+        report.problems.push(p);
+    }
+    // A GC writes its Thinned record after every checkpoint it rewrote: an
+    // Origin after the last one is a rewrite no GC recorded.
+    let recorded_until = catalog.thinnings().last().map(|t| t.lsn);
+    if let Some(c) = cps
+        .iter()
+        .find(|c| c.origin.is_some() && recorded_until.is_none_or(|t| c.lsn > t))
+    {
+        let Location { file, offset } = segments.locate(c.lsn);
+        let mut p = Problem::new(
+            ProblemKind::RewrittenWithoutRecord,
+            format!(
+                "checkpoint {} (#{}) and later ones carry the ids of an earlier log, but no \
+                 GC recorded a rewrite after them: the log was rewritten by something other \
+                 than tl gc",
+                c.id, c.seq
+            ),
+            "compare the history with a copy you trust (a replica, a Git export) before \
+             relying on it",
+        );
+        p.file = file;
+        p.offset = offset;
+        p.lsn = Some(c.lsn);
         report.problems.push(p);
     }
     if opts.check_tail {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use tl_index::fsck::{fsck as check, CheckpointRef, FsckOptions, FsckReport, Problem};
 use tl_index::store::find_root;
-use tl_index::timespec::format_local;
+use tl_index::timespec::{format_local, format_rfc3339};
 use tl_wal::Lsn;
 
 use crate::command_error::CommandError;
@@ -88,6 +88,21 @@ fn write_summary(out: &mut dyn Write, r: &FsckReport, deep: bool) -> Result<()> 
         writeln!(
             out,
             "note: a tl writer holds the log, so the end of the last segment was not judged"
+        )?;
+    }
+    for t in r.catalog.thinnings() {
+        let g = &t.thinned;
+        writeln!(
+            out,
+            "thinned by tl gc at {}: kept {} of {} states (#{}..#{}); the log before it ended \
+             at LSN {} with chain head {}",
+            format_local(g.time_ns),
+            g.kept,
+            g.states_before,
+            g.first_seq,
+            g.last_seq,
+            g.prev_end_lsn,
+            tl_index::catalog::hex(&g.prev_head[..6])
         )?;
     }
     if r.is_clean() {
@@ -191,5 +206,16 @@ fn report_json(r: &FsckReport, deep: bool) -> Value {
         "catalog_checked": r.catalog_checked,
         "writer_running": r.writer_running,
         "problems": r.problems.iter().map(problem_json).collect::<Vec<_>>(),
+        "gcs": r.catalog.thinnings().iter().map(|t| json!({
+            "time": format_rfc3339(t.thinned.time_ns),
+            "states_before": t.thinned.states_before,
+            "kept": t.thinned.kept,
+            "dropped": t.thinned.dropped,
+            "first_seq": t.thinned.first_seq,
+            "last_seq": t.thinned.last_seq,
+            "prev_end_lsn": t.thinned.prev_end_lsn.get(),
+            "prev_head": tl_index::catalog::hex(&t.thinned.prev_head),
+            "policy": t.thinned.policy,
+        })).collect::<Vec<_>>(),
     })
 }

@@ -141,7 +141,15 @@ fn gc_thins_to_the_policy_keeping_ids_pins_and_content() {
     assert_eq!(replayed(root, "keep", &out.path().join("b")), pinned_before);
     let newest = newest_id(root);
     assert_eq!(replayed(root, &newest, &out.path().join("c")), head_before);
-    assert!(ok(root, &["fsck", "--deep"]).contains("OK"));
+    let fsck = ok(root, &["fsck", "--deep"]);
+    assert!(
+        fsck.contains("OK")
+            && fsck.contains("thinned by tl gc at")
+            && fsck.contains("kept 2 of 8 states (#1..#8)"),
+        "{fsck}"
+    );
+    let gcs = json(root, &["fsck", "--json"])["gcs"].clone();
+    assert_eq!(gcs[0]["dropped"], 6, "{gcs}");
     // The horizon and the GC show where users look.
     let log = ok(root, &["log"]);
     assert!(

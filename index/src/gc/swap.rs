@@ -19,6 +19,9 @@ use super::fs::GcFs;
 use crate::layout::Layout;
 use crate::store::StoreError;
 
+/// How long a held GC lock is retried before it counts as held.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What [`recover_interrupted`] found and did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interrupted {
@@ -48,7 +51,19 @@ impl GcLock {
             source,
         };
         let file = private_fs::open_or_create(&path).map_err(io)?;
-        match file.try_lock() {
+        // A lock just released can look held for a moment: a process forking a
+        // child (to run git, say) shares the descriptor until the child's exec
+        // closes it. So "held" must last a little while to count, as for the
+        // log's own lock (`tl_wal::storage`).
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        let mut locked = file.try_lock();
+        while matches!(locked, Err(TryLockError::WouldBlock))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            locked = file.try_lock();
+        }
+        match locked {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let holder = std::fs::read_to_string(&path)

@@ -250,3 +250,73 @@ fn gc_carries_content_of_several_parts_verbatim() {
         },
     );
 }
+
+#[test]
+fn fsck_tells_a_rewrite_no_gc_recorded_from_a_gc() {
+    let (_tmp, root, mut store) = project();
+    fs::write(root.join("a.txt"), b"a").unwrap();
+    store.checkpoint(CommitKind::Auto, None).unwrap();
+    let (chain, seq) = (store.catalog().unwrap().chain(), store.seq());
+    drop(store);
+    // A batch carrying an earlier log's id (an Origin), chained correctly, and
+    // no Thinned record after it: what a rewrite by hand would leave.
+    let (wal, _) = tl_wal::Wal::open(
+        root.join(".tl/wal"),
+        root.join(".tl/quarantine"),
+        tl_wal::Options::default(),
+    )
+    .unwrap();
+    let origin = tl_index::record::Record::Origin { chain: [0xab; 32] }.encode();
+    let new_chain = tl_index::record::chain_hash(&chain, [origin.as_slice()].into_iter());
+    let commit = tl_index::record::Record::Commit {
+        time_ns: Store::now_ns(),
+        seq: seq + 1,
+        kind: CommitKind::Auto,
+        message: None,
+        timeline: 0,
+        acked_lsn: wal.durable_lsn(),
+        chain: new_chain,
+        stats: Default::default(),
+    }
+    .encode();
+    wal.append(&[&origin, &commit]).unwrap();
+    drop(wal);
+    let report = tl_index::fsck::fsck(
+        &root,
+        &tl_index::fsck::FsckOptions {
+            deep: false,
+            check_tail: true,
+        },
+    )
+    .unwrap();
+    let kinds: Vec<_> = report.problems.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds,
+        [tl_index::fsck::ProblemKind::RewrittenWithoutRecord],
+        "{:?}",
+        report.problems
+    );
+    // A real GC records its rewrite: fsck is clean and lists it.
+    let store = Store::open(&root).unwrap();
+    let clock = Clock {
+        now_ns: Store::now_ns(),
+        utc_offset_secs: 0,
+    };
+    let none = "[retention]\nkeep-all = \"0s\"\nkeep-minutely = \"0s\"\nkeep-hourly = \
+                \"0s\"\nkeep-daily = \"0s\"\n";
+    drop(store);
+    fs::write(root.join(".tl/config.toml"), none).unwrap();
+    let store = Store::open(&root).unwrap();
+    let (store, _) = gc::run(store, clock).unwrap();
+    drop(store);
+    let report = tl_index::fsck::fsck(
+        &root,
+        &tl_index::fsck::FsckOptions {
+            deep: true,
+            check_tail: true,
+        },
+    )
+    .unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.catalog.thinnings().len(), 1);
+}

@@ -191,6 +191,17 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
         );
     }
     println!("  log size       {}", mb(Some(v.log_bytes)));
+    match &v.last_gc {
+        Some(g) => println!(
+            "  last GC        {}: kept {} of {} states",
+            tl_index::timespec::format_local(g.time_ns),
+            g.kept,
+            g.states_before
+        ),
+        None => {
+            println!("  last GC        none yet (the daemon runs it once the log grew or daily)")
+        }
+    }
     println!("  RSS            {}", mb(v.rss_bytes));
     println!("  uptime         {} s", v.uptime_s);
     Ok(())

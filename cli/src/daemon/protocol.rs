@@ -137,6 +137,22 @@ pub struct Status {
     pub log_bytes: u64,
     /// The daemon's resident memory.
     pub rss_bytes: Option<u64>,
+    /// The last GC the log records (None: none yet, or the log is lent out).
+    #[serde(default)]
+    pub last_gc: Option<LastGc>,
+}
+
+/// What the last GC did, as `tl daemon status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastGc {
+    /// When it ran, RFC 3339.
+    pub time: String,
+    /// When it ran, ns since the Unix epoch.
+    pub time_ns: i64,
+    /// States it kept.
+    pub kept: u64,
+    /// States before it.
+    pub states_before: u64,
 }
 
 /// A refused request.

@@ -135,6 +135,16 @@ impl<B: Backend> Live<B> {
             uptime_s: self.stats.started.map(|s| (now - s).as_secs()).unwrap_or(0),
             log_bytes: dir_bytes(&Layout::new(&self.root).log_dir()),
             rss_bytes: rss_bytes(),
+            last_gc: self
+                .store
+                .as_ref()
+                .and_then(|s| s.last_gc())
+                .map(|t| protocol::LastGc {
+                    time: tl_index::timespec::format_rfc3339(t.thinned.time_ns),
+                    time_ns: t.thinned.time_ns,
+                    kept: t.thinned.kept,
+                    states_before: t.thinned.states_before,
+                }),
         }
     }
 }

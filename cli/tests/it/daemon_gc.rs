@@ -52,8 +52,11 @@ fn the_daemon_runs_the_gc_itself_once_the_log_grew_and_keeps_capturing() {
     let log = fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("dropped="), "{log}");
     assert!(states(&root) < 6, "the daemon's GC thinned the history");
-    // The daemon took the log back and captures on.
+    // The daemon took the log back and captures on, and says when it ran the GC.
     durable_after(&root, "after.txt", "captured after the GC");
+    let status = json(&root, &["daemon", "status", "--json"]);
+    assert!(status["last_gc"]["kept"].as_u64().is_some(), "{status}");
+    assert!(ok(&root, &["daemon", "status"]).contains("last GC"));
     assert!(in_sync(&root));
     assert!(ok(&root, &["fsck", "--deep"]).contains("OK"));
 }

@@ -18,22 +18,23 @@
 //! Nothing is written. The fold is done here from the log alone (never from the
 //! catalog cache), so a damaged cache cannot hide damage in the log.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use tl_wal::{FsStorage, LogReader, Lsn, Storage};
 
-use crate::catalog::{
-    apply, read_verified, BlockCache, Catalog, CheckpointIndex, PartProblem, PathChange, StoredBlob,
-};
+use crate::catalog::{apply, BlockCache, Catalog, CheckpointIndex, PathChange, StoredBlob};
 use crate::layout::Layout;
 use crate::snapshot::{self, Snapshot};
 use crate::types::{BlobHash, Tree};
 
+mod deep;
 mod fold;
 mod lost;
+mod rewritten;
+use deep::{blob_users, rehash, BlobUse, Unreadable};
 use fold::{fold_log, torn_tail, Location, Segments};
 
 /// What to check.
@@ -338,28 +339,7 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
         }
         report.problems.push(p);
     }
-    // A GC writes its Thinned record after every checkpoint it rewrote: an
-    // Origin after the last one is a rewrite no GC recorded.
-    let recorded_until = catalog.thinnings().last().map(|t| t.lsn);
-    if let Some(c) = cps
-        .iter()
-        .find(|c| c.origin.is_some() && recorded_until.is_none_or(|t| c.lsn > t))
-    {
-        let Location { file, offset } = segments.locate(c.lsn);
-        let mut p = Problem::new(
-            ProblemKind::RewrittenWithoutRecord,
-            format!(
-                "checkpoint {} (#{}) and later ones carry the ids of an earlier log, but no \
-                 GC recorded a rewrite after them: the log was rewritten by something other \
-                 than tl gc",
-                c.id, c.seq
-            ),
-            "compare the history with a copy you trust (a replica, a Git export) before \
-             relying on it",
-        );
-        p.file = file;
-        p.offset = offset;
-        p.lsn = Some(c.lsn);
+    if let Some(p) = rewritten::unrecorded_rewrite(&catalog, &segments) {
         report.problems.push(p);
     }
     if opts.check_tail {
@@ -513,70 +493,6 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     report.blobs = catalog.blobs().len();
     report.catalog = catalog;
     report
-}
-
-/// A blob that does not read back: the LSN of the part that failed, and why.
-struct Unreadable {
-    lsn: Lsn,
-    why: String,
-}
-
-/// Reads a blob's parts back and checks its hash; the error names the part's LSN.
-fn rehash(
-    reader: &LogReader,
-    hash: &BlobHash,
-    blob: &StoredBlob,
-    blocks: &mut BlockCache,
-) -> Result<(), Unreadable> {
-    let mut read = |lsn: Lsn| reader.read(lsn);
-    read_verified(hash, blob, &mut read, blocks, &mut std::io::sink())
-        .map(|_| ())
-        .map_err(|e| {
-            let why = match e.problem {
-                PartProblem::Read(e) => e.to_string(),
-                PartProblem::Decode(e) => e.to_string(),
-                PartProblem::NotABlobPart => "the record is not a blob part".into(),
-                PartProblem::OtherBlobsPart => "the record is another blob's part".into(),
-                PartProblem::Write(e) => e.to_string(),
-                PartProblem::Length { read, expected } => {
-                    format!("{read} bytes read, {expected} expected")
-                }
-                PartProblem::Hash => "content does not match its hash".into(),
-            };
-            Unreadable { lsn: e.lsn, why }
-        })
-}
-
-/// Where a blob is used: the first checkpoint that put it and every path it was put
-/// at.
-struct BlobUse {
-    first: CheckpointIndex,
-    paths: BTreeSet<Vec<u8>>,
-}
-
-impl BlobUse {
-    fn first_at(first: CheckpointIndex) -> BlobUse {
-        BlobUse {
-            first,
-            paths: BTreeSet::new(),
-        }
-    }
-}
-
-/// For each blob, where it is used.
-fn blob_users(catalog: &Catalog) -> HashMap<BlobHash, BlobUse> {
-    let mut m: HashMap<BlobHash, BlobUse> = HashMap::new();
-    for (i, c) in catalog.checkpoints().iter().enumerate() {
-        for ch in &c.changes {
-            if let PathChange::Put(p, e) = ch {
-                m.entry(e.hash)
-                    .or_insert_with(|| BlobUse::first_at(CheckpointIndex::new(i)))
-                    .paths
-                    .insert(p.as_bytes().to_vec());
-            }
-        }
-    }
-    m
 }
 
 fn check_snapshot(

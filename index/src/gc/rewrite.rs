@@ -202,35 +202,15 @@ impl Writer<'_> {
         let mut content = Packer::new(self.level);
         let mut records = Vec::with_capacity(changes.len() + 2);
         for change in changes {
-            let rec = match change {
-                Change::Added(path, e) | Change::Modified(path, _, e) => {
-                    if matches!(change, Change::Added(..)) {
-                        stats.added += 1;
-                    } else {
-                        stats.modified += 1;
-                    }
-                    if carried.insert(e.hash) {
-                        self.carry(&e.hash, c, path.as_bytes(), &mut content)?;
-                        if let Some(batch) = content.ready_batch() {
-                            self.push(batch, BatchOf::Other)?;
-                        }
-                    }
-                    Record::Put {
-                        path: path.as_bytes().to_vec(),
-                        hash: e.hash,
-                        mode: e.mode,
-                        size: e.size,
-                        mtime_ns: e.mtime_ns,
+            if let Some(e) = change.new_entry() {
+                if carried.insert(e.hash) {
+                    self.carry(&e.hash, c, change.path().as_bytes(), &mut content)?;
+                    if let Some(batch) = content.ready_batch() {
+                        self.push(batch, BatchOf::Other)?;
                     }
                 }
-                Change::Deleted(path, _) => {
-                    stats.deleted += 1;
-                    Record::Delete {
-                        path: path.as_bytes().to_vec(),
-                    }
-                }
-            };
-            records.push(rec.encode());
+            }
+            records.push(change.to_record(&mut stats).encode());
         }
         records.push(
             Record::Origin {

@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 
+use crate::record::{CommitStats, Record};
 use crate::repopath::RepoPath;
 use crate::types::{Entry, Tree};
 
@@ -21,6 +22,41 @@ impl Change {
     pub fn path(&self) -> &RepoPath {
         match self {
             Change::Added(p, _) | Change::Modified(p, _, _) | Change::Deleted(p, _) => p,
+        }
+    }
+
+    /// The new entry (None for a deletion).
+    pub fn new_entry(&self) -> Option<&Entry> {
+        match self {
+            Change::Added(_, e) | Change::Modified(_, _, e) => Some(e),
+            Change::Deleted(..) => None,
+        }
+    }
+
+    /// The record that makes this change in a batch (a Put or a Delete), counted
+    /// into `stats` (added, modified, deleted), as every batch that commits a
+    /// difference of trees writes it: capture's and GC's.
+    pub fn to_record(&self, stats: &mut CommitStats) -> Record {
+        let path = self.path().as_bytes().to_vec();
+        match self {
+            Change::Added(_, e) | Change::Modified(_, _, e) => {
+                if matches!(self, Change::Added(..)) {
+                    stats.added += 1;
+                } else {
+                    stats.modified += 1;
+                }
+                Record::Put {
+                    path,
+                    hash: e.hash,
+                    mode: e.mode,
+                    size: e.size,
+                    mtime_ns: e.mtime_ns,
+                }
+            }
+            Change::Deleted(..) => {
+                stats.deleted += 1;
+                Record::Delete { path }
+            }
         }
     }
 }

@@ -298,29 +298,7 @@ impl Store {
         };
         let mut records = content.unsent;
         for c in changes {
-            let rec = match c {
-                Change::Added(p, e) | Change::Modified(p, _, e) => {
-                    if matches!(c, Change::Added(..)) {
-                        stats.added += 1;
-                    } else {
-                        stats.modified += 1;
-                    }
-                    Record::Put {
-                        path: p.as_bytes().to_vec(),
-                        hash: e.hash,
-                        mode: e.mode,
-                        size: e.size,
-                        mtime_ns: e.mtime_ns,
-                    }
-                }
-                Change::Deleted(p, _) => {
-                    stats.deleted += 1;
-                    Record::Delete {
-                        path: p.as_bytes().to_vec(),
-                    }
-                }
-            };
-            records.push(rec.encode());
+            records.push(c.to_record(&mut stats).encode());
         }
         let chain = chain_hash(&self.catalog.chain(), records.iter().map(|r| r.as_slice()));
         let commit = Record::Commit {

@@ -142,6 +142,17 @@ pub fn open_read(cwd: &Path) -> Result<Store> {
 
 fn report_recovery(store: &Store) {
     report_tightened(store);
+    match store.gc_recovery() {
+        Some(tl_index::gc::Interrupted::Finished) => eprintln!(
+            "tl: finished a GC that a crash interrupted after its new log was ready: the log \
+             is the thinned one, every kept state as before"
+        ),
+        Some(tl_index::gc::Interrupted::Undone) => eprintln!(
+            "tl: removed the unfinished new log of a GC that a crash interrupted: the log is \
+             as it was before that GC"
+        ),
+        None => {}
+    }
     if let Some(r) = store.recovery() {
         if let Some(t) = &r.torn_tail {
             eprintln!(

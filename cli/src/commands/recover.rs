@@ -42,8 +42,22 @@ pub fn cmd_recover(cwd: &Path, args: RecoverArgs) -> Result<()> {
         return dry_run(&root, rebuild);
     }
     let mut store = crate::cli_util::open_writer_at(&root)?;
+    let gc = store.gc_recovery();
     let r = recover::recover(&mut store, rebuild)?;
     let mut out = std::io::stdout().lock();
+    match gc {
+        Some(tl_index::gc::Interrupted::Finished) => writeln!(
+            out,
+            "Finished a GC that a crash interrupted after its new log was ready (the log is \
+             the thinned one)"
+        )?,
+        Some(tl_index::gc::Interrupted::Undone) => writeln!(
+            out,
+            "Removed the unfinished new log of a GC that a crash interrupted (the log is as \
+             before that GC)"
+        )?,
+        None => {}
+    }
     if let Some(t) = &r.torn_tail {
         writeln!(
             out,

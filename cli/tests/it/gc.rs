@@ -228,6 +228,7 @@ fn kill_9_during_gc_never_loses_a_kept_state() {
     let full = t.elapsed();
     assert_eq!(ids(root).len(), 2, "the timed GC dropped two states");
     let (mut killed, mut completed) = (0, 0);
+    let (mut finished_by_recover, mut undone_by_recover) = (0, 0);
     for run in 0..runs {
         for _ in 0..3 {
             for _ in 0..10 {
@@ -255,8 +256,13 @@ fn kill_9_during_gc_never_loses_a_kept_state() {
         } else {
             killed += 1;
         }
-        // The next writer finishes or undoes the GC.
-        ok(root, &["recover"]);
+        // The next writer finishes or undoes the GC, and says which.
+        let said = ok(root, &["recover"]);
+        if said.contains("Finished a GC") {
+            finished_by_recover += 1;
+        } else if said.contains("Removed the unfinished new log") {
+            undone_by_recover += 1;
+        }
         let after = ids(root);
         let newest = before.iter().find(|id| after.contains(*id));
         assert!(
@@ -281,8 +287,9 @@ fn kill_9_during_gc_never_loses_a_kept_state() {
         }
     }
     eprintln!(
-        "GC kill -9: {runs} runs ({killed} killed, {completed} completed), every kept state \
-         replayed identical after `tl recover`; one GC took {full:?}"
+        "GC kill -9: {runs} runs ({killed} killed, {completed} completed; `tl recover` \
+         finished {finished_by_recover} interrupted GCs and undid {undone_by_recover}), every \
+         kept state replayed identical after `tl recover`; one GC took {full:?}"
     );
 }
 

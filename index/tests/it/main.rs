@@ -16,3 +16,4 @@ mod store;
 mod support;
 mod v1_store;
 mod v2_store;
+mod v3_store;

@@ -230,17 +230,30 @@ fn random_store(seed: u64, n: usize) -> (tempfile::TempDir, std::path::PathBuf, 
     (tmp, root, end)
 }
 
-#[test]
-fn gc_stopped_at_any_step_leaves_the_old_log_or_the_new_one() {
-    let stores: u64 = std::env::var("TL_GC_CRASH_STORES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
-    let mut points = 0usize;
-    let (mut old_kept, mut new_kept) = (0usize, 0usize);
+/// What a crash campaign found.
+#[derive(Default)]
+struct Tally {
+    points: usize,
+    old_kept: usize,
+    new_kept: usize,
+    undone: usize,
+}
+
+/// For `stores` random stores (seeded by `seed_mul`): a whole GC as the
+/// reference, then a GC through `crash(at)` stopped at every step `at`, each on
+/// a fresh copy, `after_crash` run on the stopped fs (a power cut's undo; it
+/// returns how many changes it undid), the store reopened, and the old or the
+/// new content required, `.tl/gc/` gone, fsck clean.
+fn crash_every_step<F: GcFs>(
+    stores: u64,
+    seed_mul: u64,
+    crash: impl Fn(usize) -> F,
+    after_crash: impl Fn(&F) -> usize,
+) -> Tally {
+    let mut t = Tally::default();
     for seed in 0..stores {
         let n = 30 + (seed % 20) as usize;
-        let (_tmp, root, end) = random_store(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), n);
+        let (_tmp, root, end) = random_store(seed.wrapping_mul(seed_mul) | 1, n);
         let clock = Clock {
             now_ns: end,
             utc_offset_secs: 0,
@@ -257,40 +270,83 @@ fn gc_stopped_at_any_step_leaves_the_old_log_or_the_new_one() {
         for (id, files) in &after {
             assert_eq!(files, &before[id], "state {id} after a whole GC");
         }
-        // Then a crash at every step, each on a fresh copy of the store.
         for at in 0.. {
             let _ = fs::remove_dir_all(&root);
             copy_dir(pristine.path(), &root);
-            let fs_at = CrashAt {
-                at,
-                seen: Cell::new(0),
-            };
+            let stopped = crash(at);
             let store = Store::open(&root).unwrap();
-            let result = gc::run_on(store, clock, &fs_at);
-            if result.is_ok() {
+            if gc::run_on(store, clock, &stopped).is_ok() {
                 assert!(at > 0, "a GC of no step");
                 break;
             }
-            points += 1;
+            t.undone += after_crash(&stopped);
+            t.points += 1;
             let store = Store::open(&root)
                 .unwrap_or_else(|e| panic!("seed {seed}, crash at step {at}: reopen: {e:?}"));
             let now = content(&store);
             drop(store);
             if now == before {
-                old_kept += 1;
+                t.old_kept += 1;
             } else {
                 assert_eq!(now, after, "seed {seed}, crash at step {at}: neither log");
-                new_kept += 1;
+                t.new_kept += 1;
             }
             assert!(!root.join(".tl/gc").exists(), "seed {seed} step {at}");
             assert_fsck_deep_is_clean(&root);
         }
     }
-    eprintln!(
-        "GC crash points: {points} on {stores} stores ({old_kept} left the old log, {new_kept} \
-         the new one), every one whole"
+    t
+}
+
+fn crash_stores() -> u64 {
+    std::env::var("TL_GC_CRASH_STORES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
+#[test]
+fn gc_stopped_at_any_step_leaves_the_old_log_or_the_new_one() {
+    let stores = crash_stores();
+    let t = crash_every_step(
+        stores,
+        0x9e37_79b9_7f4a_7c15,
+        |at| CrashAt {
+            at,
+            seen: Cell::new(0),
+        },
+        |_| 0,
     );
-    assert!(stores < 64 || points >= 1_000, "only {points} crash points");
+    eprintln!(
+        "GC crash points: {} on {stores} stores ({} left the old log, {} the new one), every \
+         one whole",
+        t.points, t.old_kept, t.new_kept
+    );
+    assert!(
+        stores < 64 || t.points >= 1_000,
+        "only {} crash points",
+        t.points
+    );
+}
+
+#[test]
+fn gc_cut_by_a_power_loss_at_any_step_leaves_the_old_log_or_the_new_one() {
+    let stores = crash_stores() / 2;
+    let t = crash_every_step(
+        stores,
+        0x2545_f491_4f6c_dd1d,
+        PowerCutAt::new,
+        PowerCutAt::cut,
+    );
+    eprintln!(
+        "GC power cuts: {} on {stores} stores ({} unsynced directory changes undone; {} left \
+         the old log, {} the new one), every one whole",
+        t.points, t.undone, t.old_kept, t.new_kept
+    );
+    assert!(
+        t.undone > 0,
+        "no power cut undid anything: the model is not exercised"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -304,64 +360,4 @@ fn copy_dir(from: &Path, to: &Path) {
             fs::copy(e.path(), &target).unwrap();
         }
     }
-}
-
-#[test]
-fn gc_cut_by_a_power_loss_at_any_step_leaves_the_old_log_or_the_new_one() {
-    let stores: u64 = std::env::var("TL_GC_CRASH_STORES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-        / 2;
-    let (mut points, mut undone_total) = (0usize, 0usize);
-    let (mut old_kept, mut new_kept) = (0usize, 0usize);
-    for seed in 0..stores {
-        let n = 30 + (seed % 20) as usize;
-        let (_tmp, root, end) = random_store(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, n);
-        let clock = Clock {
-            now_ns: end,
-            utc_offset_secs: 0,
-        };
-        let store = Store::open(&root).unwrap();
-        let before = content(&store);
-        let pristine = tempfile::tempdir().unwrap();
-        copy_dir(&root, pristine.path());
-        let (store, _) = gc::run(store, clock).unwrap();
-        let after = content(&store);
-        drop(store);
-        for at in 0.. {
-            let _ = fs::remove_dir_all(&root);
-            copy_dir(pristine.path(), &root);
-            let cut = PowerCutAt::new(at);
-            let store = Store::open(&root).unwrap();
-            if gc::run_on(store, clock, &cut).is_ok() {
-                break;
-            }
-            undone_total += cut.cut();
-            points += 1;
-            let store = Store::open(&root)
-                .unwrap_or_else(|e| panic!("seed {seed}, power cut at step {at}: reopen: {e:?}"));
-            let now = content(&store);
-            drop(store);
-            if now == before {
-                old_kept += 1;
-            } else {
-                assert_eq!(
-                    now, after,
-                    "seed {seed}, power cut at step {at}: neither log"
-                );
-                new_kept += 1;
-            }
-            assert!(!root.join(".tl/gc").exists(), "seed {seed} step {at}");
-            assert_fsck_deep_is_clean(&root);
-        }
-    }
-    eprintln!(
-        "GC power cuts: {points} on {stores} stores ({undone_total} unsynced directory \
-         changes undone; {old_kept} left the old log, {new_kept} the new one), every one whole"
-    );
-    assert!(
-        undone_total > 0,
-        "no power cut undid anything: the model is not exercised"
-    );
 }

@@ -88,6 +88,14 @@ fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<CheckpointIndex, 
     if cps.is_empty() {
         return Err(ResolveError::NoCheckpoints);
     }
+    // A whole id, as `tl log` prints it, is an id even when it also reads as a
+    // time: "35282700004d" is 35,282,700,004 days to the time parser.
+    let trimmed = expr.trim();
+    if trimmed.len() == 12 && is_hex(&trimmed.to_ascii_lowercase()) {
+        if let Ok(idx) = resolve_id(cps, trimmed) {
+            return Ok(idx);
+        }
+    }
     let now = now_ns();
     let parsed = timespec::parse(expr, &jiff::Zoned::now())?;
     let at_or_before = |start: i64, end_excl: i128| {
@@ -159,4 +167,44 @@ pub const ID_PREFIX_MIN: usize = 4;
 
 pub(super) fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{chain_hash, CommitKind, CommitStats, Record};
+    use tl_wal::Lsn;
+
+    /// A catalog of one checkpoint whose id is `id_bytes` in hex (given by an
+    /// Origin record, as after a GC).
+    fn catalog_with_id(id_bytes: [u8; 6]) -> Catalog {
+        let mut cat = Catalog::new([1; 16], Lsn::ZERO);
+        let mut origin = [0u8; 32];
+        origin[..6].copy_from_slice(&id_bytes);
+        let o = Record::Origin { chain: origin }.encode();
+        let chain = chain_hash(&[0; 32], [o.as_slice()].into_iter());
+        let commit = Record::Commit {
+            time_ns: now_ns(),
+            seq: 1,
+            kind: CommitKind::Manual,
+            message: None,
+            timeline: 0,
+            acked_lsn: Lsn::ZERO,
+            chain,
+            stats: CommitStats::default(),
+        };
+        cat.fold_record(Lsn::ZERO, true, &o, Record::Origin { chain: origin });
+        cat.fold_record(Lsn::new(64), false, &commit.encode(), commit);
+        cat.fold_batch_end(Lsn::new(200));
+        cat
+    }
+
+    #[test]
+    fn a_whole_id_that_also_reads_as_a_relative_time_names_its_checkpoint() {
+        let cat = catalog_with_id([0x35, 0x28, 0x27, 0x00, 0x00, 0x4d]);
+        assert_eq!(cat.checkpoints()[0].id, "35282700004d");
+        assert_eq!(resolve_checkpoint(&cat, "35282700004d").unwrap().get(), 0);
+        // A time stays a time.
+        assert!(resolve_checkpoint(&cat, "10d").is_err());
+    }
 }

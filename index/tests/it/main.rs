@@ -17,3 +17,4 @@ mod support;
 mod v1_store;
 mod v2_store;
 mod v3_store;
+mod v4_store;

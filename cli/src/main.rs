@@ -37,6 +37,7 @@ mod cli_util;
 mod command_error;
 mod commands;
 mod daemon;
+mod hold_text;
 mod out;
 mod output;
 mod retention_text;

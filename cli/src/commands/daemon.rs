@@ -190,6 +190,11 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
             "  paused         the log is lent to pid {by} (events are captured when it is done)"
         );
     }
+    let now = crate::output::now_ns();
+    for h in &v.holds {
+        let [what, ways_out] = crate::hold_text::hold_lines(h, now);
+        println!("  {what}\n  {ways_out}");
+    }
     println!("  log size       {}", mb(Some(v.log_bytes)));
     match &v.last_gc {
         Some(g) => println!(

@@ -13,6 +13,7 @@ use tl_index::RepoPath;
 
 use super::diff::StatRow;
 use crate::cli_util::{open_read, rel_path};
+use crate::hold_text::HeldInterval;
 use crate::output::touches;
 use crate::output::{checkpoint_json, checkpoint_line_with, counts, now_ns, path as show_path};
 use tl_index::pathsafe::is_under;
@@ -88,10 +89,11 @@ impl PathEvent<'_> {
     }
 }
 
-/// A row of the log: a checkpoint (by index) or a gap.
+/// A row of the log: a checkpoint (by index), a gap or a held interval.
 enum Row<'a> {
     Checkpoint(CheckpointIndex),
     Gap(&'a Gap),
+    Hold(HeldInterval),
 }
 
 /// The bound of `--since` (inclusive start) or `--until` (exclusive end) in ns.
@@ -111,6 +113,7 @@ fn bound(store: &Store, t: &str, end: bool) -> Result<i128> {
 pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
     let detail = args.detail();
     crate::daemon::client::flush(cwd);
+    let open_holds = open_holds(cwd);
     let store = open_read(cwd)?;
     let cps = store.checkpoints();
     let since = args
@@ -151,10 +154,18 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
             rows.push((*to, Row::Gap(gap)));
         }
     }
+    let now = now_ns();
+    for hold in open_holds {
+        let to = hold.to_ns.unwrap_or(now);
+        if in_time(hold.from_ns, to) && prefix.as_ref().is_none_or(|p| hold.concerns(p.as_bytes()))
+        {
+            rows.push((to, Row::Hold(hold)));
+        }
+    }
     // Newest first; a checkpoint at a gap's end time (the capture closing it) first.
     rows.sort_by(|a, b| {
         b.0.cmp(&a.0).then_with(|| {
-            let rank = |r: &Row| matches!(r, Row::Gap(_)) as u8;
+            let rank = |r: &Row| !matches!(r, Row::Checkpoint(_)) as u8;
             rank(&a.1).cmp(&rank(&b.1))
         })
     });
@@ -175,7 +186,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
         .iter()
         .filter_map(|(_, r)| match r {
             Row::Checkpoint(i) => Some(*i),
-            Row::Gap(_) => None,
+            Row::Gap(_) | Row::Hold(_) => None,
         })
         .collect();
     // The state before each change is needed only to show the paths.
@@ -184,7 +195,6 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
     } else {
         Vec::new()
     };
-    let now = now_ns();
     let mut out = std::io::stdout().lock();
     if args.json {
         let list: Vec<Value> = rows
@@ -212,6 +222,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
                     "type": "gap", "from": format_rfc3339(*from), "to": format_rfc3339(*to),
                     "from_ns": from, "to_ns": to, "reason": reason,
                 }),
+                Row::Hold(h) => h.json(),
             })
             .collect();
         writeln!(out, "{}", Value::Array(list))?;
@@ -270,6 +281,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
                 format_local(*from),
                 format_local(*to)
             )?,
+            Row::Hold(h) => writeln!(out, "{}", h.line())?,
         }
     }
     // The horizon, once it matters: some history reaches past the first band
@@ -289,6 +301,18 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The holds of a running daemon's runaway guard (none when none runs).
+fn open_holds(cwd: &Path) -> Vec<HeldInterval> {
+    let Ok(root) = tl_index::store::find_root(cwd) else {
+        return Vec::new();
+    };
+    crate::daemon::client::status(&root, std::time::Duration::from_secs(10))
+        .ok()
+        .flatten()
+        .map(|s| s.holds.iter().map(HeldInterval::open).collect())
+        .unwrap_or_default()
 }
 
 /// The changes of one checkpoint, each with the entry before it.

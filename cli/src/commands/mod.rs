@@ -38,6 +38,7 @@ mod pin;
 mod recover;
 mod replay;
 mod restore;
+mod resume;
 mod show;
 mod status;
 #[cfg(test)]
@@ -93,6 +94,7 @@ pub enum Command {
     ExportGit(export_git::ExportGitArgs),
     Recover(recover::RecoverArgs),
     Fsck(fsck::FsckArgs),
+    Resume(resume::ResumeArgs),
 }
 
 /// Runs one command line.
@@ -118,6 +120,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compact(args) => compact::cmd_compact(&cwd, args),
         Command::Gc(args) => gc::cmd_gc(&cwd, args),
         Command::Watch(args) => watch::cmd_watch(&cwd, args),
+        Command::Resume(args) => resume::cmd_resume(&cwd, args),
         Command::Daemon(args) => daemon::cmd_daemon(&cwd, args),
         Command::ExportGit(args) => export_git::cmd_export_git(&cwd, args),
         Command::Recover(args) => recover::cmd_recover(&cwd, args),

@@ -47,7 +47,8 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
                 "checkpoint": last.map(|c| c.id.clone()),
                 "checkpoint_time": last.map(|c| tl_index::timespec::format_rfc3339(c.time_ns)),
                 "capturing": watcher.is_some(),
-                "last_capture": watcher.and_then(|w| w.last_capture_ns).map(tl_index::timespec::format_rfc3339),
+                "last_capture": watcher.as_ref().and_then(|w| w.last_capture_ns).map(tl_index::timespec::format_rfc3339),
+                "holds": watcher.map(|w| w.holds).unwrap_or_default(),
             })
         );
         return Ok(());
@@ -83,8 +84,29 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
         ),
     }
     let mut out = std::io::stdout().lock();
+    // A held directory's changes are one line, not thousands.
+    let holds = watcher.map(|w| w.holds).unwrap_or_default();
+    let held_dir = |p: &[u8]| {
+        holds
+            .iter()
+            .position(|h| tl_index::pathsafe::is_under(p, h.dir.as_bytes()))
+    };
+    for (i, h) in holds.iter().enumerate() {
+        let [what, ways_out] = crate::hold_text::hold_lines(h, now);
+        let n = changes
+            .iter()
+            .filter(|c| held_dir(letter(c).1) == Some(i))
+            .count();
+        writeln!(out, "{what}\n{ways_out}")?;
+        if n > 0 {
+            writeln!(out, "  {n} paths under it differ from the last capture")?;
+        }
+    }
     for c in &changes {
         let (s, p) = letter(c);
+        if held_dir(p).is_some() {
+            continue;
+        }
         writeln!(out, "{s} {}", show_path(p))?;
     }
     let log_bytes = tl_index::gc::dir_bytes(&store.layout().log_dir()).unwrap_or(0);
@@ -105,6 +127,8 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
 struct WatcherState {
     /// When it last captured (ns since the epoch), if it has.
     last_capture_ns: Option<i64>,
+    /// The directories the runaway guard holds.
+    holds: Vec<crate::daemon::protocol::HoldStatus>,
 }
 
 /// Asks a running watcher to capture what is pending, then for its state; None
@@ -117,6 +141,7 @@ fn watcher_state(cwd: &Path) -> Option<WatcherState> {
         .flatten()?;
     Some(WatcherState {
         last_capture_ns: v.last_capture_ns,
+        holds: v.holds,
     })
 }
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use tl_index::layout::Layout;
 use tl_index::store::find_root;
 
-use super::protocol::{self, Checkpointed, Flushed, Pid, Request, Status};
+use super::protocol::{self, Checkpointed, Flushed, Pid, Request, Resumed, Status};
 use crate::command_error::CommandError;
 
 /// Sends one request to the watcher of `root`; None when no watcher answers.
@@ -35,6 +35,16 @@ pub fn status(root: &Path, timeout: Duration) -> Result<Option<Status>> {
 pub fn stop(root: &Path) -> Result<Option<u32>> {
     let pid: Option<Pid> = request(root, &Request::Stop, Duration::from_secs(60))?;
     Ok(pid.map(|p| p.pid))
+}
+
+/// Asks the watcher of `root` to lift the hold of `dir` and capture it once;
+/// None when no watcher runs. The watcher refuses a directory it does not hold.
+pub fn resume(root: &Path, dir: &str) -> Result<Option<Resumed>> {
+    let req = Request::Resume {
+        dir: dir.to_string(),
+    };
+    // The capture of the held directory may read many files.
+    request(root, &req, Duration::from_secs(600))
 }
 
 /// The log of a running watcher lent to this process: while this value lives the

@@ -16,6 +16,7 @@ use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
 use tracing::{error, info, warn};
 
 use super::idle_gc::{GcOutcome, GcRun};
+use super::runaway::{Budget, Runaway};
 use super::{alloc, conn, guard, idle_gc};
 use crate::command_error::CommandError;
 
@@ -90,6 +91,9 @@ pub struct Live<B: Backend> {
     /// The daemon's own GC, while it runs (the log is lent to it: `pause` is
     /// set, without a lease).
     pub(super) gc: Option<idle_gc::GcRun>,
+    /// The runaway guard: what each directory wrote lately, what is held (see
+    /// [`super::hold`]).
+    pub(super) runaway: Runaway,
 }
 
 /// Quiet time after a capture before the idle work is done.
@@ -104,7 +108,12 @@ impl<B: Backend> Live<B> {
         listener: Option<UnixListener>,
         stop: Arc<AtomicBool>,
     ) -> Live<B> {
+        let budget = Budget {
+            files_per_minute: store.config().runaway_files_per_minute,
+            bytes_per_minute: store.config().runaway_bytes_per_minute,
+        };
         Live {
+            runaway: Runaway::new(budget, Instant::now()),
             root: store.root().to_path_buf(),
             store: Some(store),
             watcher: Watcher::new(backend, debounce),
@@ -190,7 +199,7 @@ impl<B: Backend> Live<B> {
     }
 
     /// Logs a capture and counts it.
-    fn captured(&mut self, out: Option<tl_index::store::CheckpointOutcome>, why: &str) {
+    pub(super) fn captured(&mut self, out: Option<tl_index::store::CheckpointOutcome>, why: &str) {
         self.retry_unsettled();
         self.stats.last_capture_ns = Store::now_ns();
         self.idle_work_at = Some(Instant::now() + IDLE_WORK_AFTER);
@@ -329,14 +338,27 @@ impl<B: Backend> Live<B> {
             );
         }
         let why = format!("{} events", batch.events);
-        if batch.full_rescan() {
-            return self.capture_now(&why);
-        }
-        // Only what the batch names: its paths and the directories to rescan.
+        let full = batch.full_rescan();
+        // Only what the batch names: its paths and the directories to rescan,
+        // less what the runaway guard holds.
         let mut paths: Vec<Vec<u8>> = batch.paths.into_iter().collect();
         paths.extend(batch.rescans);
-        let out = self.writer()?.capture_paths(CommitKind::Auto, paths)?;
+        let paths = self.leave_out_held(paths)?;
+        let written = self.written(&paths);
+        let held = self.runaway.held_dirs();
+        let out = if full && held.is_empty() {
+            self.writer()?
+                .checkpoint_if_changed(CommitKind::Auto, None)?
+        } else if paths.is_empty() {
+            None
+        } else {
+            self.writer()?
+                .capture_paths_around(CommitKind::Auto, paths, &held)?
+        };
         self.captured(out, &why);
+        // Captured once: a directory this batch put over budget is held from
+        // the next batch on.
+        self.count_written(&written);
         Ok(())
     }
 
@@ -382,6 +404,8 @@ impl<B: Backend> Live<B> {
             );
         } else if !self.root_gone {
             self.flush()?;
+            // Written at the stop; the next start's catch-up scan captures them.
+            self.end_all_holds()?;
         }
         if let Some(store) = self.store.as_mut() {
             store.wait_for_compactor();

@@ -34,10 +34,12 @@ mod alloc;
 pub mod client;
 mod conn;
 mod guard;
+mod hold;
 mod idle_gc;
 mod live;
 mod logging;
 pub mod protocol;
+pub(crate) mod runaway;
 mod server;
 #[cfg(test)]
 mod tests;

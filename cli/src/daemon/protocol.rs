@@ -31,6 +31,39 @@ pub enum Request {
         #[serde(default)]
         pid: u64,
     },
+    /// Lift the hold of a directory the runaway guard held, and capture it once
+    /// (`tl resume DIR`).
+    Resume {
+        /// The held directory, relative to the root.
+        dir: String,
+    },
+}
+
+/// The reply to `resume`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// The hold that ended.
+    pub hold: HoldStatus,
+    /// The capture of the directory, None when nothing in it changed.
+    pub checkpoint: Option<CheckpointSummary>,
+}
+
+/// A directory the runaway guard holds (`tl daemon status`, `tl status`, `tl
+/// log` show it with the ways out).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldStatus {
+    /// The directory, relative to the root.
+    pub dir: String,
+    /// When it was held, RFC 3339.
+    pub since: String,
+    /// When it was held, ns since the Unix epoch.
+    pub since_ns: i64,
+    /// Files its subtree wrote in the minute before.
+    pub files_per_minute: u64,
+    /// Bytes of those files.
+    pub bytes_per_minute: u64,
+    /// Paths under it the watcher reported since, left uncaptured.
+    pub events_held: u64,
 }
 
 /// The reply to `flush`.
@@ -140,6 +173,9 @@ pub struct Status {
     /// The last GC the log records (None: none yet, or the log is lent out).
     #[serde(default)]
     pub last_gc: Option<LastGc>,
+    /// Directories the runaway guard holds (not captured until resumed).
+    #[serde(default)]
+    pub holds: Vec<HoldStatus>,
 }
 
 /// What the last GC did, as `tl daemon status` shows it.
@@ -209,6 +245,13 @@ mod tests {
         let parsed: Request = serde_json::from_str(r#"{"op": "checkpoint"}"#).unwrap();
         assert_eq!(parsed, Request::Checkpoint { message: None });
         assert!(serde_json::from_str::<Request>(r#"{"op": "nonsense"}"#).is_err());
+        let resume = Request::Resume {
+            dir: "gen/out".into(),
+        };
+        assert_eq!(
+            encode_request(&resume),
+            r#"{"op":"resume","dir":"gen/out"}"#
+        );
     }
 
     #[test]

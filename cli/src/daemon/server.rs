@@ -38,6 +38,7 @@ impl<B: Backend> Live<B> {
             Request::Flush => encode(self.flush().map(|()| Flushed {})),
             Request::Checkpoint { message } => encode(self.checkpoint(message)),
             Request::Status => encode(Ok(self.status())),
+            Request::Resume { dir } => encode(self.resume(&dir)),
             Request::Stop => {
                 self.stop.store(true, Ordering::SeqCst);
                 encode(Ok(Pid {
@@ -145,6 +146,7 @@ impl<B: Backend> Live<B> {
                     kept: t.thinned.kept,
                     states_before: t.thinned.states_before,
                 }),
+            holds: self.hold_statuses(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod log;
 mod newuser;
 mod private;
 mod restore;
+mod runaway;
 mod security_export;
 mod time_ids;
 mod util;

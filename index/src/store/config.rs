@@ -21,6 +21,11 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Segment size at which the log rotates.
     pub segment_bytes_max: u64,
+    /// The daemon holds a directory (stops capturing it until `tl resume`) whose
+    /// subtree writes more than this many files in a minute (issue 13).
+    pub runaway_files_per_minute: u64,
+    /// ... or more than this many bytes of files in a minute.
+    pub runaway_bytes_per_minute: u64,
     /// The `[retention]` section: what the GC keeps.
     pub retention: Policy,
 }
@@ -34,6 +39,8 @@ impl Default for Config {
             gc_every_bytes: 64 << 20,
             snapshot_every: 100,
             segment_bytes_max: 64 << 20,
+            runaway_files_per_minute: 60_000,
+            runaway_bytes_per_minute: 8 << 30,
             retention: Policy::default(),
         }
     }
@@ -61,6 +68,15 @@ snapshot_every = 100
 
 # Start a new log segment once the current one reaches this size.
 segment_bytes_max = 67108864
+
+# The runaway guard: a directory whose files change faster than this (files, or
+# bytes of the files changed, in a minute) is captured once, then held: the
+# daemon stops capturing it until `tl resume DIR` or until it is added to
+# .tlignore; the rest of the tree is captured as always. `npm install` (some
+# 30,000 files in half a minute) stays under it; a generator writing 10,000
+# files a second is held within 6 seconds.
+runaway_files_per_minute = 60000
+runaway_bytes_per_minute = 8589934592
 
 # What `tl gc` keeps: spans counted back from now (any unit: 90s, 10m, 1h, 7d, 2w;
 # \"0s\" turns a rule off). In each second, minute, hour or day of its span a rule
@@ -129,6 +145,8 @@ impl Config {
                 "gc_every_bytes" => c.gc_every_bytes = positive(int)?,
                 "snapshot_every" => c.snapshot_every = positive(int)?,
                 "segment_bytes_max" => c.segment_bytes_max = positive(int)?.max(1 << 16),
+                "runaway_files_per_minute" => c.runaway_files_per_minute = positive(int)?,
+                "runaway_bytes_per_minute" => c.runaway_bytes_per_minute = positive(int)?,
                 other => return Err(bad(format!("unknown setting `{other}`"))),
             }
         }
@@ -176,6 +194,21 @@ mod tests {
             .collect();
         assert!(uncommented.contains("\n[retention]\n"), "{uncommented}");
         assert_eq!(load(&uncommented).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn runaway_budgets_are_read_and_must_be_positive() {
+        let c = load("runaway_files_per_minute = 500\nrunaway_bytes_per_minute = 4096\n").unwrap();
+        assert_eq!(c.runaway_files_per_minute, 500);
+        assert_eq!(c.runaway_bytes_per_minute, 4096);
+        let err = load("runaway_files_per_minute = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`runaway_files_per_minute` must be positive"),
+            "{err}"
+        );
+        assert!(load("runaway_bytes_per_minute = \"1 GiB\"\n").is_err());
     }
 
     #[test]

@@ -85,7 +85,18 @@ impl Store {
             }
             return self.checkpoint_if_changed(kind, None);
         }
-        let mut live = self.live.take().expect("set above");
+        self.capture_scopes(kind, paths)
+    }
+
+    /// The targeted capture of [`Store::capture_paths`] once the root and the
+    /// ignore files are dealt with: `scopes` scanned, the difference committed.
+    pub(super) fn capture_scopes(
+        &mut self,
+        kind: CommitKind,
+        paths: Vec<Vec<u8>>,
+    ) -> Result<Option<CheckpointOutcome>> {
+        let root = self.layout.root().to_path_buf();
+        let mut live = self.live.take().unwrap_or_else(|| LiveState::new(&root));
         let scanned = self.scan_scopes(paths, &mut live.rules);
         self.live = Some(live);
         let ScopedScan { mut part, content } = scanned?;

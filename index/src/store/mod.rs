@@ -18,6 +18,7 @@ use crate::gc;
 use crate::layout::Layout;
 pub use crate::layout::TL_DIR;
 
+mod around;
 mod cache;
 mod capture;
 mod compact;

@@ -7,6 +7,7 @@ mod fixture_store;
 mod fsck;
 mod gc;
 mod gc_crash;
+mod held_capture;
 mod private;
 mod replay;
 mod restore;

@@ -38,6 +38,7 @@ mod command_error;
 mod commands;
 mod daemon;
 mod hold_text;
+mod left_out_text;
 mod out;
 mod output;
 mod retention_text;

@@ -34,8 +34,11 @@
 //!   the project alone: ignore files in directories above the root, the user's
 //!   global git excludes, and ripgrep's `.ignore` files.
 //! - Nothing named `.tl` or `.git` is ever entered or captured, at any depth.
-//! - Editor swap and backup files (`defaults::EDITOR_TEMPORARIES`) are left out
-//!   unless an ignore file's rule says otherwise (`!*~` in `.tlignore`).
+//! - Editor swap and backup files (`defaults::EDITOR_TEMPORARIES`) and files that
+//!   usually hold secrets (`defaults::SECRET_FILES`: `.env`, `*.pem`, `*.key`,
+//!   `id_rsa`…) are left out unless an ignore file's rule says otherwise (`!*~`,
+//!   `!.env` in `.tlignore`); the secrets a full scan left out are listed in
+//!   [`ScanOutcome::secrets_left_out`], so the caller can say how to include them.
 //! - **Empty directories are not captured**: the tree model is files and symlinks,
 //!   as in git; a directory exists in a tree only through what it contains.
 //! - FIFOs, sockets and device files are skipped with a [`WarningKind::Special`]
@@ -113,7 +116,9 @@ use crate::types::{BlobHash, Tree};
 
 mod defaults;
 mod diff;
-pub use defaults::{is_editor_temporary, EDITOR_TEMPORARIES};
+pub use defaults::{
+    default_rule, is_editor_temporary, is_secret, DefaultRule, EDITOR_TEMPORARIES, SECRET_FILES,
+};
 #[cfg(test)]
 mod race_tests;
 mod read;
@@ -262,6 +267,9 @@ pub struct ScanOutcome {
     pub stat_cache: StatCache,
     /// Non-fatal problems, sorted by path.
     pub warnings: Vec<ScanWarning>,
+    /// Files left out because their names say they usually hold secrets
+    /// ([`SECRET_FILES`]) and no ignore file's rule keeps them, sorted.
+    pub secrets_left_out: Vec<RepoPath>,
     /// Counters.
     pub stats: ScanStats,
 }
@@ -311,6 +319,7 @@ pub fn scan<E: Send>(
     let Walked {
         found,
         mut warnings,
+        secrets,
     } = walk(root, pool.current_num_threads());
     let processed = process_found(
         root_fd.as_fd(),
@@ -332,6 +341,7 @@ pub fn scan<E: Send>(
         tree,
         stat_cache,
         warnings,
+        secrets_left_out: secrets,
         stats,
     })
 }

@@ -31,7 +31,8 @@ pub fn cmd_checkpoint(cwd: &Path, args: CheckpointArgs) -> Result<()> {
         return Ok(());
     }
     let mut store = open(cwd)?;
-    let bar = crate::output::capture_progress(store.checkpoints().is_empty());
+    let first = store.checkpoints().is_empty();
+    let bar = crate::output::capture_progress(first);
     let out = store.checkpoint_with_progress(CommitKind::Manual, message, &|bytes| {
         if let Some(b) = &bar {
             b.set_position(bytes);
@@ -39,6 +40,11 @@ pub fn cmd_checkpoint(cwd: &Path, args: CheckpointArgs) -> Result<()> {
     })?;
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+    // The first capture says what it left out as secrets; `tl status` says it
+    // every time.
+    if let (true, Some(note)) = (first, crate::left_out_text::secrets(&out.secrets_left_out)) {
+        eprintln!("tl: note: {note}");
     }
     let done = Checkpointed {
         checkpoint: CheckpointSummary::of(&out.checkpoint),

@@ -52,6 +52,16 @@ pub fn why_absent(store: &Store, rel: &[u8], cp: &Checkpoint, arg: &Path) -> Str
         .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel))
         .is_dir();
     if tl_index::scan::IgnoreRules::new(store.root()).ignored(rel, is_dir) {
+        let name = rel.rsplit(|&b| b == b'/').next().unwrap_or(rel);
+        if !is_dir && tl_index::scan::is_secret(name) {
+            return format!(
+                "{} is not captured: tl leaves out files named like secrets (`.env`, keys; \
+                 the list is in the README) unless an ignore file keeps them; `!{}` in \
+                 .tlignore captures it from then on",
+                arg.display(),
+                show_path(name)
+            );
+        }
         return format!(
             "{} is ignored (by .gitignore, .git/info/exclude or .tlignore), so tl does not \
              capture it; a `!` rule in .tlignore captures it from then on",

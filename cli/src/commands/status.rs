@@ -26,7 +26,11 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
     let json = args.json;
     let watcher = watcher_state(cwd);
     let store = open_read(cwd)?;
-    let WorktreeStatus { changes, warnings } = store.status()?;
+    let WorktreeStatus {
+        changes,
+        warnings,
+        secrets_left_out,
+    } = store.status()?;
     for w in &warnings {
         eprintln!("tl: warning: {w}");
     }
@@ -48,6 +52,7 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
                 "checkpoint_time": last.map(|c| tl_index::timespec::format_rfc3339(c.time_ns)),
                 "capturing": watcher.is_some(),
                 "last_capture": watcher.as_ref().and_then(|w| w.last_capture_ns).map(tl_index::timespec::format_rfc3339),
+                "secrets_left_out": secrets_left_out.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
                 "holds": watcher.map(|w| w.holds).unwrap_or_default(),
             })
         );
@@ -108,6 +113,11 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
             continue;
         }
         writeln!(out, "{s} {}", show_path(p))?;
+    }
+    if let Some(note) = crate::left_out_text::secrets(&secrets_left_out) {
+        let mut note = note;
+        note[..1].make_ascii_uppercase();
+        writeln!(out, "{note}.")?;
     }
     let log_bytes = tl_index::gc::dir_bytes(&store.layout().log_dir()).unwrap_or(0);
     let last = store

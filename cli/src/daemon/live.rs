@@ -209,6 +209,10 @@ impl<B: Backend> Live<B> {
                 warn!("{w}");
             }
             let c = &out.checkpoint;
+            // The store's first capture says what it left out as secrets.
+            if let (1, Some(note)) = (c.seq, crate::left_out_text::secrets(&out.secrets_left_out)) {
+                warn!("{note}");
+            }
             if self.verbose {
                 println!("{}", crate::output::checkpoint_line(c));
             } else {

@@ -19,6 +19,7 @@ mod newuser;
 mod private;
 mod restore;
 mod runaway;
+mod secrets;
 mod security_export;
 mod time_ids;
 mod util;

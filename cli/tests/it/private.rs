@@ -167,8 +167,8 @@ fn a_world_readable_store_is_tightened_on_open_with_a_note() {
 #[test]
 fn a_captured_private_file_and_script_come_back_private_under_umask_022() {
     let (_d, root) = project();
-    fs::write(root.join("secret.key"), b"k").unwrap();
-    chmod(&root.join("secret.key"), 0o600);
+    fs::write(root.join("secret.txt"), b"k").unwrap();
+    chmod(&root.join("secret.txt"), 0o600);
     fs::write(root.join("run.sh"), b"#!/bin/sh\n").unwrap();
     chmod(&root.join("run.sh"), 0o700);
     fs::write(root.join("plain"), b"p").unwrap();
@@ -179,14 +179,14 @@ fn a_captured_private_file_and_script_come_back_private_under_umask_022() {
         ("replay", format!("replay --to {id}")),
         (
             "restore",
-            format!("restore --at {id} secret.key run.sh plain"),
+            format!("restore --at {id} secret.txt run.sh plain"),
         ),
     ] {
-        for name in ["secret.key", "run.sh", "plain"] {
+        for name in ["secret.txt", "run.sh", "plain"] {
             fs::remove_file(root.join(name)).unwrap();
         }
         tl_umask_022(&root, &args);
-        assert_eq!(mode_of(&root.join("secret.key")), 0o600, "{how}");
+        assert_eq!(mode_of(&root.join("secret.txt")), 0o600, "{how}");
         assert_eq!(mode_of(&root.join("run.sh")), 0o700, "{how}");
         assert_eq!(mode_of(&root.join("plain")), 0o644, "{how}");
     }
@@ -195,20 +195,20 @@ fn a_captured_private_file_and_script_come_back_private_under_umask_022() {
         &root,
         &format!("replay --to {id} --into {}", into.display()),
     );
-    assert_eq!(mode_of(&into.join("secret.key")), 0o600);
+    assert_eq!(mode_of(&into.join("secret.txt")), 0o600);
     assert_eq!(mode_of(&into.join("run.sh")), 0o700);
 }
 
 #[test]
 fn a_chmod_alone_shows_in_status_and_is_captured() {
     let (_d, root) = project();
-    fs::write(root.join("secret.key"), b"k").unwrap();
-    chmod(&root.join("secret.key"), 0o644);
+    fs::write(root.join("secret.txt"), b"k").unwrap();
+    chmod(&root.join("secret.txt"), 0o644);
     ok(&root, &["checkpoint"]);
     assert!(ok(&root, &["status"]).contains("No changes"));
-    chmod(&root.join("secret.key"), 0o600);
+    chmod(&root.join("secret.txt"), 0o600);
     let st = ok(&root, &["status"]);
-    assert!(st.contains("secret.key"), "{st}");
+    assert!(st.contains("secret.txt"), "{st}");
     let cp = ok(&root, &["checkpoint"]);
     assert!(cp.contains("~1"), "{cp}");
     assert!(ok(&root, &["status"]).contains("No changes"));
@@ -256,8 +256,8 @@ fn another_local_user_cannot_read_a_captured_private_file_through_history() {
     fs::create_dir(&root).unwrap();
     chmod(&root, 0o755);
     ok(&root, &["init"]);
-    fs::write(root.join("secret.key"), b"the secret").unwrap();
-    chmod(&root.join("secret.key"), 0o600);
+    fs::write(root.join("secret.txt"), b"the secret").unwrap();
+    chmod(&root.join("secret.txt"), 0o600);
     fs::write(root.join("readme"), b"public").unwrap();
     chmod(&root.join("readme"), 0o644);
     ok(&root, &["checkpoint"]);
@@ -292,7 +292,7 @@ fn another_local_user_cannot_read_a_captured_private_file_through_history() {
             "show",
             "--at",
             &id,
-            "secret.key",
+            "secret.txt",
         ],
     );
     assert!(!show.status.success(), "another user ran tl show");

@@ -143,7 +143,8 @@ impl IgnoreRules {
 
     /// The walker's verdict on `path` alone (its parents are checked by the caller).
     /// True when an ignore file's rule keeps `path` (a file): a `!` rule is its
-    /// last word. The full walk asks this of editor temporaries it found.
+    /// last word. The full walk asks this of the files a default rule would
+    /// leave out (`defaults`: editor temporaries, likely secrets).
     pub fn explicitly_kept(&mut self, path: &[u8]) -> bool {
         self.verdict(path, false) == Some(false)
     }
@@ -151,7 +152,7 @@ impl IgnoreRules {
     fn matched(&mut self, path: &[u8], is_dir: bool) -> bool {
         let name = &path[path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..];
         self.verdict(path, is_dir)
-            .unwrap_or_else(|| !is_dir && super::defaults::is_editor_temporary(name))
+            .unwrap_or_else(|| !is_dir && super::defaults::default_rule(name).is_some())
     }
 
     /// What the ignore files say of `path` alone: Some(true) ignored, Some(false)

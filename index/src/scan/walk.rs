@@ -22,6 +22,8 @@ pub(super) struct Walked {
     pub(super) found: Vec<Found>,
     /// What was left out, and why.
     pub(super) warnings: Vec<ScanWarning>,
+    /// Files left out as likely secrets (`defaults::SECRET_FILES`), sorted.
+    pub(super) secrets: Vec<RepoPath>,
 }
 
 /// Walks `root` in parallel, honouring the ignore rules; returns the files and
@@ -46,8 +48,10 @@ pub(super) fn walk(root: &Path, threads: usize) -> Walked {
         });
     let found = Mutex::new(Vec::new());
     let warnings = Mutex::new(Vec::new());
-    // Consulted only for the rare names that look like editor temporaries: is an
-    // explicit rule keeping them (the walk has already applied every other rule)?
+    let secrets = Mutex::new(Vec::new());
+    // Consulted only for the rare names a default rule leaves out (editor
+    // temporaries, likely secrets): is an explicit rule keeping them (the walk
+    // has already applied every other rule)?
     let rules = Mutex::new(IgnoreRules::new(root));
     builder.build_parallel().run(|| {
         Box::new(|result| {
@@ -61,10 +65,13 @@ pub(super) fn walk(root: &Path, threads: usize) -> Walked {
                         Some(t) if t.is_dir() => {}
                         Some(t) if t.is_file() || t.is_symlink() => {
                             let name = entry.file_name().as_bytes();
-                            if defaults::is_editor_temporary(name)
-                                && !rules.lock().unwrap().explicitly_kept(&rel)
-                            {
-                                return ignore::WalkState::Continue;
+                            if let Some(rule) = defaults::default_rule(name) {
+                                if !rules.lock().unwrap().explicitly_kept(&rel) {
+                                    if rule == defaults::DefaultRule::Secret {
+                                        secrets.lock().unwrap().push(RepoPath::from(rel));
+                                    }
+                                    return ignore::WalkState::Continue;
+                                }
                             }
                             found.lock().unwrap().push(Found {
                                 abs: entry.path().to_path_buf(),
@@ -87,9 +94,12 @@ pub(super) fn walk(root: &Path, threads: usize) -> Walked {
     });
     let mut found = found.into_inner().unwrap();
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let mut secrets = secrets.into_inner().unwrap();
+    secrets.sort();
     Walked {
         found,
         warnings: warnings.into_inner().unwrap(),
+        secrets,
     }
 }
 

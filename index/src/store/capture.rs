@@ -8,6 +8,7 @@ use tl_wal::Wal;
 use super::{error_chain, Result, Store, StoreError};
 use crate::catalog::Checkpoint;
 use crate::record::{chain_hash, Codec, CommitKind, CommitStats, Record};
+use crate::repopath::RepoPath;
 use crate::scan::{self, diff_trees, BlobPart, Change, ScanOptions, ScanWarning};
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
@@ -24,6 +25,8 @@ pub struct WorktreeStatus {
     pub changes: Vec<Change>,
     /// What the scan could not read or left out.
     pub warnings: Vec<ScanWarning>,
+    /// Files left out as likely secrets (see [`scan::SECRET_FILES`]).
+    pub secrets_left_out: Vec<RepoPath>,
 }
 
 /// What a checkpoint did.
@@ -33,6 +36,9 @@ pub struct CheckpointOutcome {
     pub checkpoint: Checkpoint,
     /// Problems met while capturing (skipped files and why).
     pub warnings: Vec<ScanWarning>,
+    /// Files a whole-tree capture left out as likely secrets (see
+    /// [`scan::SECRET_FILES`]); empty for a capture of some paths.
+    pub secrets_left_out: Vec<RepoPath>,
     /// Counters of the scan.
     pub scan: scan::ScanStats,
 }
@@ -46,6 +52,8 @@ pub struct Capture {
     pub checkpoint: Option<Checkpoint>,
     /// Problems met while capturing (skipped files and why).
     pub warnings: Vec<ScanWarning>,
+    /// Files left out as likely secrets (see [`scan::SECRET_FILES`]).
+    pub secrets_left_out: Vec<RepoPath>,
     /// Counters of the scan.
     pub scan: scan::ScanStats,
 }
@@ -178,6 +186,7 @@ impl Store {
             return Ok(Capture {
                 checkpoint: None,
                 warnings: scanned.outcome.warnings,
+                secrets_left_out: scanned.outcome.secrets_left_out,
                 scan: scanned.outcome.stats,
             });
         }
@@ -185,6 +194,7 @@ impl Store {
         Ok(Capture {
             checkpoint: Some(done.checkpoint),
             warnings: done.warnings,
+            secrets_left_out: done.secrets_left_out,
             scan: done.scan,
         })
     }
@@ -236,7 +246,9 @@ impl Store {
         self.commit_changes(kind, message, content, &scanned.changes)?;
         self.save_stat_cache(&scanned);
         self.after_commit();
-        Ok(self.outcome(scanned.outcome.warnings, scanned.outcome.stats))
+        let mut done = self.outcome(scanned.outcome.warnings, scanned.outcome.stats);
+        done.secrets_left_out = scanned.outcome.secrets_left_out;
+        Ok(done)
     }
 
     /// Saves the stat cache a capture produced, unless nothing in it changed.
@@ -264,6 +276,7 @@ impl Store {
         CheckpointOutcome {
             checkpoint,
             warnings,
+            secrets_left_out: Vec::new(),
             scan,
         }
     }
@@ -319,16 +332,17 @@ impl Store {
 
     /// What differs on disk from the last checkpoint (nothing is written).
     pub fn status(&self) -> Result<WorktreeStatus> {
-        let (tree, warnings) = self.scan_read_only()?;
+        let outcome = self.scan_read_only()?;
         Ok(WorktreeStatus {
-            changes: diff_trees(self.catalog.head(), &tree),
-            warnings,
+            changes: diff_trees(self.catalog.head(), &outcome.tree),
+            warnings: outcome.warnings,
+            secrets_left_out: outcome.secrets_left_out,
         })
     }
 
     /// The current tree on disk (a scan that stores nothing).
     pub fn scan_worktree(&self) -> Result<Tree> {
-        Ok(self.scan_read_only()?.0)
+        Ok(self.scan_read_only()?.tree)
     }
 
     /// The scan options from the config.
@@ -341,8 +355,8 @@ impl Store {
     }
 
     /// A scan that stores nothing: every content counts as present, so nothing is
-    /// compressed or handed on.
-    fn scan_read_only(&self) -> Result<(Tree, Vec<ScanWarning>)> {
+    /// compressed or handed on. Skipped paths keep their last version in its tree.
+    fn scan_read_only(&self) -> Result<scan::ScanOutcome> {
         let previous = StatCache::load(&self.stat_cache_path());
         let has_blob = |_: &BlobHash| true;
         let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };
@@ -354,8 +368,12 @@ impl Store {
             &sink,
         )
         .map_err(|e| StoreError::Scan(error_chain(&e)))?;
-        let (mut tree, mut warnings) = (outcome.tree, outcome.warnings);
-        scan::keep_skipped(self.catalog.head(), &mut tree, &mut warnings);
-        Ok((tree, warnings))
+        let mut outcome = outcome;
+        scan::keep_skipped(
+            self.catalog.head(),
+            &mut outcome.tree,
+            &mut outcome.warnings,
+        );
+        Ok(outcome)
     }
 }

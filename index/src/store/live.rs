@@ -54,6 +54,7 @@ impl Store {
         Ok(out.checkpoint.map(|checkpoint| CheckpointOutcome {
             checkpoint,
             warnings: out.warnings,
+            secrets_left_out: out.secrets_left_out,
             scan: out.scan,
         }))
     }

@@ -167,7 +167,7 @@ fn read_permissions_are_recorded_and_restored_exactly() {
     let cases = [
         ("plain", 0o644, Mode::File, 0o644),
         ("script", 0o755, Mode::Exec, 0o755),
-        ("secret.key", 0o600, Mode::PrivateFile, 0o600),
+        ("secret.txt", 0o600, Mode::PrivateFile, 0o600),
         ("private.sh", 0o700, Mode::PrivateExec, 0o700),
         ("team", 0o640, Mode::GroupFile, 0o640),
         ("team.sh", 0o750, Mode::GroupExec, 0o750),
@@ -195,15 +195,15 @@ fn read_permissions_are_recorded_and_restored_exactly() {
 fn a_mode_only_change_is_recorded_and_replayed_in_place() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
-    fs::write(root.join("secret.key"), b"k").unwrap();
-    chmod(&root.join("secret.key"), 0o644);
+    fs::write(root.join("secret.txt"), b"k").unwrap();
+    chmod(&root.join("secret.txt"), 0o644);
     let mut store = Store::init(root).unwrap();
     store.checkpoint(CommitKind::Manual, None).unwrap();
-    chmod(&root.join("secret.key"), 0o600);
+    chmod(&root.join("secret.txt"), 0o600);
     let two = store.checkpoint(CommitKind::Manual, None).unwrap();
     assert_eq!(two.checkpoint.stats.modified, 1, "chmod 600 is a change");
     assert_eq!(
-        store.tree_at(CheckpointIndex::new(1)).unwrap()[&b"secret.key"[..]].mode,
+        store.tree_at(CheckpointIndex::new(1)).unwrap()[&b"secret.txt"[..]].mode,
         Mode::PrivateFile
     );
     // Back to the first checkpoint in place, then to the second.
@@ -214,9 +214,9 @@ fn a_mode_only_change_is_recorded_and_replayed_in_place() {
         let report = materialize(&store, &tree, root, &MaterializeOptions::default()).unwrap();
         assert_eq!(
             report.written,
-            vec![b"secret.key".to_vec()],
+            vec![b"secret.txt".to_vec()],
             "checkpoint {idx}"
         );
-        assert_eq!(mode_of(&root.join("secret.key")), want, "checkpoint {idx}");
+        assert_eq!(mode_of(&root.join("secret.txt")), want, "checkpoint {idx}");
     }
 }

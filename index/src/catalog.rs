@@ -27,7 +27,9 @@ mod fold;
 mod lean;
 mod step;
 
-pub use blob::{read_verified, BlobReadError, BlockCache, PartAt, PartProblem, StoredBlob};
+pub use blob::{
+    read_verified, BlobReadError, BlockCache, ChunkRun, PartAt, PartProblem, StoredBlob,
+};
 pub use checkpoint_index::CheckpointIndex;
 pub use fold::{fold_records, DamagedFrame, Fold, FoldObserver, Unobserved};
 pub use lean::LeanCatalog;
@@ -199,9 +201,16 @@ impl Catalog {
         self.checkpoints.last().map(|c| c.seq).unwrap_or(0)
     }
 
-    /// True when every part of the blob is in the log.
+    /// True when the blob's content is whole in the log: every part, or every
+    /// chunk of its chunk lists.
     pub fn has_blob(&self, hash: &BlobHash) -> bool {
-        self.state.blobs.get(hash).is_some_and(|b| b.is_complete())
+        self.state.blobs.get(hash).is_some_and(|b| self.is_whole(b))
+    }
+
+    /// True when `blob` (one of [`Catalog::blobs`]) can be read whole: its parts
+    /// are all there, or its chunk lists and every chunk they name.
+    pub fn is_whole(&self, blob: &StoredBlob) -> bool {
+        blob.is_complete(&|c| self.state.blobs.get(c).is_some_and(|c| c.parts_complete()))
     }
 
     /// The index of the checkpoint whose batch starts at `lsn`.
@@ -506,6 +515,77 @@ mod tests {
         let back = Catalog::decode(&cat.encode()).expect("the cache must load back");
         assert_eq!(back.checkpoints(), cat.checkpoints());
         assert_eq!(back.thinnings(), cat.thinnings());
+    }
+
+    /// A catalog that folded a chunked content: two chunks, then its list (the
+    /// second chunk only once `second` is folded).
+    fn chunked_catalog(second: bool) -> (Catalog, BlobHash) {
+        let mut cat = Catalog::new([7; 16], Lsn::ZERO);
+        let (a, b) = (b"first chunk".to_vec(), b"second".to_vec());
+        let whole = BlobHash::of(&[a.clone(), b.clone()].concat());
+        let blob = |raw: &[u8]| Record::Blob {
+            hash: BlobHash::of(raw),
+            raw_len: raw.len() as u64,
+            offset: 0,
+            codec: crate::record::Codec::None,
+            data: raw.to_vec(),
+        };
+        let list = Record::Chunked {
+            hash: whole,
+            raw_len: (a.len() + b.len()) as u64,
+            offset: 0,
+            params: crate::record::CHUNK_PARAMS_V1,
+            chunks: [&a, &b]
+                .iter()
+                .map(|c| crate::record::Chunk {
+                    hash: BlobHash::of(c),
+                    len: c.len() as u32,
+                })
+                .collect(),
+        };
+        let mut records = vec![blob(&a), list];
+        if second {
+            records.push(blob(&b));
+        }
+        for (i, r) in records.into_iter().enumerate() {
+            cat.fold_record(Lsn::new(64 * i as u64), i == 0, &r.encode(), r);
+        }
+        (cat, whole)
+    }
+
+    #[test]
+    fn chunked_content_is_whole_once_every_chunk_is_folded_in_any_order() {
+        let (cat, whole) = chunked_catalog(false);
+        assert!(!cat.has_blob(&whole), "a chunk is missing");
+        let (cat, whole) = chunked_catalog(true);
+        assert!(cat.has_blob(&whole), "the list came before its last chunk");
+        assert_eq!(cat.blobs()[&whole].runs.len(), 1);
+    }
+
+    #[test]
+    fn a_saved_catalog_keeps_chunk_lists() {
+        let (cat, whole) = chunked_catalog(true);
+        let back = Catalog::decode(&cat.encode()).expect("the cache must load back");
+        assert_eq!(back.blobs()[&whole], cat.blobs()[&whole]);
+        assert!(back.has_blob(&whole));
+    }
+
+    #[test]
+    fn older_catalog_caches_are_stale_not_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog");
+        for (magic, older) in [
+            (&b"TLCATv1\0"[..], true),
+            (b"TLCATv2\0", true),
+            (b"TLCATv3\0", false),
+            (b"garbage!", false),
+        ] {
+            let mut bytes = folded().encode();
+            bytes[..8].copy_from_slice(magic);
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(Catalog::is_older_cache(&path), older, "{magic:?}");
+        }
+        assert!(!Catalog::is_older_cache(&dir.path().join("absent")));
     }
 
     #[test]

@@ -275,7 +275,9 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     } else {
         None
     };
-    if cache_exists && cached.is_none() {
+    // A cache of an older version is stale, not damaged: the next open of the
+    // store folds the log and writes the current version.
+    if cache_exists && cached.is_none() && !Catalog::is_older_cache(&cache_path) {
         let mut p = Problem::new(
             ProblemKind::DamagedCatalog,
             "the catalog cache does not decode (truncated, zeroed or bit-flipped); tl \
@@ -366,6 +368,15 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
     for (hash, BlobUse { first: i, paths }) in missing {
         let how = match catalog.blobs().get(&hash) {
             None => "is not in the log".to_string(),
+            Some(blob) if !blob.runs.is_empty() => {
+                let chunks = blob.chunks().count();
+                let present = blob.chunks().filter(|c| catalog.has_blob(&c.hash)).count();
+                format!(
+                    "is incomplete in the log ({present} of the {chunks} chunks its lists \
+                     name present, {} bytes)",
+                    blob.raw_len
+                )
+            }
             Some(blob) => format!(
                 "is incomplete in the log ({} of {} bytes' parts present)",
                 blob.parts.len(),
@@ -388,16 +399,16 @@ pub fn fsck_storage(layout: &Layout, storage: Arc<dyn Storage>, opts: &FsckOptio
         let mut complete: Vec<(&BlobHash, &StoredBlob)> = catalog
             .blobs()
             .iter()
-            .filter(|(_, blob)| blob.is_complete())
+            .filter(|(_, blob)| catalog.is_whole(blob))
             .collect();
         // In log order, so that each thread's range reads the members of a solid
         // block one after another and decompresses the block once.
-        complete.sort_by_key(|(_, blob)| blob.parts.first().map(|p| p.lsn));
+        complete.sort_by_key(|(_, blob)| blob.first_lsn());
         report.blobs_rehashed = complete.len();
         let mut bad: Vec<(BlobHash, Unreadable)> = complete
             .par_iter()
             .map_init(BlockCache::new, |blocks, (hash, blob)| {
-                rehash(&reader, hash, blob, blocks)
+                rehash(&reader, hash, blob, catalog.blobs(), blocks)
                     .err()
                     .map(|u| (**hash, u))
             })

@@ -7,7 +7,7 @@
 //! does not understand, and never panics. `index/RECORDS.md` has the same layout
 //! with the reasons behind it.
 //!
-//! # Encoding, version 4
+//! # Encoding, version 5
 //!
 //! All integers are little-endian. `bytes(max)` is a `u32` length followed by that
 //! many bytes, the length at most `max`. `str(max)` is `bytes(max)` holding UTF-8.
@@ -15,7 +15,8 @@
 //! ```text
 //! offset  size  field
 //! 0       1     version: u8, the oldest that holds the record: 2 for tags 1-8,
-//!               3 for tags 9-10, 4 for tag 11 (RECORD_VERSION = 4); 1 is still read
+//!               3 for tags 9-10, 4 for tag 11, 5 for tag 12 (RECORD_VERSION = 5);
+//!               1 is still read
 //! 1       1     tag: u8, selects the body below (0 is never used: zeroes are no record)
 //! 2       ...   body
 //!
@@ -43,6 +44,12 @@
 //!                · codec u8 · data bytes(BLOB_DATA_MAX): the members' contents
 //!                concatenated in order, at most BLOCK_RAW_MAX bytes in all, stored
 //!                per codec as one unit                      (version 4 only)
+//! tag 12 Chunked hash [32] · raw_len u64 · offset u64 · params u8 (1 = FastCDC
+//!                2020, min 256 KiB, avg 1 MiB, max 4 MiB: CHUNK_PARAMS_V1)
+//!                · count u32 (1..=CHUNKED_RUN_MAX) · count × (chunk hash [32]
+//!                · len u32 (1..=BLOB_PART_MAX_RAW)): the content `hash` from
+//!                `offset` on is these chunks, each a blob of its own, in order;
+//!                the lengths end within raw_len                (version 5 only)
 //! ```
 //!
 //! The record ends exactly where its body ends: trailing bytes are an error, so a
@@ -65,8 +72,9 @@ pub use decode::DecodeError;
 /// The newest encoding version this code reads and writes (see
 /// [`Record::version`]: each record is written in the oldest version that holds
 /// it). Version 1 has the layout of 2 with Put mode codes 0 to 2 only; version 3
-/// adds the tags Origin and Thinned, 4 the tag Block; GC alone writes them.
-pub const RECORD_VERSION: u8 = 4;
+/// adds the tags Origin and Thinned, 4 the tag Block (GC alone writes them), 5
+/// the tag Chunked (capture writes it for big files, `index/CHUNKS.md`).
+pub const RECORD_VERSION: u8 = 5;
 
 /// The oldest encoding version this code reads.
 pub const RECORD_VERSION_MIN: u8 = 1;
@@ -87,6 +95,11 @@ pub const BLOCK_RAW_MAX: usize = BLOB_PART_MAX_RAW;
 /// Most members of one solid block.
 pub const BLOCK_MEMBERS_MAX: usize = 1 << 16;
 
+/// Most chunks one [`Record::Chunked`] lists (2.4 MB of list): content with
+/// more chunks is listed by several records, each from its own offset. At the
+/// smallest chunk (256 KiB) one record covers 16 GiB.
+pub const CHUNKED_RUN_MAX: usize = 1 << 16;
+
 /// Longest commit message, in bytes.
 pub const MESSAGE_MAX_BYTES: usize = 64 * 1024;
 
@@ -103,6 +116,7 @@ pub const RECORD_MAX_BYTES: usize = 2 + 32 + 8 + 8 + 1 + 4 + BLOB_DATA_MAX;
 // The Blob record is the largest; the others are bounded well below it.
 const _: () = assert!(2 + 2 * (4 + PATH_MAX_BYTES) < RECORD_MAX_BYTES);
 const _: () = assert!(2 + 80 + 1 + 4 + MESSAGE_MAX_BYTES < RECORD_MAX_BYTES);
+const _: () = assert!(2 + 32 + 8 + 8 + 1 + 4 + 36 * CHUNKED_RUN_MAX < RECORD_MAX_BYTES);
 // Lengths are stored as u32.
 const _: () = assert!(BLOB_DATA_MAX <= u32::MAX as usize);
 
@@ -132,6 +146,66 @@ impl Codec {
             _ => None,
         }
     }
+}
+
+/// The cut-point parameters of a [`Record::Chunked`]: part of the record format,
+/// since other parameters cut the same content elsewhere.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum ChunkParams {
+    /// FastCDC 2020 (the `fastcdc` crate's `v2020` with its default gear table,
+    /// normalization level 1): min 256 KiB, average 1 MiB, max 4 MiB.
+    V1,
+}
+
+/// The one set of chunking parameters capture uses today.
+pub const CHUNK_PARAMS_V1: ChunkParams = ChunkParams::V1;
+
+impl ChunkParams {
+    /// The on-disk code (stable: part of the record format).
+    pub fn code(self) -> u8 {
+        match self {
+            ChunkParams::V1 => 1,
+        }
+    }
+
+    /// Parses an on-disk code; `None` for an unknown one.
+    pub fn from_code(code: u8) -> Option<ChunkParams> {
+        match code {
+            1 => Some(ChunkParams::V1),
+            _ => None,
+        }
+    }
+
+    /// Smallest chunk (except the last of a file), in bytes.
+    pub fn min_size(self) -> u32 {
+        match self {
+            ChunkParams::V1 => 256 * 1024,
+        }
+    }
+
+    /// The average chunk the cut points aim at, in bytes.
+    pub fn avg_size(self) -> u32 {
+        match self {
+            ChunkParams::V1 => 1024 * 1024,
+        }
+    }
+
+    /// Largest chunk, in bytes: never above [`BLOB_PART_MAX_RAW`], so a chunk is
+    /// one ordinary Blob record.
+    pub fn max_size(self) -> u32 {
+        match self {
+            ChunkParams::V1 => BLOB_PART_MAX_RAW as u32,
+        }
+    }
+}
+
+/// One chunk of a [`Record::Chunked`]: a blob of its own, named by its hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Chunk {
+    /// BLAKE3 of the chunk's bytes (the blob that holds them).
+    pub hash: BlobHash,
+    /// Its length, 1 to [`BLOB_PART_MAX_RAW`] bytes.
+    pub len: u32,
 }
 
 /// Why a commit was made.
@@ -296,6 +370,22 @@ pub enum Record {
         /// The members' raw contents concatenated, stored per `codec`.
         data: Vec<u8>,
     },
+    /// Big content as a list of content-defined chunks (version 5): the bytes
+    /// of `hash` from `offset` on are the chunks' contents in order, each chunk
+    /// a blob stored once however many files and versions share it.
+    Chunked {
+        /// BLAKE3 of the whole raw content.
+        hash: BlobHash,
+        /// Length of the whole raw content.
+        raw_len: u64,
+        /// Where the first chunk starts in the content (0 unless the list is
+        /// longer than [`CHUNKED_RUN_MAX`]).
+        offset: u64,
+        /// How the cut points were chosen.
+        params: ChunkParams,
+        /// The chunks, 1 to [`CHUNKED_RUN_MAX`].
+        chunks: Vec<Chunk>,
+    },
 }
 
 /// One blob of a [`Record::Block`].
@@ -353,6 +443,7 @@ const TAG_GAP: u8 = 8;
 const TAG_ORIGIN: u8 = 9;
 const TAG_THINNED: u8 = 10;
 const TAG_BLOCK: u8 = 11;
+const TAG_CHUNKED: u8 = 12;
 
 /// Longest policy text of a Thinned record, in bytes.
 pub const POLICY_MAX_BYTES: usize = 4096;
@@ -361,11 +452,12 @@ impl Record {
     /// The oldest encoding version that can hold this record, which is the one
     /// written: records of tags 1 to 8 are written as version 2, so a log GC never
     /// touched stays readable by a version-2 reader; Origin and Thinned need 3,
-    /// Block 4.
+    /// Block 4, Chunked 5.
     pub fn version(&self) -> u8 {
         match self {
             Record::Origin { .. } | Record::Thinned(_) => 3,
             Record::Block { .. } => 4,
+            Record::Chunked { .. } => 5,
             _ => 2,
         }
     }
@@ -406,5 +498,7 @@ pub fn chain_hash<'a>(
     *hasher.finalize().as_bytes()
 }
 
+#[cfg(test)]
+mod chunked_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! Capture by scanning: walk a project directory, and produce its current [`Tree`]
-//! plus the content not stored yet, handed part by part to a sink.
+//! plus the content not stored yet, handed record by record to a sink.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -14,7 +14,7 @@
 //!     &previous,
 //!     &ScanOptions::default(),
 //!     &|_hash| false,           // ask the blob index: is this content stored?
-//!     &|part| { /* turn into a Blob record */ let _ = part; Ok(()) },
+//!     &|new| { /* turn into a Blob or Chunked record */ let _ = new.into_record(); Ok(()) },
 //! )?;
 //! // Once the batch built from the parts is durable:
 //! outcome.stat_cache.save(&cache_path)?;
@@ -76,27 +76,25 @@
 //! over: a torn read is a state the file never had. It keeps its previous version
 //! ([`keep_skipped`]); the daemon queues it again, to be read once it settles.
 //!
-//! Content is read in parts of at most [`PART_RAW_MAX`] bytes, so a file is never
-//! held whole in memory. Since a blob is named by the hash of its whole content,
-//! which is known only at the end, a file longer than one part is read twice: a
-//! first pass hashes it (and remembers a hash per part); only if the content is
-//! new, a second pass reads it again, checks each part against the first pass's part
-//! hash, compresses it and hands it to the sink. A file of at most one part is read
-//! once and its buffer reused.
-//!
-//! The second pass holds the compressed parts of the file and hands them over only
-//! once every part matched the first pass and the file's stat did not move since:
-//! **no part of content that no entry refers to is handed over** (the parts of one
-//! file, at most `max_file_bytes`, are in memory meanwhile). If the file changed
-//! in between, nothing is handed over and it is read again from scratch (up to
-//! [`READ_TRIES`] times, then skipped with a warning), and any other file that
-//! deduplicated against that content is read again after the parallel phase. A
-//! sink error stops the scan; the caller then commits nothing.
+//! A file of at most [`CHUNK_MIN_FILE`] bytes is read into memory once, hashed,
+//! and handed over as one blob ([`NewRecord::Part`]) once its stat held still. A
+//! bigger file is read once as a stream and cut into content-defined chunks
+//! (FastCDC, `index/CHUNKS.md`): each chunk is hashed and, unless stored or
+//! handed over already, compressed and handed over at once, so that memory is one
+//! chunker buffer (8 MiB) whatever the file's size, and an edit stores about the
+//! edited bytes plus a chunk. Once the file's stat held still through the read,
+//! its chunk list ([`NewRecord::Chunks`]) is handed over, named by the hash of the
+//! whole content. A big file that moved during the read leaves the chunks
+//! already handed over in the log with no entry referring to them: the price of
+//! not holding the file, bounded by one read of it, and removed by the next GC.
+//! No entry ever refers to content that was not whole when read. A sink error
+//! stops the scan; the caller then commits nothing.
 //!
 //! # Content deduplication
 //!
 //! Content for which `has_blob` returns true, or that this scan already handed over
-//! (two files with equal content), is not handed over again.
+//! (two files with equal content, two files sharing a chunk), is not handed over
+//! again.
 //!
 //! # Not done here
 //!
@@ -110,10 +108,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{Mode as FsMode, OFlags};
 
+use crate::record::{Chunk, Codec, Record, CHUNK_PARAMS_V1};
 use crate::repopath::RepoPath;
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
 
+mod chunker;
 mod defaults;
 mod diff;
 pub use defaults::{
@@ -139,6 +139,12 @@ use walk::{walk, Walked};
 /// The largest raw (uncompressed) part of a blob handed to the sink: the record
 /// format's bound, so every part the scan makes is one the log accepts.
 pub use crate::record::BLOB_PART_MAX_RAW as PART_RAW_MAX;
+
+/// Files bigger than this are stored as content-defined chunks; smaller ones as
+/// one blob. 1 MiB: 4 of the 10,104 files of the medium bench corpus are bigger,
+/// so the small-file path the benches measure is untouched, while a big file's
+/// edit stores about one average chunk (1 MiB) instead of the file.
+pub const CHUNK_MIN_FILE: u64 = 1 << 20;
 
 /// How many times a file that changes while being read is read again.
 pub const READ_TRIES: usize = 3;
@@ -171,21 +177,79 @@ impl Default for ScanOptions {
     }
 }
 
-/// One part of a new blob. A blob of `raw_len` bytes is handed over as parts at
-/// offsets 0, [`PART_RAW_MAX`], 2 × [`PART_RAW_MAX`]… in that order; an empty blob is
-/// one empty part.
+/// A new blob, whole in one part: a small file's content, a symlink's target, or
+/// a chunk of a big file (at most [`PART_RAW_MAX`] bytes; an empty blob is one
+/// empty part).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct BlobPart {
-    /// Hash of the whole raw content.
+    /// Hash of the raw content.
     pub hash: BlobHash,
-    /// Length of the whole raw content.
+    /// Length of the raw content.
     pub raw_len: u64,
-    /// Offset of this part in the raw content.
+    /// Offset of this part in the raw content (0: the scan writes whole blobs).
     pub offset: u64,
     /// True when `data` is zstd-compressed (only done when it makes `data` smaller).
     pub compressed: bool,
     /// The part's bytes, at most [`PART_RAW_MAX`] once decompressed.
     pub data: Vec<u8>,
+}
+
+/// The chunk list of a big file's content (or one run of it: see
+/// [`crate::record::CHUNKED_RUN_MAX`]); its chunks were handed over before it, or
+/// are stored already.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ChunkList {
+    /// Hash of the whole raw content.
+    pub hash: BlobHash,
+    /// Length of the whole raw content.
+    pub raw_len: u64,
+    /// Where the first chunk starts in the content.
+    pub offset: u64,
+    /// The chunks, in order.
+    pub chunks: Vec<Chunk>,
+}
+
+/// What a scan hands to its sink: one content record to write.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum NewRecord {
+    /// A whole blob.
+    Part(BlobPart),
+    /// A chunk list.
+    Chunks(ChunkList),
+}
+
+impl NewRecord {
+    /// The record to write.
+    pub fn into_record(self) -> Record {
+        match self {
+            NewRecord::Part(p) => Record::Blob {
+                hash: p.hash,
+                raw_len: p.raw_len,
+                offset: p.offset,
+                codec: if p.compressed {
+                    Codec::Zstd
+                } else {
+                    Codec::None
+                },
+                data: p.data,
+            },
+            NewRecord::Chunks(c) => Record::Chunked {
+                hash: c.hash,
+                raw_len: c.raw_len,
+                offset: c.offset,
+                params: CHUNK_PARAMS_V1,
+                chunks: c.chunks,
+            },
+        }
+    }
+
+    /// The hash of the content the record stores (of the chunk, for a chunk).
+    pub fn hash(&self) -> BlobHash {
+        match self {
+            NewRecord::Part(p) => p.hash,
+            NewRecord::Chunks(c) => c.hash,
+        }
+    }
 }
 
 /// Why a path was left out of the tree (or captured with reservations).
@@ -304,7 +368,7 @@ pub fn scan<E: Send>(
     previous: &StatCache,
     options: &ScanOptions,
     has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
-    sink: &(dyn Fn(BlobPart) -> Result<(), E> + Sync),
+    sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<ScanOutcome, ScanError<E>> {
     // Read before anything is stat'ed: see statcache's racily-clean rule.
     let taken_ns = now_ns();

@@ -1,6 +1,7 @@
-//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv2`, checksummed with
-//! BLAKE3; a `TLCATv1` file, which could not hold ids kept by GC nor its Thinned
-//! records, is not read: the log is folded again and the cache rewritten) written from a [`Catalog`] and read back into one. Only the full catalog
+//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv3`, checksummed with
+//! BLAKE3; an older file is not read: the log is folded again and the cache
+//! rewritten — `TLCATv1` could not hold ids kept by GC nor its Thinned records,
+//! `TLCATv2` no chunk lists) written from a [`Catalog`] and read back into one. Only the full catalog
 //! has a cache file: a lean one lacks the history it would have to hold.
 
 use std::path::Path;
@@ -8,10 +9,10 @@ use std::path::Path;
 use tl_wal::Lsn;
 
 use super::{
-    apply, hex, Catalog, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob,
-    ThinnedAt,
+    apply, hex, Catalog, ChainBreak, Checkpoint, ChunkRun, Gap, PartAt, PathChange, Pin,
+    StoredBlob, ThinnedAt,
 };
-use crate::record::{CommitKind, CommitStats, Record};
+use crate::record::{Chunk, CommitKind, CommitStats, Record};
 use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Mode};
 
@@ -30,6 +31,16 @@ impl Catalog {
     pub fn load(path: &Path) -> Option<Catalog> {
         let bytes = std::fs::read(path).ok()?;
         Catalog::decode(&bytes)
+    }
+
+    /// True when the file at `path` is a catalog cache of an older version
+    /// (`TLCATv1`, `TLCATv2`): not damaged, only stale; the next open rewrites it.
+    pub fn is_older_cache(path: &Path) -> bool {
+        use std::io::Read;
+        let mut magic = [0u8; 8];
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok_and(|()| OLDER_MAGICS.contains(&&magic[..]))
     }
 
     pub(super) fn encode(&self) -> Vec<u8> {
@@ -86,6 +97,16 @@ impl Catalog {
             for p in &blob.parts {
                 put_u64(&mut w, p.offset);
                 put_u64(&mut w, p.lsn.get());
+            }
+            put_u64(&mut w, blob.runs.len() as u64);
+            for run in &blob.runs {
+                put_u64(&mut w, run.offset);
+                put_u64(&mut w, run.lsn.get());
+                put_u64(&mut w, run.chunks.len() as u64);
+                for c in &run.chunks {
+                    w.extend_from_slice(&c.hash.0);
+                    w.extend_from_slice(&c.len.to_le_bytes());
+                }
             }
         }
         put_u64(&mut w, self.state.pins.len() as u64);
@@ -191,7 +212,32 @@ impl Catalog {
                 let lsn = Lsn::new(r.u64()?);
                 parts.push(PartAt { offset, lsn });
             }
-            cat.state.blobs.insert(h, StoredBlob { raw_len, parts });
+            let m = r.count()?;
+            let mut runs = Vec::with_capacity(m.min(1 << 16));
+            for _ in 0..m {
+                let offset = r.u64()?;
+                let lsn = Lsn::new(r.u64()?);
+                let k = r.count()?;
+                let mut chunks = Vec::with_capacity(k.min(1 << 16));
+                for _ in 0..k {
+                    let hash = BlobHash(r.take(32)?.try_into().ok()?);
+                    let len = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
+                    chunks.push(Chunk { hash, len });
+                }
+                runs.push(ChunkRun {
+                    offset,
+                    lsn,
+                    chunks,
+                });
+            }
+            cat.state.blobs.insert(
+                h,
+                StoredBlob {
+                    raw_len,
+                    parts,
+                    runs,
+                },
+            );
         }
         let n = r.count()?;
         for _ in 0..n {
@@ -239,7 +285,10 @@ impl Catalog {
     }
 }
 
-const CATALOG_MAGIC: &[u8] = b"TLCATv2\0";
+const CATALOG_MAGIC: &[u8] = b"TLCATv3\0";
+
+/// The magics of the versions before [`CATALOG_MAGIC`].
+const OLDER_MAGICS: [&[u8]; 2] = [b"TLCATv1\0", b"TLCATv2\0"];
 
 fn put_u64(w: &mut Vec<u8>, v: u64) {
     w.extend_from_slice(&v.to_le_bytes());

@@ -99,11 +99,20 @@ impl LeanCatalog {
         &self.state.blobs
     }
 
-    /// True when every part of the blob is in the log.
+    /// True when the blob's content is whole in the log (every part, or every
+    /// chunk of its chunk lists).
     pub fn has_blob(&self, hash: &BlobHash) -> bool {
         match self.state.blobs.get(hash) {
             None => self.stored.binary_search(hash).is_ok(),
-            Some(blob) => blob.is_complete(),
+            Some(blob) => blob.is_complete(&|c| self.has_plain(c)),
+        }
+    }
+
+    /// True when `hash` is whole as parts (a chunk is never itself chunked).
+    fn has_plain(&self, hash: &BlobHash) -> bool {
+        match self.state.blobs.get(hash) {
+            None => self.stored.binary_search(hash).is_ok(),
+            Some(blob) => blob.parts_complete(),
         }
     }
 
@@ -111,14 +120,27 @@ impl LeanCatalog {
     /// (`has_blob` keeps answering; where their parts are is no longer known in
     /// memory). Call from time to time as new content is folded.
     pub fn compact_blob_index(&mut self) {
+        // Plain blobs first: a chunk list is complete once its chunks are.
         let mut moved: Vec<BlobHash> = Vec::new();
         self.state.blobs.retain(|h, blob| {
-            let complete = blob.is_complete();
+            let complete = blob.parts_complete();
             if complete {
                 moved.push(*h);
             }
             !complete
         });
+        moved.sort_unstable();
+        let known =
+            |c: &BlobHash| moved.binary_search(c).is_ok() || self.stored.binary_search(c).is_ok();
+        let mut chunked: Vec<BlobHash> = Vec::new();
+        self.state.blobs.retain(|h, blob| {
+            let complete = blob.is_complete(&known);
+            if complete {
+                chunked.push(*h);
+            }
+            !complete
+        });
+        moved.extend(chunked);
         if moved.is_empty() {
             return;
         }

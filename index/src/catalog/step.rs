@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use tl_wal::Lsn;
 
 use super::{
-    apply, hex, ChainBreak, Checkpoint, Gap, PartAt, PathChange, Pin, StoredBlob, ThinnedAt,
+    apply, hex, ChainBreak, Checkpoint, ChunkRun, Gap, PartAt, PathChange, Pin, StoredBlob,
+    ThinnedAt,
 };
 use crate::record::{chain_hash, CommitKind, CommitStats, Record};
 use crate::repopath::RepoPath;
@@ -125,10 +126,7 @@ impl FoldState {
                 offset,
                 ..
             } => {
-                let e = self.blobs.entry(hash).or_insert(StoredBlob {
-                    raw_len,
-                    parts: Vec::new(),
-                });
+                let e = self.blobs.entry(hash).or_insert(StoredBlob::new(raw_len));
                 if !e.parts.iter().any(|p| p.offset == offset) {
                     e.parts.push(PartAt { offset, lsn });
                     e.parts.sort_unstable();
@@ -138,14 +136,32 @@ impl FoldState {
                 // Each member is a whole blob, its one part at offset 0 (found by
                 // its hash in the block when read).
                 for m in members {
-                    let e = self.blobs.entry(m.hash).or_insert(StoredBlob {
-                        raw_len: m.raw_len,
-                        parts: Vec::new(),
-                    });
+                    let e = self
+                        .blobs
+                        .entry(m.hash)
+                        .or_insert(StoredBlob::new(m.raw_len));
                     if !e.parts.iter().any(|p| p.offset == 0) {
                         e.parts.push(PartAt { offset: 0, lsn });
                         e.parts.sort_unstable();
                     }
+                }
+            }
+            Record::Chunked {
+                hash,
+                raw_len,
+                offset,
+                chunks,
+                ..
+            } => {
+                let e = self.blobs.entry(hash).or_insert(StoredBlob::new(raw_len));
+                // The first list for an offset stands (as the first part does).
+                if e.raw_len == raw_len && !e.runs.iter().any(|r| r.offset == offset) {
+                    e.runs.push(ChunkRun {
+                        offset,
+                        lsn,
+                        chunks,
+                    });
+                    e.runs.sort_unstable_by_key(|r| r.offset);
                 }
             }
             Record::Put {

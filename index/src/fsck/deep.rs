@@ -21,10 +21,11 @@ pub(super) fn rehash(
     reader: &LogReader,
     hash: &BlobHash,
     blob: &StoredBlob,
+    blobs: &HashMap<BlobHash, StoredBlob>,
     blocks: &mut BlockCache,
 ) -> Result<(), Unreadable> {
     let mut read = |lsn: Lsn| reader.read(lsn);
-    read_verified(hash, blob, &mut read, blocks, &mut std::io::sink())
+    read_verified(hash, blob, blobs, &mut read, blocks, &mut std::io::sink())
         .map(|_| ())
         .map_err(|e| {
             let why = match e.problem {
@@ -37,6 +38,7 @@ pub(super) fn rehash(
                     format!("{read} bytes read, {expected} expected")
                 }
                 PartProblem::Hash => "content does not match its hash".into(),
+                PartProblem::MissingChunk(c) => format!("chunk {} is not in the log", c.to_hex()),
             };
             Unreadable { lsn: e.lsn, why }
         })

@@ -14,7 +14,7 @@ use super::error::GcError;
 use super::pack::{Packer, MEMBER_MAX};
 use super::plan::GcPlan;
 use crate::catalog::{apply, Catalog, Checkpoint, Gap, ThinnedAt};
-use crate::record::{chain_hash, CommitStats, Record, Thinned};
+use crate::record::{chain_hash, Codec, CommitStats, Record, Thinned};
 use crate::scan::{diff_trees, Change};
 use crate::store::Store;
 use crate::types::{BlobHash, Tree};
@@ -204,7 +204,11 @@ impl Writer<'_> {
         for change in changes {
             if let Some(e) = change.new_entry() {
                 if carried.insert(e.hash) {
-                    self.carry(&e.hash, c, change.path().as_bytes(), &mut content)?;
+                    let at = ContentAt {
+                        checkpoint: c,
+                        path: change.path().as_bytes(),
+                    };
+                    self.carry(&e.hash, &at, &mut content, carried)?;
                     if let Some(batch) = content.ready_batch() {
                         self.push(batch, BatchOf::Other)?;
                     }
@@ -240,26 +244,68 @@ impl Writer<'_> {
         self.push(records, BatchOf::KeptCheckpoint)
     }
 
-    /// Carries the content `hash`, which the tree of checkpoint `c` needs at
-    /// `path`, into `content`: a small blob read back (verified) into a solid
-    /// block, a big one as its stored Blob records, verbatim.
+    /// Carries the content `hash`, which a kept tree needs `at` a path, into
+    /// `content`: a small blob read back (verified) into a solid block, a big one
+    /// as its stored Blob records, verbatim, chunked content as its chunks (those
+    /// not in `carried` yet) and its chunk lists.
     fn carry(
         &mut self,
         hash: &BlobHash,
-        c: &Checkpoint,
-        path: &[u8],
+        at: &ContentAt<'_>,
         content: &mut Packer,
+        carried: &mut HashSet<BlobHash>,
     ) -> Result<(), GcError> {
         let missing = || GcError::MissingContent {
             hash: hash.to_hex(),
-            path: String::from_utf8_lossy(path).into_owned(),
-            checkpoint: c.id.clone(),
+            path: String::from_utf8_lossy(at.path).into_owned(),
+            checkpoint: at.checkpoint.id.clone(),
         };
         let blob = self.catalog.blobs().get(hash).ok_or_else(missing)?;
-        if !blob.is_complete() {
+        if !self.catalog.is_whole(blob) {
             return Err(missing());
         }
         self.blobs += 1;
+        if !blob.parts_complete() {
+            // Chunked content: each chunk not carried yet (chunks are shared by
+            // versions and files), then the chunk lists as they are stored.
+            for chunk in blob.chunks() {
+                if carried.insert(chunk.hash) {
+                    self.carry_chunk(&chunk.hash, content)?;
+                }
+            }
+            for run in &blob.runs {
+                content.add_verbatim(self.store.raw_record(run.lsn)?);
+            }
+            return Ok(());
+        }
+        self.carry_plain(hash, content)
+    }
+
+    /// Copies a chunk into the new log: its Blob record verbatim when capture
+    /// stored it raw (zstd could not shrink it: media, archives, noise, whose
+    /// chunks a block would only recompress for nothing), else as any content.
+    fn carry_chunk(&mut self, hash: &BlobHash, content: &mut Packer) -> Result<(), GcError> {
+        let blob = &self.catalog.blobs()[hash];
+        if let [part] = blob.parts[..] {
+            let record = self.store.raw_record(part.lsn)?;
+            if matches!(
+                Record::decode(&record),
+                Ok(Record::Blob {
+                    codec: Codec::None,
+                    ..
+                })
+            ) {
+                content.add_verbatim(record);
+                return Ok(());
+            }
+        }
+        self.carry_plain(hash, content)
+    }
+
+    /// Copies content stored as parts into the new log: packed into a block when
+    /// small, its Blob records verbatim when not.
+    fn carry_plain(&mut self, hash: &BlobHash, content: &mut Packer) -> Result<(), GcError> {
+        let blob = &self.catalog.blobs()[hash];
         if blob.raw_len <= MEMBER_MAX {
             let raw = self.store.blob_bytes(hash)?;
             content.add_member(*hash, &raw);
@@ -270,6 +316,12 @@ impl Writer<'_> {
         }
         Ok(())
     }
+}
+
+/// Where a kept tree needs some content (for the message when it is missing).
+struct ContentAt<'a> {
+    checkpoint: &'a Checkpoint,
+    path: &'a [u8],
 }
 
 fn gap_record(g: &Gap) -> Vec<u8> {

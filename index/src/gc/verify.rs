@@ -126,8 +126,8 @@ fn check_content(
     let first_lsn = |h: &BlobHash| {
         new.blobs()
             .get(h)
-            .and_then(|b| b.parts.first())
-            .map_or(Lsn::MAX, |p| p.lsn)
+            .and_then(|b| b.first_lsn())
+            .unwrap_or(Lsn::MAX)
     };
     needed.sort_by_key(first_lsn);
     let mut it: Option<LogIter> = None;
@@ -148,12 +148,13 @@ fn check_content(
     };
     let mut blocks = BlockCache::new();
     for hash in needed {
-        let Some(blob) = new.blobs().get(&hash).filter(|b| b.is_complete()) else {
+        let Some(blob) = new.blobs().get(&hash).filter(|b| new.is_whole(b)) else {
             return Err(GcError::Verify {
                 what: format!("content {} is missing from the new log", hash.to_hex()),
             });
         };
-        read_verified(&hash, blob, &mut read, &mut blocks, &mut std::io::sink()).map_err(|e| {
+        let sink = &mut std::io::sink();
+        read_verified(&hash, blob, new.blobs(), &mut read, &mut blocks, sink).map_err(|e| {
             GcError::Verify {
                 what: format!(
                     "content {} does not read back at LSN {}: {:?}",

@@ -2,9 +2,10 @@
 //! [`DecodeError`] naming the field and offset.
 
 use super::{
-    is_valid_name, part_raw_len_max, BlockMember, Codec, CommitKind, CommitStats, Record, Thinned,
-    BLOB_DATA_MAX, BLOCK_MEMBERS_MAX, BLOCK_RAW_MAX, GAP_REASON_MAX_BYTES, MESSAGE_MAX_BYTES,
-    NAME_MAX_BYTES, POLICY_MAX_BYTES, RECORD_VERSION, RECORD_VERSION_MIN, TAG_BLOB, TAG_BLOCK,
+    is_valid_name, part_raw_len_max, BlockMember, Chunk, ChunkParams, Codec, CommitKind,
+    CommitStats, Record, Thinned, BLOB_DATA_MAX, BLOB_PART_MAX_RAW, BLOCK_MEMBERS_MAX,
+    BLOCK_RAW_MAX, CHUNKED_RUN_MAX, GAP_REASON_MAX_BYTES, MESSAGE_MAX_BYTES, NAME_MAX_BYTES,
+    POLICY_MAX_BYTES, RECORD_VERSION, RECORD_VERSION_MIN, TAG_BLOB, TAG_BLOCK, TAG_CHUNKED,
     TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN, TAG_PIN, TAG_PUT, TAG_RENAME, TAG_THINNED,
     TAG_UNPIN,
 };
@@ -41,7 +42,7 @@ pub enum DecodeError {
         supported: u8,
     },
     /// The tag byte names no known record type.
-    #[error("unknown record tag {found} at offset {offset}, expected 1..=8")]
+    #[error("unknown record tag {found} at offset {offset}, expected 1..=12")]
     UnknownTag {
         /// Offset of the tag.
         offset: usize,
@@ -228,6 +229,7 @@ impl Record {
             },
             TAG_THINNED if version >= 3 => decode_thinned(&mut r)?,
             TAG_BLOCK if version >= 4 => decode_block(&mut r)?,
+            TAG_CHUNKED if version >= 5 => decode_chunked(&mut r)?,
             found => {
                 return Err(DecodeError::UnknownTag {
                     offset: tag_offset,
@@ -236,14 +238,14 @@ impl Record {
             }
         };
         // One encoding per record: each is written in the oldest version that
-        // holds it, so a record of tags 1 to 8 marked version 3 or 4, or of tags 9
-        // and 10 marked 4, is refused (versions 1 and 2 share tags 1 to 8).
+        // holds it, so a record of tags 1 to 8 marked version 3 or later, or of
+        // tags 9 and 10 marked 4, is refused (versions 1 and 2 share tags 1 to 8).
         if version >= 3 && record.version() != version {
             return Err(DecodeError::Inconsistent {
                 field: "version",
                 offset: 0,
                 reason: "a record is written in the oldest version that holds it \
-                         (2 for tags 1 to 8, 3 for 9 and 10, 4 for 11)",
+                         (2 for tags 1 to 8, 3 for 9 and 10, 4 for 11, 5 for 12)",
             });
         }
         let remaining = r.remaining();
@@ -351,6 +353,63 @@ fn decode_block(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
         members,
         codec,
         data,
+    })
+}
+
+fn decode_chunked(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
+    let hash = BlobHash(r.array32("Chunked.hash")?);
+    let raw_len = r.u64("Chunked.raw_len")?;
+    let offset_offset = r.pos;
+    let offset = r.u64("Chunked.offset")?;
+    if offset >= raw_len {
+        return Err(DecodeError::Inconsistent {
+            field: "Chunked.offset",
+            offset: offset_offset,
+            reason: "a chunk list starts inside the content (offset < raw_len)",
+        });
+    }
+    let params_offset = r.pos;
+    let code = r.u8("Chunked.params")?;
+    let params = ChunkParams::from_code(code).ok_or(DecodeError::BadCode {
+        field: "Chunked.params",
+        offset: params_offset,
+        found: code,
+        expected: "1 (FastCDC 2020, 256 KiB / 1 MiB / 4 MiB)",
+    })?;
+    let count_offset = r.pos;
+    let count = r.u32("Chunked.count")? as usize;
+    // Each chunk takes 36 bytes: bound the count by the bytes left before
+    // allocating for it.
+    if count == 0 || count > CHUNKED_RUN_MAX || count.saturating_mul(36) > r.remaining() {
+        return Err(DecodeError::Inconsistent {
+            field: "Chunked.count",
+            offset: count_offset,
+            reason: "a chunk list holds 1 to CHUNKED_RUN_MAX chunks, 36 bytes each",
+        });
+    }
+    let mut chunks = Vec::with_capacity(count);
+    let mut end = offset;
+    for _ in 0..count {
+        let hash = BlobHash(r.array32("Chunked.chunk.hash")?);
+        let len_offset = r.pos;
+        let len = r.u32("Chunked.chunk.len")?;
+        let next = end.checked_add(u64::from(len));
+        if len == 0 || len as usize > BLOB_PART_MAX_RAW || next.is_none_or(|e| e > raw_len) {
+            return Err(DecodeError::Inconsistent {
+                field: "Chunked.chunk.len",
+                offset: len_offset,
+                reason: "a chunk holds 1 to BLOB_PART_MAX_RAW bytes and ends within raw_len",
+            });
+        }
+        end = next.unwrap_or(u64::MAX);
+        chunks.push(Chunk { hash, len });
+    }
+    Ok(Record::Chunked {
+        hash,
+        raw_len,
+        offset,
+        params,
+        chunks,
     })
 }
 

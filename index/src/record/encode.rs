@@ -1,8 +1,8 @@
 //! Encoding: a [`Record`] as payload bytes (the layout is in `index/RECORDS.md`).
 
 use super::{
-    Record, TAG_BLOB, TAG_BLOCK, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN, TAG_PIN, TAG_PUT,
-    TAG_RENAME, TAG_THINNED, TAG_UNPIN,
+    Record, TAG_BLOB, TAG_BLOCK, TAG_CHUNKED, TAG_COMMIT, TAG_DELETE, TAG_GAP, TAG_ORIGIN, TAG_PIN,
+    TAG_PUT, TAG_RENAME, TAG_THINNED, TAG_UNPIN,
 };
 
 impl Record {
@@ -140,6 +140,25 @@ impl Record {
                 }
                 out.push(codec.code());
                 put_bytes(out, data);
+            }
+            Record::Chunked {
+                hash,
+                raw_len,
+                offset,
+                params,
+                chunks,
+            } => {
+                out.push(TAG_CHUNKED);
+                out.extend_from_slice(&hash.0);
+                out.extend_from_slice(&raw_len.to_le_bytes());
+                out.extend_from_slice(&offset.to_le_bytes());
+                out.push(params.code());
+                let count = u32::try_from(chunks.len()).expect("chunk list fits a u32");
+                out.extend_from_slice(&count.to_le_bytes());
+                for c in chunks {
+                    out.extend_from_slice(&c.hash.0);
+                    out.extend_from_slice(&c.len.to_le_bytes());
+                }
             }
         }
         // Pair assertion: what we write must read back as itself.

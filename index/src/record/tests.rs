@@ -145,7 +145,31 @@ fn record_strategy() -> impl Strategy<Value = Record> {
         any::<[u8; 32]>().prop_map(|chain| Record::Origin { chain }),
         thinned_strategy(),
         block_strategy(),
+        chunked_strategy(),
     ]
+}
+
+fn chunked_strategy() -> impl Strategy<Value = Record> {
+    (
+        hash_strategy(),
+        prop::collection::vec((hash_strategy(), 1u32..=BLOB_PART_MAX_RAW as u32), 1..6),
+        0u64..1 << 20,
+        0u64..1 << 20,
+    )
+        .prop_map(|(hash, chunks, offset, slack)| {
+            let chunks: Vec<Chunk> = chunks
+                .into_iter()
+                .map(|(hash, len)| Chunk { hash, len })
+                .collect();
+            let sum: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
+            Record::Chunked {
+                hash,
+                raw_len: offset + sum + slack,
+                offset,
+                params: CHUNK_PARAMS_V1,
+                chunks,
+            }
+        })
 }
 
 fn block_strategy() -> impl Strategy<Value = Record> {
@@ -248,7 +272,28 @@ fn samples() -> Vec<Record> {
         Record::Origin { chain: [8; 32] },
         Record::Thinned(thinned()),
         block(),
+        chunked(),
     ]
+}
+
+/// A chunk list of two chunks covering a whole content.
+pub(super) fn chunked() -> Record {
+    Record::Chunked {
+        hash: BlobHash([5; 32]),
+        raw_len: 300_000 + 7,
+        offset: 0,
+        params: CHUNK_PARAMS_V1,
+        chunks: vec![
+            Chunk {
+                hash: BlobHash([6; 32]),
+                len: 300_000,
+            },
+            Chunk {
+                hash: BlobHash([7; 32]),
+                len: 7,
+            },
+        ],
+    }
 }
 
 /// A solid block of two members, compressed.
@@ -468,15 +513,15 @@ fn truncated_field_names_field_and_offset() {
 #[test]
 fn unknown_version_is_refused_as_unsupported() {
     // Versions 3 (Origin and Thinned) and 4 (Block) are read since GC's
-    // records; a Put marked 3 or 4 is refused otherwise
+    // records, 5 since chunks; a Put marked 3 to 5 is refused otherwise
     // (an_old_tag_marked_version_3_is_refused_...).
-    for version in [0u8, 5, 255] {
+    for version in [0u8, 6, 255] {
         let mut bytes = put(b"a").encode();
         bytes[0] = version;
         check_err(&bytes, |e| {
             *e == DecodeError::UnsupportedVersion {
                 found: version,
-                supported: 4,
+                supported: 5,
             }
         });
     }
@@ -997,6 +1042,7 @@ fn records_of_the_first_eight_tags_are_still_written_as_version_2() {
         let want = match record {
             Record::Origin { .. } | Record::Thinned(_) => 3,
             Record::Block { .. } => 4,
+            Record::Chunked { .. } => 5,
             _ => 2,
         };
         assert_eq!(record.encode()[0], want, "{record:?}");
@@ -1039,14 +1085,19 @@ fn an_old_tag_marked_version_3_is_refused_one_encoding_per_record() {
     for (record, version) in [
         (put(b"a"), 3u8),
         (put(b"a"), 4),
+        (put(b"a"), 5),
         (Record::Origin { chain: [1; 32] }, 4),
         (block(), 3),
+        (block(), 5),
+        (chunked(), 4),
     ] {
         let mut bytes = record.encode();
         bytes[0] = version;
         check_err(&bytes, |e| match (&record, version) {
             // A Block marked 3 is a tag version 3 does not have.
             (Record::Block { .. }, 3) => matches!(e, DecodeError::UnknownTag { found: 11, .. }),
+            // A Chunked marked 4 is a tag version 4 does not have.
+            (Record::Chunked { .. }, 4) => matches!(e, DecodeError::UnknownTag { found: 12, .. }),
             _ => matches!(
                 e,
                 DecodeError::Inconsistent {

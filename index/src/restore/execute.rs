@@ -67,7 +67,7 @@ pub(super) fn execute(
             .ok()?
             .blobs()
             .get(&e.hash)
-            .and_then(|b| b.parts.first().map(|p| p.lsn))
+            .and_then(|b| b.first_lsn())
     };
     let mut files: Vec<&PlannedFile> = plan.files.iter().collect();
     files.sort_by_key(|f| first_lsn(&f.entry).unwrap_or(Lsn::MAX));

@@ -1,6 +1,6 @@
 //! Reading what the walk found: through directory handles, with the stat cache, the
-//! double stat, the two passes over files longer than one part and the hand-over of
-//! parts to the sink (the rules are in the module docs of [`super`]).
+//! double stat, content-defined chunks for big files, and the hand-over of new
+//! content to the sink (the rules are in the module docs of [`super`]).
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -16,11 +16,14 @@ use rayon::prelude::*;
 use rustix::fs::{AtFlags, FileType, Mode as FsMode, OFlags};
 use rustix::io::Errno;
 
+use super::chunker::Chunker;
 use super::walk::Found;
 use super::{
-    BlobPart, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind, PART_RAW_MAX, READ_TRIES,
+    BlobPart, ChunkList, NewRecord, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind,
+    CHUNK_MIN_FILE, PART_RAW_MAX, READ_TRIES,
 };
 use crate::dirfd::{Reach, Walker};
+use crate::record::{Chunk, CHUNKED_RUN_MAX, CHUNK_PARAMS_V1};
 use crate::repopath::RepoPath;
 use crate::statcache::{CachedStat, StatCache};
 use crate::types::{BlobHash, Entry, Mode, Tree};
@@ -34,8 +37,7 @@ pub(super) struct ProcessedAll {
 }
 
 /// Reads (or takes from the stat cache) every found path, in parallel on `pool`
-/// when there are many, and assembles the entries: see the module docs for the
-/// handling of content whose storing stopped half-way. Every path is reached from
+/// when there are many, and assembles the entries. Every path is reached from
 /// `root` through directory handles (see [`crate::dirfd`]); each worker keeps the
 /// handles of the directory it is in, and the paths come sorted, so a directory is
 /// opened about once per worker.
@@ -46,7 +48,7 @@ pub(super) fn process_found<E: Send>(
     previous: &StatCache,
     options: &ScanOptions,
     has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
-    sink: &(dyn Fn(BlobPart) -> Result<(), E> + Sync),
+    sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<ProcessedAll, ScanError<E>> {
     let scanner = Scanner {
         previous,
@@ -54,7 +56,6 @@ pub(super) fn process_found<E: Send>(
         has_blob,
         sink,
         claimed: Mutex::new(HashSet::new()),
-        incomplete: Mutex::new(HashSet::new()),
         counters: Counters::default(),
     };
     let results: Vec<Processed> = match pool {
@@ -78,36 +79,11 @@ pub(super) fn process_found<E: Send>(
     let mut tree = Tree::new();
     let mut cache = Vec::with_capacity(found.len());
     let mut warnings = Vec::new();
-    let mut redo = Vec::new();
-    let incomplete = scanner.incomplete.lock().unwrap().clone();
     for (found, processed) in found.iter().zip(results) {
         if let Some(warning) = processed.warning {
             warnings.push(warning);
         }
         if let Some(entry) = processed.entry {
-            if incomplete.contains(&entry.hash) && !processed.emitted {
-                redo.push(found);
-                continue;
-            }
-            if let Some(stat) = processed.cache {
-                cache.push((found.rel.clone(), stat));
-            }
-            tree.insert(found.rel.clone(), entry);
-        }
-    }
-    // Files that deduplicated against content whose storing failed: read them
-    // again, one by one, now that nobody else claims that content.
-    let mut w = Walker::new(Some(root));
-    for found in redo {
-        let processed = scanner.process(&mut w, found).map_err(ScanError::Sink)?;
-        if let Some(warning) = processed.warning {
-            warnings.push(warning);
-        }
-        if let Some(entry) = processed.entry {
-            if scanner.incomplete.lock().unwrap().contains(&entry.hash) && !processed.emitted {
-                warnings.push(changed_warning(&found.rel));
-                continue;
-            }
             if let Some(stat) = processed.cache {
                 cache.push((found.rel.clone(), stat));
             }
@@ -159,22 +135,21 @@ pub(super) struct Processed {
     /// The stat cache entry, when the file was stable while read.
     cache: Option<CachedStat>,
     warning: Option<ScanWarning>,
-    /// True when this very path handed its content to the sink completely.
-    emitted: bool,
 }
 
-/// The result of the first (hashing) pass over a file.
-struct Hashed {
-    hash: BlobHash,
-    len: u64,
-    /// Hash of each part, to check the second pass against.
-    part_hashes: Vec<blake3::Hash>,
-    /// The content, when it fits in one part (no second pass needed).
-    single: Option<Vec<u8>>,
-    /// `fstat` after the read.
-    stat: CachedStat,
-    /// True when the stat did not move during the read.
-    stable: bool,
+/// What one read of a file gave.
+enum Attempt {
+    /// The file held still: its content, all of it handed to the sink unless
+    /// stored or claimed already.
+    Captured {
+        hash: BlobHash,
+        /// `fstat` after the read, its size the bytes read.
+        stat: CachedStat,
+    },
+    /// The stat moved during the read: nothing refers to what was read.
+    Moved,
+    /// No capture.
+    Failed(ReadFailure),
 }
 
 /// Why reading a file gave no capture.
@@ -194,11 +169,11 @@ pub(super) struct Scanner<'a, E> {
     previous: &'a StatCache,
     options: &'a ScanOptions,
     has_blob: &'a (dyn Fn(&BlobHash) -> bool + Sync),
-    sink: &'a (dyn Fn(BlobPart) -> Result<(), E> + Sync),
-    /// Hashes handed (or being handed) to the sink by this scan.
+    sink: &'a (dyn Fn(NewRecord) -> Result<(), E> + Sync),
+    /// Hashes handed (or being handed) to the sink by this scan. A claim is
+    /// always carried out: one sink call stores a whole blob or chunk, and a
+    /// chunk list is claimed only once its chunks are handed over.
     claimed: Mutex<HashSet<BlobHash>>,
-    /// Claimed hashes whose handing over stopped half-way.
-    incomplete: Mutex<HashSet<BlobHash>>,
     counters: Counters,
 }
 
@@ -284,12 +259,9 @@ impl<E> Scanner<'_, E> {
             Err(err) => return Ok(self.unreadable(found, &err.into())),
         };
         let hash = BlobHash::of(&target);
-        let emitted = if self.claim(&hash) {
-            self.emit_single(hash, target.clone())?;
-            true
-        } else {
-            false
-        };
+        if self.claim(&hash) {
+            self.emit_blob(hash, &target)?;
+        }
         Ok(Processed {
             entry: Some(Entry {
                 hash,
@@ -297,7 +269,6 @@ impl<E> Scanner<'_, E> {
                 size: target.len() as u64,
                 mtime_ns: CachedStat::of_stat(st).mtime_ns,
             }),
-            emitted,
             ..Processed::default()
         })
     }
@@ -324,54 +295,32 @@ impl<E> Scanner<'_, E> {
         }
         self.counters.files_read.fetch_add(1, Ordering::Relaxed);
         for _ in 0..READ_TRIES {
-            let hashed = match self.read_stable(dir, name) {
-                Ok(h) => h,
-                Err(ReadFailure::Io(err)) if err.kind() == io::ErrorKind::NotFound => {
+            match self.read_once(dir, name)? {
+                Attempt::Captured { hash, stat } => {
+                    return Ok(Processed {
+                        entry: Some(entry_of(&stat, hash)),
+                        cache: Some(CachedStat { hash, ..stat }),
+                        ..Processed::default()
+                    })
+                }
+                // Never held still: what the caller keeps is its last version
+                // (see `keep_skipped`); a chunk stored meanwhile stays unreferenced
+                // until a GC.
+                Attempt::Moved => continue,
+                Attempt::Failed(ReadFailure::Io(err)) if err.kind() == io::ErrorKind::NotFound => {
                     return Ok(Processed::default())
                 }
-                Err(ReadFailure::Io(err)) => return Ok(self.unreadable(found, &err)),
-                Err(ReadFailure::TooLarge(size)) => return Ok(self.too_large(found, size)),
-                Err(ReadFailure::Special) => {
+                Attempt::Failed(ReadFailure::Io(err)) => return Ok(self.unreadable(found, &err)),
+                Attempt::Failed(ReadFailure::TooLarge(size)) => {
+                    return Ok(self.too_large(found, size))
+                }
+                Attempt::Failed(ReadFailure::Special) => {
                     return Ok(Processed {
                         warning: Some(self.special(found)),
                         ..Processed::default()
                     })
                 }
-            };
-            if !hashed.stable {
-                // Never held still: nothing of it is stored, and the caller keeps
-                // the version it has (see `keep_skipped`).
-                break;
             }
-            let entry = entry_of(&hashed.stat, hashed.hash);
-            let cache = Some(CachedStat {
-                hash: hashed.hash,
-                ..hashed.stat
-            });
-            if !self.claim(&hashed.hash) {
-                return Ok(Processed {
-                    entry: Some(entry),
-                    cache,
-                    emitted: false,
-                    ..Processed::default()
-                });
-            }
-            let stored = match hashed.single {
-                Some(data) => {
-                    self.emit_single(hashed.hash, data)?;
-                    true
-                }
-                None => self.emit_parts(dir, name, &hashed)?,
-            };
-            if stored {
-                return Ok(Processed {
-                    entry: Some(entry),
-                    cache,
-                    emitted: true,
-                    ..Processed::default()
-                });
-            }
-            self.incomplete.lock().unwrap().insert(hashed.hash);
         }
         Ok(Processed {
             warning: Some(changed_warning(&found.rel)),
@@ -380,17 +329,9 @@ impl<E> Scanner<'_, E> {
     }
 
     /// True when this caller must hand `hash` over: it is neither stored nor already
-    /// handed over (completely, or in progress) by this scan.
+    /// handed over (or being handed over) by this scan.
     fn claim(&self, hash: &BlobHash) -> bool {
-        if (self.has_blob)(hash) {
-            return false;
-        }
-        let mut claimed = self.claimed.lock().unwrap();
-        if claimed.insert(*hash) {
-            return true;
-        }
-        // Claimed before: hand it over again only if that attempt failed.
-        self.incomplete.lock().unwrap().remove(hash)
+        !(self.has_blob)(hash) && self.claimed.lock().unwrap().insert(*hash)
     }
 
     /// Opens `name` in `dir` as a regular file without following a symlink put
@@ -417,128 +358,136 @@ impl<E> Scanner<'_, E> {
         Ok((file, metadata))
     }
 
-    /// The first pass: reads and hashes the file until its stat holds still during a
-    /// read, at most [`READ_TRIES`] times; the last try is returned either way.
-    fn read_stable(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<Hashed, ReadFailure> {
-        let mut last = None;
-        for _ in 0..READ_TRIES {
-            let (mut file, before) = self.open(dir, name)?;
-            let before = stat_of(&before, BlobHash::default());
-            let mut hasher = blake3::Hasher::new();
-            let mut part_hashes = Vec::new();
-            let mut single = None;
-            let mut len = 0u64;
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                let n = read_part(&mut file, &mut buf)?;
-                self.counters
-                    .bytes_read
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                len += n as u64;
-                if len > self.options.max_file_bytes {
-                    return Err(ReadFailure::TooLarge(len));
-                }
-                if n == 0 && !part_hashes.is_empty() {
-                    break;
-                }
-                hasher.update(&buf);
-                part_hashes.push(blake3::hash(&buf));
-                if n < PART_RAW_MAX {
-                    if part_hashes.len() == 1 {
-                        single = Some(std::mem::take(&mut buf));
-                    }
-                    break;
-                }
-            }
-            let after = stat_of(&file.metadata()?, BlobHash::default());
-            let stable = before.same_stat(&after) && after.size == len;
-            let hashed = Hashed {
-                hash: BlobHash(*hasher.finalize().as_bytes()),
-                len,
-                part_hashes,
-                single,
-                stat: CachedStat { size: len, ..after },
-                stable,
-            };
-            if stable {
-                return Ok(hashed);
-            }
-            last = Some(hashed);
+    /// Reads the file once, with a stat of the open file before and after: a
+    /// file of at most [`CHUNK_MIN_FILE`] bytes into memory as one blob, a bigger
+    /// one as a stream of chunks.
+    fn read_once(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<Attempt, E> {
+        let (file, before) = match self.open(dir, name) {
+            Ok(opened) => opened,
+            Err(failure) => return Ok(Attempt::Failed(failure)),
+        };
+        let before = stat_of(&before, BlobHash::default());
+        if before.size > self.options.max_file_bytes {
+            return Ok(Attempt::Failed(ReadFailure::TooLarge(before.size)));
         }
-        Ok(last.expect("READ_TRIES > 0"))
+        if before.size > CHUNK_MIN_FILE {
+            self.read_chunked(file, &before)
+        } else {
+            self.read_small(file, &before)
+        }
     }
 
-    /// The second pass over a multi-part file: reads and compresses every part,
-    /// each checked against the first pass, and hands them to the sink only once
-    /// all matched and the file's stat did not move since the first pass. Ok(false),
-    /// with nothing handed over, when the file changed in between: no part of
-    /// content that no entry will refer to is ever stored. The compressed parts of
-    /// one file are held in memory meanwhile (at most `max_file_bytes`).
-    fn emit_parts(&self, dir: BorrowedFd<'_>, name: &[u8], hashed: &Hashed) -> Result<bool, E> {
-        let Ok((mut file, opened)) = self.open(dir, name) else {
-            return Ok(false);
-        };
-        let unmoved = |m: &Metadata| stat_of(m, BlobHash::default()).same_stat(&hashed.stat);
-        if !unmoved(&opened) {
-            return Ok(false);
+    /// [`Scanner::read_once`] of a file that was at most [`CHUNK_MIN_FILE`]
+    /// bytes: read whole (one byte more shows it grew), hashed, handed over as
+    /// one blob once its stat held still.
+    fn read_small(&self, file: File, before: &CachedStat) -> Result<Attempt, E> {
+        let mut raw = Vec::with_capacity(before.size as usize);
+        let mut file = file;
+        if let Err(e) = (&mut file).take(CHUNK_MIN_FILE + 1).read_to_end(&mut raw) {
+            return Ok(Attempt::Failed(e.into()));
         }
-        let mut parts = Vec::with_capacity(hashed.part_hashes.len());
-        let mut buf = Vec::new();
-        let mut offset = 0u64;
-        let mut stored = 0u64;
-        for part_hash in &hashed.part_hashes {
-            buf.clear();
-            let Ok(n) = read_part(&mut file, &mut buf) else {
-                return Ok(false);
+        self.counters
+            .bytes_read
+            .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        let Some(after) = self.unmoved(&file, before, raw.len() as u64) else {
+            return Ok(Attempt::Moved);
+        };
+        let hash = BlobHash::of(&raw);
+        if self.claim(&hash) {
+            self.emit_blob(hash, &raw)?;
+        }
+        Ok(Attempt::Captured { hash, stat: after })
+    }
+
+    /// [`Scanner::read_once`] of a big file: one pass through the chunker. Each
+    /// chunk is hashed, and handed over at once (compressed) when neither stored
+    /// nor claimed; only one chunker buffer is held, never the file. Once the
+    /// stat held still, the chunk list is handed over, unless that content is
+    /// stored or claimed already. A file that moved leaves the chunks handed
+    /// over unreferenced (GC drops them).
+    fn read_chunked(&self, file: File, before: &CachedStat) -> Result<Attempt, E> {
+        let mut chunker = Chunker::new(&file, CHUNK_PARAMS_V1);
+        let mut whole = blake3::Hasher::new();
+        let mut chunks = Vec::new();
+        let mut len = 0u64;
+        loop {
+            let chunk = match chunker.next_chunk() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => return Ok(Attempt::Failed(e.into())),
             };
+            len += chunk.len() as u64;
             self.counters
                 .bytes_read
-                .fetch_add(n as u64, Ordering::Relaxed);
-            if blake3::hash(&buf) != *part_hash {
-                return Ok(false);
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            if len > self.options.max_file_bytes {
+                return Ok(Attempt::Failed(ReadFailure::TooLarge(len)));
             }
-            let (compressed, data) = self.compress(&buf);
-            stored += data.len() as u64;
-            parts.push(BlobPart {
-                hash: hashed.hash,
-                raw_len: hashed.len,
-                offset,
-                compressed,
-                data,
+            whole.update(chunk);
+            let hash = BlobHash::of(chunk);
+            chunks.push(Chunk {
+                hash,
+                len: chunk.len() as u32,
             });
-            offset += n as u64;
+            if self.claim(&hash) {
+                self.emit_blob(hash, chunk)?;
+            }
         }
-        // Growth past the last part is invisible to the part hashes: the stat says.
-        if offset != hashed.len || !file.metadata().is_ok_and(|m| unmoved(&m)) {
-            return Ok(false);
+        let Some(after) = self.unmoved(&file, before, len) else {
+            return Ok(Attempt::Moved);
+        };
+        // Held still, so `len` is the size stat'ed before: over CHUNK_MIN_FILE.
+        let hash = BlobHash(*whole.finalize().as_bytes());
+        // Content of one chunk (cut at the maximum: runs of one byte, a period
+        // the gear hash never cuts) is that chunk's blob: no list to write.
+        if chunks.len() > 1 && self.claim(&hash) {
+            self.emit_chunk_lists(hash, len, chunks)?;
         }
-        for part in parts {
-            (self.sink)(part)?;
-        }
-        self.count_new(hashed.len, stored);
-        Ok(true)
+        Ok(Attempt::Captured { hash, stat: after })
     }
 
-    /// Hands over content that fits in one part.
-    fn emit_single(&self, hash: BlobHash, raw: Vec<u8>) -> Result<(), E> {
+    /// The stat after a read of `len` bytes, if it is the stat `before` the read
+    /// and says `len` bytes: the content read is a state the file had.
+    fn unmoved(&self, file: &File, before: &CachedStat, len: u64) -> Option<CachedStat> {
+        let after = stat_of(&file.metadata().ok()?, BlobHash::default());
+        (before.same_stat(&after) && after.size == len).then_some(after)
+    }
+
+    /// Hands over one whole blob (a small file's content, a symlink target or a
+    /// chunk: at most [`PART_RAW_MAX`] bytes), compressed when that saves bytes.
+    fn emit_blob(&self, hash: BlobHash, raw: &[u8]) -> Result<(), E> {
         assert!(
             raw.len() <= PART_RAW_MAX,
-            "emit_single needs at most one part"
+            "a blob part holds at most one part"
         );
         let raw_len = raw.len() as u64;
-        let (compressed, data) = match self.compress(&raw) {
-            (true, data) => (true, data),
-            (false, _) => (false, raw),
-        };
+        let (compressed, data) = self.compress(raw);
         self.count_new(raw_len, data.len() as u64);
-        (self.sink)(BlobPart {
+        (self.sink)(NewRecord::Part(BlobPart {
             hash,
             raw_len,
             offset: 0,
             compressed,
             data,
-        })
+        }))
+    }
+
+    /// Hands over the chunk lists of content `hash`: one per [`CHUNKED_RUN_MAX`]
+    /// chunks, each from its own offset.
+    fn emit_chunk_lists(&self, hash: BlobHash, raw_len: u64, chunks: Vec<Chunk>) -> Result<(), E> {
+        let mut offset = 0u64;
+        for run in chunks.chunks(CHUNKED_RUN_MAX) {
+            let run_len: u64 = run.iter().map(|c| u64::from(c.len)).sum();
+            (self.sink)(NewRecord::Chunks(ChunkList {
+                hash,
+                raw_len,
+                offset,
+                chunks: run.to_vec(),
+            }))?;
+            offset += run_len;
+        }
+        self.counters.blobs_new.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// zstd-compresses `raw`; `(false, raw copy)` when that does not make it smaller.
@@ -555,12 +504,6 @@ impl<E> Scanner<'_, E> {
         c.bytes_new_raw.fetch_add(raw, Ordering::Relaxed);
         c.bytes_new_stored.fetch_add(stored, Ordering::Relaxed);
     }
-}
-
-/// Reads up to [`PART_RAW_MAX`] bytes (fewer only at the end of the file) into `buf`.
-fn read_part(file: &mut File, buf: &mut Vec<u8>) -> io::Result<usize> {
-    debug_assert!(buf.is_empty());
-    file.take(PART_RAW_MAX as u64).read_to_end(buf)
 }
 
 pub(super) fn stat_of(metadata: &Metadata, hash: BlobHash) -> CachedStat {

@@ -32,7 +32,7 @@ use ignore::Match;
 
 use super::walk::Found;
 use super::{
-    now_ns, process_found, BlobPart, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind,
+    now_ns, process_found, NewRecord, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind,
     IGNORE_FILE_NAME, NEVER_CAPTURED,
 };
 use crate::repopath::RepoPath;
@@ -278,7 +278,7 @@ pub fn scan_paths<E: Send>(
     previous: &StatCache,
     options: &ScanOptions,
     has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
-    sink: &(dyn Fn(BlobPart) -> Result<(), E> + Sync),
+    sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<PartialScan, ScanError<E>> {
     let taken_ns = now_ns();
     std::fs::symlink_metadata(root).map_err(|source| ScanError::RootUnreadable {

@@ -23,7 +23,7 @@ use crate::types::{Entry, Mode};
 /// A stand-in for the log: the parts handed over, and the blobs already stored.
 #[derive(Default)]
 struct Store {
-    parts: Mutex<Vec<BlobPart>>,
+    parts: Mutex<Vec<NewRecord>>,
     stored: Mutex<HashSet<BlobHash>>,
 }
 
@@ -44,12 +44,24 @@ impl Store {
         .unwrap();
         let mut stored = self.stored.lock().unwrap();
         for part in self.parts.lock().unwrap().iter() {
-            stored.insert(part.hash);
+            stored.insert(part.hash());
         }
         outcome
     }
 
+    /// The whole blobs handed over (small files, symlink targets, chunks).
     fn new_parts(&self) -> Vec<BlobPart> {
+        self.new_records()
+            .into_iter()
+            .filter_map(|r| match r {
+                NewRecord::Part(p) => Some(p),
+                NewRecord::Chunks(_) => None,
+            })
+            .collect()
+    }
+
+    /// Every record handed over.
+    fn new_records(&self) -> Vec<NewRecord> {
         self.parts.lock().unwrap().clone()
     }
 }
@@ -91,23 +103,47 @@ fn check_paths(root: &Path, expected: &[&str]) {
     );
 }
 
-/// Reassembles blob `hash` from parts, checking offsets and lengths.
-fn reassemble(parts: &[BlobPart], hash: BlobHash) -> Vec<u8> {
-    let mut content = Vec::new();
-    let mut raw_len = None;
-    for part in parts.iter().filter(|p| p.hash == hash) {
-        assert_eq!(part.offset, content.len() as u64);
-        assert_eq!(*raw_len.get_or_insert(part.raw_len), part.raw_len);
-        let raw = if part.compressed {
-            zstd::bulk::decompress(&part.data, PART_RAW_MAX).unwrap()
-        } else {
-            part.data.clone()
-        };
-        assert!(raw.len() <= PART_RAW_MAX);
-        content.extend_from_slice(&raw);
+/// Reassembles blob `hash` from the records handed over: its one part, or the
+/// parts of the chunks its chunk lists name, checking offsets and lengths.
+pub(super) fn reassemble(records: &[NewRecord], hash: BlobHash) -> Vec<u8> {
+    let lists: Vec<&ChunkList> = records
+        .iter()
+        .filter_map(|r| match r {
+            NewRecord::Chunks(c) if c.hash == hash => Some(c),
+            _ => None,
+        })
+        .collect();
+    if !lists.is_empty() {
+        let mut content = Vec::new();
+        for list in lists {
+            assert_eq!(list.offset, content.len() as u64);
+            for chunk in &list.chunks {
+                let raw = reassemble(records, chunk.hash);
+                assert_eq!(raw.len() as u64, u64::from(chunk.len));
+                content.extend_from_slice(&raw);
+            }
+            assert!(content.len() as u64 <= list.raw_len);
+        }
+        return content;
     }
-    assert_eq!(raw_len, Some(content.len() as u64), "parts cover raw_len");
-    content
+    let parts: Vec<&BlobPart> = records
+        .iter()
+        .filter_map(|r| match r {
+            NewRecord::Part(p) if p.hash == hash => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(parts.len(), 1, "content is handed over once, whole");
+    let part = parts[0];
+    assert_eq!(part.offset, 0);
+    let raw = if part.compressed {
+        zstd::bulk::decompress(&part.data, PART_RAW_MAX).unwrap()
+    } else {
+        part.data.clone()
+    };
+    assert!(raw.len() <= PART_RAW_MAX);
+    assert_eq!(part.raw_len, raw.len() as u64, "the part covers raw_len");
+    raw
 }
 
 #[test]
@@ -182,7 +218,7 @@ fn symlinks_are_stored_not_followed() {
         assert_eq!(entry.mode, Mode::Symlink);
         assert_eq!(entry.hash, BlobHash::of(target));
         assert_eq!(entry.size, target.len() as u64);
-        assert_eq!(reassemble(&store.new_parts(), entry.hash), target);
+        assert_eq!(reassemble(&store.new_records(), entry.hash), target);
     }
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
 }
@@ -227,7 +263,7 @@ fn empty_file_is_captured_and_empty_directory_is_not() {
     let parts = store.new_parts();
     assert_eq!(parts.len(), 1, "an empty blob is one empty part");
     assert_eq!((parts[0].raw_len, parts[0].offset), (0, 0));
-    assert_eq!(reassemble(&parts, entry.hash), b"");
+    assert_eq!(reassemble(&store.new_records(), entry.hash), b"");
 }
 
 #[test]
@@ -433,7 +469,7 @@ fn noise(len: usize, mut seed: u64) -> Vec<u8> {
 }
 
 #[test]
-fn ten_mib_file_is_handed_over_in_three_parts() {
+fn a_ten_mib_file_is_handed_over_as_chunks_and_one_chunk_list_in_one_read() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let mut content = noise(10 * 1024 * 1024, 0x9e37_79b9_7f4a_7c15);
@@ -444,26 +480,54 @@ fn ten_mib_file_is_handed_over_in_three_parts() {
     let entry = outcome.tree[&b"big.bin"[..]];
     assert_eq!(entry.hash, BlobHash::of(&content));
     assert_eq!(entry.size, content.len() as u64);
-    let parts = store.new_parts();
-    let offsets: Vec<u64> = parts.iter().map(|p| p.offset).collect();
-    assert_eq!(offsets, [0, 4 << 20, 8 << 20]);
-    assert!(parts
-        .iter()
-        .all(|p| p.raw_len == content.len() as u64 && p.hash == entry.hash));
-    assert!(
-        parts[1].compressed,
-        "the part with the compressible stretch is compressed"
+    let records = store.new_records();
+    let NewRecord::Chunks(list) = records.last().unwrap() else {
+        panic!("the chunk list comes after its chunks: {records:?}")
+    };
+    assert_eq!(
+        (list.hash, list.raw_len, list.offset),
+        (entry.hash, entry.size, 0)
     );
-    let reassembled = reassemble(&parts, entry.hash);
-    assert_eq!(BlobHash::of(&reassembled), entry.hash);
-    assert_eq!(outcome.stats.blobs_new, 1);
+    let parts = store.new_parts();
+    assert_eq!(
+        parts.len(),
+        list.chunks.len(),
+        "each chunk once, no other part"
+    );
+    assert!(parts.len() >= 3, "{} chunks", parts.len());
+    for (part, chunk) in parts.iter().zip(&list.chunks) {
+        assert_eq!(
+            (part.hash, part.raw_len),
+            (chunk.hash, u64::from(chunk.len))
+        );
+    }
+    assert!(
+        parts.iter().any(|p| p.compressed),
+        "the chunk with the compressible stretch is compressed"
+    );
+    assert_eq!(reassemble(&records, entry.hash), content);
     assert_eq!(outcome.stats.bytes_new_raw, content.len() as u64);
     assert_eq!(
         outcome.stats.bytes_new_stored,
         parts.iter().map(|p| p.data.len() as u64).sum::<u64>()
     );
-    // Hashing pass plus storing pass.
-    assert_eq!(outcome.stats.bytes_read, 2 * content.len() as u64);
+    // One pass: the file is read once.
+    assert_eq!(outcome.stats.bytes_read, content.len() as u64);
+}
+
+#[test]
+fn a_big_file_of_one_chunk_is_one_blob_with_no_chunk_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Zeros never meet the gear hash's mask: one cut, at the 4 MiB maximum.
+    let content = vec![0u8; 3 * 1024 * 1024];
+    write(root, "zeros.img", &content);
+    let store = Store::default();
+    let outcome = store.scan(root, &StatCache::new(), &ScanOptions::default());
+    let records = store.new_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(matches!(&records[0], NewRecord::Part(p) if p.hash == BlobHash::of(&content)));
+    assert_eq!(outcome.tree[&b"zeros.img"[..]].hash, BlobHash::of(&content));
 }
 
 #[test]
@@ -597,11 +661,11 @@ proptest! {
         prop_assert_eq!(&actual, &expected);
         prop_assert!(outcome.warnings.is_empty());
         // Every content is handed over exactly once and reassembles to its hash.
-        let parts = store.new_parts();
+        let records = store.new_records();
         let hashes: HashSet<BlobHash> = expected.values().map(|v| v.0).collect();
-        prop_assert_eq!(parts.len(), hashes.len());
+        prop_assert_eq!(records.len(), hashes.len());
         for hash in hashes {
-            prop_assert_eq!(BlobHash::of(&reassemble(&parts, hash)), hash);
+            prop_assert_eq!(BlobHash::of(&reassemble(&records, hash)), hash);
         }
     }
 }

@@ -7,9 +7,9 @@ use tl_wal::Wal;
 
 use super::{error_chain, Result, Store, StoreError};
 use crate::catalog::Checkpoint;
-use crate::record::{chain_hash, Codec, CommitKind, CommitStats, Record};
+use crate::record::{chain_hash, CommitKind, CommitStats, Record};
 use crate::repopath::RepoPath;
-use crate::scan::{self, diff_trees, BlobPart, Change, ScanOptions, ScanWarning};
+use crate::scan::{self, diff_trees, Change, NewRecord, ScanOptions, ScanWarning};
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
 
@@ -87,19 +87,8 @@ impl<'a> PendingBlobs<'a> {
         }
     }
 
-    pub(super) fn push(&self, part: BlobPart) -> Result<(), tl_wal::AppendError> {
-        let record = Record::Blob {
-            hash: part.hash,
-            raw_len: part.raw_len,
-            offset: part.offset,
-            codec: if part.compressed {
-                Codec::Zstd
-            } else {
-                Codec::None
-            },
-            data: part.data,
-        }
-        .encode();
+    pub(super) fn push(&self, new: NewRecord) -> Result<(), tl_wal::AppendError> {
+        let record = new.into_record().encode();
         let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         p.unsent_bytes += record.len();
         p.total_bytes += record.len() as u64;
@@ -207,7 +196,7 @@ impl Store {
         let wal = self.wal()?;
         let catalog = &self.catalog;
         let pending = PendingBlobs::new(wal, progress);
-        let sink = |part: BlobPart| pending.push(part);
+        let sink = |new: NewRecord| pending.push(new);
         let has_blob = |h: &BlobHash| catalog.has_blob(h);
         let outcome = scan::scan(self.root(), &previous, &options, &has_blob, &sink)
             .map_err(|e| StoreError::Scan(error_chain(&e)));
@@ -359,7 +348,7 @@ impl Store {
     fn scan_read_only(&self) -> Result<scan::ScanOutcome> {
         let previous = StatCache::load(&self.stat_cache_path());
         let has_blob = |_: &BlobHash| true;
-        let sink = |_: BlobPart| -> Result<(), std::convert::Infallible> { Ok(()) };
+        let sink = |_: NewRecord| -> Result<(), std::convert::Infallible> { Ok(()) };
         let outcome = scan::scan(
             self.root(),
             &previous,

@@ -12,7 +12,7 @@ use super::capture::{NewContent, PendingBlobs};
 use super::compact::snapshot_meta;
 use super::{now_ns, CheckpointOutcome, Result, Store, StoreError};
 use crate::record::{CommitKind, Record};
-use crate::scan::{self, diff_trees, BlobPart, IgnoreRules};
+use crate::scan::{self, diff_trees, IgnoreRules, NewRecord};
 use crate::snapshot;
 use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
@@ -124,7 +124,7 @@ impl Store {
     fn scan_scopes(&self, paths: Vec<Vec<u8>>, rules: &mut IgnoreRules) -> Result<ScopedScan> {
         let wal = self.wal()?;
         let pending = PendingBlobs::new(wal, &|_| {});
-        let sink = |part: BlobPart| pending.push(part);
+        let sink = |new: NewRecord| pending.push(new);
         let has_blob = |h: &BlobHash| self.catalog.has_blob(h);
         let part = scan::scan_paths(
             self.layout.root(),

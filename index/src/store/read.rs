@@ -60,12 +60,13 @@ impl Store {
                 ))
             }
         };
-        if !blob.is_complete() {
-            return Err(bad("some of its parts are missing".into()));
+        let catalog = self.catalog.full().expect("checked above");
+        if !catalog.is_whole(blob) {
+            return Err(bad("some of its parts or chunks are missing".into()));
         }
         let mut read = |lsn: Lsn| self.raw_record(lsn);
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        read_verified(hash, blob, &mut read, &mut blocks, out).map_err(|e| {
+        read_verified(hash, blob, catalog.blobs(), &mut read, &mut blocks, out).map_err(|e| {
             let lsn = e.lsn;
             match e.problem {
                 PartProblem::Read(e) => StoreError::Read(e),
@@ -78,6 +79,10 @@ impl Store {
                 PartProblem::Length { .. } | PartProblem::Hash => {
                     bad("content does not match its hash".into())
                 }
+                PartProblem::MissingChunk(c) => bad(format!(
+                    "chunk {} listed at LSN {lsn} is not in the log",
+                    c.to_hex()
+                )),
             }
         })
     }

@@ -226,14 +226,15 @@ fn gc_of_a_policy_that_keeps_only_the_newest_leaves_it_and_the_pins() {
 }
 
 #[test]
-fn gc_carries_content_of_several_parts_verbatim() {
+fn gc_carries_a_big_files_chunks_and_its_chunk_list() {
     let (_tmp, root, store) = project();
     drop(store);
     let none = "[retention]\nkeep-all = \"0s\"\nkeep-minutely = \"0s\"\nkeep-hourly = \
                 \"0s\"\nkeep-daily = \"0s\"\n";
     fs::write(root.join(".tl/config.toml"), none).unwrap();
     let mut store = Store::open(&root).unwrap();
-    // Over 4 MiB: stored as several Blob parts.
+    // Over CHUNK_MIN_FILE: stored as chunks and a chunk list (content of several
+    // Blob parts, from stores before chunks, is carried by v3_store's test).
     let big: Vec<u8> = (0..9_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();

@@ -1,5 +1,6 @@
 //! Integration tests of `tl-index`: the store on real temporary directories.
 
+mod chunks;
 mod crash;
 mod export_git;
 mod export_refused;

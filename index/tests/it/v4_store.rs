@@ -104,3 +104,40 @@ fn a_version_4_store_exports_the_same_git_commits_as_the_old_code() {
     let want = std::fs::read_to_string(fixture(NAME).join("expected-git.txt")).unwrap();
     assert_eq!(fixture_store::git_log(&repo), want);
 }
+
+#[test]
+fn new_versions_of_a_version_4_stores_big_files_are_stored_as_chunks_and_old_ones_still_replay() {
+    let (d, root) = project();
+    let mut store = Store::open(&root).unwrap();
+    // The project holds no files: write edited versions of the newest state's
+    // big files (big.bin: 5 MiB in two plain parts; mid.bin: 2 MiB in a block).
+    let newest = CheckpointIndex::new(store.checkpoints().len() - 1);
+    let tree = store.tree_at(newest).unwrap();
+    let old = |path: &[u8]| store.blob_bytes(&tree[path].hash).unwrap();
+    let mut big = old(b"big.bin");
+    big.extend_from_slice(b"appended by the chunking code\n");
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    let mut mid = old(b"mid.bin");
+    mid[1_000_000] ^= 0xff;
+    std::fs::write(root.join("mid.bin"), &mid).unwrap();
+    store
+        .checkpoint(tl_index::record::CommitKind::Manual, Some("chunked".into()))
+        .unwrap();
+    let cat = store.catalog().unwrap();
+    let big_blob = &cat.blobs()[&tl_index::types::BlobHash::of(&big)];
+    assert!(
+        big_blob.runs.len() == 1 && big_blob.parts.is_empty(),
+        "the new version of big.bin (over one maximal chunk) is a chunk list"
+    );
+    for content in [&big, &mid] {
+        assert_eq!(
+            store
+                .blob_bytes(&tl_index::types::BlobHash::of(content))
+                .unwrap(),
+            *content
+        );
+    }
+    drop(store);
+    assert_replays_as_expected(&root, d.path());
+    assert_fsck_deep_is_clean(&root);
+}

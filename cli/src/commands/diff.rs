@@ -59,6 +59,15 @@ pub fn git_mode(m: Mode) -> String {
 /// The `--stat` column of one change between two stored entries: `+3 -1`,
 /// `binary`, or the mode change.
 pub fn line_stat(store: &Store, before: Option<Entry>, after: Option<Entry>) -> Result<String> {
+    let modes = (before.map(|e| e.mode), after.map(|e| e.mode));
+    if too_big_to_diff(before, after) {
+        let same = before.map(|e| e.hash) == after.map(|e| e.hash);
+        return Ok(with_mode(
+            (!same).then(|| "binary".into()),
+            modes.0,
+            modes.1,
+        ));
+    }
     let read = |e: Option<Entry>| -> Result<Vec<u8>> {
         Ok(match e {
             Some(e) => store.blob_bytes(&e.hash)?,
@@ -66,19 +75,23 @@ pub fn line_stat(store: &Store, before: Option<Entry>, after: Option<Entry>) -> 
         })
     };
     let (x, y) = (read(before)?, read(after)?);
-    Ok(stat_of(
-        &x,
-        &y,
-        before.map(|e| e.mode),
-        after.map(|e| e.mode),
-    ))
+    Ok(stat_of(&x, &y, modes.0, modes.1))
+}
+
+/// Contents over this many bytes are never read for a diff: they are shown as
+/// binary. A line diff of them would be unreadable, and reading them would hold
+/// them in memory (a disk image, a database).
+pub const TEXT_DIFF_MAX_BYTES: u64 = 16 << 20;
+
+/// True when either side is over [`TEXT_DIFF_MAX_BYTES`].
+fn too_big_to_diff(before: Option<Entry>, after: Option<Entry>) -> bool {
+    [before, after]
+        .iter()
+        .flatten()
+        .any(|e| e.size > TEXT_DIFF_MAX_BYTES)
 }
 
 fn stat_of(x: &[u8], y: &[u8], old: Option<Mode>, new: Option<Mode>) -> String {
-    let mode = match (old, new) {
-        (Some(o), Some(n)) if o != n => Some(format!("mode {} => {}", git_mode(o), git_mode(n))),
-        _ => None,
-    };
     let content = if x == y {
         None
     } else {
@@ -89,6 +102,16 @@ fn stat_of(x: &[u8], y: &[u8], old: Option<Mode>, new: Option<Mode>) -> String {
             }
             None => "binary".into(),
         })
+    };
+    with_mode(content, old, new)
+}
+
+/// The `--stat` column from what changed in the content (None: nothing) and the
+/// two modes.
+fn with_mode(content: Option<String>, old: Option<Mode>, new: Option<Mode>) -> String {
+    let mode = match (old, new) {
+        (Some(o), Some(n)) if o != n => Some(format!("mode {} => {}", git_mode(o), git_mode(n))),
+        _ => None,
     };
     match (content, mode) {
         (Some(c), Some(m)) => format!("{c}, {m}"),
@@ -215,16 +238,27 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
             Change::Deleted(_, o) => (Some(*o), None),
         };
         let p = c.path().as_bytes();
+        // Too big to read: compared by hash, shown as binary.
+        let big = too_big_to_diff(old_e, new_e);
         let before = match old_e {
-            Some(o) => store.blob_bytes(&o.hash)?,
-            None => Vec::new(),
+            Some(o) if !big => store.blob_bytes(&o.hash)?,
+            _ => Vec::new(),
         };
         let after = match new_e {
-            Some(e) => content(&e, p)?,
-            None => Vec::new(),
+            Some(e) if !big => content(&e, p)?,
+            _ => Vec::new(),
+        };
+        let same = if big {
+            old_e.map(|e| e.hash) == new_e.map(|e| e.hash)
+        } else {
+            before == after
         };
         let name = show_path(p);
-        let text = TextPair::new(&before, &after);
+        let text = if big {
+            None
+        } else {
+            TextPair::new(&before, &after)
+        };
         let counts = text.map(|t| t.line_counts()).unwrap_or_default();
         let (ins, del) = (counts.insertions, counts.deletions);
         let status = match c {
@@ -242,15 +276,13 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
             continue;
         }
         if args.stat {
-            stat_rows.push(StatRow {
-                name,
-                stat: stat_of(
-                    &before,
-                    &after,
-                    old_e.map(|e| e.mode),
-                    new_e.map(|e| e.mode),
-                ),
-            });
+            let (old_mode, new_mode) = (old_e.map(|e| e.mode), new_e.map(|e| e.mode));
+            let stat = if big {
+                with_mode((!same).then(|| "binary".into()), old_mode, new_mode)
+            } else {
+                stat_of(&before, &after, old_mode, new_mode)
+            };
+            stat_rows.push(StatRow { name, stat });
             continue;
         }
         writeln!(out, "diff --git a/{name} b/{name}")?;
@@ -263,7 +295,7 @@ pub fn cmd_diff(cwd: &Path, args: DiffArgs) -> Result<()> {
             }
             _ => {}
         }
-        if before == after {
+        if same {
             continue;
         }
         let old_name = if old_e.is_none() {

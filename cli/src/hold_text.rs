@@ -68,6 +68,18 @@ impl HeldInterval {
         }
     }
 
+    /// A hold the log records (it ended).
+    pub fn closed(h: &tl_index::record::Hold) -> HeldInterval {
+        HeldInterval {
+            dir: String::from_utf8_lossy(&h.dir).into_owned(),
+            from_ns: h.from_ns,
+            to_ns: Some(h.to_ns),
+            files_per_minute: h.files_per_minute,
+            bytes_per_minute: h.bytes_per_minute,
+            ended: Some(h.ended.clone()),
+        }
+    }
+
     /// The row's line in `tl log`.
     pub fn line(&self) -> String {
         let rate = rate_text(Rate {

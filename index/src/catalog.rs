@@ -176,6 +176,12 @@ impl Catalog {
         &self.state.gaps
     }
 
+    /// Intervals where the daemon's runaway guard held a directory (Hold
+    /// records), in log order.
+    pub fn holds(&self) -> &[crate::record::Hold] {
+        &self.state.holds
+    }
+
     /// What each GC that rewrote the log recorded, in log order.
     pub fn thinnings(&self) -> &[ThinnedAt] {
         &self.state.thinnings
@@ -577,7 +583,8 @@ mod tests {
         for (magic, older) in [
             (&b"TLCATv1\0"[..], true),
             (b"TLCATv2\0", true),
-            (b"TLCATv3\0", false),
+            (b"TLCATv3\0", true),
+            (b"TLCATv4\0", false),
             (b"garbage!", false),
         ] {
             let mut bytes = folded().encode();

@@ -584,6 +584,9 @@ pub fn catalog_diff(a: &Catalog, b: &Catalog) -> Option<String> {
     if a.gaps() != b.gaps() {
         return Some("the gaps differ".into());
     }
+    if a.holds() != b.holds() {
+        return Some("the holds differ".into());
+    }
     if a.chain_breaks() != b.chain_breaks() {
         return Some("the chain breaks differ".into());
     }

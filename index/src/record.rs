@@ -15,7 +15,7 @@
 //! ```text
 //! offset  size  field
 //! 0       1     version: u8, the oldest that holds the record: 2 for tags 1-8,
-//!               3 for tags 9-10, 4 for tag 11, 5 for tag 12 (RECORD_VERSION = 5);
+//!               3 for tags 9-10, 4 for tag 11, 5 for tags 12-13 (RECORD_VERSION = 5);
 //!               1 is still read
 //! 1       1     tag: u8, selects the body below (0 is never used: zeroes are no record)
 //! 2       ...   body
@@ -35,6 +35,9 @@
 //! tag 6  Pin     name str(NAME_MAX_BYTES) · target_lsn u64 · time_ns i64
 //! tag 7  Unpin   name str(NAME_MAX_BYTES)
 //! tag 8  Gap     from_ns i64 · to_ns i64 · reason str(GAP_REASON_MAX_BYTES)
+//! tag 13 Hold    dir bytes(PATH_MAX_BYTES), not the root · from_ns i64
+//!                · to_ns i64 · files_per_minute u64 · bytes_per_minute u64
+//!                · ended str(GAP_REASON_MAX_BYTES)            (version 5 only)
 //! tag 9  Origin  chain [32]                                  (version 3 only)
 //! tag 10 Thinned time_ns i64 · prev_head [32] · prev_end_lsn u64
 //!                · states_before u64 · kept u64 · dropped u64
@@ -65,6 +68,8 @@ use tl_wal::Lsn;
 mod content;
 mod decode;
 mod encode;
+#[cfg(test)]
+mod hold_tests;
 
 pub use content::{compress_zstd, decompress_part, part_raw_len_max};
 pub use decode::DecodeError;
@@ -74,6 +79,7 @@ pub use decode::DecodeError;
 /// it). Version 1 has the layout of 2 with Put mode codes 0 to 2 only; version 3
 /// adds the tags Origin and Thinned, 4 the tag Block (GC alone writes them), 5
 /// the tag Chunked (capture writes it for big files, `index/CHUNKS.md`).
+/// Version 5 also adds the tag Hold (the daemon's runaway guard).
 pub const RECORD_VERSION: u8 = 5;
 
 /// The oldest encoding version this code reads.
@@ -350,6 +356,10 @@ pub enum Record {
         /// Why, for `tl log`.
         reason: String,
     },
+    /// The daemon's runaway guard held a directory (version 5): between the two
+    /// times nothing under it was captured, so its history has a hole there, as
+    /// a gap has for the whole tree.
+    Hold(Hold),
     /// In a batch rewritten by GC (version 3): the checkpoint its Commit closes
     /// keeps the id it was given in the log it was first written to, which is
     /// derived from this chain value instead of the Commit's own (`index/GC.md`).
@@ -407,6 +417,24 @@ impl BlockMember {
     }
 }
 
+/// A held interval (see [`Record::Hold`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    /// The directory, relative to the root (never the root).
+    pub dir: Vec<u8>,
+    /// When the hold started, ns since the Unix epoch.
+    pub from_ns: i64,
+    /// When it ended (the capture that follows brings the directory up to
+    /// date); not before `from_ns`.
+    pub to_ns: i64,
+    /// Files the directory wrote in the minute before it was held.
+    pub files_per_minute: u64,
+    /// Bytes of those files.
+    pub bytes_per_minute: u64,
+    /// How the hold ended, for `tl log`.
+    pub ended: String,
+}
+
 /// What a GC did, as recorded after the log it rewrote (see [`Record::Thinned`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Thinned {
@@ -440,6 +468,7 @@ const TAG_COMMIT: u8 = 5;
 const TAG_PIN: u8 = 6;
 const TAG_UNPIN: u8 = 7;
 const TAG_GAP: u8 = 8;
+const TAG_HOLD: u8 = 13;
 const TAG_ORIGIN: u8 = 9;
 const TAG_THINNED: u8 = 10;
 const TAG_BLOCK: u8 = 11;
@@ -452,12 +481,12 @@ impl Record {
     /// The oldest encoding version that can hold this record, which is the one
     /// written: records of tags 1 to 8 are written as version 2, so a log GC never
     /// touched stays readable by a version-2 reader; Origin and Thinned need 3,
-    /// Block 4, Chunked 5.
+    /// Block 4, Chunked and Hold 5.
     pub fn version(&self) -> u8 {
         match self {
             Record::Origin { .. } | Record::Thinned(_) => 3,
             Record::Block { .. } => 4,
-            Record::Chunked { .. } => 5,
+            Record::Chunked { .. } | Record::Hold(_) => 5,
             _ => 2,
         }
     }

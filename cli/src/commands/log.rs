@@ -155,7 +155,8 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
         }
     }
     let now = now_ns();
-    for hold in open_holds {
+    let closed = store.holds().iter().map(HeldInterval::closed);
+    for hold in closed.chain(open_holds) {
         let to = hold.to_ns.unwrap_or(now);
         if in_time(hold.from_ns, to) && prefix.as_ref().is_none_or(|p| hold.concerns(p.as_bytes()))
         {

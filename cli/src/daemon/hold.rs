@@ -153,6 +153,15 @@ impl<B: Backend> Live<B> {
             .runaway
             .release(dir)
             .expect("only a held directory is released");
+        // Marked in the log like a gap: the directory's history has a hole here.
+        self.writer()?.record_hold(tl_index::record::Hold {
+            dir: hold.dir.clone(),
+            from_ns: hold.since_ns,
+            to_ns: Store::now_ns(),
+            files_per_minute: hold.rate.files,
+            bytes_per_minute: hold.rate.bytes,
+            ended: why.to_string(),
+        })?;
         info!(
             dir = %String::from_utf8_lossy(dir),
             events_held = hold.events_held,

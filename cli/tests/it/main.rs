@@ -22,7 +22,6 @@ mod restore;
 mod runaway;
 mod secrets;
 mod security_export;
-mod skipped;
 mod time_ids;
 mod util;
 mod wording;

@@ -1,7 +1,7 @@
-//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv3`, checksummed with
+//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv4`, checksummed with
 //! BLAKE3; an older file is not read: the log is folded again and the cache
 //! rewritten — `TLCATv1` could not hold ids kept by GC nor its Thinned records,
-//! `TLCATv2` no chunk lists) written from a [`Catalog`] and read back into one. Only the full catalog
+//! `TLCATv2` no chunk lists, `TLCATv3` no Hold records) written from a [`Catalog`] and read back into one. Only the full catalog
 //! has a cache file: a lean one lacks the history it would have to hold.
 
 use std::path::Path;
@@ -34,7 +34,7 @@ impl Catalog {
     }
 
     /// True when the file at `path` is a catalog cache of an older version
-    /// (`TLCATv1`, `TLCATv2`): not damaged, only stale; the next open rewrites it.
+    /// (`TLCATv1` to `TLCATv3`): not damaged, only stale; the next open rewrites it.
     pub fn is_older_cache(path: &Path) -> bool {
         use std::io::Read;
         let mut magic = [0u8; 8];
@@ -130,6 +130,10 @@ impl Catalog {
         for t in &self.state.thinnings {
             put_u64(&mut w, t.lsn.get());
             put_bytes(&mut w, &Record::Thinned(t.thinned.clone()).encode());
+        }
+        put_u64(&mut w, self.state.holds.len() as u64);
+        for h in &self.state.holds {
+            put_bytes(&mut w, &Record::Hold(h.clone()).encode());
         }
         let sum = blake3::hash(&w);
         w.extend_from_slice(sum.as_bytes());
@@ -278,6 +282,13 @@ impl Catalog {
                 _ => return None,
             }
         }
+        let n = r.count()?;
+        for _ in 0..n {
+            match Record::decode(r.bytes()?).ok()? {
+                Record::Hold(hold) => cat.state.holds.push(hold),
+                _ => return None,
+            }
+        }
         if r.at != r.b.len() {
             return None;
         }
@@ -285,10 +296,10 @@ impl Catalog {
     }
 }
 
-const CATALOG_MAGIC: &[u8] = b"TLCATv3\0";
+const CATALOG_MAGIC: &[u8] = b"TLCATv4\0";
 
 /// The magics of the versions before [`CATALOG_MAGIC`].
-const OLDER_MAGICS: [&[u8]; 2] = [b"TLCATv1\0", b"TLCATv2\0"];
+const OLDER_MAGICS: [&[u8]; 3] = [b"TLCATv1\0", b"TLCATv2\0", b"TLCATv3\0"];
 
 fn put_u64(w: &mut Vec<u8>, v: u64) {
     w.extend_from_slice(&v.to_le_bytes());

@@ -88,6 +88,11 @@ impl LeanCatalog {
         &self.state.gaps
     }
 
+    /// Intervals where the runaway guard held a directory, in log order.
+    pub fn holds(&self) -> &[crate::record::Hold] {
+        &self.state.holds
+    }
+
     /// What each GC that rewrote the log recorded, in log order.
     pub fn thinnings(&self) -> &[super::ThinnedAt] {
         &self.state.thinnings

@@ -30,6 +30,8 @@ pub(super) struct FoldState {
     pub(super) pins: BTreeMap<String, Pin>,
     /// Intervals where events may have been missed.
     pub(super) gaps: Vec<Gap>,
+    /// Intervals where the runaway guard held a directory, in log order.
+    pub(super) holds: Vec<crate::record::Hold>,
     /// Commits whose chain hash did not verify.
     pub(super) chain_breaks: Vec<ChainBreak>,
     /// The tree after the last checkpoint.
@@ -255,6 +257,7 @@ impl FoldState {
                 to_ns,
                 reason,
             }),
+            Record::Hold(hold) => self.holds.push(hold),
             Record::Origin { chain } => self.batch.origin = Some(chain),
             Record::Thinned(thinned) => self.thinnings.push(ThinnedAt { lsn, thinned }),
         }

@@ -54,6 +54,10 @@ pub fn rewrite(store: &Store, plan: &GcPlan, wal: &Wal) -> Result<Rewritten, GcE
     let mut gaps: Vec<&Gap> = catalog.gaps().iter().collect();
     gaps.sort_by_key(|g| g.to_ns);
     let mut gaps = gaps.into_iter().peekable();
+    // Holds go where gaps go: before the first kept checkpoint after their end.
+    let mut holds: Vec<&crate::record::Hold> = catalog.holds().iter().collect();
+    holds.sort_by_key(|h| h.to_ns);
+    let mut holds = holds.into_iter().peekable();
     let mut thinnings = catalog.thinnings().iter().peekable();
     let mut tree = Tree::new();
     let mut written = Tree::new();
@@ -66,6 +70,9 @@ pub fn rewrite(store: &Store, plan: &GcPlan, wal: &Wal) -> Result<Rewritten, GcE
         while let Some(g) = gaps.next_if(|g| g.to_ns <= c.time_ns) {
             w.push(vec![gap_record(g)], BatchOf::Other)?;
         }
+        while let Some(h) = holds.next_if(|h| h.to_ns <= c.time_ns) {
+            w.push(vec![Record::Hold(h.clone()).encode()], BatchOf::Other)?;
+        }
         while let Some(t) = thinnings.next_if(|t| t.lsn < c.lsn) {
             w.push(vec![thinned_record(t)], BatchOf::Other)?;
         }
@@ -75,6 +82,9 @@ pub fn rewrite(store: &Store, plan: &GcPlan, wal: &Wal) -> Result<Rewritten, GcE
     }
     for g in gaps {
         w.push(vec![gap_record(g)], BatchOf::Other)?;
+    }
+    for h in holds {
+        w.push(vec![Record::Hold(h.clone()).encode()], BatchOf::Other)?;
     }
     for t in thinnings {
         w.push(vec![thinned_record(t)], BatchOf::Other)?;

@@ -42,7 +42,7 @@ pub enum DecodeError {
         supported: u8,
     },
     /// The tag byte names no known record type.
-    #[error("unknown record tag {found} at offset {offset}, expected 1..=12")]
+    #[error("unknown record tag {found} at offset {offset}, expected 1..=13")]
     UnknownTag {
         /// Offset of the tag.
         offset: usize,
@@ -147,6 +147,7 @@ impl Record {
         let tag_offset = r.pos;
         let tag = r.u8("tag")?;
         let record = match tag {
+            super::TAG_HOLD if version >= 5 => decode_hold(&mut r)?,
             TAG_BLOB => decode_blob(&mut r)?,
             TAG_PUT => {
                 let path = r.path("Put.path")?;
@@ -245,7 +246,7 @@ impl Record {
                 field: "version",
                 offset: 0,
                 reason: "a record is written in the oldest version that holds it \
-                         (2 for tags 1 to 8, 3 for 9 and 10, 4 for 11, 5 for 12)",
+                         (2 for tags 1 to 8, 3 for 9 and 10, 4 for 11, 5 for 12 and 13)",
             });
         }
         let remaining = r.remaining();
@@ -596,4 +597,30 @@ impl<'a> Reader<'a> {
         })?;
         Ok(path.to_vec())
     }
+}
+
+fn decode_hold(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
+    // The root is never held: an empty path fails the path rules.
+    let dir = r.path("Hold.dir")?;
+    let from_ns = r.i64("Hold.from_ns")?;
+    let to_offset = r.pos;
+    let to_ns = r.i64("Hold.to_ns")?;
+    if to_ns < from_ns {
+        return Err(DecodeError::Inconsistent {
+            field: "Hold.to_ns",
+            offset: to_offset,
+            reason: "a hold must not end before it starts",
+        });
+    }
+    let files_per_minute = r.u64("Hold.files_per_minute")?;
+    let bytes_per_minute = r.u64("Hold.bytes_per_minute")?;
+    let ended = r.string("Hold.ended", GAP_REASON_MAX_BYTES)?;
+    Ok(Record::Hold(super::Hold {
+        dir,
+        from_ns,
+        to_ns,
+        files_per_minute,
+        bytes_per_minute,
+        ended,
+    }))
 }

@@ -22,6 +22,17 @@ impl Record {
         let start = out.len();
         out.push(self.version());
         match self {
+            Record::Hold(h) => {
+                out.push(super::TAG_HOLD);
+                put_bytes(out, &h.dir);
+                for t in [h.from_ns, h.to_ns] {
+                    out.extend_from_slice(&t.to_le_bytes());
+                }
+                for n in [h.files_per_minute, h.bytes_per_minute] {
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
+                put_bytes(out, h.ended.as_bytes());
+            }
             Record::Blob {
                 hash,
                 raw_len,

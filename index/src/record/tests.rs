@@ -109,6 +109,7 @@ fn commit_strategy() -> impl Strategy<Value = Record> {
 
 fn record_strategy() -> impl Strategy<Value = Record> {
     prop_oneof![
+        hold_strategy(),
         blob_strategy(),
         (
             path_strategy(),
@@ -169,6 +170,27 @@ fn chunked_strategy() -> impl Strategy<Value = Record> {
                 params: CHUNK_PARAMS_V1,
                 chunks,
             }
+        })
+}
+
+fn hold_strategy() -> impl Strategy<Value = Record> {
+    (
+        path_strategy().prop_filter("not the root", |p| !p.is_empty()),
+        any::<i64>(),
+        any::<i64>(),
+        any::<u64>(),
+        any::<u64>(),
+        ".{0,40}",
+    )
+        .prop_map(|(dir, a, b, files, bytes, ended)| {
+            Record::Hold(Hold {
+                dir,
+                from_ns: a.min(b),
+                to_ns: a.max(b),
+                files_per_minute: files,
+                bytes_per_minute: bytes,
+                ended,
+            })
         })
 }
 
@@ -264,6 +286,7 @@ fn samples() -> Vec<Record> {
             time_ns: -5,
         },
         Record::Unpin { name: "x".into() },
+        hold(),
         Record::Gap {
             from_ns: 1,
             to_ns: 2,
@@ -294,6 +317,18 @@ pub(super) fn chunked() -> Record {
             },
         ],
     }
+}
+
+/// A held directory's interval.
+pub(super) fn hold() -> Record {
+    Record::Hold(Hold {
+        dir: b"gen/out".to_vec(),
+        from_ns: 10,
+        to_ns: 20,
+        files_per_minute: 60_001,
+        bytes_per_minute: 1 << 20,
+        ended: "resumed by tl resume".into(),
+    })
 }
 
 /// A solid block of two members, compressed.
@@ -369,7 +404,7 @@ proptest! {
     #[test]
     fn decoding_arbitrary_bytes_with_valid_header_never_panics(
         version in RECORD_VERSION_MIN..=RECORD_VERSION,
-        tag in 0u8..13,
+        tag in 0u8..14,
         body in proptest::collection::vec(any::<u8>(), 0..256),
     ) {
         let mut bytes = vec![version, tag];
@@ -1040,6 +1075,7 @@ fn records_of_the_first_eight_tags_are_still_written_as_version_2() {
     // So a log no GC rewrote stays readable by a version-2 reader.
     for record in samples() {
         let want = match record {
+            Record::Hold(_) => 5,
             Record::Origin { .. } | Record::Thinned(_) => 3,
             Record::Block { .. } => 4,
             Record::Chunked { .. } => 5,

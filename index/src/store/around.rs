@@ -14,10 +14,34 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::{CheckpointOutcome, Result, Store};
 use crate::pathsafe::is_under;
-use crate::record::CommitKind;
+use crate::record::{CommitKind, Hold, Record};
 use crate::scan::IgnoreRules;
 
 impl Store {
+    /// Records that `hold.dir` was held from `hold.from_ns` to `hold.to_ns` (a
+    /// Hold record, a batch of its own): `tl log` lists the interval like a gap
+    /// (`hold.ended` is cut to what the record holds). The capture that follows
+    /// the hold's end brings the directory up to date.
+    pub fn record_hold(&mut self, mut hold: Hold) -> Result<()> {
+        assert!(!hold.dir.is_empty(), "the root is never held");
+        let max = crate::record::GAP_REASON_MAX_BYTES;
+        if hold.ended.len() > max {
+            let mut cut = max;
+            while !hold.ended.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            hold.ended.truncate(cut);
+        }
+        hold.from_ns = hold.from_ns.min(hold.to_ns);
+        let rec = Record::Hold(hold).encode();
+        self.wal()?.append(&[&rec])?;
+        self.fold_to_end()?;
+        if !self.is_lean() {
+            self.save_catalog();
+        }
+        Ok(())
+    }
+
     /// Like [`Store::capture_paths`], but every directory of `held` (relative to
     /// the root, never the root itself) keeps, with everything under it, what the
     /// last checkpoint recorded there: paths under it are dropped, and a path

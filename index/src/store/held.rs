@@ -90,6 +90,14 @@ impl Held {
         }
     }
 
+    /// Intervals where the runaway guard held a directory.
+    pub(super) fn holds(&self) -> &[crate::record::Hold] {
+        match self {
+            Held::Full(c) => c.holds(),
+            Held::Lean(c) => c.holds(),
+        }
+    }
+
     /// What each GC recorded, in log order.
     pub(super) fn thinnings(&self) -> &[crate::catalog::ThinnedAt] {
         match self {

@@ -5,7 +5,7 @@
 //! By concern: `error`, `config`, `held` (the catalog held: full, or lean),
 //! `cache` (the catalog cache policy and the fold of the log), `capture`, `read` (trees and content), `resolve` (time
 //! expressions), `pins`, `compact` (snapshots, rebuild), `live` (what a
-//! long-lived writer needs), `skipped` (the paths its captures currently skip).
+//! long-lived writer needs).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,6 @@ mod live;
 mod pins;
 mod read;
 mod resolve;
-mod skipped;
 
 pub use capture::{Capture, CheckpointOutcome, WorktreeStatus};
 pub use config::Config;
@@ -40,7 +39,6 @@ use held::Held;
 use live::LiveState;
 pub use pins::{PinError, PinNameProblem};
 pub use resolve::{ResolveError, ID_PREFIX_MIN};
-pub use skipped::{is_skipped_path, SkipReport, SkippedPaths};
 
 enum Log {
     Writer(Wal),
@@ -348,6 +346,12 @@ impl Store {
     /// Intervals where events may have been missed (Gap records), in log order.
     pub fn gaps(&self) -> &[Gap] {
         self.catalog.gaps()
+    }
+
+    /// Intervals where the daemon's runaway guard held a directory (Hold
+    /// records), in log order, on a full or a lean store.
+    pub fn holds(&self) -> &[crate::record::Hold] {
+        self.catalog.holds()
     }
 
     /// The Thinned record of the last GC, on a full or a lean store.

@@ -136,3 +136,92 @@ fn an_ignore_file_change_rescans_around_the_held_directory() {
     let hand = &head[&b"gen/hand.c"[..]];
     assert_eq!(store.blob_bytes(&hand.hash).unwrap(), b"hand2");
 }
+
+fn hold(dir: &str, from_ns: i64, to_ns: i64) -> tl_index::record::Hold {
+    tl_index::record::Hold {
+        dir: dir.as_bytes().to_vec(),
+        from_ns,
+        to_ns,
+        files_per_minute: 60_001,
+        bytes_per_minute: 4096,
+        ended: "resumed by tl resume".into(),
+    }
+}
+
+fn fsck_clean(root: &std::path::Path) -> tl_index::fsck::FsckReport {
+    let report = tl_index::fsck::fsck(
+        root,
+        &tl_index::fsck::FsckOptions {
+            deep: true,
+            check_tail: true,
+        },
+    )
+    .unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    report
+}
+
+#[test]
+fn a_recorded_hold_is_folded_cached_checked_by_fsck_and_refolded_alike() {
+    let (dir, mut store) = setup();
+    let root = dir.path();
+    let now = Store::now_ns();
+    store.record_hold(hold("gen/out", now - 10, now)).unwrap();
+    assert_eq!(store.holds(), [hold("gen/out", now - 10, now)]);
+    // A long reason is cut to what the record holds.
+    let mut long = hold("gen", now - 5, now);
+    long.ended = "é".repeat(3000);
+    store.record_hold(long).unwrap();
+    assert_eq!(store.holds()[1].ended.len(), 4096);
+    store.save_caches();
+    drop(store);
+    // From the catalog cache, from the log alone, and by fsck's fresh fold.
+    let cached = Store::open(root).unwrap().holds().to_vec();
+    assert_eq!(cached.len(), 2);
+    let report = fsck_clean(root);
+    assert!(
+        report.catalog_checked,
+        "the cache holding the holds was compared"
+    );
+    assert_eq!(report.catalog.holds(), cached);
+    fs::remove_file(root.join(".tl/index/catalog")).unwrap();
+    assert_eq!(Store::open(root).unwrap().holds(), cached);
+}
+
+#[test]
+fn a_lean_store_keeps_the_holds_it_records() {
+    let (_dir, mut store) = setup();
+    store.go_lean();
+    let now = Store::now_ns();
+    store.record_hold(hold("gen/out", now - 10, now)).unwrap();
+    assert_eq!(store.holds().len(), 1);
+}
+
+#[test]
+fn gc_carries_the_holds_in_their_place() {
+    let (dir, mut store) = setup();
+    let root = dir.path();
+    let t0 = Store::now_ns();
+    store.record_hold(hold("gen/out", t0 - 10, t0)).unwrap();
+    fs::write(root.join("top.txt"), b"after the hold").unwrap();
+    store.checkpoint(CommitKind::Auto, None).unwrap();
+    let t1 = Store::now_ns();
+    store.record_hold(hold("gen", t1, t1 + 1)).unwrap();
+    let before = store.holds().to_vec();
+    drop(store);
+    let none = "[retention]\nkeep-all = \"0s\"\nkeep-minutely = \"0s\"\nkeep-hourly = \
+                \"0s\"\nkeep-daily = \"0s\"\n";
+    fs::write(root.join(".tl/config.toml"), none).unwrap();
+    let store = Store::open(root).unwrap();
+    let clock = tl_index::retention::Clock {
+        now_ns: Store::now_ns(),
+        utc_offset_secs: 0,
+    };
+    let (store, report) = tl_index::gc::run(store, clock).unwrap();
+    assert!(report.plan.dropped() > 0, "the GC rewrote the log");
+    let mut after = store.holds().to_vec();
+    after.sort_by_key(|h| h.to_ns);
+    assert_eq!(after, before);
+    drop(store);
+    fsck_clean(root);
+}

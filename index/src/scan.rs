@@ -159,7 +159,9 @@ pub const NEVER_CAPTURED: [&str; 2] = [crate::layout::TL_DIR, ".git"];
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScanOptions {
     /// Files larger than this are skipped with a warning (`max_file_bytes` in
-    /// `.tl/config.toml`). Default 100 MiB.
+    /// `.tl/config.toml`). Default 1 GiB (issue 13: big files are affordable
+    /// once they are chunked; a disk image or a dataset above it is still left
+    /// out, by name).
     pub max_file_bytes: u64,
     /// zstd compression level for new content. Default 1 (fast).
     pub zstd_level: i32,
@@ -170,7 +172,7 @@ pub struct ScanOptions {
 impl Default for ScanOptions {
     fn default() -> ScanOptions {
         ScanOptions {
-            max_file_bytes: 100 * 1024 * 1024,
+            max_file_bytes: 1 << 30,
             zstd_level: 1,
             threads: 0,
         }

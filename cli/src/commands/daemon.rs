@@ -14,6 +14,7 @@ use tl_index::store::find_root;
 use super::watch::WatchTiming;
 use crate::command_error::CommandError;
 use crate::daemon::{self, client};
+use crate::left_out_text;
 
 /// Run the watcher in the background: start, stop, status.
 ///
@@ -161,6 +162,17 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
     if json_out {
         let mut out = serde_json::to_value(&v)?;
         out["running"] = json!(true);
+        out["skipped"] = v
+            .skipped
+            .iter()
+            .map(|f| {
+                left_out_text::skipped_json(
+                    &f.path,
+                    left_out_text::kind_of_word(&f.kind),
+                    &f.message,
+                )
+            })
+            .collect();
         println!("{out}");
         return Ok(());
     }
@@ -194,6 +206,16 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
     for h in &v.holds {
         let [what, ways_out] = crate::hold_text::hold_lines(h, now);
         println!("  {what}\n  {ways_out}");
+    }
+    let lines = left_out_text::skipped_lines(
+        v.skipped.iter().map(|f| {
+            let kind = left_out_text::kind_of_word(&f.kind);
+            (f.path.as_str(), kind, f.message.as_str())
+        }),
+        "  ",
+    );
+    for line in lines {
+        println!("{line}");
     }
     println!("  log size       {}", mb(Some(v.log_bytes)));
     match &v.last_gc {

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::json;
-use tl_index::scan::Change;
-use tl_index::store::{find_root, WorktreeStatus};
+use tl_index::scan::{Change, ScanWarning};
+use tl_index::store::{find_root, is_skipped_path, WorktreeStatus};
 
 use crate::cli_util::open_read;
+use crate::left_out_text;
 use crate::output::path as show_path;
 
 /// Show what changed on disk since the last checkpoint.
@@ -31,8 +32,15 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
         warnings,
         secrets_left_out,
     } = store.status()?;
+    // Paths skipped although there are listed once each, with the way out;
+    // other problems (an ignore file that does not parse) are warnings.
+    let mut skipped: Vec<&ScanWarning> = Vec::new();
     for w in &warnings {
-        eprintln!("tl: warning: {w}");
+        if !is_skipped_path(w) {
+            eprintln!("tl: warning: {w}");
+        } else if !skipped.iter().any(|s| s.path == w.path) {
+            skipped.push(w);
+        }
     }
     let last = store.checkpoints().last();
     if json {
@@ -53,6 +61,10 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
                 "capturing": watcher.is_some(),
                 "last_capture": watcher.as_ref().and_then(|w| w.last_capture_ns).map(tl_index::timespec::format_rfc3339),
                 "secrets_left_out": secrets_left_out.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                "skipped": skipped
+                    .iter()
+                    .map(|w| left_out_text::skipped_json(&w.path.to_string(), w.kind, &w.message))
+                    .collect::<Vec<_>>(),
                 "holds": watcher.map(|w| w.holds).unwrap_or_default(),
             })
         );
@@ -114,7 +126,18 @@ pub fn cmd_status(cwd: &Path, args: StatusArgs) -> Result<()> {
         }
         writeln!(out, "{s} {}", show_path(p))?;
     }
-    if let Some(note) = crate::left_out_text::secrets(&secrets_left_out) {
+    let paths: Vec<String> = skipped.iter().map(|w| w.path.to_string()).collect();
+    let lines = left_out_text::skipped_lines(
+        skipped
+            .iter()
+            .zip(&paths)
+            .map(|(w, p)| (p.as_str(), w.kind, w.message.as_str())),
+        "",
+    );
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(note) = left_out_text::secrets(&secrets_left_out) {
         let mut note = note;
         note[..1].make_ascii_uppercase();
         writeln!(out, "{note}.")?;

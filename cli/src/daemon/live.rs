@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tl_index::record::CommitKind;
-use tl_index::store::Store;
+use tl_index::store::{is_skipped_path, SkippedPaths, Store};
 use tl_watch::{Backend, Batch, DebounceConfig, Next, Watcher};
 use tracing::{error, info, warn};
 
@@ -94,6 +94,11 @@ pub struct Live<B: Backend> {
     /// The runaway guard: what each directory wrote lately, what is held (see
     /// [`super::hold`]).
     pub(super) runaway: Runaway,
+    /// The paths the captures currently skip although they are there (too
+    /// large, unreadable, never held still): logged once as each enters,
+    /// listed by `tl daemon status`. Kept here, not in the store, so that a
+    /// pause (the store is closed and reopened) does not forget them.
+    pub(super) skipped: SkippedPaths,
 }
 
 /// Quiet time after a capture before the idle work is done.
@@ -114,6 +119,7 @@ impl<B: Backend> Live<B> {
         };
         Live {
             runaway: Runaway::new(budget, Instant::now()),
+            skipped: SkippedPaths::new(),
             root: store.root().to_path_buf(),
             store: Some(store),
             watcher: Watcher::new(backend, debounce),
@@ -205,7 +211,8 @@ impl<B: Backend> Live<B> {
         self.idle_work_at = Some(Instant::now() + IDLE_WORK_AFTER);
         if let Some(out) = out {
             self.stats.captures += 1;
-            for w in &out.warnings {
+            // Skipped paths are logged once each, by `note_skipped`.
+            for w in out.warnings.iter().filter(|w| !is_skipped_path(w)) {
                 warn!("{w}");
             }
             let c = &out.checkpoint;
@@ -229,10 +236,22 @@ impl<B: Backend> Live<B> {
         }
     }
 
+    /// Folds what the last capture skipped into [`Live::skipped`], logging each
+    /// path as it enters (or is skipped for another reason).
+    fn note_skipped(&mut self) {
+        let Some(report) = self.store.as_mut().and_then(|s| s.take_skip_report()) else {
+            return;
+        };
+        for w in self.skipped.apply(report) {
+            warn!("{w}");
+        }
+    }
+
     /// Queues again every file the last capture found changing while it read it
     /// (it kept its previous version): it is captured once it settles, after the
     /// debounce's quiet time, like a path an event named.
     pub(super) fn retry_unsettled(&mut self) {
+        self.note_skipped();
         let Some(store) = self.store.as_mut() else {
             return;
         };

@@ -176,6 +176,20 @@ pub struct Status {
     /// Directories the runaway guard holds (not captured until resumed).
     #[serde(default)]
     pub holds: Vec<HoldStatus>,
+    /// Paths the daemon's captures currently skip although they are there.
+    #[serde(default)]
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// A path the daemon's captures skip (`tl daemon status`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    /// The path, relative to the root.
+    pub path: String,
+    /// Why: too_large, unreadable, changed_while_read or special.
+    pub kind: String,
+    /// The capture's warning, in words.
+    pub message: String,
 }
 
 /// What the last GC did, as `tl daemon status` shows it.

@@ -147,6 +147,15 @@ impl<B: Backend> Live<B> {
                     states_before: t.thinned.states_before,
                 }),
             holds: self.hold_statuses(),
+            skipped: self
+                .skipped
+                .iter()
+                .map(|w| protocol::SkippedFile {
+                    path: w.path.to_string(),
+                    kind: crate::left_out_text::kind_word(w.kind).to_string(),
+                    message: w.message.clone(),
+                })
+                .collect(),
         }
     }
 }

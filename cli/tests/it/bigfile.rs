@@ -144,3 +144,51 @@ fn a_one_gib_file_is_captured_shown_and_restored_in_bounded_memory() {
     );
     eprintln!("peak RSS: capture {capture} KiB, show {show} KiB, restore {restore} KiB");
 }
+
+/// Waits until the durable log's head has `path` with content `want`.
+fn wait_head(root: &Path, path: &str, want: tl_index::types::BlobHash) {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let store = tl_index::store::Store::open_read_only(root).unwrap();
+        if store.head().get(path.as_bytes()).map(|e| e.hash) == Some(want) {
+            return;
+        }
+        assert!(Instant::now() < end, "{path} never captured");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_append_to_a_big_file_under_the_daemon_stores_about_the_appended_bytes() {
+    let daemon = crate::daemon::Daemon::start(50);
+    let root = daemon.root();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut data: Vec<u8> = (0..48 * MIB)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    fs::write(root.join("app.log"), &data).unwrap();
+    wait_head(&root, "app.log", tl_index::types::BlobHash::of(&data));
+    let appended: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(root.join("app.log"))
+        .unwrap()
+        .write_all(&appended)
+        .unwrap();
+    data.extend_from_slice(&appended);
+    wait_head(&root, "app.log", tl_index::types::BlobHash::of(&data));
+    let log = crate::util::json(&root, &["log", "--json"]);
+    let stored = log[0]["bytes_new"].as_u64().unwrap();
+    // The appended bytes and the last chunk (at most 4 MiB) they joined, not
+    // the 48 MiB file.
+    assert!(
+        stored <= appended.len() as u64 + 2 * 4 * MIB,
+        "an append of {} bytes stored {stored}",
+        appended.len()
+    );
+}

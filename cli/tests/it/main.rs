@@ -22,6 +22,7 @@ mod restore;
 mod runaway;
 mod secrets;
 mod security_export;
+mod skipped;
 mod time_ids;
 mod util;
 mod wording;

@@ -73,3 +73,27 @@ pub fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
 pub fn git_text(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(git(dir, args)).unwrap()
 }
+
+/// Sets `key = value` (a TOML value, as written) in the project's
+/// `.tl/config.toml`, replacing the key's line or adding one before any section.
+pub fn set_config(root: &Path, key: &str, value: &str) {
+    let path = root.join(".tl/config.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let line = format!("{key} = {value}");
+    let mut found = false;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.split('=').next().is_some_and(|k| k.trim() == key) {
+                found = true;
+                line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    if !found {
+        lines.insert(0, line);
+    }
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}

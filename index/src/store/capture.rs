@@ -209,6 +209,7 @@ impl Store {
             &mut outcome.warnings,
         );
         self.note_unsettled(&outcome.warnings);
+        self.note_skips(super::SkipReport::of_tree(&outcome.warnings));
         let changes = diff_trees(self.catalog.head(), &outcome.tree);
         Ok(Scanned {
             had_stat_cache: !previous.is_empty(),

@@ -8,7 +8,7 @@ use crate::retention::Policy;
 /// Settings from `.tl/config.toml`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// Files larger than this are skipped with a warning.
+    /// Files larger than this are skipped with a warning (default 1 GiB).
     pub max_file_bytes: u64,
     /// zstd level used at capture.
     pub zstd_level: i32,
@@ -33,7 +33,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            max_file_bytes: 100 << 20,
+            max_file_bytes: 1 << 30,
             zstd_level: 1,
             gc_zstd_level: 9,
             gc_every_bytes: 64 << 20,
@@ -49,8 +49,9 @@ impl Default for Config {
 pub(super) const DEFAULT_CONFIG: &str = "\
 # tl settings. Every key is optional; the values shown are the defaults.
 
-# Files larger than this many bytes are not captured (a warning names them).
-max_file_bytes = 104857600
+# Files larger than this many bytes (1 GiB) are not captured; `tl status` and
+# `tl daemon status` name them.
+max_file_bytes = 1073741824
 
 # zstd level for new content (1 = fastest).
 zstd_level = 1

@@ -28,6 +28,9 @@ pub(crate) struct LiveState {
     /// Files the last capture found changing while read (see
     /// [`Store::take_unsettled`]).
     pub(crate) unsettled: Vec<Vec<u8>>,
+    /// What the last capture looked at and skipped (see
+    /// [`Store::take_skip_report`]).
+    pub(crate) skips: Option<super::SkipReport>,
 }
 
 impl LiveState {
@@ -37,6 +40,7 @@ impl LiveState {
             snapshot_seq: None,
             compactor: None,
             unsettled: Vec::new(),
+            skips: None,
         }
     }
 }
@@ -104,6 +108,7 @@ impl Store {
         // A path skipped although still there keeps its last recorded version.
         scan::keep_skipped(self.catalog.head(), &mut part.tree, &mut part.warnings);
         self.note_unsettled(&part.warnings);
+        self.note_skips(super::SkipReport::of_scopes(&part.scopes, &part.warnings));
         let mut changes = Vec::new();
         for scope in &part.scopes {
             let old = subtree(self.catalog.head(), scope);

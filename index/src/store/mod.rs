@@ -5,7 +5,7 @@
 //! By concern: `error`, `config`, `held` (the catalog held: full, or lean),
 //! `cache` (the catalog cache policy and the fold of the log), `capture`, `read` (trees and content), `resolve` (time
 //! expressions), `pins`, `compact` (snapshots, rebuild), `live` (what a
-//! long-lived writer needs).
+//! long-lived writer needs), `skipped` (the paths its captures currently skip).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,7 @@ mod live;
 mod pins;
 mod read;
 mod resolve;
+mod skipped;
 
 pub use capture::{Capture, CheckpointOutcome, WorktreeStatus};
 pub use config::Config;
@@ -39,6 +40,7 @@ use held::Held;
 use live::LiveState;
 pub use pins::{PinError, PinNameProblem};
 pub use resolve::{ResolveError, ID_PREFIX_MIN};
+pub use skipped::{is_skipped_path, SkipReport, SkippedPaths};
 
 enum Log {
     Writer(Wal),

@@ -45,11 +45,11 @@ mkdir -p "$OUT"
 SUM=$OUT/summary.txt
 say() { printf '%s\n' "$*" | tee -a "$SUM"; }
 bytes() { du -sb "$1" | cut -f1; }
-# timed DIR LABEL CMD...: runs CMD in DIR under GNU time; sets WALL (seconds)
-# and RSS (peak, KiB).
+# timed DIR LABEL CMD...: runs CMD in DIR under GNU time, its output discarded
+# (cat and zstd write the file's size); sets WALL (seconds) and RSS (peak, KiB).
 timed() {
   local dir=$1 label=$2; shift 2
-  /usr/bin/time -f '%e %M' -o "$OUT/.time" env -C "$dir" "$@" > "$OUT/out.$label" 2> "$OUT/err.$label" || {
+  /usr/bin/time -f '%e %M' -o "$OUT/.time" env -C "$dir" "$@" > /dev/null 2> "$OUT/err.$label" || {
     echo "FAILED: $label: $*" >&2; cat "$OUT/err.$label" >&2; exit 1; }
   read -r WALL RSS < <(tail -1 "$OUT/.time")
 }

@@ -214,6 +214,7 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             StoreError::Resolve(r) => library_hint(r),
             StoreError::Pin(p) => library_hint(p),
             StoreError::NothingToCompact => Some("run `tl checkpoint` first".into()),
+            StoreError::BatchOverLimit(_) => Some(crate::batch_consent::REFUSED_HINT.into()),
             StoreError::GcInconsistent { .. } => Some(
                 "nothing was deleted; put .tl/wal back from .tl/gc/ (old/ is the log before \
                  the GC, wal/ the one after), then run `tl fsck`"

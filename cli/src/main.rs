@@ -33,6 +33,7 @@ macro_rules! eprintln {
     };
 }
 
+mod batch_consent;
 mod cli_util;
 mod command_error;
 mod commands;

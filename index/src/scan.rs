@@ -102,7 +102,7 @@
 //! records and saves [`ScanOutcome::stat_cache`] once they are durable.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -116,9 +116,11 @@ use crate::types::{BlobHash, Tree};
 mod chunker;
 mod defaults;
 mod diff;
+mod estimate;
 pub use defaults::{
     default_rule, is_editor_temporary, is_secret, DefaultRule, EDITOR_TEMPORARIES, SECRET_FILES,
 };
+mod plan;
 #[cfg(test)]
 mod race_tests;
 mod read;
@@ -131,10 +133,11 @@ mod tests;
 mod walk;
 
 pub use diff::{diff_trees, Change};
+pub use estimate::{BatchEstimate, DirBytes, LARGEST_DIRS_MAX};
+pub use plan::{plan, Planned};
 use read::process_found;
 pub use skipped::keep_skipped;
-pub use targeted::{scan_paths, IgnoreRules, PartialScan};
-use walk::{walk, Walked};
+pub use targeted::{plan_paths, scan_paths, IgnoreRules, PartialScan, PlannedPaths};
 
 /// The largest raw (uncompressed) part of a blob handed to the sink: the record
 /// format's bound, so every part the scan makes is one the log accepts.
@@ -372,44 +375,7 @@ pub fn scan<E: Send>(
     has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
     sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<ScanOutcome, ScanError<E>> {
-    // Read before anything is stat'ed: see statcache's racily-clean rule.
-    let taken_ns = now_ns();
-    std::fs::read_dir(root).map_err(|source| ScanError::RootUnreadable {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    let root_fd = open_root(root)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .build()?;
-    let Walked {
-        found,
-        mut warnings,
-        secrets,
-    } = walk(root, pool.current_num_threads());
-    let processed = process_found(
-        root_fd.as_fd(),
-        &found,
-        Some(&pool),
-        previous,
-        options,
-        has_blob,
-        sink,
-    )?;
-    let mut stat_cache = StatCache::with_taken_ns(taken_ns);
-    for (path, stat) in processed.cache {
-        stat_cache.insert(path, stat);
-    }
-    warnings.extend(processed.warnings);
-    warnings.sort_by(|a, b| a.path.cmp(&b.path));
-    let (tree, stats) = (processed.tree, processed.stats);
-    Ok(ScanOutcome {
-        tree,
-        stat_cache,
-        warnings,
-        secrets_left_out: secrets,
-        stats,
-    })
+    plan(root, options)?.read(previous, options, has_blob, sink)
 }
 
 /// A handle on the root, every file is opened below (the root itself may be reached

@@ -6,6 +6,7 @@ use anyhow::Result;
 use serde_json::json;
 use tl_index::record::CommitKind;
 
+use crate::batch_consent::{Confirm, Yes};
 use crate::cli_util::open;
 use crate::daemon::protocol::{CheckpointSummary, Checkpointed};
 use crate::output::summary_json;
@@ -20,12 +21,17 @@ pub struct CheckpointArgs {
     /// Print the new checkpoint as one JSON object (see JSON.md).
     #[arg(long)]
     json: bool,
+    /// Capture even when it adds more than max_batch_bytes (.tl/config.toml,
+    /// 2 GiB by default) without asking; without it such a capture asks on a
+    /// terminal and is refused elsewhere.
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 /// Through a running watcher when there is one (it captures pending events
 /// first), else by a capture of its own.
 pub fn cmd_checkpoint(cwd: &Path, args: CheckpointArgs) -> Result<()> {
-    let CheckpointArgs { message, json } = args;
+    let CheckpointArgs { message, json, yes } = args;
     if let Some(done) = crate::daemon::client::checkpoint(cwd, message.as_deref())? {
         print(&done, json);
         return Ok(());
@@ -33,11 +39,13 @@ pub fn cmd_checkpoint(cwd: &Path, args: CheckpointArgs) -> Result<()> {
     let mut store = open(cwd)?;
     let first = store.checkpoints().is_empty();
     let bar = crate::output::capture_progress(first);
-    let out = store.checkpoint_with_progress(CommitKind::Manual, message, &|bytes| {
+    let consent = Confirm::new(yes.then_some(Yes), bar.as_ref());
+    let progress = |bytes| {
         if let Some(b) = &bar {
             b.set_position(bytes);
         }
-    })?;
+    };
+    let out = store.checkpoint_guarded(CommitKind::Manual, message, &progress, &consent)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

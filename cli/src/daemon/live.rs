@@ -215,6 +215,9 @@ impl<B: Backend> Live<B> {
             for w in out.warnings.iter().filter(|w| !is_skipped_path(w)) {
                 warn!("{w}");
             }
+            if let Some(over) = &out.over_limit {
+                warn!("{}", crate::batch_consent::over_limit_warning(over));
+            }
             let c = &out.checkpoint;
             // The store's first capture says what it left out as secrets.
             if let (1, Some(note)) = (c.seq, crate::left_out_text::secrets(&out.secrets_left_out)) {

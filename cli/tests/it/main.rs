@@ -1,6 +1,7 @@
 //! End-to-end tests of the `tl` binary: every command a user types, on real
 //! temporary directories, including the error cases.
 
+mod batch_guard;
 mod bigfile;
 mod capture;
 mod commands;

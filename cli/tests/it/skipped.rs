@@ -97,7 +97,7 @@ fn the_default_max_file_bytes_is_1_gib_and_a_file_over_100_mib_is_captured() {
 }
 
 /// Waits until `rel` holds `content` in the durable log.
-fn wait_captured(root: &Path, rel: &str, content: &[u8]) {
+pub(crate) fn wait_captured(root: &Path, rel: &str, content: &[u8]) {
     let hash = BlobHash::of(content);
     let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {

@@ -280,6 +280,26 @@ pub fn scan_paths<E: Send>(
     has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
     sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<PartialScan, ScanError<E>> {
+    plan_paths(root, scopes, rules)?.read(previous, options, has_blob, sink)
+}
+
+/// The scopes of a targeted scan listed, not read yet: the first step of
+/// [`scan_paths`], so that the caller can look at [`PlannedPaths::estimate`]
+/// before any content is read (as [`super::Planned`] for a whole tree).
+pub struct PlannedPaths {
+    root_fd: std::os::fd::OwnedFd,
+    taken_ns: i64,
+    scopes: Vec<Vec<u8>>,
+    found: Vec<Found>,
+    warnings: Vec<ScanWarning>,
+}
+
+/// Lists what the scopes of `root` hold now (names and ignore rules only).
+pub fn plan_paths<E>(
+    root: &Path,
+    scopes: Vec<Vec<u8>>,
+    rules: &mut IgnoreRules,
+) -> Result<PlannedPaths, ScanError<E>> {
     let taken_ns = now_ns();
     std::fs::symlink_metadata(root).map_err(|source| ScanError::RootUnreadable {
         path: root.to_path_buf(),
@@ -295,35 +315,66 @@ pub fn scan_paths<E: Send>(
     }
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.dedup_by(|a, b| a.rel == b.rel);
-    let pool = if found.len() >= super::read::PARALLEL_MIN {
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(options.threads)
-                .build()?,
-        )
-    } else {
-        None
-    };
-    let root_fd = super::open_root(root)?;
-    let processed = process_found(
-        root_fd.as_fd(),
-        &found,
-        pool.as_ref(),
-        previous,
-        options,
-        has_blob,
-        sink,
-    )?;
-    warnings.extend(processed.warnings);
-    warnings.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(PartialScan {
-        scopes,
-        tree: processed.tree,
-        cache: processed.cache,
+    Ok(PlannedPaths {
+        root_fd: super::open_root(root)?,
         taken_ns,
+        scopes,
+        found,
         warnings,
-        stats: processed.stats,
     })
+}
+
+impl PlannedPaths {
+    /// What reading would add to `head`, from stat sizes (see
+    /// [`super::BatchEstimate`]).
+    pub fn estimate(&self, head: &Tree, options: &ScanOptions) -> super::BatchEstimate {
+        super::estimate::estimate(&self.found, head, options, None)
+    }
+
+    /// Reads what the scopes hold; new content goes to `sink`.
+    pub fn read<E: Send>(
+        self,
+        previous: &StatCache,
+        options: &ScanOptions,
+        has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
+        sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
+    ) -> Result<PartialScan, ScanError<E>> {
+        let PlannedPaths {
+            root_fd,
+            taken_ns,
+            scopes,
+            found,
+            mut warnings,
+        } = self;
+        let pool = if found.len() >= super::read::PARALLEL_MIN {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(options.threads)
+                    .build()?,
+            )
+        } else {
+            None
+        };
+        let processed = process_found(
+            root_fd.as_fd(),
+            &found,
+            pool.as_ref(),
+            previous,
+            options,
+            has_blob,
+            sink,
+        )?;
+        warnings.extend(processed.warnings);
+        warnings.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(PartialScan {
+            scopes,
+            tree: processed.tree,
+            cache: processed.cache,
+            taken_ns,
+            warnings,
+            stats: processed.stats,
+        })
+    }
 }
 
 /// True when every parent directory of `rel` is a real directory (not a symlink,

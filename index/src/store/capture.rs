@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use tl_wal::Wal;
 
+use super::batch::{BatchPolicy, OverLimit, Proceed};
 use super::{error_chain, Result, Store, StoreError};
 use crate::catalog::Checkpoint;
 use crate::record::{chain_hash, CommitKind, CommitStats, Record};
@@ -39,6 +40,9 @@ pub struct CheckpointOutcome {
     /// Files a whole-tree capture left out as likely secrets (see
     /// [`scan::SECRET_FILES`]); empty for a capture of some paths.
     pub secrets_left_out: Vec<RepoPath>,
+    /// Set when the capture added more than `max_batch_bytes` (by the walk's
+    /// estimate) and its [`BatchPolicy`] let it through.
+    pub over_limit: Option<OverLimit>,
     /// Counters of the scan.
     pub scan: scan::ScanStats,
 }
@@ -54,6 +58,9 @@ pub struct Capture {
     pub warnings: Vec<ScanWarning>,
     /// Files left out as likely secrets (see [`scan::SECRET_FILES`]).
     pub secrets_left_out: Vec<RepoPath>,
+    /// Set when the capture was over `max_batch_bytes` (see
+    /// [`CheckpointOutcome::over_limit`]).
+    pub over_limit: Option<OverLimit>,
     /// Counters of the scan.
     pub scan: scan::ScanStats,
 }
@@ -130,6 +137,8 @@ struct Scanned {
     changes: Vec<Change>,
     /// False when there was no stat cache to start from.
     had_stat_cache: bool,
+    /// The estimate, when it was over `max_batch_bytes` and let through.
+    over_limit: Option<OverLimit>,
 }
 
 /// An unchanged stat cache need not be rewritten (nothing was read).
@@ -156,7 +165,21 @@ impl Store {
         message: Option<String>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<CheckpointOutcome> {
-        let scanned = self.scan_for_capture(progress)?;
+        self.checkpoint_guarded(kind, message, progress, &Proceed)
+    }
+
+    /// [`Store::checkpoint_with_progress`], putting a capture whose estimate
+    /// (the walk's stat sizes, before anything is read) is over
+    /// `max_batch_bytes` to `policy`: refused, it fails with
+    /// [`StoreError::BatchOverLimit`] having stored nothing.
+    pub fn checkpoint_guarded(
+        &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+        progress: &(dyn Fn(u64) + Sync),
+        policy: &dyn BatchPolicy,
+    ) -> Result<CheckpointOutcome> {
+        let scanned = self.scan_for_capture(progress, policy)?;
         self.commit_scanned(kind, message, scanned)
     }
 
@@ -167,7 +190,7 @@ impl Store {
         kind: CommitKind,
         message: Option<String>,
     ) -> Result<Capture> {
-        let scanned = self.scan_for_capture(&|_| {})?;
+        let scanned = self.scan_for_capture(&|_| {}, &Proceed)?;
         if scanned.changes.is_empty() {
             // Nothing refers to content still pending when nothing is committed:
             // it is not written.
@@ -176,6 +199,7 @@ impl Store {
                 checkpoint: None,
                 warnings: scanned.outcome.warnings,
                 secrets_left_out: scanned.outcome.secrets_left_out,
+                over_limit: scanned.over_limit,
                 scan: scanned.outcome.stats,
             });
         }
@@ -184,21 +208,33 @@ impl Store {
             checkpoint: Some(done.checkpoint),
             warnings: done.warnings,
             secrets_left_out: done.secrets_left_out,
+            over_limit: done.over_limit,
             scan: done.scan,
         })
     }
 
     /// The scan of a capture: new content goes to the log as it is produced (all
     /// but the last partial batch), and the difference with the head is computed.
-    fn scan_for_capture(&mut self, progress: &(dyn Fn(u64) + Sync)) -> Result<Scanned> {
+    /// A capture over `max_batch_bytes` by the walk's estimate is put to
+    /// `policy` before anything is read.
+    fn scan_for_capture(
+        &mut self,
+        progress: &(dyn Fn(u64) + Sync),
+        policy: &dyn BatchPolicy,
+    ) -> Result<Scanned> {
         let options = self.scan_options();
+        let planned = scan::plan::<tl_wal::AppendError>(self.root(), &options)
+            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
+        let over_limit =
+            self.check_batch(planned.estimate(self.catalog.head(), &options), policy)?;
         let previous = StatCache::load(&self.stat_cache_path());
         let wal = self.wal()?;
         let catalog = &self.catalog;
         let pending = PendingBlobs::new(wal, progress);
         let sink = |new: NewRecord| pending.push(new);
         let has_blob = |h: &BlobHash| catalog.has_blob(h);
-        let outcome = scan::scan(self.root(), &previous, &options, &has_blob, &sink)
+        let outcome = planned
+            .read(&previous, &options, &has_blob, &sink)
             .map_err(|e| StoreError::Scan(error_chain(&e)));
         let mut outcome = outcome?;
         let content = pending.finish();
@@ -216,6 +252,7 @@ impl Store {
             outcome,
             content,
             changes,
+            over_limit,
         })
     }
 
@@ -238,6 +275,7 @@ impl Store {
         self.after_commit();
         let mut done = self.outcome(scanned.outcome.warnings, scanned.outcome.stats);
         done.secrets_left_out = scanned.outcome.secrets_left_out;
+        done.over_limit = scanned.over_limit;
         Ok(done)
     }
 
@@ -267,6 +305,7 @@ impl Store {
             checkpoint,
             warnings,
             secrets_left_out: Vec::new(),
+            over_limit: None,
             scan,
         }
     }

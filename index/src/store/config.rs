@@ -10,6 +10,9 @@ use crate::retention::Policy;
 pub struct Config {
     /// Files larger than this are skipped with a warning (default 1 GiB).
     pub max_file_bytes: u64,
+    /// A capture that would add more than this many bytes (the walk's estimate)
+    /// asks first (`tl checkpoint`) or warns (the daemon). Default 2 GiB.
+    pub max_batch_bytes: u64,
     /// zstd level used at capture.
     pub zstd_level: i32,
     /// zstd level of the solid blocks GC packs content into.
@@ -34,6 +37,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_file_bytes: 1 << 30,
+            max_batch_bytes: 2 << 30,
             zstd_level: 1,
             gc_zstd_level: 9,
             gc_every_bytes: 64 << 20,
@@ -52,6 +56,14 @@ pub(super) const DEFAULT_CONFIG: &str = "\
 # Files larger than this many bytes (1 GiB) are not captured; `tl status` and
 # `tl daemon status` name them.
 max_file_bytes = 1073741824
+
+# A capture that would add more than this many bytes (2 GiB; new or changed
+# files by their sizes, before anything is read) asks first: `tl checkpoint` asks
+# on a terminal and, elsewhere, refuses unless given --yes; the daemon captures
+# it and logs a warning naming the largest directories. A first capture of a
+# source tree (the Linux kernel's is about 1.5 GB) stays under it; a dataset, a
+# disk image or a directory of downloads does not.
+max_batch_bytes = 2147483648
 
 # zstd level for new content (1 = fastest).
 zstd_level = 1
@@ -131,6 +143,7 @@ impl Config {
             };
             match key.as_str() {
                 "max_file_bytes" => c.max_file_bytes = positive(int)?,
+                "max_batch_bytes" => c.max_batch_bytes = positive(int)?,
                 "zstd_level" => {
                     if !(1..=22).contains(&int) {
                         return Err(bad(format!("`zstd_level` must be 1..=22, found {int}")));
@@ -210,6 +223,18 @@ mod tests {
             "{err}"
         );
         assert!(load("runaway_bytes_per_minute = \"1 GiB\"\n").is_err());
+    }
+
+    #[test]
+    fn max_batch_bytes_is_read_and_must_be_positive() {
+        assert_eq!(Config::default().max_batch_bytes, 2 << 30);
+        assert_eq!(
+            load("max_batch_bytes = 4096\n").unwrap().max_batch_bytes,
+            4096
+        );
+        let err = load("max_batch_bytes = 0\n").unwrap_err().to_string();
+        assert!(err.contains("`max_batch_bytes` must be positive"), "{err}");
+        assert!(load("max_batch_bytes = \"2 GiB\"\n").is_err());
     }
 
     #[test]

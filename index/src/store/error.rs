@@ -17,6 +17,10 @@ pub enum StoreError {
     /// `tl init` where `.tl` exists.
     #[error("{0} is already initialised (it has a .tl directory)")]
     AlreadyInitialized(PathBuf),
+    /// A capture would add more than `max_batch_bytes` and its policy refused
+    /// it; nothing was stored.
+    #[error("this capture would add {0}")]
+    BatchOverLimit(Box<super::OverLimit>),
     /// Opening the log failed.
     #[error(transparent)]
     Open(#[from] tl_wal::OpenError),

@@ -59,6 +59,7 @@ impl Store {
             checkpoint,
             warnings: out.warnings,
             secrets_left_out: out.secrets_left_out,
+            over_limit: out.over_limit,
             scan: out.scan,
         }))
     }
@@ -104,7 +105,11 @@ impl Store {
         let mut live = self.live.take().unwrap_or_else(|| LiveState::new(&root));
         let scanned = self.scan_scopes(paths, &mut live.rules);
         self.live = Some(live);
-        let ScopedScan { mut part, content } = scanned?;
+        let ScopedScan {
+            mut part,
+            content,
+            over_limit,
+        } = scanned?;
         // A path skipped although still there keeps its last recorded version.
         scan::keep_skipped(self.catalog.head(), &mut part.tree, &mut part.warnings);
         self.note_unsettled(&part.warnings);
@@ -121,28 +126,37 @@ impl Store {
         changes.sort_by(|a, b| a.path().cmp(b.path()));
         self.commit_changes(kind, None, content, &changes)?;
         self.after_commit();
-        Ok(Some(self.outcome(part.warnings, part.stats)))
+        let mut done = self.outcome(part.warnings, part.stats);
+        done.over_limit = over_limit;
+        Ok(Some(done))
     }
 
     /// The targeted scan of [`Store::capture_paths`]: what the scopes hold and the
     /// new content.
+    /// A batch over `max_batch_bytes` by the walk's estimate goes on (a watcher
+    /// cannot ask anyone); the outcome says so.
     fn scan_scopes(&self, paths: Vec<Vec<u8>>, rules: &mut IgnoreRules) -> Result<ScopedScan> {
+        let options = self.scan_options();
+        let scan_error =
+            |e: scan::ScanError<tl_wal::AppendError>| StoreError::Scan(super::error_chain(&e));
+        let planned = scan::plan_paths(self.layout.root(), paths, rules).map_err(scan_error)?;
+        let over_limit = self.check_batch(
+            planned.estimate(self.catalog.head(), &options),
+            &super::batch::Proceed,
+        )?;
         let wal = self.wal()?;
         let pending = PendingBlobs::new(wal, &|_| {});
         let sink = |new: NewRecord| pending.push(new);
         let has_blob = |h: &BlobHash| self.catalog.has_blob(h);
-        let part = scan::scan_paths(
-            self.layout.root(),
-            paths,
-            rules,
-            &StatCache::new(),
-            &self.scan_options(),
-            &has_blob,
-            &sink,
-        )
-        .map_err(|e| StoreError::Scan(super::error_chain(&e)))?;
+        let part = planned
+            .read(&StatCache::new(), &options, &has_blob, &sink)
+            .map_err(scan_error)?;
         let content = pending.finish();
-        Ok(ScopedScan { part, content })
+        Ok(ScopedScan {
+            part,
+            content,
+            over_limit,
+        })
     }
 
     /// The files the last capture found changing while it read them, whether or
@@ -284,6 +298,7 @@ impl Store {
 struct ScopedScan {
     part: scan::PartialScan,
     content: NewContent,
+    over_limit: Option<super::OverLimit>,
 }
 
 /// Lowers the calling thread's scheduling priority to the lowest (nice 19). On

@@ -5,7 +5,8 @@
 //! By concern: `error`, `config`, `held` (the catalog held: full, or lean),
 //! `cache` (the catalog cache policy and the fold of the log), `capture`, `read` (trees and content), `resolve` (time
 //! expressions), `pins`, `compact` (snapshots, rebuild), `live` (what a
-//! long-lived writer needs), `skipped` (the paths its captures currently skip).
+//! long-lived writer needs), `skipped` (the paths its captures currently skip),
+//! `batch` (the per-capture total: `max_batch_bytes` and its `BatchPolicy`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ use crate::layout::Layout;
 pub use crate::layout::TL_DIR;
 
 mod around;
+mod batch;
 mod cache;
 mod capture;
 mod compact;
@@ -31,6 +33,7 @@ mod read;
 mod resolve;
 mod skipped;
 
+pub use batch::{BatchDecision, BatchPolicy, OverLimit, Proceed};
 pub use capture::{Capture, CheckpointOutcome, WorktreeStatus};
 pub use config::Config;
 use config::DEFAULT_CONFIG;

@@ -1,7 +1,8 @@
 //! Content-defined cut points over a stream (`index/CHUNKS.md`): FastCDC 2020
 //! with the parameters of [`ChunkParams`], cutting exactly where the `fastcdc`
-//! crate's own chunkers cut, over a reader, with one buffer of two maximal
-//! chunks. Chunks are handed out as slices of that buffer, never copied.
+//! crate's own chunkers cut, over a reader, with one buffer of at most two
+//! maximal chunks (less for a smaller source). Chunks are handed out as slices
+//! of that buffer, never copied.
 
 use std::io::{self, Read};
 
@@ -32,14 +33,20 @@ struct Masks {
 }
 
 impl<R: Read> Chunker<R> {
-    /// A chunker over `source` cutting by `params`.
-    pub fn new(source: R, params: ChunkParams) -> Chunker<R> {
+    /// A chunker over `source`, of about `size_hint` bytes, cutting by
+    /// `params`. The buffer is two maximal chunks, or the hint and a byte when
+    /// that is less (a 2 MiB file is not given 8 MiB): the cut points are the
+    /// same whenever the source holds no more than the hint.
+    pub fn new(source: R, params: ChunkParams, size_hint: u64) -> Chunker<R> {
         let bits = logarithm2(params.avg_size());
         let level = Normalization::Level1.bits();
         let max = params.max_size() as usize;
+        let len = usize::try_from(size_hint.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .clamp(64 * 1024, 2 * max);
         Chunker {
             source,
-            buf: vec![0; 2 * max],
+            buf: vec![0; len],
             start: 0,
             end: 0,
             eof: false,
@@ -124,12 +131,22 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut c = Chunker::new(Trickle(data, read_size), CHUNK_PARAMS_V1);
+        let mut c = Chunker::new(Trickle(data, read_size), CHUNK_PARAMS_V1, hint(data));
         let mut out = Vec::new();
         while let Some(chunk) = c.next_chunk().unwrap() {
             out.push(chunk.len());
         }
         out
+    }
+
+    /// The size hint the tests give: the source's length, or none (u64::MAX)
+    /// for every other length, so both buffer sizes are tried.
+    fn hint(data: &[u8]) -> u64 {
+        if data.len() % 2 == 0 {
+            data.len() as u64
+        } else {
+            u64::MAX
+        }
     }
 
     fn crate_lengths(data: &[u8]) -> Vec<usize> {

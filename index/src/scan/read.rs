@@ -406,7 +406,7 @@ impl<E> Scanner<'_, E> {
     /// stored or claimed already. A file that moved leaves the chunks handed
     /// over unreferenced (GC drops them).
     fn read_chunked(&self, file: File, before: &CachedStat) -> Result<Attempt, E> {
-        let mut chunker = Chunker::new(&file, CHUNK_PARAMS_V1);
+        let mut chunker = Chunker::new(&file, CHUNK_PARAMS_V1, before.size);
         let mut whole = blake3::Hasher::new();
         let mut chunks = Vec::new();
         let mut len = 0u64;

@@ -142,7 +142,7 @@ mod tests {
     /// The size hint the tests give: the source's length, or none (u64::MAX)
     /// for every other length, so both buffer sizes are tried.
     fn hint(data: &[u8]) -> u64 {
-        if data.len() % 2 == 0 {
+        if data.len().is_multiple_of(2) {
             data.len() as u64
         } else {
             u64::MAX

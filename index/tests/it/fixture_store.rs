@@ -1,7 +1,7 @@
 //! Fixture stores written by earlier versions (`tests/fixtures/vN-store`): copied
 //! into a temporary project, their replays listed as `manifest.sh` lists them, and
-//! the `expected.txt` the old binary wrote read back. Shared by `v1_store` and
-//! `v2_store`.
+//! the `expected.txt` the old binary wrote read back, their pins and Git export
+//! compared with what the old binary gave. Shared by `v1_store` to `v4_store`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -130,6 +130,30 @@ pub fn git_log(repo: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// The store's pins as `pins.txt` lists them: `NAME ID` lines, by name.
+pub fn pins_text(store: &tl_index::store::Store) -> String {
+    store
+        .catalog()
+        .unwrap()
+        .pins()
+        .keys()
+        .map(|name| {
+            let idx = store.resolve(name).unwrap();
+            format!("{name} {}\n", store.checkpoints()[idx].id)
+        })
+        .collect()
+}
+
+/// Every checkpoint of `store` exported to a new repository under `scratch`, as
+/// [`git_log`] lists it (to compare with `expected-git.txt`).
+pub fn exported_git_log(store: &tl_index::store::Store, scratch: &Path) -> String {
+    let repo = scratch.join("git");
+    let mut opts = tl_index::export_git::ExportOptions::new(i64::MAX / 2);
+    opts.repo = Some(repo.clone());
+    tl_index::export_git::export(store, &opts, &|_| {}).unwrap();
+    git_log(&repo)
 }
 
 /// `tl fsck --deep` of the project at `root` finds nothing wrong.

@@ -7,7 +7,6 @@
 //! format 4) migrates it keeping all of that.
 
 use tl_index::catalog::CheckpointIndex;
-use tl_index::export_git::{export, ExportOptions};
 use tl_index::gc;
 use tl_index::restore::{materialize, MaterializeOptions};
 use tl_index::retention::Clock;
@@ -56,18 +55,8 @@ fn assert_replays_as_expected(root: &std::path::Path, scratch: &std::path::Path)
             .collect();
         assert_eq!(got, want.lines, "checkpoint {}", i + 1);
     }
-    let pins: String = store
-        .catalog()
-        .unwrap()
-        .pins()
-        .keys()
-        .map(|name| {
-            let idx = store.resolve(name).unwrap();
-            format!("{name} {}\n", store.checkpoints()[idx].id)
-        })
-        .collect();
     assert_eq!(
-        pins,
+        fixture_store::pins_text(&store),
         std::fs::read_to_string(fixture(NAME).join("pins.txt")).unwrap()
     );
     drop(store);
@@ -89,12 +78,8 @@ fn a_store_thinned_by_the_version_3_gc_opens_and_replays_with_its_ids_and_pin() 
 fn a_store_thinned_by_the_version_3_gc_exports_the_same_git_commits_as_the_old_code() {
     let (d, root) = project();
     let store = Store::open(&root).unwrap();
-    let repo = d.path().join("git");
-    let mut opts = ExportOptions::new(i64::MAX / 2);
-    opts.repo = Some(repo.clone());
-    export(&store, &opts, &|_| {}).unwrap();
     let want = std::fs::read_to_string(fixture(NAME).join("expected-git.txt")).unwrap();
-    assert_eq!(fixture_store::git_log(&repo), want);
+    assert_eq!(fixture_store::exported_git_log(&store, d.path()), want);
 }
 
 #[test]

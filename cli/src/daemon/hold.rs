@@ -10,12 +10,15 @@
 //! stop, captures the directory in its catch-up scan, and counts it afresh: a
 //! runaway writer still running is held again within the budget's window.
 
+use std::ops::Bound;
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Result;
+use tl_index::pathsafe::is_under;
 use tl_index::record::CommitKind;
-use tl_index::scan::IgnoreRules;
+use tl_index::scan::{diff_trees, IgnoreRules};
 use tl_index::store::Store;
+use tl_index::types::Tree;
 use tl_watch::Backend;
 use tracing::{info, warn};
 
@@ -58,22 +61,58 @@ impl<B: Backend> Live<B> {
         Ok(paths)
     }
 
-    /// What a batch of `paths` writes, for the budget: each path with its size
-    /// now (the root, a whole-tree rescan, counts nothing).
+    /// What a batch of `paths` writes, for the budget: each path still there
+    /// with its size now. A path gone counts nothing: removing a tree (`rm -rf
+    /// node_modules`, a directory newly ignored) is a one-off, not a runaway
+    /// writer, and would hold a directory that is no longer there.
     pub(super) fn written(&self, paths: &[Vec<u8>]) -> Vec<Written> {
         paths
             .iter()
             .filter(|p| !p.is_empty())
-            .map(|p| {
+            .filter_map(|p| {
                 let abs = self.root.join(std::ffi::OsStr::from_bytes(p));
-                let bytes = std::fs::symlink_metadata(abs)
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map_or(0, |m| m.len());
-                Written {
+                let meta = std::fs::symlink_metadata(abs).ok()?;
+                Some(Written {
                     path: p.clone(),
-                    bytes,
-                }
+                    bytes: if meta.is_file() { meta.len() } else { 0 },
+                })
+            })
+            .collect()
+    }
+
+    /// What the last checkpoint records at or under `scopes` (all of it for the
+    /// root), to be compared after a capture with [`Live::changed_under`].
+    pub(super) fn recorded_under(&self, scopes: &[Vec<u8>]) -> Tree {
+        let Some(store) = self.store.as_ref() else {
+            return Tree::new();
+        };
+        let head = store.head();
+        let mut out = Tree::new();
+        for scope in scopes {
+            let under = head
+                .range::<[u8], _>((Bound::Included(&scope[..]), Bound::Unbounded))
+                .take_while(|(p, _)| p.starts_with(scope))
+                .filter(|(p, _)| is_under(p, scope));
+            out.extend(under.map(|(p, e)| (p.clone(), *e)));
+        }
+        out
+    }
+
+    /// What a capture added or changed at or under `scopes` since `before`, for
+    /// the budget: each path with its new size (deletions count nothing, as in
+    /// [`Live::written`]).
+    pub(super) fn changed_under(&self, scopes: &[Vec<u8>], before: &Tree) -> Vec<Written> {
+        if scopes.is_empty() {
+            return Vec::new();
+        }
+        let after = self.recorded_under(scopes);
+        diff_trees(before, &after)
+            .iter()
+            .filter_map(|c| {
+                Some(Written {
+                    path: c.path().as_bytes().to_vec(),
+                    bytes: c.new_entry()?.size,
+                })
             })
             .collect()
     }
@@ -84,7 +123,14 @@ impl<B: Backend> Live<B> {
             at: std::time::Instant::now(),
             ns: Store::now_ns(),
         };
+        let mut rules: Option<IgnoreRules> = None;
         for hold in self.runaway.record(written, now) {
+            // Never hold what the rules ignore (it is not captured anyway).
+            let rules = rules.get_or_insert_with(|| IgnoreRules::new(&self.root));
+            if rules.ignored(&hold.dir, true) {
+                self.runaway.release(&hold.dir);
+                continue;
+            }
             warn!(
                 dir = %String::from_utf8_lossy(&hold.dir),
                 files_per_minute = hold.rate.files,

@@ -367,10 +367,16 @@ impl<B: Backend> Live<B> {
         let full = batch.full_rescan();
         // Only what the batch names: its paths and the directories to rescan,
         // less what the runaway guard holds.
+        let rescans = batch.rescans;
         let mut paths: Vec<Vec<u8>> = batch.paths.into_iter().collect();
-        paths.extend(batch.rescans);
+        paths.extend(rescans.iter().cloned());
         let paths = self.leave_out_held(paths)?;
-        let written = self.written(&paths);
+        // A rescan names a directory, not what changed in it: its files are
+        // counted from what the capture changed there.
+        let (rescanned, named): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+            paths.iter().cloned().partition(|p| rescans.contains(p));
+        let mut written = self.written(&named);
+        let before = self.recorded_under(&rescanned);
         let held = self.runaway.held_dirs();
         let out = if full && held.is_empty() {
             self.writer()?
@@ -382,6 +388,7 @@ impl<B: Backend> Live<B> {
                 .capture_paths_around(CommitKind::Auto, paths, &held)?
         };
         self.captured(out, &why);
+        written.extend(self.changed_under(&rescanned, &before));
         // Captured once: a directory this batch put over budget is held from
         // the next batch on.
         self.count_written(&written);

@@ -42,7 +42,7 @@ pub const DIRS_MAX: usize = 1 << 16;
 /// (`runaway_files_per_minute`, `runaway_bytes_per_minute` in `.tl/config.toml`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
-    /// Files written (created, changed or removed) per minute.
+    /// Files written (created or changed) per minute.
     pub files_per_minute: u64,
     /// Bytes of the files written per minute (their whole sizes).
     pub bytes_per_minute: u64,

@@ -259,3 +259,102 @@ fn a_peer_of_another_uid_is_refused() {
     let e = super::conn::check_peer_uid(1001, 1000).unwrap_err();
     assert!(e.contains("uid 1001 may not use this watcher"), "{e}");
 }
+
+/// A live loop whose runaway budget is 100 files a minute.
+fn live_with_small_budget(root: &Path) -> (Live<SimBackend>, SimHandle) {
+    drop(Store::init(root).unwrap());
+    let config = root.join(".tl/config.toml");
+    let text = fs::read_to_string(&config).unwrap().replace(
+        "runaway_files_per_minute = 60000",
+        "runaway_files_per_minute = 100",
+    );
+    fs::write(&config, text).unwrap();
+    let store = Store::open(root).unwrap();
+    let (backend, handle) = SimBackend::new();
+    let cfg = DebounceConfig {
+        quiet: Duration::from_millis(1),
+        max_delay: Duration::from_millis(10),
+    };
+    let l = Live::new(store, backend, cfg, None, Arc::new(AtomicBool::new(false)));
+    (l, handle)
+}
+
+fn write_many(root: &Path, dir: &str, from: usize, n: usize) {
+    fs::create_dir_all(root.join(dir)).unwrap();
+    for i in from..from + n {
+        fs::write(root.join(dir).join(format!("f{i}")), i.to_string()).unwrap();
+    }
+}
+
+fn count_under(l: &Live<SimBackend>, prefix: &str) -> usize {
+    l.store()
+        .head()
+        .keys()
+        .filter(|p| p.starts_with(prefix.as_bytes()))
+        .count()
+}
+
+#[test]
+fn a_generator_that_overflows_the_watcher_is_counted_by_what_the_rescan_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let (mut l, h) = live_with_small_budget(root);
+    fs::write(root.join("hand.txt"), "v0").unwrap();
+    l.catch_up(None).unwrap();
+    // An overflow: no path named, only a rescan of the whole tree.
+    write_many(root, "gen/out", 0, 150);
+    let overflow = || Event::Rescan {
+        dir: Vec::new(),
+        reason: "inotify queue overflow".into(),
+        lost: true,
+    };
+    h.send([overflow()]);
+    l.flush().unwrap();
+    assert_eq!(count_under(&l, "gen/out/"), 150, "captured once");
+    let dirs: Vec<String> = l.hold_statuses().into_iter().map(|h| h.dir).collect();
+    assert_eq!(dirs, ["gen/out"]);
+
+    // Held: the next whole-tree rescan captures around it.
+    write_many(root, "gen/out", 150, 50);
+    fs::write(root.join("hand.txt"), "v1").unwrap();
+    h.send([overflow()]);
+    l.flush().unwrap();
+    assert_eq!(count_under(&l, "gen/out/"), 150, "not captured while held");
+    let hand = l.store().head()[&b"hand.txt"[..]].hash;
+    assert_eq!(hand, tl_index::types::BlobHash::of(b"v1"));
+
+    // Resumed: captured once, and the hold is in the log.
+    let resumed = l.resume("gen/out").unwrap();
+    assert_eq!(resumed.checkpoint.map(|c| c.added), Some(50));
+    assert_eq!(count_under(&l, "gen/out/"), 200);
+    assert!(l.hold_statuses().is_empty());
+    let holds = l.store().holds();
+    assert_eq!(holds.len(), 1);
+    assert_eq!(holds[0].dir, b"gen/out");
+    assert_eq!(holds[0].files_per_minute, 150);
+    assert_eq!(holds[0].ended, "resumed by tl resume");
+    assert!(converged(&l));
+}
+
+#[test]
+fn a_new_directory_reported_as_a_rescan_counts_its_files() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let (mut l, h) = live_with_small_budget(root);
+    l.catch_up(None).unwrap();
+    // A new directory is watched, then reported for a scan: its 120 files
+    // come as one rescan of it, not 120 paths.
+    write_many(root, "vendor/pkg", 0, 120);
+    h.send([Event::Rescan {
+        dir: b"vendor/pkg".to_vec(),
+        reason: "new directory".into(),
+        lost: false,
+    }]);
+    l.flush().unwrap();
+    let dirs: Vec<String> = l.hold_statuses().into_iter().map(|h| h.dir).collect();
+    assert_eq!(dirs, ["vendor/pkg"]);
+    assert!(
+        l.resume("vendor").is_err(),
+        "only the held directory resumes"
+    );
+}

@@ -153,12 +153,14 @@ fn project_with_big_file() -> (tempfile::TempDir, PathBuf) {
     (tmp, root)
 }
 
-/// Appends a line to `path` about every millisecond.
+/// Appends a line to `path` about every 100 µs.
 fn appender(path: PathBuf, limit: Duration) -> Racer {
+    // Every 100 µs: a big file is read once now (chunks, no second pass), in
+    // about 15 ms, and under load a slower writer could leave a read untouched.
     Racer::start(limit, move || {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"x\n").unwrap();
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_micros(100));
     })
 }
 

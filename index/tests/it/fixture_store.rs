@@ -132,6 +132,29 @@ pub fn git_log(repo: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// What fixture `name`'s `manifest.sh` prints for `tree` of `store`,
+/// materialized afresh under `into`.
+pub fn manifest_of(
+    name: &str,
+    store: &tl_index::store::Store,
+    tree: &tl_index::types::Tree,
+    into: &Path,
+) -> Vec<String> {
+    let _ = fs::remove_dir_all(into);
+    let opts = tl_index::restore::MaterializeOptions::default();
+    tl_index::restore::materialize(store, tree, into, &opts).unwrap();
+    let out = Command::new("sh")
+        .arg(fixture(name).join("manifest.sh"))
+        .arg(into)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// The store's pins as `pins.txt` lists them: `NAME ID` lines, by name.
 pub fn pins_text(store: &tl_index::store::Store) -> String {
     store

@@ -8,7 +8,6 @@
 
 use tl_index::catalog::CheckpointIndex;
 use tl_index::gc;
-use tl_index::restore::{materialize, MaterializeOptions};
 use tl_index::retention::Clock;
 use tl_index::store::Store;
 
@@ -40,19 +39,7 @@ fn assert_replays_as_expected(root: &std::path::Path, scratch: &std::path::Path)
         );
         let tree = store.tree_at(CheckpointIndex::new(i)).unwrap();
         let into = scratch.join(format!("replay-{i}-{}", want.header[1]));
-        let _ = std::fs::remove_dir_all(&into);
-        materialize(&store, &tree, &into, &MaterializeOptions::default()).unwrap();
-        let script = fixture(NAME).join("manifest.sh");
-        let out = std::process::Command::new("sh")
-            .arg(&script)
-            .arg(&into)
-            .output()
-            .unwrap();
-        let got: Vec<String> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let got = fixture_store::manifest_of(NAME, &store, &tree, &into);
         assert_eq!(got, want.lines, "checkpoint {}", i + 1);
     }
     assert_eq!(
@@ -109,17 +96,7 @@ fn a_gc_by_the_current_code_migrates_a_version_3_store_into_solid_blocks() {
     let want = &expected(NAME)[0];
     let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
     let into = d.path().join("migrated");
-    materialize(&store, &tree, &into, &MaterializeOptions::default()).unwrap();
-    let out = std::process::Command::new("sh")
-        .arg(fixture(NAME).join("manifest.sh"))
-        .arg(&into)
-        .output()
-        .unwrap();
-    let got: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let got = fixture_store::manifest_of(NAME, &store, &tree, &into);
     assert_eq!(got, want.lines);
     assert_eq!(store.resolve("release-1").unwrap().get(), 0);
     drop(store);

@@ -5,7 +5,6 @@
 //! same checkpoint, fsck is clean, and a Git export gives the old commit ids.
 
 use tl_index::catalog::CheckpointIndex;
-use tl_index::restore::{materialize, MaterializeOptions};
 use tl_index::store::Store;
 
 use crate::fixture_store::{self, assert_fsck_deep_is_clean, expected, fixture, OldModes};
@@ -20,22 +19,6 @@ fn project() -> (tempfile::TempDir, std::path::PathBuf) {
             file: 0o600,
         },
     )
-}
-
-/// The manifest lines of the tree `tree` of `store`, materialized under `into`.
-fn manifest_of(store: &Store, tree: &tl_index::types::Tree, into: &std::path::Path) -> Vec<String> {
-    let _ = std::fs::remove_dir_all(into);
-    materialize(store, tree, into, &MaterializeOptions::default()).unwrap();
-    let out = std::process::Command::new("sh")
-        .arg(fixture(NAME).join("manifest.sh"))
-        .arg(into)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// Every checkpoint of the store at `root` replays as `expected.txt` says, and
@@ -54,7 +37,7 @@ fn assert_replays_as_expected(root: &std::path::Path, scratch: &std::path::Path)
         let tree = store.tree_at(CheckpointIndex::new(i)).unwrap();
         let into = scratch.join(format!("replay-{i}-{}", want.header[1]));
         assert_eq!(
-            manifest_of(&store, &tree, &into),
+            fixture_store::manifest_of(NAME, &store, &tree, &into),
             want.lines,
             "checkpoint {}",
             i + 1
@@ -122,6 +105,46 @@ fn new_versions_of_a_version_4_stores_big_files_are_stored_as_chunks_and_old_one
             *content
         );
     }
+    drop(store);
+    assert_replays_as_expected(&root, d.path());
+    assert_fsck_deep_is_clean(&root);
+}
+
+#[test]
+fn a_gc_by_the_current_code_migrates_a_version_4_store_keeping_every_state() {
+    let (d, root) = project();
+    // Every state is kept (keep-all covers the fixture's age): the GC rewrites
+    // the log in the current formats (the content since its last GC is packed)
+    // and every checkpoint keeps its id and its tree.
+    let config = root.join(".tl/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[retention]\nkeep-all = \"36500d\"\n");
+    std::fs::write(&config, text).unwrap();
+    // A new big file (incompressible, so over the 1 MiB worth repacking) makes
+    // a chunked state and gives the GC content to pack: it rewrites the log.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    std::fs::write(root.join("new.bin"), &noise).unwrap();
+    let mut store = Store::open(&root).unwrap();
+    store
+        .checkpoint(tl_index::record::CommitKind::Manual, None)
+        .unwrap();
+    let clock = tl_index::retention::Clock {
+        now_ns: Store::now_ns(),
+        utc_offset_secs: 0,
+    };
+    let (store, report) = tl_index::gc::run(store, clock).unwrap();
+    assert_eq!(report.plan.dropped(), 0);
+    assert!(!report.plan.is_noop(), "the GC rewrote the log");
+    let newest = store.head()[b"new.bin".as_slice()];
+    assert!(store.blob_bytes(&newest.hash).unwrap() == noise);
     drop(store);
     assert_replays_as_expected(&root, d.path());
     assert_fsck_deep_is_clean(&root);

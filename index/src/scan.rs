@@ -5,6 +5,7 @@
 //! use std::path::Path;
 //! use tl_index::scan::{scan, ScanOptions};
 //! use tl_index::statcache::StatCache;
+//! use tl_index::types::BlobHash;
 //!
 //! let root = Path::new("/some/project");
 //! let cache_path = root.join(".tl/index/statcache");
@@ -13,7 +14,7 @@
 //!     root,
 //!     &previous,
 //!     &ScanOptions::default(),
-//!     &|_hash| false,           // ask the blob index: is this content stored?
+//!     &|_hash: &BlobHash| false, // ask the blob index: is this content stored?
 //!     &|new| { /* turn into a Blob or Chunked record */ let _ = new.into_record(); Ok(()) },
 //! )?;
 //! // Once the batch built from the parts is durable:
@@ -124,6 +125,8 @@ mod plan;
 #[cfg(test)]
 mod race_tests;
 mod read;
+#[cfg(test)]
+mod reuse_tests;
 mod skipped;
 mod targeted;
 #[cfg(test)]
@@ -212,6 +215,30 @@ pub struct ChunkList {
     pub offset: u64,
     /// The chunks, in order.
     pub chunks: Vec<Chunk>,
+}
+
+/// What a scan asks of the store about the content it holds already.
+pub trait Stored: Sync {
+    /// True when content `hash` is whole in the log: the scan does not hand it
+    /// over again.
+    fn has_blob(&self, hash: &BlobHash) -> bool;
+
+    /// The chunks of the content `path` held in the newest state, when that
+    /// content is stored as a chunk list: the chunker tries them in place first
+    /// (`index/CHUNKS.md`, "Reading a big file again"). `None` when there is no
+    /// such list; the chunks are the same either way, only the work differs.
+    fn previous_chunks(&self, path: &[u8]) -> Option<Vec<Chunk>>;
+}
+
+/// A closure that answers `has_blob` is a [`Stored`] that knows no chunk list.
+impl<F: Fn(&BlobHash) -> bool + Sync> Stored for F {
+    fn has_blob(&self, hash: &BlobHash) -> bool {
+        self(hash)
+    }
+
+    fn previous_chunks(&self, _path: &[u8]) -> Option<Vec<Chunk>> {
+        None
+    }
 }
 
 /// What a scan hands to its sink: one content record to write.
@@ -325,6 +352,9 @@ pub struct ScanStats {
     pub bytes_new_raw: u64,
     /// Bytes handed to the sink (after compression).
     pub bytes_new_stored: u64,
+    /// Bytes of big files taken as chunks of their previous version, found in
+    /// place by hash without cutting again (part of `bytes_read`).
+    pub bytes_reused: u64,
 }
 
 /// What a scan produces.
@@ -366,16 +396,17 @@ pub enum ScanError<E> {
 /// Scans `root` and returns its current tree; new content goes to `sink`.
 ///
 /// `previous` is the stat cache of the last scan (or [`StatCache::new`]).
-/// `has_blob` says whether content is already stored in the log. See the module
+/// `stored` says whether content is already stored in the log, and what a big
+/// file's previous chunks were ([`Stored`]). See the module
 /// docs for the rules.
 pub fn scan<E: Send>(
     root: &Path,
     previous: &StatCache,
     options: &ScanOptions,
-    has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
+    stored: &dyn Stored,
     sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<ScanOutcome, ScanError<E>> {
-    plan(root, options)?.read(previous, options, has_blob, sink)
+    plan(root, options)?.read(previous, options, stored, sink)
 }
 
 /// A handle on the root, every file is opened below (the root itself may be reached

@@ -25,6 +25,12 @@ pub struct LeanCatalog {
     /// The hashes of complete blobs moved out of the blob index, sorted (32 bytes
     /// each instead of a map entry with its part list).
     stored: Vec<BlobHash>,
+    /// Where the chunk lists of the chunked blobs moved out of the blob index
+    /// are (the LSNs of their Chunked records, in content order): what a capture
+    /// reads back to try a big file's previous chunks first
+    /// ([`LeanCatalog::chunk_list_lsns`]). 8 bytes a run, and a map entry a
+    /// chunked version.
+    chunk_lists: HashMap<BlobHash, Vec<Lsn>>,
 }
 
 impl LeanCatalog {
@@ -43,6 +49,7 @@ impl LeanCatalog {
             state,
             last: last.map(without_changes),
             stored: Vec::new(),
+            chunk_lists: HashMap::new(),
         };
         lean.compact_blob_index();
         lean
@@ -113,6 +120,13 @@ impl LeanCatalog {
         }
     }
 
+    /// The LSNs of the Chunked records of content `hash`, in content order, once
+    /// it is complete; `None` for content not stored as chunks (or still in the
+    /// blob index: see [`LeanCatalog::incomplete_blobs`]).
+    pub fn chunk_list_lsns(&self, hash: &BlobHash) -> Option<&[Lsn]> {
+        self.chunk_lists.get(hash).map(Vec::as_slice)
+    }
+
     /// True when `hash` is whole as parts (a chunk is never itself chunked).
     fn has_plain(&self, hash: &BlobHash) -> bool {
         match self.state.blobs.get(hash) {
@@ -138,10 +152,12 @@ impl LeanCatalog {
         let known =
             |c: &BlobHash| moved.binary_search(c).is_ok() || self.stored.binary_search(c).is_ok();
         let mut chunked: Vec<BlobHash> = Vec::new();
+        let chunk_lists = &mut self.chunk_lists;
         self.state.blobs.retain(|h, blob| {
             let complete = blob.is_complete(&known);
             if complete {
                 chunked.push(*h);
+                chunk_lists.insert(*h, blob.runs.iter().map(|r| r.lsn).collect());
             }
             !complete
         });

@@ -1,14 +1,75 @@
 //! Content-defined cut points over a stream (`index/CHUNKS.md`): FastCDC 2020
 //! with the parameters of [`ChunkParams`], cutting exactly where the `fastcdc`
-//! crate's own chunkers cut, over a reader, with one buffer of at most two
+//! crate's own chunkers cut, over a reader, with one buffer of at most four
 //! maximal chunks (less for a smaller source). Chunks are handed out as slices
-//! of that buffer, never copied.
+//! of that buffer, never copied, each with its BLAKE3 hash; the hash of the whole
+//! stream is kept as it is read.
+//!
+//! Given the chunks of the content's previous version ([`PreviousChunks`]), the
+//! chunker first checks whether the bytes where an old chunk was (at the same
+//! offset, or shifted by the change in size) still hash to it, and takes it
+//! without running the gear hash; where they do not, it cuts by the gear, and
+//! after each cut looks for an old chunk starting there again. The chunks are
+//! exactly those of a pass without a previous version (tested by proptest in
+//! `reuse_tests.rs`), because a FastCDC cut depends only on the bytes of its
+//! chunk and the byte after it (the gear hash at that byte decides the cut; a
+//! chunk cut at the maximum does not depend on it), and on the end of the stream
+//! only when the end is that close. So an old chunk is taken only once the old
+//! chunk after it is found right after it (its hash covers the byte after, and
+//! its being there says the end is not that close in either version), unless it
+//! is maximal.
 
 use std::io::{self, Read};
 
 use fastcdc::v2020::{cut, logarithm2, Normalization, MASKS};
 
-use crate::record::ChunkParams;
+use crate::record::{Chunk, ChunkParams};
+use crate::types::BlobHash;
+
+/// The chunk list of the content a path held before, as cut points to try first.
+#[derive(Clone, Debug, Default)]
+pub struct PreviousChunks {
+    chunks: Vec<Chunk>,
+    /// Where each chunk starts in the old content.
+    offsets: Vec<u64>,
+    /// Length of the old content.
+    len: u64,
+}
+
+impl PreviousChunks {
+    /// No previous version: every chunk is cut by the gear.
+    pub fn none() -> PreviousChunks {
+        PreviousChunks::default()
+    }
+
+    /// The chunks of the previous version, in order.
+    pub fn new(chunks: Vec<Chunk>) -> PreviousChunks {
+        let mut offsets = Vec::with_capacity(chunks.len());
+        let mut len = 0u64;
+        for c in &chunks {
+            offsets.push(len);
+            len += u64::from(c.len);
+        }
+        PreviousChunks {
+            chunks,
+            offsets,
+            len,
+        }
+    }
+
+    /// The old chunk that starts at `offset` of the old content.
+    fn starting_at(&self, offset: u64) -> Option<usize> {
+        self.offsets.binary_search(&offset).ok()
+    }
+}
+
+/// One chunk: its bytes (a slice of the chunker's buffer) and their hash.
+pub struct Cut<'a> {
+    /// The chunk's bytes.
+    pub bytes: &'a [u8],
+    /// BLAKE3 of `bytes`.
+    pub hash: BlobHash,
+}
 
 /// Cuts what a reader yields into chunks.
 pub struct Chunker<R> {
@@ -18,10 +79,40 @@ pub struct Chunker<R> {
     start: usize,
     end: usize,
     eof: bool,
+    /// Offset in the stream of `buf[start]`.
+    pos: u64,
+    /// The size the caller expects the stream to have: with it, the chunker knows
+    /// which old chunks are far enough from the end to be taken.
+    size_hint: u64,
     min: usize,
     avg: usize,
     max: usize,
     masks: Masks,
+    whole: blake3::Hasher,
+    previous: PreviousChunks,
+    expect: Expect,
+    /// Bytes handed out as old chunks found in place.
+    reused: u64,
+}
+
+/// What the chunker expects at `pos`.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// No old chunk starts here: cut by the gear.
+    Nothing,
+    /// These old chunks (by index) may start here: the one at the same offset,
+    /// the one shifted by the change in size.
+    Candidates([Option<usize>; 2]),
+    /// Old chunk `index` was found here, hashing to `hash`. A maximal one is
+    /// handed out at once: FastCDC cuts at the maximum when no byte before it
+    /// makes a cut, and the bytes are the old ones. Any other is handed out once
+    /// the next old chunk is found right after it: the old cut was then made by
+    /// the content (not by the end of the old file), the byte after it (whose
+    /// gear hash made the cut) is the old one, and at least a minimal chunk
+    /// follows in the new file, so the scan that found the cut sees the same
+    /// bytes with the same masks. If the next one is not there, the chunk is
+    /// cut again by the gear from its start.
+    Found { index: usize, hash: BlobHash },
 }
 
 /// The masks FastCDC derives from the average size (normalization level 1, as
@@ -32,24 +123,45 @@ struct Masks {
     large: u64,
 }
 
+/// Chunks this big or bigger are hashed on both cores (BLAKE3's own split).
+const PARALLEL_HASH_MIN: usize = 256 * 1024;
+
+/// BLAKE3 of `bytes`, on the rayon pool's threads when it is big.
+fn hash_of(bytes: &[u8]) -> BlobHash {
+    if bytes.len() < PARALLEL_HASH_MIN {
+        return BlobHash::of(bytes);
+    }
+    let mut h = blake3::Hasher::new();
+    h.update_rayon(bytes);
+    BlobHash(*h.finalize().as_bytes())
+}
+
 impl<R: Read> Chunker<R> {
     /// A chunker over `source`, of about `size_hint` bytes, cutting by
-    /// `params`. The buffer is two maximal chunks, or the hint and a byte when
-    /// that is less (a 2 MiB file is not given 8 MiB): the cut points are the
-    /// same whenever the source holds no more than the hint.
-    pub fn new(source: R, params: ChunkParams, size_hint: u64) -> Chunker<R> {
+    /// `params`, trying `previous`'s chunks first. The buffer is four maximal
+    /// chunks, or the hint and a byte when that is less (a 2 MiB file is not
+    /// given 16 MiB): the cut points are the same whenever the source holds no
+    /// more than the hint.
+    pub fn new(
+        source: R,
+        params: ChunkParams,
+        size_hint: u64,
+        previous: PreviousChunks,
+    ) -> Chunker<R> {
         let bits = logarithm2(params.avg_size());
         let level = Normalization::Level1.bits();
         let max = params.max_size() as usize;
         let len = usize::try_from(size_hint.saturating_add(1))
             .unwrap_or(usize::MAX)
-            .clamp(64 * 1024, 2 * max);
-        Chunker {
+            .clamp(64 * 1024, 4 * max);
+        let mut chunker = Chunker {
             source,
             buf: vec![0; len],
             start: 0,
             end: 0,
             eof: false,
+            pos: 0,
+            size_hint,
             min: params.min_size() as usize,
             avg: params.avg_size() as usize,
             max,
@@ -57,32 +169,127 @@ impl<R: Read> Chunker<R> {
                 small: MASKS[(bits + level) as usize],
                 large: MASKS[(bits - level) as usize],
             },
-        }
+            whole: blake3::Hasher::new(),
+            previous,
+            expect: Expect::Nothing,
+            reused: 0,
+        };
+        chunker.expect = chunker.candidates_at(0);
+        chunker
     }
 
-    /// The next chunk, `None` at the end of the source. Reads until a maximal
-    /// chunk's worth of bytes (or the rest of the source) is buffered, so the cut
-    /// point is the one FastCDC finds over the whole content.
-    pub fn next_chunk(&mut self) -> io::Result<Option<&[u8]>> {
-        if self.end - self.start < self.max && !self.eof {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            while self.end < self.buf.len() {
-                match self.source.read(&mut self.buf[self.end..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
-                    }
-                    Ok(n) => self.end += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+    /// BLAKE3 of every byte read from the source so far (the whole content, once
+    /// [`Chunker::next_chunk`] returned `None`).
+    pub fn whole_hash(&self) -> BlobHash {
+        BlobHash(*self.whole.finalize().as_bytes())
+    }
+
+    /// Bytes handed out as old chunks found in place, without the gear.
+    pub fn reused_bytes(&self) -> u64 {
+        self.reused
+    }
+
+    /// The next chunk, `None` at the end of the source. Reads until two maximal
+    /// chunks and a byte (or the rest of the source) are buffered, so the cut
+    /// point is the one FastCDC finds over the whole content, and an old chunk
+    /// and the one after it can be checked in place.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Cut<'_>>> {
+        self.fill()?;
         if self.start == self.end {
             return Ok(None);
         }
+        loop {
+            match self.expect {
+                Expect::Found { index, hash } => {
+                    let len = self.previous.chunks[index].len as usize;
+                    // A chunk cut at the maximum does not depend on the byte
+                    // after it; any other is sure once the next old chunk, whose
+                    // hash covers that byte, is found right after it.
+                    self.expect = if len == self.max {
+                        self.candidates_at(self.pos + len as u64)
+                    } else {
+                        match self.find(index + 1, len) {
+                            Some(next) => Expect::Found {
+                                index: index + 1,
+                                hash: next,
+                            },
+                            None => return Ok(Some(self.cut_by_gear())),
+                        }
+                    };
+                    self.reused += len as u64;
+                    return Ok(Some(self.hand_out(len, hash)));
+                }
+                Expect::Candidates(candidates) => {
+                    self.expect = Expect::Nothing;
+                    for index in candidates.into_iter().flatten() {
+                        if let Some(hash) = self.find(index, 0) {
+                            self.expect = Expect::Found { index, hash };
+                            break;
+                        }
+                    }
+                }
+                Expect::Nothing => return Ok(Some(self.cut_by_gear())),
+            }
+        }
+    }
+
+    /// Reads more once fewer than two maximal chunks and a byte are buffered.
+    fn fill(&mut self) -> io::Result<()> {
+        let need = (2 * self.max + 1).min(self.buf.len());
+        if self.end - self.start >= need || self.eof {
+            return Ok(());
+        }
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let from = self.end;
+        while self.end < self.buf.len() {
+            match self.source.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.whole.update_rayon(&self.buf[from..self.end]);
+        Ok(())
+    }
+
+    /// The old chunks that may start at `pos` of the new content: the one at the
+    /// same offset, and the one shifted by the change in size.
+    fn candidates_at(&self, pos: u64) -> Expect {
+        if self.previous.chunks.is_empty() {
+            return Expect::Nothing;
+        }
+        let same = self.previous.starting_at(pos);
+        let shifted = (pos + self.previous.len)
+            .checked_sub(self.size_hint)
+            .filter(|&old| old != pos)
+            .and_then(|old| self.previous.starting_at(old));
+        match (same, shifted) {
+            (None, None) => Expect::Nothing,
+            _ => Expect::Candidates([same, shifted]),
+        }
+    }
+
+    /// The hash of old chunk `index` if its bytes are at `at` bytes past `pos`
+    /// (whether it may be taken there is [`Expect::Found`]'s to say).
+    fn find(&self, index: usize, at: usize) -> Option<BlobHash> {
+        let old = self.previous.chunks.get(index)?;
+        let from = self.start + at;
+        let to = from + old.len as usize;
+        if to > self.end {
+            return None;
+        }
+        let hash = hash_of(&self.buf[from..to]);
+        (hash == old.hash).then_some(hash)
+    }
+
+    /// Cuts the next chunk by the gear hash, and looks for an old chunk after it.
+    fn cut_by_gear(&mut self) -> Cut<'_> {
         let Masks { small, large } = self.masks;
         let (_, n) = cut(
             &self.buf[self.start..self.end],
@@ -94,9 +301,20 @@ impl<R: Read> Chunker<R> {
             small << 1,
             large << 1,
         );
-        let chunk = &self.buf[self.start..self.start + n];
-        self.start += n;
-        Ok(Some(chunk))
+        let hash = hash_of(&self.buf[self.start..self.start + n]);
+        self.expect = self.candidates_at(self.pos + n as u64);
+        self.hand_out(n, hash)
+    }
+
+    /// Hands out the next `len` bytes as a chunk hashing to `hash`.
+    fn hand_out(&mut self, len: usize, hash: BlobHash) -> Cut<'_> {
+        let from = self.start;
+        self.start += len;
+        self.pos += len as u64;
+        Cut {
+            bytes: &self.buf[from..from + len],
+            hash,
+        }
     }
 }
 
@@ -131,10 +349,15 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut c = Chunker::new(Trickle(data, read_size), CHUNK_PARAMS_V1, hint(data));
+        let mut c = Chunker::new(
+            Trickle(data, read_size),
+            CHUNK_PARAMS_V1,
+            hint(data),
+            PreviousChunks::none(),
+        );
         let mut out = Vec::new();
         while let Some(chunk) = c.next_chunk().unwrap() {
-            out.push(chunk.len());
+            out.push(chunk.bytes.len());
         }
         out
     }

@@ -11,8 +11,9 @@ use std::path::Path;
 use super::estimate::{estimate, BatchEstimate};
 use super::walk::{walk, Walked};
 use super::{now_ns, open_root, process_found, NewRecord, ScanError, ScanOptions, ScanOutcome};
+use crate::scan::Stored;
 use crate::statcache::StatCache;
-use crate::types::{BlobHash, Tree};
+use crate::types::Tree;
 
 /// A walked tree, not read yet.
 pub struct Planned {
@@ -57,7 +58,7 @@ impl Planned {
         self,
         previous: &StatCache,
         options: &ScanOptions,
-        has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
+        stored: &dyn Stored,
         sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
     ) -> Result<ScanOutcome, ScanError<E>> {
         let Walked {
@@ -71,7 +72,7 @@ impl Planned {
             Some(&self.pool),
             previous,
             options,
-            has_blob,
+            stored,
             sink,
         )?;
         let mut stat_cache = StatCache::with_taken_ns(self.taken_ns);

@@ -39,7 +39,7 @@ fn scan_collect(root: &Path) -> (ScanOutcome, Vec<NewRecord>) {
         root,
         &StatCache::new(),
         &ScanOptions::default(),
-        &|_| false,
+        &|_: &BlobHash| false,
         &|part| {
             parts.lock().unwrap().push(part);
             Ok(())
@@ -189,7 +189,7 @@ fn full_and_targeted_scans_never_read_through_a_directory_swapped_for_a_symlink(
                 &mut rules,
                 &StatCache::new(),
                 &ScanOptions::default(),
-                &|_| false,
+                &|_: &BlobHash| false,
                 &|part| {
                     assert!(
                         !secrets.contains(&part.hash()),

@@ -16,11 +16,11 @@ use rayon::prelude::*;
 use rustix::fs::{AtFlags, FileType, Mode as FsMode, OFlags};
 use rustix::io::Errno;
 
-use super::chunker::Chunker;
+use super::chunker::{Chunker, PreviousChunks};
 use super::walk::Found;
 use super::{
-    BlobPart, ChunkList, NewRecord, ScanError, ScanOptions, ScanStats, ScanWarning, WarningKind,
-    CHUNK_MIN_FILE, PART_RAW_MAX, READ_TRIES,
+    BlobPart, ChunkList, NewRecord, ScanError, ScanOptions, ScanStats, ScanWarning, Stored,
+    WarningKind, CHUNK_MIN_FILE, PART_RAW_MAX, READ_TRIES,
 };
 use crate::dirfd::{Reach, Walker};
 use crate::record::{Chunk, CHUNKED_RUN_MAX, CHUNK_PARAMS_V1};
@@ -47,13 +47,13 @@ pub(super) fn process_found<E: Send>(
     pool: Option<&rayon::ThreadPool>,
     previous: &StatCache,
     options: &ScanOptions,
-    has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
+    stored: &dyn Stored,
     sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<ProcessedAll, ScanError<E>> {
     let scanner = Scanner {
         previous,
         options,
-        has_blob,
+        stored,
         sink,
         claimed: Mutex::new(HashSet::new()),
         counters: Counters::default(),
@@ -98,6 +98,7 @@ pub(super) fn process_found<E: Send>(
         blobs_new: counters.blobs_new.load(Ordering::Relaxed),
         bytes_new_raw: counters.bytes_new_raw.load(Ordering::Relaxed),
         bytes_new_stored: counters.bytes_new_stored.load(Ordering::Relaxed),
+        bytes_reused: counters.bytes_reused.load(Ordering::Relaxed),
     };
     Ok(ProcessedAll {
         tree,
@@ -126,6 +127,7 @@ pub(super) struct Counters {
     blobs_new: AtomicU64,
     bytes_new_raw: AtomicU64,
     bytes_new_stored: AtomicU64,
+    bytes_reused: AtomicU64,
 }
 
 /// What processing one found path gave.
@@ -168,7 +170,7 @@ impl From<io::Error> for ReadFailure {
 pub(super) struct Scanner<'a, E> {
     previous: &'a StatCache,
     options: &'a ScanOptions,
-    has_blob: &'a (dyn Fn(&BlobHash) -> bool + Sync),
+    stored: &'a dyn Stored,
     sink: &'a (dyn Fn(NewRecord) -> Result<(), E> + Sync),
     /// Hashes handed (or being handed) to the sink by this scan. A claim is
     /// always carried out: one sink call stores a whole blob or chunk, and a
@@ -285,7 +287,7 @@ impl<E> Scanner<'_, E> {
             return Ok(self.too_large(found, current.size));
         }
         if let Some(hash) = self.previous.fresh_hash(&found.rel, &current) {
-            if (self.has_blob)(&hash) || self.claimed.lock().unwrap().contains(&hash) {
+            if self.stored.has_blob(&hash) || self.claimed.lock().unwrap().contains(&hash) {
                 return Ok(Processed {
                     entry: Some(entry_of(&current, hash)),
                     cache: Some(CachedStat { hash, ..current }),
@@ -295,7 +297,7 @@ impl<E> Scanner<'_, E> {
         }
         self.counters.files_read.fetch_add(1, Ordering::Relaxed);
         for _ in 0..READ_TRIES {
-            match self.read_once(dir, name)? {
+            match self.read_once(dir, name, &found.rel)? {
                 Attempt::Captured { hash, stat } => {
                     return Ok(Processed {
                         entry: Some(entry_of(&stat, hash)),
@@ -331,7 +333,7 @@ impl<E> Scanner<'_, E> {
     /// True when this caller must hand `hash` over: it is neither stored nor already
     /// handed over (or being handed over) by this scan.
     fn claim(&self, hash: &BlobHash) -> bool {
-        !(self.has_blob)(hash) && self.claimed.lock().unwrap().insert(*hash)
+        !self.stored.has_blob(hash) && self.claimed.lock().unwrap().insert(*hash)
     }
 
     /// Opens `name` in `dir` as a regular file without following a symlink put
@@ -361,7 +363,7 @@ impl<E> Scanner<'_, E> {
     /// Reads the file once, with a stat of the open file before and after: a
     /// file of at most [`CHUNK_MIN_FILE`] bytes into memory as one blob, a bigger
     /// one as a stream of chunks.
-    fn read_once(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<Attempt, E> {
+    fn read_once(&self, dir: BorrowedFd<'_>, name: &[u8], rel: &[u8]) -> Result<Attempt, E> {
         let (file, before) = match self.open(dir, name) {
             Ok(opened) => opened,
             Err(failure) => return Ok(Attempt::Failed(failure)),
@@ -371,7 +373,11 @@ impl<E> Scanner<'_, E> {
             return Ok(Attempt::Failed(ReadFailure::TooLarge(before.size)));
         }
         if before.size > CHUNK_MIN_FILE {
-            self.read_chunked(file, &before)
+            let previous = self
+                .stored
+                .previous_chunks(rel)
+                .map_or_else(PreviousChunks::none, PreviousChunks::new);
+            self.read_chunked(file, &before, previous)
         } else {
             self.read_small(file, &before)
         }
@@ -405,9 +411,13 @@ impl<E> Scanner<'_, E> {
     /// stat held still, the chunk list is handed over, unless that content is
     /// stored or claimed already. A file that moved leaves the chunks handed
     /// over unreferenced (GC drops them).
-    fn read_chunked(&self, file: File, before: &CachedStat) -> Result<Attempt, E> {
-        let mut chunker = Chunker::new(&file, CHUNK_PARAMS_V1, before.size);
-        let mut whole = blake3::Hasher::new();
+    fn read_chunked(
+        &self,
+        file: File,
+        before: &CachedStat,
+        previous: PreviousChunks,
+    ) -> Result<Attempt, E> {
+        let mut chunker = Chunker::new(&file, CHUNK_PARAMS_V1, before.size, previous);
         let mut chunks = Vec::new();
         let mut len = 0u64;
         loop {
@@ -416,28 +426,28 @@ impl<E> Scanner<'_, E> {
                 Ok(None) => break,
                 Err(e) => return Ok(Attempt::Failed(e.into())),
             };
-            len += chunk.len() as u64;
-            self.counters
-                .bytes_read
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let n = chunk.bytes.len() as u64;
+            len += n;
+            self.counters.bytes_read.fetch_add(n, Ordering::Relaxed);
             if len > self.options.max_file_bytes {
                 return Ok(Attempt::Failed(ReadFailure::TooLarge(len)));
             }
-            whole.update(chunk);
-            let hash = BlobHash::of(chunk);
             chunks.push(Chunk {
-                hash,
-                len: chunk.len() as u32,
+                hash: chunk.hash,
+                len: n as u32,
             });
-            if self.claim(&hash) {
-                self.emit_blob(hash, chunk)?;
+            if self.claim(&chunk.hash) {
+                self.emit_blob(chunk.hash, chunk.bytes)?;
             }
         }
+        self.counters
+            .bytes_reused
+            .fetch_add(chunker.reused_bytes(), Ordering::Relaxed);
         let Some(after) = self.unmoved(&file, before, len) else {
             return Ok(Attempt::Moved);
         };
         // Held still, so `len` is the size stat'ed before: over CHUNK_MIN_FILE.
-        let hash = BlobHash(*whole.finalize().as_bytes());
+        let hash = chunker.whole_hash();
         // Content of one chunk (cut at the maximum: runs of one byte, a period
         // the gear hash never cuts) is that chunk's blob: no list to write.
         if chunks.len() > 1 && self.claim(&hash) {

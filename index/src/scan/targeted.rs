@@ -36,8 +36,9 @@ use super::{
     IGNORE_FILE_NAME, NEVER_CAPTURED,
 };
 use crate::repopath::RepoPath;
+use crate::scan::Stored;
 use crate::statcache::{CachedStat, StatCache};
-use crate::types::{BlobHash, Tree};
+use crate::types::Tree;
 
 /// The ignore files of one directory.
 struct DirRules {
@@ -277,10 +278,10 @@ pub fn scan_paths<E: Send>(
     rules: &mut IgnoreRules,
     previous: &StatCache,
     options: &ScanOptions,
-    has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
+    stored: &dyn Stored,
     sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
 ) -> Result<PartialScan, ScanError<E>> {
-    plan_paths(root, scopes, rules)?.read(previous, options, has_blob, sink)
+    plan_paths(root, scopes, rules)?.read(previous, options, stored, sink)
 }
 
 /// The scopes of a targeted scan listed, not read yet: the first step of
@@ -336,7 +337,7 @@ impl PlannedPaths {
         self,
         previous: &StatCache,
         options: &ScanOptions,
-        has_blob: &(dyn Fn(&BlobHash) -> bool + Sync),
+        stored: &dyn Stored,
         sink: &(dyn Fn(NewRecord) -> Result<(), E> + Sync),
     ) -> Result<PartialScan, ScanError<E>> {
         let PlannedPaths {
@@ -361,7 +362,7 @@ impl PlannedPaths {
             pool.as_ref(),
             previous,
             options,
-            has_blob,
+            stored,
             sink,
         )?;
         warnings.extend(processed.warnings);

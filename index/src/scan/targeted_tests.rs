@@ -22,7 +22,7 @@ fn full(root: &Path) -> Tree {
         root,
         &StatCache::new(),
         &ScanOptions::default(),
-        &|_| false,
+        &|_: &BlobHash| false,
         &|_| Ok(()),
     )
     .unwrap()
@@ -49,7 +49,7 @@ fn patched_with(
         rules,
         cache,
         &ScanOptions::default(),
-        &|_| false,
+        &|_: &BlobHash| false,
         &|_| Ok(()),
     )
     .unwrap();
@@ -366,7 +366,7 @@ fn scopes_inside_other_scopes_are_dropped_and_siblings_that_sort_between_kept() 
         &mut IgnoreRules::new(dir.path()),
         &StatCache::new(),
         &ScanOptions::default(),
-        &|_| false,
+        &|_: &BlobHash| false,
         &|_| Ok(()),
     )
     .unwrap();
@@ -399,7 +399,7 @@ fn scopes_that_lead_out_of_the_root_are_ignored() {
         &mut IgnoreRules::new(&root),
         &StatCache::new(),
         &ScanOptions::default(),
-        &|_| false,
+        &|_: &BlobHash| false,
         &|_| Ok(()),
     )
     .unwrap();

@@ -35,7 +35,7 @@ impl Store {
             root,
             previous,
             options,
-            &|hash| self.stored.lock().unwrap().contains(hash),
+            &|hash: &BlobHash| self.stored.lock().unwrap().contains(hash),
             &|part| {
                 self.parts.lock().unwrap().push(part);
                 Ok(())
@@ -358,7 +358,7 @@ fn root_unreadable_is_a_typed_error_naming_the_path() {
         &missing,
         &StatCache::new(),
         &ScanOptions::default(),
-        &|_| false,
+        &|_: &BlobHash| false,
         &|_| Ok(()),
     )
     .unwrap_err();
@@ -681,8 +681,12 @@ fn sink_error_stops_the_scan() {
         threads: 1,
         ..ScanOptions::default()
     };
-    let result = scan(root, &StatCache::new(), &options, &|_| false, &|_| {
-        Err("disk full")
-    });
+    let result = scan(
+        root,
+        &StatCache::new(),
+        &options,
+        &|_: &BlobHash| false,
+        &|_| Err("disk full"),
+    );
     assert!(matches!(result, Err(ScanError::Sink("disk full"))));
 }

@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use tl_wal::Wal;
 
 use super::batch::{BatchPolicy, OverLimit, Proceed};
+use super::content::{AllStored, StoreContent};
 use super::{error_chain, Result, Store, StoreError};
 use crate::catalog::Checkpoint;
 use crate::record::{chain_hash, CommitKind, CommitStats, Record};
 use crate::repopath::RepoPath;
 use crate::scan::{self, diff_trees, Change, NewRecord, ScanOptions, ScanWarning};
 use crate::statcache::StatCache;
-use crate::types::{BlobHash, Tree};
+use crate::types::Tree;
 
 /// Blob records are appended in batches of about this many bytes during a capture
 /// (4 MiB: a first capture of the 10k-file corpus peaks at 37 MB RSS, 55 MB at 8 MiB),
@@ -229,12 +230,11 @@ impl Store {
             self.check_batch(planned.estimate(self.catalog.head(), &options), policy)?;
         let previous = StatCache::load(&self.stat_cache_path());
         let wal = self.wal()?;
-        let catalog = &self.catalog;
         let pending = PendingBlobs::new(wal, progress);
         let sink = |new: NewRecord| pending.push(new);
-        let has_blob = |h: &BlobHash| catalog.has_blob(h);
+        let stored = StoreContent::new(self);
         let outcome = planned
-            .read(&previous, &options, &has_blob, &sink)
+            .read(&previous, &options, &stored, &sink)
             .map_err(|e| StoreError::Scan(error_chain(&e)));
         let mut outcome = outcome?;
         let content = pending.finish();
@@ -387,16 +387,10 @@ impl Store {
     /// compressed or handed on. Skipped paths keep their last version in its tree.
     fn scan_read_only(&self) -> Result<scan::ScanOutcome> {
         let previous = StatCache::load(&self.stat_cache_path());
-        let has_blob = |_: &BlobHash| true;
+        let stored = AllStored(StoreContent::new(self));
         let sink = |_: NewRecord| -> Result<(), std::convert::Infallible> { Ok(()) };
-        let outcome = scan::scan(
-            self.root(),
-            &previous,
-            &self.scan_options(),
-            &has_blob,
-            &sink,
-        )
-        .map_err(|e| StoreError::Scan(error_chain(&e)))?;
+        let outcome = scan::scan(self.root(), &previous, &self.scan_options(), &stored, &sink)
+            .map_err(|e| StoreError::Scan(error_chain(&e)))?;
         let mut outcome = outcome;
         scan::keep_skipped(
             self.catalog.head(),

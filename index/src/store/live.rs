@@ -15,7 +15,7 @@ use crate::record::{CommitKind, Record};
 use crate::scan::{self, diff_trees, IgnoreRules, NewRecord};
 use crate::snapshot;
 use crate::statcache::StatCache;
-use crate::types::{BlobHash, Tree};
+use crate::types::Tree;
 
 /// What a long-lived writer (the daemon) keeps between captures.
 pub(crate) struct LiveState {
@@ -147,9 +147,9 @@ impl Store {
         let wal = self.wal()?;
         let pending = PendingBlobs::new(wal, &|_| {});
         let sink = |new: NewRecord| pending.push(new);
-        let has_blob = |h: &BlobHash| self.catalog.has_blob(h);
+        let stored = super::content::StoreContent::new(self);
         let part = planned
-            .read(&StatCache::new(), &options, &has_blob, &sink)
+            .read(&StatCache::new(), &options, &stored, &sink)
             .map_err(scan_error)?;
         let content = pending.finish();
         Ok(ScopedScan {

@@ -25,6 +25,7 @@ mod cache;
 mod capture;
 mod compact;
 mod config;
+mod content;
 mod error;
 mod held;
 mod live;

@@ -91,6 +91,57 @@ fn small_edits_to_a_big_file_store_about_the_edited_bytes_not_the_file() {
     assert_fsck_deep_is_clean(&root);
 }
 
+#[test]
+fn a_big_file_read_again_takes_its_old_chunks_in_place_in_full_and_lean_stores() {
+    // CHUNKS.md, "Reading a big file again": a small edit is found by hashing
+    // the old chunks where they were, not by cutting the whole file again. The
+    // full catalog has the old list in memory; the daemon's lean one reads it
+    // back from the log (and from memory for what it folded since).
+    let (_tmp, root, mut store) = project();
+    let mut data = noise(40 * MIB, 0xfeed);
+    fs::write(root.join("big.bin"), &data).unwrap();
+    let first = store.checkpoint(CommitKind::Manual, None).unwrap();
+    assert_eq!(
+        first.scan.bytes_reused, 0,
+        "nothing to reuse the first time"
+    );
+    let mut versions = vec![data.clone()];
+    let least = data.len() as u64 - 3 * MAX_CHUNK;
+    let edit = |data: &mut Vec<u8>, n: u64| {
+        let at = (n as usize * 7_000_000) % (data.len() - 100);
+        data[at..at + 100].copy_from_slice(&noise(100, n));
+        fs::write(root.join("big.bin"), &*data).unwrap();
+    };
+    edit(&mut data, 1);
+    let full = store.checkpoint(CommitKind::Manual, None).unwrap();
+    versions.push(data.clone());
+    assert!(
+        full.scan.bytes_reused >= least,
+        "full store: {} bytes reused",
+        full.scan.bytes_reused
+    );
+    store.go_lean();
+    for n in 2..4 {
+        edit(&mut data, n);
+        let lean = store
+            .capture_paths(CommitKind::Auto, vec![b"big.bin".to_vec()])
+            .unwrap()
+            .expect("the edit is captured");
+        versions.push(data.clone());
+        assert!(
+            lean.scan.bytes_reused >= least,
+            "lean store, edit {n}: {} bytes reused",
+            lean.scan.bytes_reused
+        );
+        assert!(lean.checkpoint.stats.bytes_new <= 3 * MAX_CHUNK);
+    }
+    drop(store);
+    let store = Store::open(&root).unwrap();
+    for (i, want) in versions.iter().enumerate() {
+        assert!(content_at(&store, i, b"big.bin") == *want, "version {i}");
+    }
+}
+
 /// One edit of a big file.
 #[derive(Clone, Debug)]
 enum Edit {

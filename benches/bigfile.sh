@@ -8,7 +8,8 @@
 #    GIT_EDITS edits, since each stores the whole file again). Per tool: the first
 #    snapshot's time, the median time of a snapshot after an edit, and the store's
 #    growth over the edits (du -sb). Beside them: one warm read of the file (cat),
-#    the figure issue 13 compares a checkpoint with (target: <= 1.2x).
+#    the figure issue 13 compares a checkpoint with (target: <= 1.2x), and with
+#    b3sum, a read that also hashes (1 thread, all cores), before each checkpoint.
 # 2. big: first capture and restore (tl replay --into) of a BIG_GB file of
 #    incompressible bytes, beside cat, b3sum and zstd -1 of the same file and a
 #    plain copy (cp + sync), with peak RSS.
@@ -106,12 +107,20 @@ if [[ " $PHASES " == *" edits "* ]]; then
            snap() { timed "$P" "git-$1" sh -c 'git add -A && git commit -q -m s'; } ;;
     esac
     store() { case $tool in tl) bytes "$P/.tl" ;; git) bytes "$P/.git" ;; *) bytes "$R" ;; esac; }
-    snap 0; first=$WALL; peak=$RSS; s0=$(store); ws=(); rs=()
+    snap 0; first=$WALL; peak=$RSS; s0=$(store); ws=(); rs=(); b1=(); ba=()
     for i in $(seq 1 "$n"); do
       edit "$P/data.bin" "$i"
       # tl's checkpoint against one read of the file in the same state of the
       # page cache (this VM's reclaim evicts idle cache within minutes).
-      if [ "$tool" = tl ]; then timed "$P" "read-$i" cat data.bin; rs+=("$WALL"); fi
+      # With b3sum: a read that also hashes (one thread, and every core), since
+      # a checkpoint must hash every byte to know what changed.
+      if [ "$tool" = tl ]; then
+        timed "$P" "read-$i" cat data.bin; rs+=("$WALL")
+        if command -v b3sum > /dev/null; then
+          timed "$P" "b3-$i" b3sum --num-threads 1 data.bin; b1+=("$WALL")
+          timed "$P" "b3all-$i" b3sum data.bin; ba+=("$WALL")
+        fi
+      fi
       snap "$i"; ws+=("$WALL"); [ "$RSS" -gt "$peak" ] && peak=$RSS
     done
     growth=$(( $(store) - s0 ))
@@ -120,6 +129,9 @@ if [[ " $PHASES " == *" edits "* ]]; then
     say "$(printf '%-7s %10s %12s %12s %14s %10s' "$tool" "$first" "$med" "$max" "$growth" "$peak")$note"
     if [ "$tool" = tl ]; then
       say "        one read of the file just before each checkpoint: median $(printf '%s\n' "${rs[@]}" | median) s"
+      if [ ${#b1[@]} -gt 0 ]; then
+        say "        b3sum of it just before each checkpoint: median $(printf '%s\n' "${b1[@]}" | median) s (1 thread), $(printf '%s\n' "${ba[@]}" | median) s (all cores)"
+      fi
     fi
     rm -rf "$P" "$R"
   done

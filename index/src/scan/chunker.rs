@@ -189,12 +189,12 @@ impl<R: Read> Chunker<R> {
         self.reused
     }
 
-    /// The next chunk, `None` at the end of the source. Reads until two maximal
-    /// chunks and a byte (or the rest of the source) are buffered, so the cut
-    /// point is the one FastCDC finds over the whole content, and an old chunk
-    /// and the one after it can be checked in place.
+    /// The next chunk, `None` at the end of the source. Reads as far ahead as
+    /// the next decision needs (a maximal chunk for a cut, an old chunk and the
+    /// one after it to take one), so the cut point is the one FastCDC finds over
+    /// the whole content.
     pub fn next_chunk(&mut self) -> io::Result<Option<Cut<'_>>> {
-        self.fill()?;
+        self.ensure(1)?;
         if self.start == self.end {
             return Ok(None);
         }
@@ -208,12 +208,12 @@ impl<R: Read> Chunker<R> {
                     self.expect = if len == self.max {
                         self.candidates_at(self.pos + len as u64)
                     } else {
-                        match self.find(index + 1, len) {
+                        match self.find(index + 1, len)? {
                             Some(next) => Expect::Found {
                                 index: index + 1,
                                 hash: next,
                             },
-                            None => return Ok(Some(self.cut_by_gear())),
+                            None => return self.cut_by_gear().map(Some),
                         }
                     };
                     self.reused += len as u64;
@@ -222,20 +222,22 @@ impl<R: Read> Chunker<R> {
                 Expect::Candidates(candidates) => {
                     self.expect = Expect::Nothing;
                     for index in candidates.into_iter().flatten() {
-                        if let Some(hash) = self.find(index, 0) {
+                        if let Some(hash) = self.find(index, 0)? {
                             self.expect = Expect::Found { index, hash };
                             break;
                         }
                     }
                 }
-                Expect::Nothing => return Ok(Some(self.cut_by_gear())),
+                Expect::Nothing => return self.cut_by_gear().map(Some),
             }
         }
     }
 
-    /// Reads more once fewer than two maximal chunks and a byte are buffered.
-    fn fill(&mut self) -> io::Result<()> {
-        let need = (2 * self.max + 1).min(self.buf.len());
+    /// Makes sure `need` bytes from `start` are buffered, or the rest of the
+    /// source: when fewer are, moves what is left to the front and reads until
+    /// the buffer is full. Moving only when a decision needs more keeps the
+    /// bytes moved to a fraction of those read.
+    fn ensure(&mut self, need: usize) -> io::Result<()> {
         if self.end - self.start >= need || self.eof {
             return Ok(());
         }
@@ -277,19 +279,24 @@ impl<R: Read> Chunker<R> {
 
     /// The hash of old chunk `index` if its bytes are at `at` bytes past `pos`
     /// (whether it may be taken there is [`Expect::Found`]'s to say).
-    fn find(&self, index: usize, at: usize) -> Option<BlobHash> {
-        let old = self.previous.chunks.get(index)?;
+    fn find(&mut self, index: usize, at: usize) -> io::Result<Option<BlobHash>> {
+        let Some(old) = self.previous.chunks.get(index).copied() else {
+            return Ok(None);
+        };
+        let len = old.len as usize;
+        self.ensure(at + len)?;
         let from = self.start + at;
-        let to = from + old.len as usize;
+        let to = from + len;
         if to > self.end {
-            return None;
+            return Ok(None);
         }
         let hash = hash_of(&self.buf[from..to]);
-        (hash == old.hash).then_some(hash)
+        Ok((hash == old.hash).then_some(hash))
     }
 
     /// Cuts the next chunk by the gear hash, and looks for an old chunk after it.
-    fn cut_by_gear(&mut self) -> Cut<'_> {
+    fn cut_by_gear(&mut self) -> io::Result<Cut<'_>> {
+        self.ensure(self.max)?;
         let Masks { small, large } = self.masks;
         let (_, n) = cut(
             &self.buf[self.start..self.end],
@@ -303,7 +310,7 @@ impl<R: Read> Chunker<R> {
         );
         let hash = hash_of(&self.buf[self.start..self.start + n]);
         self.expect = self.candidates_at(self.pos + n as u64);
-        self.hand_out(n, hash)
+        Ok(self.hand_out(n, hash))
     }
 
     /// Hands out the next `len` bytes as a chunk hashing to `hash`.

@@ -115,9 +115,11 @@ use crate::statcache::StatCache;
 use crate::types::{BlobHash, Tree};
 
 mod chunker;
+pub use chunker::PreviousChunks;
 mod defaults;
 mod diff;
 mod estimate;
+pub mod leaves;
 pub use defaults::{
     default_rule, is_editor_temporary, is_secret, DefaultRule, EDITOR_TEMPORARIES, SECRET_FILES,
 };
@@ -224,10 +226,15 @@ pub trait Stored: Sync {
     fn has_blob(&self, hash: &BlobHash) -> bool;
 
     /// The chunks of the content `path` held in the newest state, when that
-    /// content is stored as a chunk list: the chunker tries them in place first
-    /// (`index/CHUNKS.md`, "Reading a big file again"). `None` when there is no
-    /// such list; the chunks are the same either way, only the work differs.
-    fn previous_chunks(&self, path: &[u8]) -> Option<Vec<Chunk>>;
+    /// content is stored as a chunk list, with its leaves when they are known:
+    /// the chunker tries them in place first (`index/CHUNKS.md`, "Reading a big
+    /// file again"). `None` when there is no such list; the chunks are the same
+    /// either way, only the work differs.
+    fn previous_chunks(&self, path: &[u8]) -> Option<PreviousChunks>;
+
+    /// Keeps the leaves of the content `hash` just read at `path` for the next
+    /// read ([`leaves`]). A cache: failing to keep them costs only time.
+    fn keep_leaves(&self, path: &[u8], hash: &BlobHash, leaves: &leaves::Leaves);
 }
 
 /// A closure that answers `has_blob` is a [`Stored`] that knows no chunk list.
@@ -236,9 +243,11 @@ impl<F: Fn(&BlobHash) -> bool + Sync> Stored for F {
         self(hash)
     }
 
-    fn previous_chunks(&self, _path: &[u8]) -> Option<Vec<Chunk>> {
+    fn previous_chunks(&self, _path: &[u8]) -> Option<PreviousChunks> {
         None
     }
+
+    fn keep_leaves(&self, _path: &[u8], _hash: &BlobHash, _leaves: &leaves::Leaves) {}
 }
 
 /// What a scan hands to its sink: one content record to write.

@@ -23,6 +23,7 @@ use std::io::{self, Read};
 
 use fastcdc::v2020::{cut, logarithm2, Normalization, MASKS};
 
+use super::leaves::{LeafHasher, Leaves, LEAF_LEN};
 use crate::record::{Chunk, ChunkParams};
 use crate::types::BlobHash;
 
@@ -34,6 +35,10 @@ pub struct PreviousChunks {
     offsets: Vec<u64>,
     /// Length of the old content.
     len: u64,
+    /// The old content's leaves, when known (see [`super::leaves`]): an old
+    /// chunk at its old offset whose leaves all have their old values is taken
+    /// without hashing it.
+    leaves: Option<Leaves>,
 }
 
 impl PreviousChunks {
@@ -54,7 +59,15 @@ impl PreviousChunks {
             chunks,
             offsets,
             len,
+            leaves: None,
         }
+    }
+
+    /// The same, with the old content's leaves (checked by the caller: see
+    /// [`Leaves::from_file_bytes`]); leaves of another length are ignored.
+    pub fn with_leaves(mut self, leaves: Leaves) -> PreviousChunks {
+        self.leaves = (leaves.len() == self.len).then_some(leaves);
+        self
     }
 
     /// The old chunk that starts at `offset` of the old content.
@@ -88,11 +101,19 @@ pub struct Chunker<R> {
     avg: usize,
     max: usize,
     masks: Masks,
-    whole: blake3::Hasher,
+    /// The leaves of what was read (the whole content's hash merges them).
+    leaves: LeafHasher,
+    /// Where in `buf` the bytes not covered by a leaf yet start.
+    leaf_at: usize,
+    /// The hash of a content of one leaf or less (no leaves to merge).
+    small: Option<BlobHash>,
     previous: PreviousChunks,
     expect: Expect,
     /// Bytes handed out as old chunks found in place.
     reused: u64,
+    /// Bytes hashed chunk by chunk (the tests check that leaves spare it).
+    #[cfg(test)]
+    hashed: u64,
 }
 
 /// What the chunker expects at `pos`.
@@ -169,10 +190,14 @@ impl<R: Read> Chunker<R> {
                 small: MASKS[(bits + level) as usize],
                 large: MASKS[(bits - level) as usize],
             },
-            whole: blake3::Hasher::new(),
+            leaves: LeafHasher::new(),
+            leaf_at: 0,
+            small: None,
             previous,
             expect: Expect::Nothing,
             reused: 0,
+            #[cfg(test)]
+            hashed: 0,
         };
         chunker.expect = chunker.candidates_at(0);
         chunker
@@ -181,7 +206,20 @@ impl<R: Read> Chunker<R> {
     /// BLAKE3 of every byte read from the source so far (the whole content, once
     /// [`Chunker::next_chunk`] returned `None`).
     pub fn whole_hash(&self) -> BlobHash {
-        BlobHash(*self.whole.finalize().as_bytes())
+        self.small
+            .or_else(|| self.leaves.leaves().root())
+            .unwrap_or_else(|| BlobHash::of(&[]))
+    }
+
+    /// Bytes hashed chunk by chunk so far.
+    #[cfg(test)]
+    pub fn hashed_bytes(&self) -> u64 {
+        self.hashed
+    }
+
+    /// The leaves of the content, once [`Chunker::next_chunk`] returned `None`.
+    pub fn into_leaves(self) -> Leaves {
+        self.leaves.into_leaves()
     }
 
     /// Bytes handed out as old chunks found in place, without the gear.
@@ -241,10 +279,12 @@ impl<R: Read> Chunker<R> {
         if self.end - self.start >= need || self.eof {
             return Ok(());
         }
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        let from = self.end;
+        // Bytes not in a leaf yet are kept too (less than a leaf).
+        let keep = self.start.min(self.leaf_at);
+        self.buf.copy_within(keep..self.end, 0);
+        self.end -= keep;
+        self.start -= keep;
+        self.leaf_at -= keep;
         while self.end < self.buf.len() {
             match self.source.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
@@ -256,7 +296,13 @@ impl<R: Read> Chunker<R> {
                 Err(e) => return Err(e),
             }
         }
-        self.whole.update_rayon(&self.buf[from..self.end]);
+        if self.eof && self.leaves.done() == 0 && self.end - self.leaf_at <= LEAF_LEN {
+            // All of it is here, from the first byte.
+            self.small = Some(BlobHash::of(&self.buf[self.leaf_at..self.end]));
+        }
+        self.leaf_at += self
+            .leaves
+            .take(&self.buf[self.leaf_at..self.end], self.eof);
         Ok(())
     }
 
@@ -284,14 +330,49 @@ impl<R: Read> Chunker<R> {
             return Ok(None);
         };
         let len = old.len as usize;
+        if self.same_leaves(index, at)? {
+            return Ok(Some(old.hash));
+        }
         self.ensure(at + len)?;
         let from = self.start + at;
         let to = from + len;
         if to > self.end {
             return Ok(None);
         }
+        #[cfg(test)]
+        {
+            self.hashed += len as u64;
+        }
         let hash = hash_of(&self.buf[from..to]);
         Ok((hash == old.hash).then_some(hash))
+    }
+
+    /// True when old chunk `index` would start `at` bytes past `pos` at its old
+    /// offset and every leaf it lies in has its old value: its bytes are the
+    /// old ones, no hash needed. False when that is not known (no old leaves,
+    /// shifted content, a leaf that changed: then the chunk is hashed).
+    fn same_leaves(&mut self, index: usize, at: usize) -> io::Result<bool> {
+        let at_stream = self.pos + at as u64;
+        let Some(old_leaves) = &self.previous.leaves else {
+            return Ok(false);
+        };
+        if self.previous.offsets[index] != at_stream {
+            return Ok(false);
+        }
+        let leaf = LEAF_LEN as u64;
+        let first = (at_stream / leaf) as usize;
+        let last = ((at_stream + u64::from(self.previous.chunks[index].len) - 1) / leaf) as usize;
+        if old_leaves.value(last).is_none() {
+            return Ok(false);
+        }
+        // The leaves up to the end of the last one must be hashed.
+        let need = ((last as u64 + 1) * leaf).saturating_sub(self.pos);
+        self.ensure(usize::try_from(need).unwrap_or(usize::MAX))?;
+        let Some(old_leaves) = &self.previous.leaves else {
+            return Ok(false);
+        };
+        let new = self.leaves.leaves();
+        Ok(new.count() > last && (first..=last).all(|i| new.value(i) == old_leaves.value(i)))
     }
 
     /// Cuts the next chunk by the gear hash, and looks for an old chunk after it.
@@ -308,6 +389,10 @@ impl<R: Read> Chunker<R> {
             small << 1,
             large << 1,
         );
+        #[cfg(test)]
+        {
+            self.hashed += n as u64;
+        }
         let hash = hash_of(&self.buf[self.start..self.start + n]);
         self.expect = self.candidates_at(self.pos + n as u64);
         Ok(self.hand_out(n, hash))

@@ -376,8 +376,8 @@ impl<E> Scanner<'_, E> {
             let previous = self
                 .stored
                 .previous_chunks(rel)
-                .map_or_else(PreviousChunks::none, PreviousChunks::new);
-            self.read_chunked(file, &before, previous)
+                .unwrap_or_else(PreviousChunks::none);
+            self.read_chunked(file, &before, previous, rel)
         } else {
             self.read_small(file, &before)
         }
@@ -416,6 +416,7 @@ impl<E> Scanner<'_, E> {
         file: File,
         before: &CachedStat,
         previous: PreviousChunks,
+        rel: &[u8],
     ) -> Result<Attempt, E> {
         let mut chunker = Chunker::new(&file, CHUNK_PARAMS_V1, before.size, previous);
         let mut chunks = Vec::new();
@@ -450,8 +451,12 @@ impl<E> Scanner<'_, E> {
         let hash = chunker.whole_hash();
         // Content of one chunk (cut at the maximum: runs of one byte, a period
         // the gear hash never cuts) is that chunk's blob: no list to write.
-        if chunks.len() > 1 && self.claim(&hash) {
+        let several = chunks.len() > 1;
+        if several && self.claim(&hash) {
             self.emit_chunk_lists(hash, len, chunks)?;
+        }
+        if several {
+            self.stored.keep_leaves(rel, &hash, &chunker.into_leaves());
         }
         Ok(Attempt::Captured { hash, stat: after })
     }

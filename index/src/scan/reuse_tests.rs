@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use proptest::prelude::*;
 
 use super::chunker::{Chunker, PreviousChunks};
+use super::leaves::Leaves;
 use crate::record::{Chunk, CHUNK_PARAMS_V1};
 use crate::types::BlobHash;
 
@@ -47,6 +48,8 @@ struct Chunked {
     chunks: Vec<Chunk>,
     whole: BlobHash,
     reused: u64,
+    hashed: u64,
+    leaves: Leaves,
 }
 
 fn chunk(data: &[u8], previous: PreviousChunks, step: usize) -> Chunked {
@@ -68,10 +71,13 @@ fn chunk(data: &[u8], previous: PreviousChunks, step: usize) -> Chunked {
             len: cut.bytes.len() as u32,
         });
     }
+    let (whole, reused, hashed) = (c.whole_hash(), c.reused_bytes(), c.hashed_bytes());
     Chunked {
         chunks,
-        whole: c.whole_hash(),
-        reused: c.reused_bytes(),
+        whole,
+        reused,
+        hashed,
+        leaves: c.into_leaves(),
     }
 }
 
@@ -79,16 +85,37 @@ fn fresh(data: &[u8]) -> Vec<Chunk> {
     chunk(data, PreviousChunks::none(), MAX).chunks
 }
 
-/// Chunks `new` with `old`'s chunks as the previous version, checks the result
-/// is a fresh pass's, and returns the bytes taken in place.
-fn assert_same_as_fresh(old: &[u8], new: &[u8], step: usize) -> u64 {
-    let previous = PreviousChunks::new(fresh(old));
-    let got = chunk(new, previous, step);
+/// What chunking a new version against the old one saved.
+struct Saved {
+    /// Bytes taken as old chunks (the same with and without leaves).
+    reused: u64,
+    /// Bytes hashed chunk by chunk when the old leaves were known.
+    hashed_with_leaves: u64,
+}
+
+/// Chunks `new` with `old`'s chunks as the previous version, without and with
+/// the old leaves, checks both give a fresh pass's chunks and whole hash, and
+/// says what was saved.
+fn assert_same_as_fresh(old: &[u8], new: &[u8], step: usize) -> Saved {
+    let old_pass = chunk(old, PreviousChunks::none(), MAX);
+    assert_eq!(old_pass.leaves.root(), Some(BlobHash::of(old)), "old leaves");
     let want = fresh(new);
-    assert_eq!(got.chunks.len(), want.len(), "number of chunks");
-    assert!(got.chunks == want, "the chunks differ from a fresh pass");
-    assert_eq!(got.whole, BlobHash::of(new), "the whole hash");
-    got.reused
+    let plain = chunk(new, PreviousChunks::new(old_pass.chunks.clone()), step);
+    let leafy = chunk(
+        new,
+        PreviousChunks::new(old_pass.chunks).with_leaves(old_pass.leaves),
+        step,
+    );
+    for (got, how) in [(&plain, "by chunk hashes"), (&leafy, "by leaves")] {
+        assert_eq!(got.chunks.len(), want.len(), "number of chunks, {how}");
+        assert!(got.chunks == want, "the chunks differ from a fresh pass, {how}");
+        assert_eq!(got.whole, BlobHash::of(new), "the whole hash, {how}");
+    }
+    assert_eq!(plain.reused, leafy.reused, "leaves change the work, not the chunks");
+    Saved {
+        reused: plain.reused,
+        hashed_with_leaves: leafy.hashed,
+    }
 }
 
 /// Where each chunk of `data` (cut afresh) ends.
@@ -206,13 +233,20 @@ fn a_small_overwrite_in_a_big_file_takes_all_but_a_few_chunks_in_place() {
     let old = noise(64 * MIB, 3);
     let mut new = old.clone();
     new[30 * MIB..30 * MIB + 100].fill(7);
-    let reused = assert_same_as_fresh(&old, &new, MAX);
+    let saved = assert_same_as_fresh(&old, &new, MAX);
+    let reused = saved.reused;
     // Cut again: the last chunk, and around the edit the edited chunk, the one
     // before it and those until a cut lands on an old one.
     assert!(
         reused >= (64 * MIB - 3 * MAX) as u64,
         "only {reused} of {} bytes taken in place",
         new.len()
+    );
+    // With the old leaves, what is taken is not even hashed again.
+    assert!(
+        saved.hashed_with_leaves <= 4 * MAX as u64,
+        "{} bytes hashed chunk by chunk",
+        saved.hashed_with_leaves
     );
 }
 
@@ -221,7 +255,8 @@ fn an_insert_at_the_start_finds_the_old_chunks_shifted_by_its_length() {
     let old = noise(48 * MIB, 5);
     let mut new = noise(1000, 6);
     new.extend_from_slice(&old);
-    let reused = assert_same_as_fresh(&old, &new, MAX);
+    let saved = assert_same_as_fresh(&old, &new, MAX);
+    let reused = saved.reused;
     assert!(
         reused >= (48 * MIB - 3 * MAX) as u64,
         "only {reused} bytes taken in place"
@@ -233,7 +268,8 @@ fn an_append_takes_every_old_chunk_but_the_last_few() {
     let old = noise(40 * MIB, 8);
     let mut new = old.clone();
     new.extend(noise(1024, 9));
-    let reused = assert_same_as_fresh(&old, &new, MAX);
+    let saved = assert_same_as_fresh(&old, &new, MAX);
+    let reused = saved.reused;
     assert!(
         reused >= (40 * MIB - 2 * MAX) as u64,
         "only {reused} bytes taken in place"
@@ -258,7 +294,8 @@ fn runs_of_one_byte_cut_at_the_maximum_are_taken_and_cut_again_alike() {
     let old = vec![0u8; 40 * MIB];
     let mut new = old.clone();
     new[17 * MIB] = 1;
-    let reused = assert_same_as_fresh(&old, &new, MAX);
+    let saved = assert_same_as_fresh(&old, &new, MAX);
+    let reused = saved.reused;
     assert!(
         reused > 0,
         "maximal chunks are taken without the byte after"
@@ -299,7 +336,8 @@ fn a_previous_list_of_other_content_changes_nothing() {
 #[test]
 fn the_same_content_again_is_taken_whole_but_its_last_chunk() {
     let data = noise(32 * MIB, 14);
-    let reused = assert_same_as_fresh(&data, &data, MAX);
+    let saved = assert_same_as_fresh(&data, &data, MAX);
+    let reused = saved.reused;
     assert!(
         reused >= (32 * MIB - MAX) as u64,
         "only {reused} bytes taken in place"

@@ -2,8 +2,13 @@
 //! stored, and a big file's previous chunk list, for the chunker to try in place
 //! before cutting again (`index/CHUNKS.md`, "Reading a big file again").
 
+use std::path::PathBuf;
+
+use tl_wal::private_fs::{self, Durability};
+
 use crate::record::{Chunk, Record, CHUNK_PARAMS_V1};
-use crate::scan;
+use crate::scan::leaves::Leaves;
+use crate::scan::{self, PreviousChunks};
 use crate::types::BlobHash;
 
 use super::held::Held;
@@ -73,9 +78,41 @@ impl scan::Stored for StoreContent<'_> {
         self.store.catalog.has_blob(hash)
     }
 
-    fn previous_chunks(&self, path: &[u8]) -> Option<Vec<Chunk>> {
-        let entry = self.store.catalog.head().get(path)?;
-        self.chunks_of(&entry.hash)
+    fn previous_chunks(&self, path: &[u8]) -> Option<PreviousChunks> {
+        let hash = self.store.catalog.head().get(path)?.hash;
+        let previous = PreviousChunks::new(self.chunks_of(&hash)?);
+        let leaves = std::fs::read(self.leaves_file(path))
+            .ok()
+            .and_then(|bytes| Leaves::from_file_bytes(&bytes, &hash));
+        Some(match leaves {
+            Some(leaves) => previous.with_leaves(leaves),
+            None => previous,
+        })
+    }
+
+    fn keep_leaves(&self, path: &[u8], hash: &BlobHash, leaves: &Leaves) {
+        let file = self.leaves_file(path);
+        if let Some(dir) = file.parent() {
+            if !dir.is_dir() {
+                // Raced by another thread of the scan: either made it.
+                let _ = private_fs::create_dir(dir);
+            }
+        }
+        // A cache: checked against the content's hash when read back.
+        let _ = private_fs::write_atomic(&file, &leaves.to_file_bytes(hash), Durability::Cache);
+    }
+}
+
+impl StoreContent<'_> {
+    /// The leaves cache file of `path`: `.tl/index/leaves/`, named by the
+    /// path's hash (one file per big file, replaced at each read).
+    fn leaves_file(&self, path: &[u8]) -> PathBuf {
+        let name = blake3::hash(path).to_hex();
+        self.store
+            .layout
+            .index_dir()
+            .join("leaves")
+            .join(&name.as_str()[..32])
     }
 }
 
@@ -88,7 +125,12 @@ impl scan::Stored for AllStored<'_> {
         true
     }
 
-    fn previous_chunks(&self, path: &[u8]) -> Option<Vec<Chunk>> {
+    fn previous_chunks(&self, path: &[u8]) -> Option<PreviousChunks> {
         self.0.previous_chunks(path)
+    }
+
+    fn keep_leaves(&self, _path: &[u8], _hash: &BlobHash, _leaves: &Leaves) {
+        // Not captured: the next capture reads against the last captured
+        // version, whose leaves these are not.
     }
 }

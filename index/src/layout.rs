@@ -16,6 +16,8 @@
 //! .tl/daemon.log            the daemon's log
 //! .tl/gc.lock               held by a running GC (and by whoever finishes an interrupted one)
 //! .tl/gc/                   a GC in progress: wal/ (the new log), READY, old/ (the old log)
+//! .tl/remotes/NAME/remote   a remote's settings (`tl remote add`)
+//! .tl/remotes/NAME/shipped  what was shipped there: pushes never LIST the remote
 //! ```
 //!
 //! A `Layout` only computes paths; it touches nothing on disk.
@@ -48,6 +50,26 @@ impl Layout {
     /// `.tl/` itself.
     pub fn tl_dir(&self) -> &Path {
         &self.tl
+    }
+
+    /// `.tl/remotes/`: one directory per remote.
+    pub fn remotes_dir(&self) -> PathBuf {
+        self.tl.join("remotes")
+    }
+
+    /// `.tl/remotes/NAME/`.
+    pub fn remote_dir(&self, name: &str) -> PathBuf {
+        self.remotes_dir().join(name)
+    }
+
+    /// `.tl/remotes/NAME/remote`: the remote's settings.
+    pub fn remote_settings(&self, name: &str) -> PathBuf {
+        self.remote_dir(name).join("remote")
+    }
+
+    /// `.tl/remotes/NAME/shipped`: what the remote holds, as far as pushes know.
+    pub fn remote_shipped(&self, name: &str) -> PathBuf {
+        self.remote_dir(name).join("shipped")
     }
 
     /// `.tl/config.toml`.

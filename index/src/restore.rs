@@ -312,6 +312,43 @@ pub fn materialize_observed(
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
+    let place = if in_place {
+        Place::Root
+    } else {
+        Place::Elsewhere
+    };
+    materialize_planned(store, target, dir, opts, observer, place)
+}
+
+/// Where a materialization writes: the store's root (its head is on disk), or
+/// a directory that holds none of it yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Root,
+    Elsewhere,
+}
+
+/// [`materialize`] into a store's root that holds nothing but `.tl/` (a clone
+/// just made): every file of the target is looked at and written, none is
+/// assumed there because the head tracks it.
+pub fn materialize_fresh_root(
+    store: &Store,
+    target: &Tree,
+) -> Result<MaterializeReport, RestoreError> {
+    let opts = MaterializeOptions::default();
+    let quiet = ProgressFn(&|_, _| {});
+    materialize_planned(store, target, store.root(), &opts, &quiet, Place::Elsewhere)
+}
+
+fn materialize_planned(
+    store: &Store,
+    target: &Tree,
+    dir: &Path,
+    opts: &MaterializeOptions,
+    observer: &dyn Observer,
+    place: Place,
+) -> Result<MaterializeReport, RestoreError> {
+    let in_place = place == Place::Root;
     let root = match open_root(dir) {
         Ok(fd) => Some(fd),
         Err(e) if e.kind() == io::ErrorKind::NotFound && !in_place => None,

@@ -85,6 +85,8 @@ struct State {
     /// cache (a previous writer's mark, or a batch it wrote but never synced), so
     /// frames written before our first sync must not claim them as acknowledged.
     acked_floor: Option<Lsn>,
+    /// `seal_now` created the tail segment and nothing was appended since.
+    just_sealed: bool,
 }
 
 struct Shared {
@@ -165,6 +167,7 @@ impl Wal {
             self.rotate(st);
         }
         st.force_rotate = false;
+        st.just_sealed = false;
         let acked = match st.acked_floor {
             Some(floor) => floor.min(st.durable_lsn),
             None => st.durable_lsn,
@@ -408,6 +411,40 @@ impl Wal {
         self.lock().force_rotate = true;
     }
 
+    /// Seals the current segment now, not at the next batch: once everything
+    /// queued is durable, creates the next segment (its header synced, the
+    /// directory synced) so the segment holding every acknowledged batch is never
+    /// written again — what a push ships. Returns false, creating nothing, when
+    /// the current segment holds no frame yet (it is already all there is).
+    pub fn seal_now(&self) -> Result<bool, AppendError> {
+        let mut st = self.lock();
+        loop {
+            if let Some(cause) = &st.poisoned {
+                return Err(AppendError::Poisoned {
+                    cause: cause.clone(),
+                });
+            }
+            if st.closed {
+                return Err(AppendError::Closed);
+            }
+            if !st.flushing && st.pending.is_empty() {
+                break;
+            }
+            let end = st.next_lsn;
+            self.wait_durable(st, end)?;
+            st = self.lock();
+        }
+        if st.tail_offset <= SEGMENT_HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        self.rotate(&mut st);
+        st.force_rotate = false;
+        let mut st = self.flush(st)?;
+        st.just_sealed = true;
+        drop(st);
+        Ok(true)
+    }
+
     /// Writes a mark saying everything so far is acknowledged, syncs it and closes
     /// the log. Later appends fail with [`AppendError::Closed`].
     pub fn close(self) -> Result<(), AppendError> {
@@ -436,6 +473,11 @@ impl Wal {
         if st.acked_floor.is_some() {
             // Nothing was synced by this writer: the log is as it was found (with
             // its own closing mark, if it had one); a new mark could not claim more.
+            return Ok(());
+        }
+        if st.just_sealed && st.tail_offset == SEGMENT_HEADER_LEN as u64 {
+            // Nothing since `seal_now`: the sealed segment was synced whole; a
+            // mark would only give the next push a segment holding nothing.
             return Ok(());
         }
         if st.force_rotate && st.tail_offset > SEGMENT_HEADER_LEN as u64 {
@@ -510,6 +552,7 @@ fn new_state(
         force_rotate: false,
         tail_maybe_dirty: true,
         acked_floor: None,
+        just_sealed: false,
     }
 }
 

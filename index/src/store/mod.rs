@@ -143,6 +143,14 @@ pub(crate) fn now_ns() -> i64 {
 impl Store {
     /// Creates `.tl/` in `root` (which must exist) and opens it.
     pub fn init(root: &Path) -> Result<Store> {
+        let root = Store::create_empty(root)?;
+        Store::open(&root)
+    }
+
+    /// Creates `.tl/` in `root` (which must exist) with its directories and the
+    /// default config but no log yet, and returns the canonical root: a clone
+    /// writes the remote's segments into `.tl/wal/` before the first open.
+    pub(crate) fn create_empty(root: &Path) -> Result<PathBuf> {
         let root = std::fs::canonicalize(root).map_err(io(root))?;
         let layout = Layout::new(&root);
         let tl = layout.tl_dir();
@@ -154,10 +162,13 @@ impl Store {
         for sub in layout.init_dirs() {
             private_fs::create_dir(&sub).map_err(io(tl))?;
         }
+        // Wal::open would make it; a clone writes segments into it first.
+        let log = layout.log_dir();
+        private_fs::create_dir(&log).map_err(io(&log))?;
         let cfg = layout.config();
         private_fs::write_atomic(&cfg, DEFAULT_CONFIG.as_bytes(), Durability::Synced)
             .map_err(io(&cfg))?;
-        Store::open(&root)
+        Ok(root)
     }
 
     /// Opens the store of the project at `root` for writing (takes the log's writer
@@ -404,6 +415,13 @@ impl Store {
             path: self.layout.log_dir(),
             source: std::io::Error::other("the store was opened read-only"),
         })
+    }
+
+    /// Seals the log's current segment now ([`Wal::seal_now`]), so every
+    /// acknowledged batch sits in a segment that is never written again (what a
+    /// push to a remote ships). False when the current segment is still empty.
+    pub fn seal_log(&self) -> Result<bool> {
+        Ok(self.wal()?.seal_now()?)
     }
 
     /// The `.tl` directory.

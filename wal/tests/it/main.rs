@@ -16,5 +16,6 @@ mod hostile;
 mod kill9;
 mod open_sealed;
 mod roundtrip;
+mod seal_now;
 mod sectors;
 mod truncate;

@@ -15,6 +15,7 @@ pub mod layout;
 pub mod pathsafe;
 pub mod record;
 pub mod recover;
+pub mod remote;
 pub mod replay;
 pub mod repopath;
 pub mod restore;

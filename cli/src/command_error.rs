@@ -195,6 +195,47 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         })
 }
 
+/// The next step after a remote's error.
+fn remote_hint(e: &tl_index::remote::RemoteError) -> Option<String> {
+    use tl_index::remote::RemoteError as R;
+    match e {
+        R::IdentityNeeded => Some(
+            "pass --identity FILE: the age identity file (age-keygen's) whose public key the remote was encrypted to"
+                .into(),
+        ),
+        R::Decrypt { .. } => Some(
+            "is --identity the key the remote was encrypted to? (`tl remote list` on the pushing machine shows its recipients)"
+                .into(),
+        ),
+        R::Timeout { .. } | R::Store { .. } => Some(
+            "nothing local changed; check the server and the AWS_* variables, then run it again (a push resumes where it stopped; push_timeout_s in .tl/remotes/NAME/remote sets its limit)"
+                .into(),
+        ),
+        R::NoSuchRemote { .. } => Some("`tl remote list` shows the remotes".into()),
+        R::Exists { .. } => Some("choose another name, or `tl remote rm NAME` first".into()),
+        R::InsecureEndpoint { .. } => Some(
+            "use an https:// endpoint, or set TL_REMOTE_ALLOW_HTTP=1 if this network is trusted"
+                .into(),
+        ),
+        R::NotEmpty { .. } => Some("clone into a new or empty directory".into()),
+        R::NoManifest { .. } => Some("check the URL; `tl push` there first".into()),
+        R::Damaged { .. } | R::BadManifest { .. } => Some(
+            "nothing was trusted; `tl verify --remote NAME --deep` on the pushing machine names every damaged object"
+                .into(),
+        ),
+        R::OtherProject { .. } => {
+            Some("push to another prefix (each project needs its own)".into())
+        }
+        R::LogChanged { .. } => Some("run the push again".into()),
+        R::NotInTree { .. } => Some(
+            "the path is from the project root (src/main.rs); `tl ls --at T` in a clone lists them"
+                .into(),
+        ),
+        R::Local(s) => library_hint(s),
+        _ => None,
+    }
+}
+
 /// The next step after a library error (the libraries say what went wrong, never
 /// which command to run). Wrappers that forward their inner error's text
 /// (`#[error(transparent)]`) are looked through.
@@ -205,6 +246,9 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     use tl_index::store::{PinError, PinNameProblem, ResolveError, StoreError};
     use tl_wal::OpenError;
     const FSCK: &str = "run `tl fsck`";
+    if let Some(e) = e.downcast_ref::<tl_index::remote::RemoteError>() {
+        return remote_hint(e);
+    }
     if let Some(e) = e.downcast_ref::<StoreError>() {
         return match e {
             StoreError::NotInitialized(_) => Some("run `tl init`".into()),

@@ -42,6 +42,7 @@ mod hold_text;
 mod left_out_text;
 mod out;
 mod output;
+mod remote_env;
 mod retention_text;
 
 use std::process::ExitCode;

@@ -128,3 +128,14 @@ pub fn capture_progress(first: bool) -> Option<indicatif::ProgressBar> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     Some(bar)
 }
+
+/// `12.3 MB`.
+pub fn bytes(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else if n >= 1_000 {
+        format!("{:.1} kB", n as f64 / 1e3)
+    } else {
+        format!("{n} bytes")
+    }
+}

@@ -12,6 +12,7 @@ use tl_index::retention::{Clock, Decision, DropCause};
 use tl_index::timespec::{format_local, format_rfc3339, local_utc_offset_secs};
 
 use crate::cli_util::open;
+use crate::output::bytes;
 
 /// Thin the history by the retention policy and reclaim the space it frees.
 ///
@@ -177,17 +178,6 @@ fn cause_text(cause: DropCause) -> &'static str {
     match cause {
         DropCause::NotPromised => "(no rule of the policy keeps it)",
         DropCause::OverStoreCap => "(over max-store-bytes: among the oldest)",
-    }
-}
-
-/// `12.3 MB`.
-fn bytes(n: u64) -> String {
-    if n >= 1_000_000 {
-        format!("{:.1} MB", n as f64 / 1e6)
-    } else if n >= 1_000 {
-        format!("{:.1} kB", n as f64 / 1e3)
-    } else {
-        format!("{n} bytes")
     }
 }
 

@@ -25,17 +25,21 @@ macro_rules! time_help {
 }
 
 mod checkpoint;
+mod clone;
 mod compact;
 mod daemon;
 mod diff;
 mod export_git;
+mod fetch;
 mod fsck;
 mod gc;
 mod init;
 mod log;
 mod ls;
 mod pin;
+mod push;
 mod recover;
+mod remote;
 mod replay;
 mod restore;
 mod resume;
@@ -43,6 +47,7 @@ mod show;
 mod status;
 #[cfg(test)]
 mod tests;
+mod verify;
 mod watch;
 
 /// tl: a time machine for working directories.
@@ -95,12 +100,20 @@ pub enum Command {
     Recover(recover::RecoverArgs),
     Fsck(fsck::FsckArgs),
     Resume(resume::ResumeArgs),
+    Remote(remote::RemoteArgs),
+    Push(push::PushArgs),
+    Clone(clone::CloneArgs),
+    Fetch(fetch::FetchArgs),
+    Verify(verify::VerifyArgs),
 }
 
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
     let cwd = working_dir(cli.dir.as_deref())?;
-    if !matches!(cli.command, Command::Init(_)) {
+    if !matches!(
+        cli.command,
+        Command::Init(_) | Command::Clone(_) | Command::Fetch(_)
+    ) {
         if let Ok(root) = find_root(&cwd) {
             init::warn_if_git_tracks_tl(&root);
         }
@@ -125,6 +138,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ExportGit(args) => export_git::cmd_export_git(&cwd, args),
         Command::Recover(args) => recover::cmd_recover(&cwd, args),
         Command::Fsck(args) => fsck::cmd_fsck(&cwd, args),
+        Command::Remote(args) => remote::cmd_remote(&cwd, args),
+        Command::Push(args) => push::cmd_push(&cwd, args),
+        Command::Clone(args) => clone::cmd_clone(&cwd, args),
+        Command::Fetch(args) => fetch::cmd_fetch(&cwd, args),
+        Command::Verify(args) => verify::cmd_verify(&cwd, args),
     }
 }
 

@@ -21,6 +21,7 @@ mod log;
 mod moto_server;
 mod newuser;
 mod private;
+mod remote;
 mod restore;
 mod runaway;
 mod secrets;

@@ -22,6 +22,7 @@ mod moto_server;
 mod newuser;
 mod private;
 mod remote;
+mod remote_s3;
 mod restore;
 mod runaway;
 mod secrets;

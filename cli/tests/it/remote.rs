@@ -587,3 +587,25 @@ fn after_gc_a_push_ships_the_rewritten_log_and_deletes_what_it_superseded_only_a
     assert_eq!(log_ids(&d.path().join("c2")), log_ids(&root));
     ok(&root, &["verify", "--remote", "usb", "--deep"]);
 }
+
+#[test]
+fn a_push_beside_a_running_daemon_ships_everything_it_captured_and_the_daemon_goes_on() {
+    let daemon = crate::daemon::Daemon::start(20);
+    let root = daemon.root();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let remote = elsewhere.path().join("usb");
+    ok(&root, &["remote", "add", "usb", &file_url(&remote)]);
+    crate::daemon::durable_after(&root, "a.txt", "captured by the daemon\n");
+    let p = json(&root, &["push", "usb", "--json"]);
+    assert!(p["checkpoints"].as_u64().unwrap() >= 1, "{p}");
+    let clone = elsewhere.path().join("clone");
+    ok(elsewhere.path(), &["clone", &file_url(&remote), "clone"]);
+    assert_eq!(
+        fs::read_to_string(clone.join("a.txt")).unwrap(),
+        "captured by the daemon\n",
+        "the push sealed what the daemon had captured"
+    );
+    assert_eq!(log_ids(&clone), log_ids(&root));
+    // The daemon took its log back and captures on.
+    crate::daemon::durable_after(&root, "b.txt", "after the push\n");
+}

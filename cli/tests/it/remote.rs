@@ -609,3 +609,56 @@ fn a_push_beside_a_running_daemon_ships_everything_it_captured_and_the_daemon_go
     // The daemon took its log back and captures on.
     crate::daemon::durable_after(&root, "b.txt", "after the push\n");
 }
+
+#[test]
+fn a_push_that_lost_its_shipped_record_finds_the_remote_state_and_sends_nothing_twice() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("proj");
+    fs::create_dir(&root).unwrap();
+    history(&root, None);
+    let plain = d.path().join("plain");
+    let sealed = d.path().join("sealed");
+    let (key, recipient) = age_key(d.path());
+    ok(&root, &["remote", "add", "plain", &file_url(&plain)]);
+    ok(
+        &root,
+        &[
+            "remote",
+            "add",
+            "sealed",
+            &file_url(&sealed),
+            "--encrypt-to",
+            &recipient,
+        ],
+    );
+    ok(&root, &["push"]);
+    for name in ["plain", "sealed"] {
+        fs::remove_file(root.join(format!(".tl/remotes/{name}/shipped"))).unwrap();
+    }
+    let p = json(&root, &["push", "plain", "--json"]);
+    assert_eq!(p["up_to_date"], true, "the newest manifest is adopted: {p}");
+    // An encrypted manifest is unreadable here: each segment is found there
+    // already (nothing uploaded) and a new manifest names them.
+    let s = json(&root, &["push", "sealed", "--json"]);
+    assert_eq!(s["uploaded"], 0, "{s}");
+    assert_eq!(s["generation"], 2, "{s}");
+    ok(
+        d.path(),
+        &[
+            "clone",
+            &file_url(&sealed),
+            "c",
+            "--identity",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(log_ids(&d.path().join("c")), log_ids(&root));
+    let other = d.path().join("other");
+    fs::create_dir(&other).unwrap();
+    ok(&other, &["init"]);
+    fs::write(other.join("x.txt"), "x").unwrap();
+    ok(&other, &["checkpoint"]);
+    ok(&other, &["remote", "add", "plain", &file_url(&plain)]);
+    let err = fails(&other, &["push", "plain"]);
+    assert!(err.contains("another project"), "{err}");
+}

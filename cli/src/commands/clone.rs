@@ -30,7 +30,7 @@ pub const TRANSFER_LIMIT: Duration = Duration::from_secs(24 * 3600);
      tl clone s3://bkt/proj proj --at yesterday --endpoint http://127.0.0.1:9000\n"
 ))]
 pub struct CloneArgs {
-    /// s3://BUCKET/PREFIX or file:///PATH.
+    /// The remote: s3://BUCKET/PREFIX or file:///PATH.
     url: String,
     /// The new project's directory (new or empty).
     #[arg(value_name = "DIR")]

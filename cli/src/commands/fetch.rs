@@ -22,7 +22,7 @@ use crate::remote_env;
 tl fetch file:///media/usb/proj notes.txt --at \"2026-11-22 14:05\" --identity key.txt\n"
 )]
 pub struct FetchArgs {
-    /// s3://BUCKET/PREFIX or file:///PATH.
+    /// The remote: s3://BUCKET/PREFIX or file:///PATH.
     url: String,
     /// The file's path from the project root.
     path: String,

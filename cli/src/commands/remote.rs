@@ -38,7 +38,7 @@ enum RemoteAction {
     Add {
         /// Its name (letters, digits, '.', '_', '-').
         name: String,
-        /// s3://BUCKET/PREFIX or file:///PATH.
+        /// The remote: s3://BUCKET/PREFIX or file:///PATH.
         url: String,
         /// The S3 endpoint (for S3-compatible services: http://127.0.0.1:9000).
         #[arg(long, value_name = "URL")]
@@ -60,7 +60,7 @@ enum RemoteAction {
     },
     /// Forget a remote (nothing on the remote is deleted).
     Rm {
-        /// Its name.
+        /// The remote's name (see `tl remote list`).
         name: String,
     },
 }

@@ -12,8 +12,7 @@
 //! the right hash are the content's own (BLAKE3 is collision resistant).
 
 use blake3::hazmat::{
-    left_subtree_len, merge_subtrees_non_root, merge_subtrees_root, ChainingValue, HasherExt,
-    Mode,
+    left_subtree_len, merge_subtrees_non_root, merge_subtrees_root, ChainingValue, HasherExt, Mode,
 };
 
 use crate::types::BlobHash;
@@ -79,7 +78,9 @@ impl Leaves {
         let left = left_subtree_len(self.len);
         let l = self.subtree(0, left);
         let r = self.subtree((left / leaf) as usize, self.len - left);
-        Some(BlobHash(*merge_subtrees_root(&l, &r, Mode::Hash).as_bytes()))
+        Some(BlobHash(
+            *merge_subtrees_root(&l, &r, Mode::Hash).as_bytes(),
+        ))
     }
 
     /// The chaining value of the `len` bytes starting at leaf `first`.
@@ -233,7 +234,11 @@ mod tests {
         assert_eq!(Leaves::from_file_bytes(&file, &hash), Some(leaves.clone()));
         assert_eq!(Leaves::from_file_bytes(&file, &BlobHash([7; 32])), None);
         for cut in [0, 7, 40, 48, file.len() - 1] {
-            assert_eq!(Leaves::from_file_bytes(&file[..cut], &hash), None, "cut at {cut}");
+            assert_eq!(
+                Leaves::from_file_bytes(&file[..cut], &hash),
+                None,
+                "cut at {cut}"
+            );
         }
         for at in (0..file.len()).step_by(13) {
             let mut bad = file.clone();

@@ -98,7 +98,11 @@ struct Saved {
 /// says what was saved.
 fn assert_same_as_fresh(old: &[u8], new: &[u8], step: usize) -> Saved {
     let old_pass = chunk(old, PreviousChunks::none(), MAX);
-    assert_eq!(old_pass.leaves.root(), Some(BlobHash::of(old)), "old leaves");
+    assert_eq!(
+        old_pass.leaves.root(),
+        Some(BlobHash::of(old)),
+        "old leaves"
+    );
     let want = fresh(new);
     let plain = chunk(new, PreviousChunks::new(old_pass.chunks.clone()), step);
     let leafy = chunk(
@@ -108,10 +112,16 @@ fn assert_same_as_fresh(old: &[u8], new: &[u8], step: usize) -> Saved {
     );
     for (got, how) in [(&plain, "by chunk hashes"), (&leafy, "by leaves")] {
         assert_eq!(got.chunks.len(), want.len(), "number of chunks, {how}");
-        assert!(got.chunks == want, "the chunks differ from a fresh pass, {how}");
+        assert!(
+            got.chunks == want,
+            "the chunks differ from a fresh pass, {how}"
+        );
         assert_eq!(got.whole, BlobHash::of(new), "the whole hash, {how}");
     }
-    assert_eq!(plain.reused, leafy.reused, "leaves change the work, not the chunks");
+    assert_eq!(
+        plain.reused, leafy.reused,
+        "leaves change the work, not the chunks"
+    );
     Saved {
         reused: plain.reused,
         hashed_with_leaves: leafy.hashed,

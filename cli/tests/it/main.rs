@@ -22,6 +22,8 @@ mod moto_server;
 mod newuser;
 mod private;
 mod remote;
+mod remote_crypt;
+mod remote_faults;
 mod remote_s3;
 mod restore;
 mod runaway;

@@ -8,4 +8,5 @@
 
 pub mod fault_proxy;
 pub mod http;
+pub mod project;
 pub mod s3;

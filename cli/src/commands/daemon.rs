@@ -217,6 +217,9 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
     for line in lines {
         println!("{line}");
     }
+    for r in &v.remotes {
+        println!("  {}", remote_line(r));
+    }
     println!("  log size       {}", mb(Some(v.log_bytes)));
     match &v.last_gc {
         Some(g) => println!(
@@ -232,4 +235,28 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
     println!("  RSS            {}", mb(v.rss_bytes));
     println!("  uptime         {} s", v.uptime_s);
     Ok(())
+}
+
+/// One line of `tl daemon status` for a remote the daemon ships to.
+fn remote_line(r: &crate::daemon::protocol::RemoteStatus) -> String {
+    let last = r
+        .last_push_ns
+        .map(|t| format!("last push {}", tl_index::timespec::format_local(t)))
+        .unwrap_or_else(|| "no push yet".to_string());
+    let state = match (r.lag_s, r.pushing) {
+        (None, _) => "up to date".to_string(),
+        (Some(lag), true) => format!("{lag:.0} s behind, pushing"),
+        (Some(lag), false) => format!("{lag:.0} s behind"),
+    };
+    let head = format!("remote {:<8} {state}; {last}", r.name);
+    match &r.last_error {
+        None => head,
+        Some(e) => format!(
+            "{head}\n    last error ({} in a row, next try in {} s): {e}\n    \
+             (`tl push {}` tries now and says more)",
+            r.failures,
+            r.retry_in_s.unwrap_or(0),
+            r.name
+        ),
+    }
 }

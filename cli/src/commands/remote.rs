@@ -34,7 +34,8 @@ pub struct RemoteArgs {
 /// `tl remote` actions.
 #[derive(Subcommand, Debug)]
 enum RemoteAction {
-    /// Add a remote (nothing is sent until `tl push`).
+    /// Add a remote: `tl push` sends to it, and so does a running daemon
+    /// (within push_interval_s of each capture) unless --no-auto.
     Add {
         /// Its name (letters, digits, '.', '_', '-').
         name: String,

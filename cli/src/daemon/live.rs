@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 
 use super::idle_gc::{GcOutcome, GcRun};
 use super::runaway::{Budget, Runaway};
+use super::ship::Shipper;
 use super::{alloc, conn, guard, idle_gc};
 use crate::command_error::CommandError;
 
@@ -99,6 +100,8 @@ pub struct Live<B: Backend> {
     /// listed by `tl daemon status`. Kept here, not in the store, so that a
     /// pause (the store is closed and reopened) does not forget them.
     pub(super) skipped: SkippedPaths,
+    /// The shipping to remotes with auto on (see [`super::ship`]).
+    pub(super) ship: Shipper,
 }
 
 /// Quiet time after a capture before the idle work is done.
@@ -117,7 +120,12 @@ impl<B: Backend> Live<B> {
             files_per_minute: store.config().runaway_files_per_minute,
             bytes_per_minute: store.config().runaway_bytes_per_minute,
         };
+        let ship = Shipper::new(
+            store.root(),
+            Duration::from_secs(store.config().push_interval_s),
+        );
         Live {
+            ship,
             runaway: Runaway::new(budget, Instant::now()),
             skipped: SkippedPaths::new(),
             root: store.root().to_path_buf(),
@@ -211,6 +219,7 @@ impl<B: Backend> Live<B> {
         self.idle_work_at = Some(Instant::now() + IDLE_WORK_AFTER);
         if let Some(out) = out {
             self.stats.captures += 1;
+            self.ship.captured();
             // Skipped paths are logged once each, by `note_skipped`.
             for w in out.warnings.iter().filter(|w| !is_skipped_path(w)) {
                 warn!("{w}");
@@ -284,6 +293,11 @@ impl<B: Backend> Live<B> {
             .as_ref()
             .is_some_and(|s| s.gc_due(Store::now_ns()))
         {
+            if self.ship.is_pushing() {
+                // The push reads the sealed segments the GC would rewrite.
+                self.idle_work_at = Some(Instant::now() + Duration::from_secs(1));
+                return;
+            }
             self.start_gc();
         }
     }
@@ -476,6 +490,10 @@ impl<B: Backend> Live<B> {
                 }
             }
         }
+        if let Some(store) = self.store.as_ref() {
+            self.ship
+                .tick(|| store.seal_log().map(drop).map_err(|e| e.to_string()));
+        }
         self.serve_clients();
         Ok(())
     }
@@ -554,6 +572,10 @@ impl<B: Backend> Live<B> {
                 Some(_) => LEASE_LIMIT.saturating_sub(p.since.elapsed()),
                 None => p.retry_at.saturating_duration_since(Instant::now()),
             }),
+        };
+        let budget = match (&self.pause, self.ship.next_due()) {
+            (None, Some(t)) => budget.min(t.saturating_duration_since(Instant::now())),
+            _ => budget,
         };
         // A connection still sending its request is dropped at its deadline.
         let budget = match self.clients.next_deadline() {

@@ -41,6 +41,7 @@ mod logging;
 pub mod protocol;
 pub(crate) mod runaway;
 mod server;
+mod ship;
 #[cfg(test)]
 mod tests;
 

@@ -179,6 +179,33 @@ pub struct Status {
     /// Paths the daemon's captures currently skip although they are there.
     #[serde(default)]
     pub skipped: Vec<SkippedFile>,
+    /// The remotes the daemon ships to (those added with auto on).
+    #[serde(default)]
+    pub remotes: Vec<RemoteStatus>,
+}
+
+/// One remote the daemon ships to, in [`Status`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RemoteStatus {
+    /// Its name (`tl remote list`).
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// Seconds since the oldest capture it lacks was made; None when it has
+    /// every capture.
+    pub lag_s: Option<f64>,
+    /// The last push that succeeded, RFC 3339.
+    pub last_push: Option<String>,
+    /// The same, ns since the Unix epoch.
+    pub last_push_ns: Option<i64>,
+    /// Why the last push failed (None after a success).
+    pub last_error: Option<String>,
+    /// Failed pushes in a row.
+    pub failures: u32,
+    /// True while a push runs.
+    pub pushing: bool,
+    /// Seconds until the next attempt after failures.
+    pub retry_in_s: Option<u64>,
 }
 
 /// A path the daemon's captures skip (`tl daemon status`).

@@ -156,6 +156,7 @@ impl<B: Backend> Live<B> {
                     message: w.message.clone(),
                 })
                 .collect(),
+            remotes: self.ship.statuses(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod newuser;
 mod private;
 mod remote;
 mod remote_crypt;
+mod remote_daemon;
 mod remote_faults;
 mod remote_s3;
 mod restore;

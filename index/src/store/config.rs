@@ -29,6 +29,9 @@ pub struct Config {
     pub runaway_files_per_minute: u64,
     /// ... or more than this many bytes of files in a minute.
     pub runaway_bytes_per_minute: u64,
+    /// The daemon pushes to the remotes added with auto on once the log has
+    /// held data they lack for this many seconds (issue 15). Default 10.
+    pub push_interval_s: u64,
     /// The `[retention]` section: what the GC keeps.
     pub retention: Policy,
 }
@@ -45,6 +48,7 @@ impl Default for Config {
             segment_bytes_max: 64 << 20,
             runaway_files_per_minute: 60_000,
             runaway_bytes_per_minute: 8 << 30,
+            push_interval_s: 10,
             retention: Policy::default(),
         }
     }
@@ -90,6 +94,11 @@ segment_bytes_max = 67108864
 # files a second is held within 6 seconds.
 runaway_files_per_minute = 60000
 runaway_bytes_per_minute = 8589934592
+
+# A running daemon pushes to the remotes added with auto on (`tl remote add`)
+# once the log has held data they lack for this many seconds; while nothing is
+# captured it makes no request at all.
+push_interval_s = 10
 
 # What `tl gc` keeps: spans counted back from now (any unit: 90s, 10m, 1h, 7d, 2w;
 # \"0s\" turns a rule off). In each second, minute, hour or day of its span a rule
@@ -161,6 +170,7 @@ impl Config {
                 "segment_bytes_max" => c.segment_bytes_max = positive(int)?.max(1 << 16),
                 "runaway_files_per_minute" => c.runaway_files_per_minute = positive(int)?,
                 "runaway_bytes_per_minute" => c.runaway_bytes_per_minute = positive(int)?,
+                "push_interval_s" => c.push_interval_s = positive(int)?,
                 other => return Err(bad(format!("unknown setting `{other}`"))),
             }
         }
@@ -213,6 +223,8 @@ mod tests {
     #[test]
     fn runaway_budgets_are_read_and_must_be_positive() {
         let c = load("runaway_files_per_minute = 500\nrunaway_bytes_per_minute = 4096\n").unwrap();
+        assert_eq!(load("push_interval_s = 3\n").unwrap().push_interval_s, 3);
+        assert!(load("push_interval_s = 0\n").is_err());
         assert_eq!(c.runaway_files_per_minute, 500);
         assert_eq!(c.runaway_bytes_per_minute, 4096);
         let err = load("runaway_files_per_minute = 0\n")

@@ -411,13 +411,13 @@ impl<R: Read> Chunker<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::record::CHUNK_PARAMS_V1;
     use proptest::prelude::*;
 
     /// Pseudo-random bytes (xorshift), so cut points fall where content decides.
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
+    pub(in crate::scan) fn noise(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|_| {

@@ -10,6 +10,7 @@ use std::io::{self, Read};
 
 use proptest::prelude::*;
 
+use super::chunker::tests::noise;
 use super::chunker::{Chunker, PreviousChunks};
 use super::leaves::Leaves;
 use crate::record::{Chunk, CHUNK_PARAMS_V1};
@@ -17,19 +18,6 @@ use crate::types::BlobHash;
 
 const MIB: usize = 1 << 20;
 const MAX: usize = 4 * MIB;
-
-/// Pseudo-random bytes (xorshift), so cut points fall where content decides.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// A reader that yields at most `step` bytes per call.
 struct Trickle<'a>(&'a [u8], usize);

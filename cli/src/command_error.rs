@@ -236,6 +236,23 @@ fn remote_hint(e: &tl_index::remote::RemoteError) -> Option<String> {
     }
 }
 
+/// The next step after a timeline error.
+fn timeline_hint(e: &tl_index::store::TimelineError) -> Option<String> {
+    use tl_index::store::TimelineError as T;
+    match e {
+        T::Name(n) => library_hint(n),
+        T::Exists(n) => Some(format!(
+            "`tl timeline switch {n}` goes to it; choose another name for a new one"
+        )),
+        T::IsPin(_) => Some("choose another name (`tl pins` lists the pins)".into()),
+        T::NoSuch(_) => Some("`tl timeline list` lists the timelines".into()),
+        T::Current(_) => {
+            Some("switch to another timeline first (`tl timeline switch NAME`)".into())
+        }
+        T::AlreadyOn(_) => None,
+    }
+}
+
 /// The next step after a library error (the libraries say what went wrong, never
 /// which command to run). Wrappers that forward their inner error's text
 /// (`#[error(transparent)]`) are looked through.
@@ -257,6 +274,12 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             StoreError::Open(o) => library_hint(o),
             StoreError::Resolve(r) => library_hint(r),
             StoreError::Pin(p) => library_hint(p),
+            StoreError::Timeline(t) => timeline_hint(t),
+            StoreError::Undo(_) => Some(
+                "`tl undo` undoes a replay, restore, timeline switch or undo; `tl log` shows \
+                 what happened"
+                    .into(),
+            ),
             StoreError::NothingToCompact => Some("run `tl checkpoint` first".into()),
             StoreError::BatchOverLimit(_) => Some(crate::batch_consent::REFUSED_HINT.into()),
             StoreError::GcInconsistent { .. } => Some(
@@ -279,6 +302,10 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             )),
             ResolveError::Ambiguous { .. } => Some("give more of its digits".into()),
             ResolveError::PinTargetGone { .. } => Some(FSCK.into()),
+            ResolveError::NotOnTimeline { timeline, .. } => {
+                Some(format!("`tl log --timeline {timeline}` lists its states"))
+            }
+            ResolveError::TimelineEmpty { .. } => Some("run `tl checkpoint` on it first".into()),
             _ => None,
         };
     }
@@ -289,6 +316,9 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
                 "`tl pin --force {name} ...` moves it, `tl pin --delete {name}` deletes it"
             )),
             PinError::NoSuchPin { .. } => Some("`tl pins` lists them".into()),
+            PinError::IsTimeline { .. } => {
+                Some("choose another name (`tl timeline list` lists the timelines)".into())
+            }
         };
     }
     if let Some(e) = e.downcast_ref::<PinNameProblem>() {

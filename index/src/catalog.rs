@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use tl_wal::Lsn;
 
-use crate::record::{CommitKind, CommitStats, Record};
+use crate::record::{CommitKind, CommitStats, Record, TimelineId};
 use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Tree};
 
@@ -26,6 +26,7 @@ mod checkpoint_index;
 mod fold;
 mod lean;
 mod step;
+mod timelines;
 
 pub use blob::{
     read_verified, BlobReadError, BlockCache, ChunkRun, PartAt, PartProblem, StoredBlob,
@@ -34,6 +35,7 @@ pub use checkpoint_index::CheckpointIndex;
 pub use fold::{fold_records, DamagedFrame, Fold, FoldObserver, Unobserved};
 pub use lean::LeanCatalog;
 use step::FoldState;
+pub use timelines::{Timeline, Timelines, MAIN_NAME};
 
 /// One path's change in a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +76,8 @@ pub struct Checkpoint {
     pub kind: CommitKind,
     /// The user's message.
     pub message: Option<String>,
+    /// The timeline it is on (its Commit's).
+    pub timeline: TimelineId,
     /// Counts as recorded in the Commit.
     pub stats: CommitStats,
     /// Full chain hash.
@@ -185,6 +189,27 @@ impl Catalog {
     /// What each GC that rewrote the log recorded, in log order.
     pub fn thinnings(&self) -> &[ThinnedAt] {
         &self.state.thinnings
+    }
+
+    /// The timelines the log names (removed ones too).
+    pub fn timelines(&self) -> &Timelines {
+        &self.state.timelines
+    }
+
+    /// The timeline of the last checkpoint: the one new states go to.
+    pub fn current_timeline(&self) -> TimelineId {
+        self.state.current_timeline
+    }
+
+    /// The newest state of timeline `id` (its last checkpoint, or the one it
+    /// started from while it has none); None when it has neither.
+    pub fn timeline_head(&self, id: TimelineId) -> Option<CheckpointIndex> {
+        timelines::head_of(&self.state.timelines, &self.checkpoints, id)
+    }
+
+    /// The states of timeline `id`, inherited ones first, in log order.
+    pub fn lineage(&self, id: TimelineId) -> Vec<CheckpointIndex> {
+        timelines::lineage(&self.state.timelines, &self.checkpoints, id)
     }
 
     /// Commits whose chain hash did not verify.
@@ -584,7 +609,8 @@ mod tests {
             (&b"TLCATv1\0"[..], true),
             (b"TLCATv2\0", true),
             (b"TLCATv3\0", true),
-            (b"TLCATv4\0", false),
+            (b"TLCATv4\0", true),
+            (b"TLCATv5\0", false),
             (b"garbage!", false),
         ] {
             let mut bytes = folded().encode();

@@ -6,6 +6,7 @@
 //! diff, and materialization (replay/restore). It is a library shared by the daemon
 //! and the commands; it prints nothing.
 
+pub mod bisect;
 pub mod catalog;
 mod dirfd;
 pub mod export_git;
@@ -24,6 +25,7 @@ pub mod scan;
 pub mod snapshot;
 pub mod statcache;
 pub mod store;
+pub mod switch;
 pub mod textdiff;
 pub mod timespec;
 pub mod types;

@@ -7,7 +7,7 @@
 //! does not understand, and never panics. `index/RECORDS.md` has the same layout
 //! with the reasons behind it.
 //!
-//! # Encoding, version 5
+//! # Encoding, version 6
 //!
 //! All integers are little-endian. `bytes(max)` is a `u32` length followed by that
 //! many bytes, the length at most `max`. `str(max)` is `bytes(max)` holding UTF-8.
@@ -15,8 +15,9 @@
 //! ```text
 //! offset  size  field
 //! 0       1     version: u8, the oldest that holds the record: 2 for tags 1-8,
-//!               3 for tags 9-10, 4 for tag 11, 5 for tags 12-13 (RECORD_VERSION = 5);
-//!               1 is still read
+//!               3 for tags 9-10, 4 for tag 11, 5 for tags 12-13, 6 for tag 14
+//!               and for a Commit with timeline != 0 or kind 3 or 4
+//!               (RECORD_VERSION = 6); 1 is still read
 //! 1       1     tag: u8, selects the body below (0 is never used: zeroes are no record)
 //! 2       ...   body
 //!
@@ -27,7 +28,8 @@
 //!                version 1 only 0 to 2) · size u64 · mtime_ns i64
 //! tag 3  Delete  path bytes(PATH_MAX_BYTES)
 //! tag 4  Rename  from bytes(PATH_MAX_BYTES) · to bytes(PATH_MAX_BYTES)
-//! tag 5  Commit  time_ns i64 · seq u64 · kind u8 (0 Auto, 1 Manual, 2 Restore)
+//! tag 5  Commit  time_ns i64 · seq u64 · kind u8 (0 Auto, 1 Manual, 2 Restore,
+//!                3 Switch, 4 Undo: version 6)
 //!                · timeline u32 · acked_lsn u64 · chain [32]
 //!                · added u32 · modified u32 · deleted u32 · bytes_new u64
 //!                · message: u8 flag (0 absent, 1 present) then, if present,
@@ -38,6 +40,9 @@
 //! tag 13 Hold    dir bytes(PATH_MAX_BYTES), not the root · from_ns i64
 //!                · to_ns i64 · files_per_minute u64 · bytes_per_minute u64
 //!                · ended str(GAP_REASON_MAX_BYTES)            (version 5 only)
+//! tag 14 Timeline op u8 (0 Create, 1 Rename, 2 Remove) · id u32 · name str(NAME_MAX_BYTES)
+//!                · base_lsn u64 (Create: the LSN of the state it starts from, 0
+//!                for none; otherwise 0) · time_ns i64       (version 6 only)
 //! tag 9  Origin  chain [32]                                  (version 3 only)
 //! tag 10 Thinned time_ns i64 · prev_head [32] · prev_end_lsn u64
 //!                · states_before u64 · kept u64 · dropped u64
@@ -70,9 +75,13 @@ mod decode;
 mod encode;
 #[cfg(test)]
 mod hold_tests;
+mod timeline;
+#[cfg(test)]
+mod timeline_tests;
 
 pub use content::{compress_zstd, decompress_part, part_raw_len_max};
 pub use decode::DecodeError;
+pub use timeline::{TimelineId, TimelineOp, TimelineOpKind};
 
 /// The newest encoding version this code reads and writes (see
 /// [`Record::version`]: each record is written in the oldest version that holds
@@ -80,7 +89,8 @@ pub use decode::DecodeError;
 /// adds the tags Origin and Thinned, 4 the tag Block (GC alone writes them), 5
 /// the tag Chunked (capture writes it for big files, `index/CHUNKS.md`).
 /// Version 5 also adds the tag Hold (the daemon's runaway guard).
-pub const RECORD_VERSION: u8 = 5;
+/// Version 6 adds the tag Timeline and the Commit kinds Switch and Undo.
+pub const RECORD_VERSION: u8 = 6;
 
 /// The oldest encoding version this code reads.
 pub const RECORD_VERSION_MIN: u8 = 1;
@@ -223,6 +233,13 @@ pub enum CommitKind {
     Manual,
     /// The state captured just before a restore or replay, so it can be undone.
     Restore,
+    /// A timeline switch (version 6): the batch turns the last state of the
+    /// timeline switched from into the newest state of the one switched to, and
+    /// the commit opens the new timeline's next state.
+    Switch,
+    /// `tl undo` (version 6): the batch brings back the state captured just
+    /// before the operation undone.
+    Undo,
 }
 
 impl CommitKind {
@@ -232,10 +249,21 @@ impl CommitKind {
             CommitKind::Auto => 0,
             CommitKind::Manual => 1,
             CommitKind::Restore => 2,
+            CommitKind::Switch => 3,
+            CommitKind::Undo => 4,
         }
     }
 
-    /// The kind as a word: `auto`, `manual`, `restore`. Stable: exported Git commit
+    /// True for the kinds that bring a tree back (replay, restore, switch, undo):
+    /// the operations `tl undo` undoes.
+    pub fn is_operation(self) -> bool {
+        matches!(
+            self,
+            CommitKind::Restore | CommitKind::Switch | CommitKind::Undo
+        )
+    }
+
+    /// The kind as a word: `auto`, `manual`, `restore`, `switch`, `undo`. Stable: exported Git commit
     /// messages contain it (so incremental exports depend on it), and the CLI and
     /// its JSON show it.
     pub fn as_str(self) -> &'static str {
@@ -243,6 +271,8 @@ impl CommitKind {
             CommitKind::Auto => "auto",
             CommitKind::Manual => "manual",
             CommitKind::Restore => "restore",
+            CommitKind::Switch => "switch",
+            CommitKind::Undo => "undo",
         }
     }
 
@@ -252,6 +282,8 @@ impl CommitKind {
             0 => Some(CommitKind::Auto),
             1 => Some(CommitKind::Manual),
             2 => Some(CommitKind::Restore),
+            3 => Some(CommitKind::Switch),
+            4 => Some(CommitKind::Undo),
             _ => None,
         }
     }
@@ -380,6 +412,8 @@ pub enum Record {
         /// The members' raw contents concatenated, stored per `codec`.
         data: Vec<u8>,
     },
+    /// A timeline made, renamed or removed (version 6; `record/timeline`).
+    Timeline(TimelineOp),
     /// Big content as a list of content-defined chunks (version 5): the bytes
     /// of `hash` from `offset` on are the chunks' contents in order, each chunk
     /// a blob stored once however many files and versions share it.
@@ -473,6 +507,7 @@ const TAG_ORIGIN: u8 = 9;
 const TAG_THINNED: u8 = 10;
 const TAG_BLOCK: u8 = 11;
 const TAG_CHUNKED: u8 = 12;
+pub(crate) const TAG_TIMELINE: u8 = 14;
 
 /// Longest policy text of a Thinned record, in bytes.
 pub const POLICY_MAX_BYTES: usize = 4096;
@@ -481,12 +516,19 @@ impl Record {
     /// The oldest encoding version that can hold this record, which is the one
     /// written: records of tags 1 to 8 are written as version 2, so a log GC never
     /// touched stays readable by a version-2 reader; Origin and Thinned need 3,
-    /// Block 4, Chunked and Hold 5.
+    /// Block 4, Chunked and Hold 5, Timeline 6, and so does a Commit on a
+    /// timeline other than the first or of kind Switch or Undo.
     pub fn version(&self) -> u8 {
         match self {
             Record::Origin { .. } | Record::Thinned(_) => 3,
             Record::Block { .. } => 4,
             Record::Chunked { .. } | Record::Hold(_) => 5,
+            Record::Timeline(_) => 6,
+            Record::Commit { kind, timeline, .. }
+                if *timeline != 0 || matches!(kind, CommitKind::Switch | CommitKind::Undo) =>
+            {
+                6
+            }
             _ => 2,
         }
     }

@@ -123,19 +123,10 @@ pub fn in_place(
     let mut before = None;
     let mut capture_warnings = Vec::new();
     if !req.dry_run {
-        let out =
-            store.capture_if_changed(CommitKind::Auto, Some(req.purpose.before_message(&cp)))?;
-        opts.leave = out
-            .warnings
-            .iter()
-            .filter(|w| !w.path.is_root() && w.kind.keeps_previous_version())
-            .map(|w| w.path.clone())
-            .collect();
-        before = match out.checkpoint {
-            Some(c) => Some(c.id),
-            None => store.checkpoints().last().map(|c| c.id.clone()),
-        };
-        capture_warnings = out.warnings;
+        let present = capture_present(store, req.purpose.before_message(&cp))?;
+        opts.leave = present.leave;
+        before = present.before;
+        capture_warnings = present.warnings;
     }
     let root = store.root().to_path_buf();
     let report = materialize(store, target, &root, &opts, progress)?;
@@ -154,6 +145,37 @@ pub fn in_place(
     })
 }
 
+/// The present, captured before a tree is brought back.
+pub(crate) struct Present {
+    /// The id of the state holding it (None before any checkpoint).
+    pub(crate) before: Option<String>,
+    /// The capture's warnings.
+    pub(crate) warnings: Vec<ScanWarning>,
+    /// Paths it could not read although they are there: to be left alone.
+    pub(crate) leave: Vec<RepoPath>,
+}
+
+/// Captures the present as a checkpoint (when it differs from the last one)
+/// with `message`, so what comes next can be undone.
+pub(crate) fn capture_present(store: &mut Store, message: String) -> Result<Present, ReplayError> {
+    let out = store.capture_if_changed(CommitKind::Auto, Some(message))?;
+    let leave = out
+        .warnings
+        .iter()
+        .filter(|w| !w.path.is_root() && w.kind.keeps_previous_version())
+        .map(|w| w.path.clone())
+        .collect();
+    let before = match out.checkpoint {
+        Some(c) => Some(c.id),
+        None => store.checkpoints().last().map(|c| c.id.clone()),
+    };
+    Ok(Present {
+        before,
+        warnings: out.warnings,
+        leave,
+    })
+}
+
 /// Writes `target` into `dir`, not the project (no history is captured or
 /// written), as `tl replay --into` does; `opts.dry_run` only plans.
 pub fn into_dir(
@@ -168,7 +190,7 @@ pub fn into_dir(
 
 /// Materializes; the report's counts are the library's own (`unchanged`: the
 /// files found right, neither skipped by name, left alone nor kept).
-fn materialize(
+pub(crate) fn materialize(
     store: &Store,
     target: &Tree,
     dir: &Path,

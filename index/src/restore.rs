@@ -320,12 +320,40 @@ pub fn materialize_observed(
     materialize_planned(store, target, dir, opts, observer, place)
 }
 
-/// Where a materialization writes: the store's root (its head is on disk), or
-/// a directory that holds none of it yet.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Place {
+/// Where a materialization writes: the store's root (its head is on disk), a
+/// directory that holds none of it yet, or tl's own scratch copy holding a
+/// tree it wrote there before (`tl bisect`).
+#[derive(Clone, Copy)]
+enum Place<'a> {
     Root,
     Elsewhere,
+    Scratch(&'a Tree),
+}
+
+/// Whose files a plan may overwrite or remove.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The user's: only content the log holds (so it can be brought back).
+    User,
+    /// tl's scratch copy: anything the tree written there tracks, whatever a
+    /// command run in it made of it; every path is looked at on disk.
+    Scratch,
+}
+
+/// [`materialize`] into `dir`, tl's own scratch copy, which holds `previous`
+/// (the tree last written there, empty the first time) as far as tl knows:
+/// only what differs from `target` is written, paths `previous` has and
+/// `target` lacks are removed, and files a command changed there are put back
+/// whether or not the log holds what it made of them (`tl bisect`).
+pub fn materialize_scratch(
+    store: &Store,
+    target: &Tree,
+    dir: &Path,
+    previous: &Tree,
+) -> Result<MaterializeReport, RestoreError> {
+    let opts = MaterializeOptions::default();
+    let quiet = ProgressFn(&|_, _| {});
+    materialize_planned(store, target, dir, &opts, &quiet, Place::Scratch(previous))
 }
 
 /// [`materialize`] into a store's root that holds nothing but `.tl/` (a clone
@@ -348,18 +376,22 @@ fn materialize_planned(
     observer: &dyn Observer,
     place: Place,
 ) -> Result<MaterializeReport, RestoreError> {
-    let in_place = place == Place::Root;
+    let in_place = matches!(place, Place::Root);
     let root = match open_root(dir) {
         Ok(fd) => Some(fd),
         Err(e) if e.kind() == io::ErrorKind::NotFound && !in_place => None,
         Err(e) => return Err(io_err(b"", "opening the restore directory")(e)),
     };
     let empty = Tree::new();
-    let tracked = if in_place { store.head() } else { &empty };
+    let (tracked, owner) = match place {
+        Place::Root => (store.head(), Owner::User),
+        Place::Elsewhere => (&empty, Owner::User),
+        Place::Scratch(previous) => (previous, Owner::Scratch),
+    };
     // Check and plan against the disk as it is (a missing `dir` is empty).
     let plan = {
         let mut walker = Walker::new(root.as_ref().map(|fd| fd.as_fd()));
-        make_plan(store, target, tracked, &mut walker, opts)?
+        make_plan(store, target, tracked, &mut walker, opts, owner)?
     };
     let mut report = plan.report();
     if opts.dry_run {

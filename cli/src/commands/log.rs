@@ -25,7 +25,7 @@ use tl_index::pathsafe::is_under;
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Example:\n  tl log -n 5\n  tl log --since \"1 hour ago\" src/main.rs\n  \
-                  tl log --name-status\n  tl log --stat --json\n"
+                  tl log --name-status\n  tl log --stat --json\n  tl log --timeline experiment\n  tl log --all\n"
 )]
 pub struct LogArgs {
     /// Print the checkpoints as a JSON array, newest first (see JSON.md).
@@ -48,6 +48,13 @@ pub struct LogArgs {
     /// it), each with what happened to it.
     #[arg(value_name = "PATH")]
     path: Option<PathBuf>,
+    /// The states of timeline NAME, with those it inherited from the timeline
+    /// it started from (default: the current timeline's).
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    timeline: Option<String>,
+    /// The states of every timeline, each line naming its timeline.
+    #[arg(long)]
+    all: bool,
 }
 
 impl LogArgs {
@@ -109,6 +116,25 @@ fn bound(store: &Store, t: &str, end: bool) -> Result<i128> {
     }
 }
 
+/// Which states the log shows: None for all of them (`--all`, or a log that
+/// never had a second timeline), else a flag per checkpoint: on the line of
+/// timeline `name` (default: the current one).
+fn log_scope(store: &Store, name: Option<&str>, all: bool) -> Result<Option<Vec<bool>>> {
+    let catalog = store.catalog()?;
+    if all || (name.is_none() && catalog.timelines().all().count() == 1) {
+        return Ok(None);
+    }
+    let id = match name {
+        Some(n) => store.timeline_named(n)?.id,
+        None => catalog.current_timeline(),
+    };
+    let mut on = vec![false; catalog.checkpoints().len()];
+    for i in catalog.lineage(id) {
+        on[i.get()] = true;
+    }
+    Ok(Some(on))
+}
+
 /// Prints the rows of the log that pass the filters.
 pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
     let detail = args.detail();
@@ -134,8 +160,13 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
     let in_time = |from: i64, to: i64| {
         since.is_none_or(|s| i128::from(to) >= s) && until.is_none_or(|u| i128::from(from) < u)
     };
+    let scope = log_scope(&store, args.timeline.as_deref(), args.all)?;
+    let timelines = store.catalog()?.timelines();
     let mut rows: Vec<(i64, Row)> = Vec::new();
     for (i, c) in cps.iter().enumerate() {
+        if scope.as_ref().is_some_and(|s| !s[i]) {
+            continue;
+        }
         if in_time(c.time_ns, c.time_ns) && prefix.as_ref().is_none_or(|p| touches(c, p.as_bytes()))
         {
             rows.push((c.time_ns, Row::Checkpoint(CheckpointIndex::new(i))));
@@ -203,6 +234,7 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
             .map(|(_, r)| match r {
                 Row::Checkpoint(i) => {
                     let mut v = checkpoint_json(&cps[*i]);
+                    v["timeline"] = Value::String(timelines.name_of(cps[*i].timeline));
                     if detail != Detail::Counts || prefix.is_some() {
                         let evs = shown_events(&events, *i, prefix.as_ref().map(RepoPath::as_bytes));
                         v["changes"] = Value::Array(
@@ -241,10 +273,13 @@ pub fn cmd_log(cwd: &Path, args: LogArgs) -> Result<()> {
             Row::Checkpoint(i) => {
                 let c = &cps[*i];
                 let evs = shown_events(&events, *i, prefix.as_ref().map(RepoPath::as_bytes));
-                let what = match &prefix {
+                let mut what = match &prefix {
                     Some(p) => path_summary(&evs, p.as_bytes()),
                     None => counts(c),
                 };
+                if args.all {
+                    what = format!("{what}  [{}]", timelines.name_of(c.timeline));
+                }
                 writeln!(out, "{}", checkpoint_line_with(c, &what, now))?;
                 match detail {
                     Detail::Counts => {}

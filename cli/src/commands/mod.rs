@@ -19,11 +19,13 @@ macro_rules! time_help {
             $what,
             " T: a checkpoint id or a prefix of it, a pin name, a relative time (10m, 1h30m, \
              \"2 hours ago\"), yesterday or \"yesterday 17:00\", a local time (17:00, \
-             \"2026-11-22 14:05\"), an RFC 3339 time, now, or @LSN"
+             \"2026-11-22 14:05\"), an RFC 3339 time, now, @LSN, a timeline's name (its newest \
+             state) or NAME@T (timeline NAME's state at T)"
         )
     };
 }
 
+mod bisect;
 mod checkpoint;
 mod clone;
 mod compact;
@@ -47,6 +49,8 @@ mod show;
 mod status;
 #[cfg(test)]
 mod tests;
+mod timeline;
+mod undo;
 mod verify;
 mod watch;
 
@@ -105,6 +109,9 @@ pub enum Command {
     Clone(clone::CloneArgs),
     Fetch(fetch::FetchArgs),
     Verify(verify::VerifyArgs),
+    Timeline(timeline::TimelineArgs),
+    Undo(undo::UndoArgs),
+    Bisect(bisect::BisectArgs),
 }
 
 /// Runs one command line.
@@ -143,6 +150,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Clone(args) => clone::cmd_clone(&cwd, args),
         Command::Fetch(args) => fetch::cmd_fetch(&cwd, args),
         Command::Verify(args) => verify::cmd_verify(&cwd, args),
+        Command::Timeline(args) => timeline::cmd_timeline(&cwd, args),
+        Command::Undo(args) => undo::cmd_undo(&cwd, args),
+        Command::Bisect(args) => bisect::cmd_bisect(&cwd, args),
     }
 }
 

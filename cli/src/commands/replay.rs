@@ -130,7 +130,7 @@ pub fn in_place(
 
 /// A progress bar for long replays, only when stderr is a terminal (hidden until
 /// [`tick`] finds the replay long enough to be worth it).
-fn progress_bar(dry_run: bool) -> Option<indicatif::ProgressBar> {
+pub(super) fn progress_bar(dry_run: bool) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     (std::io::stderr().is_terminal() && !dry_run).then(|| {
         let bar = indicatif::ProgressBar::hidden();
@@ -142,7 +142,7 @@ fn progress_bar(dry_run: bool) -> Option<indicatif::ProgressBar> {
     })
 }
 
-fn tick(bar: &Option<indicatif::ProgressBar>, done: u64, total: u64) {
+pub(super) fn tick(bar: &Option<indicatif::ProgressBar>, done: u64, total: u64) {
     if let Some(b) = bar {
         // Shown only for replays long enough to be worth a bar.
         if done == 1 && total >= 500 {
@@ -154,7 +154,10 @@ fn tick(bar: &Option<indicatif::ProgressBar>, done: u64, total: u64) {
 }
 
 /// Clears the bar and warns about the paths written around.
-fn finish(bar: Option<indicatif::ProgressBar>, report: MaterializeReport) -> MaterializeReport {
+pub(super) fn finish(
+    bar: Option<indicatif::ProgressBar>,
+    report: MaterializeReport,
+) -> MaterializeReport {
     if let Some(b) = bar {
         b.finish_and_clear();
     }

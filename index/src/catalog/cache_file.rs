@@ -1,7 +1,7 @@
-//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv4`, checksummed with
+//! `.tl/index/catalog`, the catalog cache: its bytes (`TLCATv5`, checksummed with
 //! BLAKE3; an older file is not read: the log is folded again and the cache
 //! rewritten — `TLCATv1` could not hold ids kept by GC nor its Thinned records,
-//! `TLCATv2` no chunk lists, `TLCATv3` no Hold records) written from a [`Catalog`] and read back into one. Only the full catalog
+//! `TLCATv2` no chunk lists, `TLCATv3` no Hold records, `TLCATv4` no timelines) written from a [`Catalog`] and read back into one. Only the full catalog
 //! has a cache file: a lean one lacks the history it would have to hold.
 
 use std::path::Path;
@@ -12,7 +12,7 @@ use super::{
     apply, hex, Catalog, ChainBreak, Checkpoint, ChunkRun, Gap, PartAt, PathChange, Pin,
     StoredBlob, ThinnedAt,
 };
-use crate::record::{Chunk, CommitKind, CommitStats, Record};
+use crate::record::{Chunk, CommitKind, CommitStats, Record, TimelineId};
 use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Mode};
 
@@ -34,7 +34,7 @@ impl Catalog {
     }
 
     /// True when the file at `path` is a catalog cache of an older version
-    /// (`TLCATv1` to `TLCATv3`): not damaged, only stale; the next open rewrites it.
+    /// (`TLCATv1` to `TLCATv4`): not damaged, only stale; the next open rewrites it.
     pub fn is_older_cache(path: &Path) -> bool {
         use std::io::Read;
         let mut magic = [0u8; 8];
@@ -55,6 +55,7 @@ impl Catalog {
             put_u64(&mut w, c.time_ns as u64);
             put_u64(&mut w, c.seq);
             w.push(c.kind.code());
+            put_u64(&mut w, u64::from(c.timeline.0));
             match &c.message {
                 Some(m) => {
                     w.push(1);
@@ -135,6 +136,11 @@ impl Catalog {
         for h in &self.state.holds {
             put_bytes(&mut w, &Record::Hold(h.clone()).encode());
         }
+        let ops = self.state.timelines.ops();
+        put_u64(&mut w, ops.len() as u64);
+        for op in ops {
+            put_bytes(&mut w, &Record::Timeline(op.clone()).encode());
+        }
         let sum = blake3::hash(&w);
         w.extend_from_slice(sum.as_bytes());
         w
@@ -161,6 +167,7 @@ impl Catalog {
             let time_ns = r.u64()? as i64;
             let seq = r.u64()?;
             let kind = CommitKind::from_code(r.u8()?)?;
+            let timeline = TimelineId(u32::try_from(r.u64()?).ok()?);
             let message = match r.u8()? {
                 0 => None,
                 1 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
@@ -200,6 +207,7 @@ impl Catalog {
                 seq,
                 kind,
                 message,
+                timeline,
                 stats,
                 chain,
                 changes,
@@ -289,6 +297,16 @@ impl Catalog {
                 _ => return None,
             }
         }
+        let n = r.count()?;
+        for _ in 0..n {
+            match Record::decode(r.bytes()?).ok()? {
+                Record::Timeline(op) => cat.state.timelines.apply(op),
+                _ => return None,
+            }
+        }
+        if let Some(last) = cat.checkpoints.last() {
+            cat.state.current_timeline = last.timeline;
+        }
         if r.at != r.b.len() {
             return None;
         }
@@ -296,10 +314,10 @@ impl Catalog {
     }
 }
 
-const CATALOG_MAGIC: &[u8] = b"TLCATv4\0";
+const CATALOG_MAGIC: &[u8] = b"TLCATv5\0";
 
 /// The magics of the versions before [`CATALOG_MAGIC`].
-const OLDER_MAGICS: [&[u8]; 3] = [b"TLCATv1\0", b"TLCATv2\0", b"TLCATv3\0"];
+const OLDER_MAGICS: [&[u8]; 4] = [b"TLCATv1\0", b"TLCATv2\0", b"TLCATv3\0", b"TLCATv4\0"];
 
 fn put_u64(w: &mut Vec<u8>, v: u64) {
     w.extend_from_slice(&v.to_le_bytes());

@@ -105,6 +105,16 @@ impl LeanCatalog {
         &self.state.thinnings
     }
 
+    /// The timelines the log names (removed ones too).
+    pub fn timelines(&self) -> &super::Timelines {
+        &self.state.timelines
+    }
+
+    /// The timeline of the last checkpoint: the one new states go to.
+    pub fn current_timeline(&self) -> crate::record::TimelineId {
+        self.state.current_timeline
+    }
+
     /// Blobs with parts still missing, and where those parts are (complete blobs
     /// are only known by hash: see [`LeanCatalog::has_blob`]).
     pub fn incomplete_blobs(&self) -> &HashMap<BlobHash, StoredBlob> {

@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use tl_wal::Lsn;
 
+use super::timelines::Timelines;
 use super::{
     apply, hex, ChainBreak, Checkpoint, ChunkRun, Gap, PartAt, PathChange, Pin, StoredBlob,
     ThinnedAt,
 };
-use crate::record::{chain_hash, CommitKind, CommitStats, Record};
+use crate::record::{chain_hash, CommitKind, CommitStats, Record, TimelineId};
 use crate::repopath::RepoPath;
 use crate::types::{BlobHash, Entry, Tree};
 
@@ -38,6 +39,10 @@ pub(super) struct FoldState {
     pub(super) head: Tree,
     /// What each GC that rewrote the log recorded, in log order.
     pub(super) thinnings: Vec<ThinnedAt>,
+    /// The timelines the log names.
+    pub(super) timelines: Timelines,
+    /// The timeline of the last checkpoint (the first before any).
+    pub(super) current_timeline: TimelineId,
     batch: Batch,
 }
 
@@ -67,6 +72,7 @@ struct Closed {
     seq: u64,
     kind: CommitKind,
     message: Option<String>,
+    timeline: TimelineId,
     stats: CommitStats,
     chain: [u8; 32],
     changes: Vec<PathChange>,
@@ -84,6 +90,7 @@ impl Closed {
             seq: self.seq,
             kind: self.kind,
             message: self.message,
+            timeline: self.timeline,
             stats: self.stats,
             chain: self.chain,
             changes: self.changes,
@@ -204,6 +211,7 @@ impl FoldState {
                 message,
                 chain: committed,
                 stats,
+                timeline,
                 ..
             } => {
                 let expected = chain_hash(chain, self.batch.records.iter().map(|b| b.as_slice()));
@@ -226,6 +234,7 @@ impl FoldState {
                     seq,
                     kind,
                     message,
+                    timeline: TimelineId(timeline),
                     stats,
                     chain: committed,
                     changes,
@@ -258,6 +267,7 @@ impl FoldState {
                 reason,
             }),
             Record::Hold(hold) => self.holds.push(hold),
+            Record::Timeline(op) => self.timelines.apply(op),
             Record::Origin { chain } => self.batch.origin = Some(chain),
             Record::Thinned(thinned) => self.thinnings.push(ThinnedAt { lsn, thinned }),
         }
@@ -273,6 +283,7 @@ impl FoldState {
             .collect();
         for c in &ended {
             apply(&mut self.head, &c.changes);
+            self.current_timeline = c.timeline;
         }
         self.batch.changes.clear();
         self.batch.records.clear();

@@ -63,6 +63,28 @@ impl GcPlan {
     }
 }
 
+/// The states every timeline needs whatever the policy: each live timeline's
+/// newest state (a shelf when it is not the current one) and the state it
+/// started from, so a switch to it and its line of states stay whole.
+fn timeline_states(catalog: &Catalog) -> Vec<crate::retention::Held> {
+    let mut held = Vec::new();
+    for t in catalog.timelines().live() {
+        if let Some(idx) = catalog.timeline_head(t.id) {
+            held.push(crate::retention::Held {
+                state: idx.get(),
+                reason: format!("newest state of timeline {}", t.name),
+            });
+        }
+        if let Some(idx) = t.base_lsn.and_then(|lsn| catalog.checkpoint_at_lsn(lsn)) {
+            held.push(crate::retention::Held {
+                state: idx.get(),
+                reason: format!("start of timeline {}", t.name),
+            });
+        }
+    }
+    held
+}
+
 /// Applies `policy` to the checkpoints of `catalog` at `clock`. `log_bytes` is
 /// the size of the log, which `max-store-bytes` is compared with; what dropping
 /// a checkpoint frees is estimated as the content it brought (its `bytes_new`).
@@ -73,7 +95,8 @@ pub fn plan(
     log_bytes: u64,
 ) -> Result<GcPlan, SelectError> {
     let states = CatalogStates::of(catalog);
-    let mut selection = select(policy, &states.history(&[]), clock)?;
+    let held = timeline_states(catalog);
+    let mut selection = select(policy, &states.history(&held), clock)?;
     let cap = policy.max_store_bytes.map(|cap| {
         let bytes: Vec<u64> = catalog
             .checkpoints()

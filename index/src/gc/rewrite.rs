@@ -112,8 +112,21 @@ pub fn rewrite(store: &Store, plan: &GcPlan, wal: &Wal) -> Result<Rewritten, GcE
         };
         pin_records.push(rec.encode());
     }
+    let mut timeline_records = Vec::new();
+    // Every timeline record again, in order, each Create's base re-aimed (a
+    // removed timeline's base may be gone: it then starts from no state).
+    for op in catalog.timelines().ops() {
+        let mut op = op.clone();
+        if op.base_lsn != Lsn::ZERO {
+            op.base_lsn = catalog
+                .checkpoint_at_lsn(op.base_lsn)
+                .and_then(|idx| new_lsn(idx.get()))
+                .unwrap_or(Lsn::ZERO);
+        }
+        timeline_records.push(Record::Timeline(op).encode());
+    }
     let pins = pin_records.len() as u64;
-    for rec in pin_records {
+    for rec in pin_records.into_iter().chain(timeline_records) {
         w.push(vec![rec], BatchOf::Other)?;
     }
     let thinned = Record::Thinned(Thinned {
@@ -244,7 +257,7 @@ impl Writer<'_> {
             seq: c.seq,
             kind: c.kind,
             message: c.message.clone(),
-            timeline: 0,
+            timeline: c.timeline.0,
             acked_lsn: self.wal.durable_lsn(),
             chain,
             stats,

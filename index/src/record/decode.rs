@@ -43,7 +43,7 @@ pub enum DecodeError {
         supported: u8,
     },
     /// The tag byte names no known record type.
-    #[error("unknown record tag {found} at offset {offset}, expected 1..=13")]
+    #[error("unknown record tag {found} at offset {offset}, expected 1..=14")]
     UnknownTag {
         /// Offset of the tag.
         offset: usize,
@@ -232,6 +232,9 @@ impl Record {
             TAG_THINNED if version >= 3 => decode_thinned(&mut r)?,
             TAG_BLOCK if version >= 4 => decode_block(&mut r)?,
             TAG_CHUNKED if version >= 5 => decode_chunked(&mut r)?,
+            super::TAG_TIMELINE if version >= 6 => {
+                Record::Timeline(super::timeline::decode_body(&mut r)?)
+            }
             found => {
                 return Err(DecodeError::UnknownTag {
                     offset: tag_offset,
@@ -241,13 +244,17 @@ impl Record {
         };
         // One encoding per record: each is written in the oldest version that
         // holds it, so a record of tags 1 to 8 marked version 3 or later, or of
-        // tags 9 and 10 marked 4, is refused (versions 1 and 2 share tags 1 to 8).
-        if version >= 3 && record.version() != version {
+        // tags 9 and 10 marked 4, is refused (versions 1 and 2 share tags 1 to 8),
+        // and so is a Commit that needs version 6 (a timeline other than 0, kind
+        // Switch or Undo) marked older.
+        if (version >= 3 || record.version() >= 3) && record.version() != version {
             return Err(DecodeError::Inconsistent {
                 field: "version",
                 offset: 0,
                 reason: "a record is written in the oldest version that holds it \
-                         (2 for tags 1 to 8, 3 for 9 and 10, 4 for 11, 5 for 12 and 13)",
+                         (2 for tags 1 to 8, 3 for 9 and 10, 4 for 11, 5 for 12 and 13, \
+                         6 for 14 and for a Commit on a timeline other than 0 or of \
+                         kind 3 or 4)",
             });
         }
         let remaining = r.remaining();
@@ -309,7 +316,7 @@ fn decode_commit(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
         field: "Commit.kind",
         offset: kind_offset,
         found: code,
-        expected: "0 (Auto), 1 (Manual), 2 (Restore)",
+        expected: "0 (Auto), 1 (Manual), 2 (Restore), 3 (Switch), 4 (Undo)",
     })?;
     let timeline = r.u32("Commit.timeline")?;
     let acked_lsn = Lsn::new(r.u64("Commit.acked_lsn")?);
@@ -347,12 +354,17 @@ fn decode_commit(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
 
 /// Appends a `u32` length prefix and the bytes.
 /// A cursor over untrusted bytes: every read checks the bytes left first.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    /// Where the next field starts.
+    pub(super) fn pos(&self) -> usize {
+        self.pos
+    }
+
     fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
@@ -380,19 +392,19 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+    pub(super) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(field)?[0])
     }
 
-    fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+    pub(super) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array(field)?))
     }
 
-    fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+    pub(super) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         Ok(u64::from_le_bytes(self.array(field)?))
     }
 
-    fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
+    pub(super) fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
         Ok(i64::from_le_bytes(self.array(field)?))
     }
 
@@ -425,7 +437,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn name(&mut self, field: &'static str) -> Result<String, DecodeError> {
+    pub(super) fn name(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let offset = self.pos + 4;
         let name = self.string(field, NAME_MAX_BYTES)?;
         if !is_valid_name(&name) {

@@ -123,6 +123,10 @@ impl Record {
                 out.extend_from_slice(&to_ns.to_le_bytes());
                 put_bytes(out, reason.as_bytes());
             }
+            Record::Timeline(op) => {
+                out.push(super::TAG_TIMELINE);
+                super::timeline::encode_body(op, out);
+            }
             Record::Origin { chain } => {
                 out.push(TAG_ORIGIN);
                 out.extend_from_slice(chain);

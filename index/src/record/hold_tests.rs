@@ -99,12 +99,22 @@ fn a_hold_reason_must_be_utf8_and_within_its_limit() {
 
 #[test]
 fn a_hold_is_version_5_only() {
-    // Version 4 has no tag 13; a Hold marked 6 is from a newer tl.
+    // Version 4 has no tag 13; a Hold marked 6 is refused (one encoding per
+    // record), one marked 7 is from a newer tl.
     check_err(&raw_hold(4, b"d", 1, 2, b""), |e| {
         matches!(e, DecodeError::UnknownTag { found: 13, .. })
     });
     check_err(&raw_hold(6, b"d", 1, 2, b""), |e| {
-        matches!(e, DecodeError::UnsupportedVersion { found: 6, .. })
+        matches!(
+            e,
+            DecodeError::Inconsistent {
+                field: "version",
+                ..
+            }
+        )
+    });
+    check_err(&raw_hold(7, b"d", 1, 2, b""), |e| {
+        matches!(e, DecodeError::UnsupportedVersion { found: 7, .. })
     });
     // An older tag marked 5 is refused: one encoding per record.
     let mut gap = Record::Gap {

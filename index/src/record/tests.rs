@@ -74,7 +74,9 @@ fn commit_strategy() -> impl Strategy<Value = Record> {
     let kind = prop_oneof![
         Just(CommitKind::Auto),
         Just(CommitKind::Manual),
-        Just(CommitKind::Restore)
+        Just(CommitKind::Restore),
+        Just(CommitKind::Switch),
+        Just(CommitKind::Undo)
     ];
     let stats = (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>()).prop_map(
         |(added, modified, deleted, bytes_new)| CommitStats {
@@ -110,6 +112,7 @@ fn commit_strategy() -> impl Strategy<Value = Record> {
 fn record_strategy() -> impl Strategy<Value = Record> {
     prop_oneof![
         hold_strategy(),
+        super::timeline_tests::timeline_strategy(),
         blob_strategy(),
         (
             path_strategy(),
@@ -296,6 +299,8 @@ fn samples() -> Vec<Record> {
         Record::Thinned(thinned()),
         block(),
         chunked(),
+        super::timeline_tests::create(),
+        super::timeline_tests::switch_commit(),
     ]
 }
 
@@ -548,15 +553,15 @@ fn truncated_field_names_field_and_offset() {
 #[test]
 fn unknown_version_is_refused_as_unsupported() {
     // Versions 3 (Origin and Thinned) and 4 (Block) are read since GC's
-    // records, 5 since chunks; a Put marked 3 to 5 is refused otherwise
-    // (an_old_tag_marked_version_3_is_refused_...).
-    for version in [0u8, 6, 255] {
+    // records, 5 since chunks, 6 since timelines; a Put marked 3 to 6 is
+    // refused otherwise (an_old_tag_marked_version_3_is_refused_...).
+    for version in [0u8, 7, 255] {
         let mut bytes = put(b"a").encode();
         bytes[0] = version;
         check_err(&bytes, |e| {
             *e == DecodeError::UnsupportedVersion {
                 found: version,
-                supported: 5,
+                supported: 6,
             }
         });
     }
@@ -1079,6 +1084,12 @@ fn records_of_the_first_eight_tags_are_still_written_as_version_2() {
             Record::Origin { .. } | Record::Thinned(_) => 3,
             Record::Block { .. } => 4,
             Record::Chunked { .. } => 5,
+            Record::Timeline(_) => 6,
+            Record::Commit {
+                kind: CommitKind::Switch | CommitKind::Undo,
+                ..
+            } => 6,
+            Record::Commit { timeline, .. } if timeline != 0 => 6,
             _ => 2,
         };
         assert_eq!(record.encode()[0], want, "{record:?}");

@@ -102,6 +102,7 @@ pub(super) fn make_plan(
     tracked: &Tree,
     w: &mut Walker<'_>,
     opts: &MaterializeOptions,
+    owner: super::Owner,
 ) -> Result<Plan, RestoreError> {
     let started_ns = guard::now_ns();
     // 1. Check the target: paths, content present, symlink targets. A name that
@@ -182,7 +183,7 @@ pub(super) fn make_plan(
     // anywhere: it looks at every path.
     // Those paths count as unchanged, as a dry run finds them on disk.
     let mut already_right = 0u64;
-    if !tracked.is_empty() && !opts.dry_run {
+    if !tracked.is_empty() && !opts.dry_run && owner == super::Owner::User {
         candidates.retain(|p| match (target.get(*p), tracked.get(*p)) {
             (Some(a), Some(b)) if a.hash == b.hash && a.mode == b.mode => {
                 already_right += 1;
@@ -216,7 +217,8 @@ pub(super) fn make_plan(
     // A dry run reports the plan as the real run would make it: the real run
     // captures the present first (the caller's duty), so unsaved content counts as
     // recoverable here.
-    let recoverable = |h: &BlobHash| opts.dry_run || store.has_blob(h);
+    let recoverable =
+        |h: &BlobHash| opts.dry_run || owner == super::Owner::Scratch || store.has_blob(h);
     let stat_cache = crate::statcache::StatCache::load(&store.layout().stat_cache());
     let mut plan = Plan {
         unchanged: already_right,

@@ -184,6 +184,19 @@ impl Store {
         self.commit_scanned(kind, message, scanned)
     }
 
+    /// Captures the directory now and records a checkpoint on timeline `on`
+    /// (a switch's or an undo's, which may land on another timeline than the
+    /// current one).
+    pub fn checkpoint_on(
+        &mut self,
+        on: crate::record::TimelineId,
+        kind: CommitKind,
+        message: Option<String>,
+    ) -> Result<CheckpointOutcome> {
+        let scanned = self.scan_for_capture(&|_| {}, &Proceed)?;
+        self.commit_scanned_on(on, kind, message, scanned)
+    }
+
     /// Captures the directory, committing a checkpoint only when the tree changed;
     /// the warnings are returned either way.
     pub fn capture_if_changed(
@@ -261,6 +274,18 @@ impl Store {
         &mut self,
         kind: CommitKind,
         message: Option<String>,
+        scanned: Scanned,
+    ) -> Result<CheckpointOutcome> {
+        let on = self.catalog.current_timeline();
+        self.commit_scanned_on(on, kind, message, scanned)
+    }
+
+    /// [`Store::commit_scanned`] onto timeline `on`.
+    fn commit_scanned_on(
+        &mut self,
+        on: crate::record::TimelineId,
+        kind: CommitKind,
+        message: Option<String>,
         mut scanned: Scanned,
     ) -> Result<CheckpointOutcome> {
         let content = std::mem::replace(
@@ -270,7 +295,7 @@ impl Store {
                 bytes: 0,
             },
         );
-        self.commit_changes(kind, message, content, &scanned.changes)?;
+        self.commit_changes_on(on, kind, message, content, &scanned.changes)?;
         self.save_stat_cache(&scanned);
         self.after_commit();
         let mut done = self.outcome(scanned.outcome.warnings, scanned.outcome.stats);
@@ -325,9 +350,24 @@ impl Store {
     }
 
     /// Appends `content`'s unsent records, a Put or Delete per change
-    /// and the Commit as one batch, then folds it from the log (the truth).
+    /// and the Commit as one batch on the current timeline, then folds it from
+    /// the log (the truth).
     pub(super) fn commit_changes(
         &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+        content: NewContent,
+        changes: &[Change],
+    ) -> Result<()> {
+        let on = self.catalog.current_timeline();
+        self.commit_changes_on(on, kind, message, content, changes)
+    }
+
+    /// [`Store::commit_changes`] onto timeline `on` (a switch's Commit is on
+    /// the timeline switched to).
+    pub(super) fn commit_changes_on(
+        &mut self,
+        on: crate::record::TimelineId,
         kind: CommitKind,
         message: Option<String>,
         content: NewContent,
@@ -348,7 +388,7 @@ impl Store {
             seq: self.catalog.seq() + 1,
             kind,
             message,
-            timeline: 0,
+            timeline: on.0,
             acked_lsn: wal.durable_lsn(),
             chain,
             stats,

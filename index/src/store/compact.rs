@@ -103,7 +103,7 @@ pub(super) fn snapshot_meta(c: &Checkpoint) -> SnapshotMeta {
     SnapshotMeta {
         lsn: c.end_lsn,
         time_ns: c.time_ns,
-        timeline: 0,
+        timeline: c.timeline.0,
         seq: c.seq,
         chain: c.chain,
     }

@@ -53,6 +53,12 @@ pub enum StoreError {
     /// A pin that cannot be made, moved or deleted.
     #[error(transparent)]
     Pin(#[from] super::PinError),
+    /// A timeline that cannot be made, renamed, removed or switched to.
+    #[error(transparent)]
+    Timeline(super::TimelineError),
+    /// Nothing to undo.
+    #[error(transparent)]
+    Undo(#[from] crate::switch::UndoError),
     /// History asked of a lean store (a long-lived writer's, see
     /// [`Store::go_lean`](super::Store::go_lean)), which keeps only the last
     /// checkpoint in memory.

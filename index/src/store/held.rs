@@ -109,6 +109,14 @@ impl Held {
         }
     }
 
+    /// The timeline new states go to.
+    pub(super) fn current_timeline(&self) -> crate::record::TimelineId {
+        match self {
+            Held::Full(c) => c.current_timeline(),
+            Held::Lean(c) => c.current_timeline(),
+        }
+    }
+
     /// True when every part of the blob is in the log.
     pub(super) fn has_blob(&self, hash: &BlobHash) -> bool {
         match self {

@@ -33,6 +33,7 @@ mod pins;
 mod read;
 mod resolve;
 mod skipped;
+mod timelines;
 
 pub use batch::{BatchDecision, BatchPolicy, OverLimit, Proceed};
 pub use capture::{Capture, CheckpointOutcome, WorktreeStatus};
@@ -45,6 +46,7 @@ use live::LiveState;
 pub use pins::{PinError, PinNameProblem};
 pub use resolve::{ResolveError, ID_PREFIX_MIN};
 pub use skipped::{is_skipped_path, SkipReport, SkippedPaths};
+pub use timelines::TimelineError;
 
 enum Log {
     Writer(Wal),

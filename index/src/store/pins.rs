@@ -36,6 +36,12 @@ pub enum PinError {
         /// The id of the checkpoint it names (None: one the log no longer has).
         current: Option<String>,
     },
+    /// A timeline has the name: `NAME` would be ambiguous.
+    #[error("{name} is the name of a timeline")]
+    IsTimeline {
+        /// As given.
+        name: String,
+    },
     /// No pin of that name.
     #[error("there is no pin named \"{name}\"")]
     NoSuchPin {
@@ -80,6 +86,12 @@ impl Store {
             return Err(PinError::Name(problem).into());
         }
         let catalog = self.catalog()?;
+        if catalog.timelines().by_name(name).is_some() {
+            return Err(PinError::IsTimeline {
+                name: name.to_string(),
+            }
+            .into());
+        }
         let target_lsn = catalog.checkpoints()[idx].lsn;
         if let Some(old) = catalog.pins().get(name) {
             if old.target_lsn == target_lsn {

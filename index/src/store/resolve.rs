@@ -48,8 +48,22 @@ pub enum ResolveError {
         /// The pin.
         name: String,
     },
-    /// Neither an id, a pin nor a time.
-    #[error("\"{name}\" is not a checkpoint id, a pin or a time")]
+    /// `NAME@T` where T names no state of timeline NAME at or before it.
+    #[error("timeline {timeline} has no state at or before \"{expr}\"")]
+    NotOnTimeline {
+        /// The timeline.
+        timeline: String,
+        /// The time as given.
+        expr: String,
+    },
+    /// A timeline with no state yet (made before the log had one).
+    #[error("timeline {name} has no state yet")]
+    TimelineEmpty {
+        /// The timeline.
+        name: String,
+    },
+    /// Neither an id, a pin, a timeline nor a time.
+    #[error("\"{name}\" is not a checkpoint id, a pin, a timeline or a time")]
     Unknown {
         /// As given.
         name: String,
@@ -77,17 +91,54 @@ impl Store {
     /// before an instant, the last one before the end of a time stated to the
     /// second ([`timespec::Window`]), the checkpoint containing an LSN, a pin, or a
     /// checkpoint id prefix ([`ID_PREFIX_MIN`] to 12 hex digits; shorter ones are
-    /// refused whatever they match).
+    /// refused whatever they match), a timeline's name (its newest state), or
+    /// `NAME@T`: the last state of timeline NAME's line (inherited states
+    /// included) at or before T.
     pub fn resolve(&self, expr: &str) -> Result<CheckpointIndex> {
         Ok(resolve_checkpoint(self.catalog()?, expr)?)
     }
 }
 
 fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<CheckpointIndex, ResolveError> {
-    let cps = catalog.checkpoints();
-    if cps.is_empty() {
+    if catalog.checkpoints().is_empty() {
         return Err(ResolveError::NoCheckpoints);
     }
+    let trimmed = expr.trim();
+    if let Some((name, rest)) = trimmed.split_once('@') {
+        if let Some(t) = catalog.timelines().by_name(name) {
+            let line = catalog.lineage(t.id);
+            return resolve_in(catalog, rest, Some(&line)).map_err(|e| match e {
+                ResolveError::BeforeFirst { .. } | ResolveError::LsnBeforeFirst { .. } => {
+                    ResolveError::NotOnTimeline {
+                        timeline: name.to_string(),
+                        expr: rest.to_string(),
+                    }
+                }
+                other => other,
+            });
+        }
+    }
+    resolve_in(catalog, expr, None)
+}
+
+/// Resolves `expr` among the states `scope` lists (None: all of them).
+fn resolve_in(
+    catalog: &Catalog,
+    expr: &str,
+    scope: Option<&[CheckpointIndex]>,
+) -> Result<CheckpointIndex, ResolveError> {
+    let cps = catalog.checkpoints();
+    let all: Vec<CheckpointIndex>;
+    let scope = match scope {
+        Some(s) => s,
+        None => {
+            all = (0..cps.len()).map(CheckpointIndex::new).collect();
+            &all
+        }
+    };
+    let Some(&first_in_scope) = scope.first() else {
+        return Err(ResolveError::NoCheckpoints);
+    };
     // A whole id, as `tl log` prints it, is an id even when it also reads as a
     // time: "35282700004d" is 35,282,700,004 days to the time parser.
     let trimmed = expr.trim();
@@ -105,23 +156,26 @@ fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<CheckpointIndex, 
                 at: timespec::format_local(start),
             });
         }
-        cps.iter()
-            .rposition(|c| i128::from(c.time_ns) < end_excl)
-            .map(CheckpointIndex::new)
+        scope
+            .iter()
+            .rev()
+            .find(|&&i| i128::from(cps[i].time_ns) < end_excl)
+            .copied()
             .ok_or_else(|| ResolveError::BeforeFirst {
                 expr: expr.to_string(),
                 at: timespec::format_local(start),
-                first: timespec::format_local(cps[0].time_ns),
+                first: timespec::format_local(cps[first_in_scope].time_ns),
             })
     };
     match parsed {
-        TimeExpr::Lsn(lsn) => cps
+        TimeExpr::Lsn(lsn) => scope
             .iter()
-            .rposition(|c| c.lsn <= lsn)
-            .map(CheckpointIndex::new)
+            .rev()
+            .find(|&&i| cps[i].lsn <= lsn)
+            .copied()
             .ok_or(ResolveError::LsnBeforeFirst {
                 lsn,
-                first: cps[0].lsn,
+                first: cps[first_in_scope].lsn,
             }),
         TimeExpr::Instant(t) => at_or_before(t, i128::from(t) + 1),
         TimeExpr::Window(w) => at_or_before(w.start, i128::from(w.end)),
@@ -129,7 +183,12 @@ fn resolve_checkpoint(catalog: &Catalog, expr: &str) -> Result<CheckpointIndex, 
             Some(pin) => catalog
                 .checkpoint_at_lsn(pin.target_lsn)
                 .ok_or(ResolveError::PinTargetGone { name }),
-            None => resolve_id(cps, &name),
+            None => match catalog.timelines().by_name(&name) {
+                Some(t) => catalog
+                    .timeline_head(t.id)
+                    .ok_or(ResolveError::TimelineEmpty { name }),
+                None => resolve_id(cps, &name),
+            },
         },
     }
 }

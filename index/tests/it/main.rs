@@ -20,3 +20,4 @@ mod v1_store;
 mod v2_store;
 mod v3_store;
 mod v4_store;
+mod v5_store;

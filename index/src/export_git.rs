@@ -103,6 +103,9 @@ pub struct ExportOptions {
     pub author: String,
     /// The current time (windows ending after it are held back).
     pub now_ns: i64,
+    /// Only the states of this timeline's line (with those it inherited);
+    /// None: every state of the log, in log order.
+    pub timeline: Option<crate::record::TimelineId>,
 }
 
 /// Default author and committer.
@@ -119,6 +122,7 @@ impl ExportOptions {
             every_ns: None,
             author: DEFAULT_AUTHOR.into(),
             now_ns,
+            timeline: None,
         }
     }
 }
@@ -225,6 +229,17 @@ pub fn export(
     let map_path = map::path_for(&store.layout().git_map_dir(), &repo.common, ref_name);
     let options_line = format!("{} {}", opts.every_ns.unwrap_or(0), opts.author);
     let cps = store.checkpoints();
+    // Which states this ref holds: a timeline's line, or all of them.
+    let in_scope: Vec<bool> = match opts.timeline {
+        Some(t) => {
+            let mut v = vec![false; cps.len()];
+            for i in store.catalog()?.lineage(t) {
+                v[i.get()] = true;
+            }
+            v
+        }
+        None => vec![true; cps.len()],
+    };
 
     let mut report = ExportReport {
         repo: repo.common.clone(),
@@ -250,7 +265,11 @@ pub fn export(
                     m.options
                 )));
             }
-            if let Some(idx) = cps.iter().position(|c| c.chain == m.commits[k].chain) {
+            if let Some(idx) = cps
+                .iter()
+                .enumerate()
+                .position(|(i, c)| in_scope[i] && c.chain == m.commits[k].chain)
+            {
                 gitmap = m;
                 gitmap.commits.truncate(k + 1);
                 cont = Some(CheckpointIndex::new(idx));
@@ -314,7 +333,7 @@ pub fn export(
         picks,
         held_back,
         open_window_ends_ns,
-    } = select(cps, prev_idx, cont.is_none(), opts);
+    } = select(cps, &in_scope, prev_idx, cont.is_none(), opts);
     report.held_back = held_back;
     report.open_window_ends_ns = open_window_ends_ns;
     let total = picks.len() as u64;
@@ -329,8 +348,13 @@ pub fn export(
     {
         let cp = &cps[idx];
         let mut skipped: Vec<Skipped> = Vec::new();
+        // Changes are applied one checkpoint after another only over states
+        // all in this ref's line; across another timeline's states the tree is
+        // built again.
+        let contiguous =
+            prev_idx.is_some_and(|p| in_scope[p.get() + 1..=idx.get()].iter().all(|&b| b));
         match (&mut root, prev_idx) {
-            (Some(dir), Some(prev)) => {
+            (Some(dir), Some(prev)) if contiguous => {
                 // Apply the changes of every checkpoint since the last commit.
                 let mut wanted = Vec::new();
                 let mut left_out: HashMap<(usize, usize), String> = HashMap::new();

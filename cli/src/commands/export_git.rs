@@ -23,9 +23,14 @@ pub struct ExportGitArgs {
     /// directory (made a bare repository).
     #[arg(long, value_name = "DIR")]
     repo: Option<PathBuf>,
-    /// The ref to write: NAME means refs/tl/NAME (default: main).
+    /// The ref to write the current timeline (or --timeline's) to: NAME means
+    /// refs/tl/NAME (default: every timeline, each to refs/tl/<timeline>).
     #[arg(long = "ref", value_name = "REF")]
     ref_name: Option<String>,
+    /// Only this timeline (with the states it inherited), to refs/tl/NAME
+    /// unless --ref says otherwise.
+    #[arg(long, value_name = "NAME")]
+    timeline: Option<String>,
     #[arg(long, value_name = "T", help = time_help!("On a first export, start at T."))]
     since: Option<String>,
     #[arg(long, value_name = "T", help = time_help!("Export nothing after T."))]
@@ -107,54 +112,88 @@ pub fn cmd_export_git(cwd: &Path, args: ExportGitArgs) -> Result<()> {
     if store.checkpoints().is_empty() {
         bail!("there are no checkpoints to export yet; run `tl checkpoint` first");
     }
-    let bar = progress_bar();
-    let started = std::time::Instant::now();
-    let report = export_git::export(&store, &opts, &|p: Progress| {
-        if let Some(b) = &bar {
-            // Large exports only: a bar that would flash for a moment helps nobody.
-            if b.is_hidden() && started.elapsed().as_millis() > 300 {
-                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                b.enable_steady_tick(std::time::Duration::from_millis(120));
+    // One ref per timeline, or the one asked for.
+    let catalog = store.catalog()?;
+    let targets: Vec<(String, tl_index::record::TimelineId)> =
+        match (&args.timeline, &args.ref_name) {
+            (Some(name), r) => {
+                let t = store.timeline_named(name)?;
+                let r = r.clone().unwrap_or_else(|| t.name.clone());
+                vec![(export_git::full_ref_name(&r), t.id)]
             }
-            b.set_length(p.commits_total);
-            b.set_position(p.commits_done);
-            b.set_message(indicatif::HumanBytes(p.bytes).to_string());
+            (None, Some(r)) => vec![(export_git::full_ref_name(r), catalog.current_timeline())],
+            (None, None) => catalog
+                .timelines()
+                .live()
+                .filter(|t| catalog.timeline_head(t.id).is_some())
+                .map(|t| (export_git::full_ref_name(&t.name), t.id))
+                .collect(),
+        };
+    let started = std::time::Instant::now();
+    let mut reports = Vec::new();
+    for (ref_name, timeline) in targets {
+        opts.ref_name = ref_name;
+        opts.timeline = Some(timeline);
+        let bar = progress_bar();
+        let report = export_git::export(&store, &opts, &|p: Progress| {
+            if let Some(b) = &bar {
+                // Large exports only: a bar that would flash for a moment helps nobody.
+                if b.is_hidden() && started.elapsed().as_millis() > 300 {
+                    b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    b.enable_steady_tick(std::time::Duration::from_millis(120));
+                }
+                b.set_length(p.commits_total);
+                b.set_position(p.commits_done);
+                b.set_message(indicatif::HumanBytes(p.bytes).to_string());
+            }
+        })?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
         }
-    })?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let r = &report;
-    for w in &r.left_out {
-        eprintln!("warning: {w}; Git would refuse it (the log keeps it)");
+        reports.push(report);
     }
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "repo": r.repo.display().to_string(),
-                "created_repo": r.created_repo,
-                "ref": r.ref_name,
-                "old_tip": r.old_tip,
-                "tip": r.tip,
-                "tip_checkpoint": r.tip_checkpoint,
-                "commits_written": r.commits_written,
-                "objects_written": r.objects_written,
-                "pack": r.pack.as_ref().map(|p| p.display().to_string()),
-                "pack_bytes": r.pack_bytes,
-                "held_back": r.held_back,
-                "open_window_ends": r.open_window_ends_ns.map(timespec::format_rfc3339),
-                "rebuilt_map": r.rebuilt_map,
-                "left_out": r.left_out.iter().map(|w| json!({
-                    "commit": w.commit,
-                    "checkpoint": w.checkpoint,
-                    "path": crate::output::path(&w.path),
-                    "reason": w.reason,
-                })).collect::<Vec<_>>(),
-                "up_to_date": r.commits_written == 0,
-            })
-        );
+        let mut list: Vec<serde_json::Value> = reports.iter().map(report_json).collect();
+        // The first ref's report, as before timelines, with every ref's beside it.
+        let mut first = list.first().cloned().unwrap_or_else(|| json!({}));
+        first["refs"] = serde_json::Value::Array(std::mem::take(&mut list));
+        println!("{first}");
         return Ok(());
+    }
+    for r in &reports {
+        print_report(r, started);
+    }
+    Ok(())
+}
+
+fn report_json(r: &export_git::ExportReport) -> serde_json::Value {
+    json!({
+        "repo": r.repo.display().to_string(),
+        "created_repo": r.created_repo,
+        "ref": r.ref_name,
+        "old_tip": r.old_tip,
+        "tip": r.tip,
+        "tip_checkpoint": r.tip_checkpoint,
+        "commits_written": r.commits_written,
+        "objects_written": r.objects_written,
+        "pack": r.pack.as_ref().map(|p| p.display().to_string()),
+        "pack_bytes": r.pack_bytes,
+        "held_back": r.held_back,
+        "open_window_ends": r.open_window_ends_ns.map(timespec::format_rfc3339),
+        "rebuilt_map": r.rebuilt_map,
+        "left_out": r.left_out.iter().map(|w| json!({
+            "commit": w.commit,
+            "checkpoint": w.checkpoint,
+            "path": crate::output::path(&w.path),
+            "reason": w.reason,
+        })).collect::<Vec<_>>(),
+        "up_to_date": r.commits_written == 0,
+    })
+}
+
+fn print_report(r: &export_git::ExportReport, started: std::time::Instant) {
+    for w in &r.left_out {
+        eprintln!("warning: {w}; Git would refuse it (the log keeps it)");
     }
     let short = |s: &Option<String>| s.as_deref().map(|t| t[..12].to_string());
     if r.commits_written == 0 {
@@ -194,5 +233,4 @@ pub fn cmd_export_git(cwd: &Path, args: ExportGitArgs) -> Result<()> {
             r.open_window_ends_ns.map(format_local).unwrap_or_default()
         );
     }
-    Ok(())
 }

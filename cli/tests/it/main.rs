@@ -3,6 +3,7 @@
 
 mod batch_guard;
 mod bigfile;
+mod bisect;
 mod capture;
 mod commands;
 mod config;
@@ -33,5 +34,6 @@ mod security_export;
 mod skipped;
 mod support;
 mod time_ids;
+mod timeline;
 mod util;
 mod wording;

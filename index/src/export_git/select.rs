@@ -23,11 +23,12 @@ pub(super) struct Selection {
     pub(super) open_window_ends_ns: Option<i64>,
 }
 
-/// Which of the checkpoints after `after` (all of them when `None`) become commits
+/// Which of the checkpoints in scope after `after` (all of them when `None`) become commits
 /// (all of them, filtered by `--since` on a first export and by `--until`; with
 /// `--every`, the last of each window).
 pub(super) fn select(
     cps: &[Checkpoint],
+    in_scope: &[bool],
     after: Option<CheckpointIndex>,
     first_export: bool,
     opts: &ExportOptions,
@@ -35,6 +36,7 @@ pub(super) fn select(
     let from = after.map_or(0, |i| i.get() + 1);
     let candidates = (from..cps.len())
         .map(CheckpointIndex::new)
+        .filter(|&i| in_scope[i.get()])
         .filter(|&i| !first_export || opts.since_ns.is_none_or(|s| cps[i].time_ns >= s))
         .filter(|&i| opts.until_ns.is_none_or(|u| cps[i].time_ns <= u));
     let Some(every) = opts.every_ns else {

@@ -44,6 +44,7 @@ mod out;
 mod output;
 mod remote_env;
 mod retention_text;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -54,6 +54,8 @@ mod undo;
 mod verify;
 mod watch;
 
+pub use diff::git_mode;
+
 /// tl: a time machine for working directories.
 ///
 /// tl keeps every state your files pass through in a checksummed log under .tl/,
@@ -112,6 +114,7 @@ pub enum Command {
     Timeline(timeline::TimelineArgs),
     Undo(undo::UndoArgs),
     Bisect(bisect::BisectArgs),
+    Serve(crate::serve::ServeArgs),
 }
 
 /// Runs one command line.
@@ -153,6 +156,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Timeline(args) => timeline::cmd_timeline(&cwd, args),
         Command::Undo(args) => undo::cmd_undo(&cwd, args),
         Command::Bisect(args) => bisect::cmd_bisect(&cwd, args),
+        Command::Serve(args) => crate::serve::cmd_serve(&cwd, args),
     }
 }
 

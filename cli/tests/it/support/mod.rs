@@ -10,3 +10,5 @@ pub mod fault_proxy;
 pub mod http;
 pub mod project;
 pub mod s3;
+pub mod serve;
+pub mod webdriver;

@@ -62,7 +62,8 @@ fn entry_json(path: &[u8], e: &Entry) -> Value {
     })
 }
 
-/// `GET /api/checkpoints?since&until&path&offset&limit`: newest first.
+/// `GET /api/checkpoints?since&until&path&timeline&offset&limit`: newest
+/// first, each with its timeline's name as `tl log --json` adds it.
 pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Json<Value>> {
     blocking(state, move |_, store| {
         let since = q.bound(store, "since", Edge::Start)?;
@@ -70,6 +71,23 @@ pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiR
         let prefix = q.path("path")?;
         let offset = q.bounded("offset", 0, 0, usize::MAX / 2)?;
         let limit = q.bounded("limit", 100, 1, PAGE_MAX)?;
+        let catalog = store.catalog()?;
+        let timelines = catalog.timelines();
+        // A timeline's line of states (with those it inherited); all without one.
+        let on_line: Option<Vec<bool>> = match q.get("timeline") {
+            None => None,
+            Some(name) => {
+                let id = store
+                    .timeline_named(name)
+                    .map_err(|e| ApiError::not_found(format!("`timeline`: {e}")))?
+                    .id;
+                let mut on = vec![false; catalog.checkpoints().len()];
+                for i in catalog.lineage(id) {
+                    on[i.get()] = true;
+                }
+                Some(on)
+            }
+        };
         let in_time = |from: i64, to: i64| {
             since.is_none_or(|s| i128::from(to) >= s) && until.is_none_or(|u| i128::from(from) < u)
         };
@@ -78,7 +96,8 @@ pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiR
             .rev()
             .filter(|&i| {
                 let c = &cps[i];
-                in_time(c.time_ns, c.time_ns)
+                on_line.as_ref().is_none_or(|on| on.get(i) == Some(&true))
+                    && in_time(c.time_ns, c.time_ns)
                     && prefix.as_ref().is_none_or(|p| touches(c, p.as_bytes()))
             })
             .collect();
@@ -86,7 +105,11 @@ pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiR
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|&i| checkpoint_json(&cps[i]))
+            .map(|&i| {
+                let mut v = checkpoint_json(&cps[i]);
+                v["timeline"] = Value::String(timelines.name_of(cps[i].timeline));
+                v
+            })
             .collect();
         let next = (offset + page.len() < matching.len()).then_some(offset + page.len());
         let gaps: Vec<Value> = store

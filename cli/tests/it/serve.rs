@@ -76,6 +76,9 @@ fn checkpoints_are_the_objects_of_tl_log_json_newest_first_with_paging() {
     assert_eq!(until["total"], 2);
     let since = s.json(&format!("/api/checkpoints?since={second}"));
     assert_eq!(since["total"], 2);
+    assert_eq!(s.json("/api/checkpoints?timeline=main")["total"], 3);
+    let r = s.get("/api/checkpoints?timeline=nope");
+    assert_eq!(r.status, 404, "{}", r.text());
 }
 
 #[test]

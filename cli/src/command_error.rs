@@ -294,7 +294,7 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         return match e {
             ResolveError::NoCheckpoints => Some("run `tl checkpoint` first".into()),
             ResolveError::Unknown { .. } => {
-                Some("`tl log` lists checkpoint ids, `tl pins` the pins".into())
+                Some("`tl log` lists checkpoint ids, `tl pins` the pins, `tl timeline list` the timelines".into())
             }
             ResolveError::PrefixTooShort { .. } => Some(format!(
                 "give at least {} of its 12 hex digits",
@@ -463,8 +463,8 @@ mod tests {
         let line = |e: StoreError| report(&e.into()).unwrap().line();
         assert_eq!(
             line(ResolveError::Unknown { name: "zz".into() }.into()),
-            "tl: \"zz\" is not a checkpoint id, a pin or a time; `tl log` lists checkpoint \
-             ids, `tl pins` the pins"
+            "tl: \"zz\" is not a checkpoint id, a pin, a timeline or a time; `tl log` lists \
+             checkpoint ids, `tl pins` the pins, `tl timeline list` the timelines"
         );
         assert_eq!(
             line(ResolveError::NoCheckpoints.into()),

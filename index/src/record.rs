@@ -41,8 +41,9 @@
 //!                · to_ns i64 · files_per_minute u64 · bytes_per_minute u64
 //!                · ended str(GAP_REASON_MAX_BYTES)            (version 5 only)
 //! tag 14 Timeline op u8 (0 Create, 1 Rename, 2 Remove) · id u32 · name str(NAME_MAX_BYTES)
-//!                · base_lsn u64 (Create: the LSN of the state it starts from, 0
-//!                for none; otherwise 0) · time_ns i64       (version 6 only)
+//!                · has_base u8 (0, 1 only in a Create) · base_lsn u64 (the LSN of
+//!                the batch of the state it starts from; 0 without a base)
+//!                · time_ns i64                               (version 6 only)
 //! tag 9  Origin  chain [32]                                  (version 3 only)
 //! tag 10 Thinned time_ns i64 · prev_head [32] · prev_end_lsn u64
 //!                · states_before u64 · kept u64 · dropped u64

@@ -48,7 +48,7 @@ enum TimelineAction {
     /// Switch to timeline NAME: the present is shelved on the current timeline,
     /// then NAME's newest state is written (only what differs).
     Switch {
-        /// The timeline to switch to.
+        /// The name of the timeline to switch to (`tl timeline list` shows them).
         name: String,
     },
     /// List the timelines (`*` marks the current one).
@@ -60,14 +60,14 @@ enum TimelineAction {
     /// Remove timeline NAME from the list (not the current one); its states
     /// stay until a GC drops them.
     Rm {
-        /// The timeline to remove.
+        /// The name of the timeline to remove (not the current one).
         name: String,
     },
     /// Rename timeline OLD to NEW.
     Rename {
-        /// Its name now.
+        /// The timeline's name now (`tl timeline list` shows them).
         old: String,
-        /// Its new name.
+        /// The name it gets: letters, digits, '.', '_' and '-', not a time, an id or a pin.
         new: String,
     },
 }

@@ -39,5 +39,6 @@ mod skipped;
 mod support;
 mod time_ids;
 mod timeline;
+mod timeline_daemon;
 mod util;
 mod wording;

@@ -200,7 +200,7 @@ fn pin_delete_removes_the_pin_and_keeps_the_checkpoint() {
         .is_empty());
     let err = fails(d.path(), &["show", "a.txt", "--at", "release"]);
     assert!(
-        err.contains("not a checkpoint id, a pin or a time"),
+        err.contains("not a checkpoint id, a pin, a timeline or a time"),
         "{err}"
     );
     let err = fails(d.path(), &["pin", "--delete", "release"]);

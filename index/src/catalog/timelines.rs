@@ -71,7 +71,7 @@ impl Timelines {
                 self.by_id.entry(op.id).or_insert_with(|| Timeline {
                     id: op.id,
                     name: op.name.clone(),
-                    base_lsn: (op.base_lsn != Lsn::ZERO).then_some(op.base_lsn),
+                    base_lsn: op.base,
                     created_ns: op.time_ns,
                     removed: false,
                 });

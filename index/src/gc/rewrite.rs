@@ -117,12 +117,10 @@ pub fn rewrite(store: &Store, plan: &GcPlan, wal: &Wal) -> Result<Rewritten, GcE
     // removed timeline's base may be gone: it then starts from no state).
     for op in catalog.timelines().ops() {
         let mut op = op.clone();
-        if op.base_lsn != Lsn::ZERO {
-            op.base_lsn = catalog
-                .checkpoint_at_lsn(op.base_lsn)
-                .and_then(|idx| new_lsn(idx.get()))
-                .unwrap_or(Lsn::ZERO);
-        }
+        op.base = op
+            .base
+            .and_then(|lsn| catalog.checkpoint_at_lsn(lsn))
+            .and_then(|idx| new_lsn(idx.get()));
         timeline_records.push(Record::Timeline(op).encode());
     }
     let pins = pin_records.len() as u64;

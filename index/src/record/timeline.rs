@@ -30,7 +30,7 @@ impl std::fmt::Display for TimelineId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimelineOpKind {
     /// A new timeline `id` named `name`, starting at the state whose Commit is
-    /// at `base_lsn` (its newest state until it has one of its own).
+    /// at `base` (its newest state until it has one of its own).
     Create,
     /// Timeline `id` is now called `name`.
     Rename,
@@ -69,9 +69,9 @@ pub struct TimelineOp {
     pub id: TimelineId,
     /// Its (new) name; see [`super::is_valid_name`].
     pub name: String,
-    /// Create: the LSN of the Commit of the state it starts from
-    /// (`Lsn::ZERO` when the log had no state yet). Rename, Remove: zero.
-    pub base_lsn: Lsn,
+    /// Create: the LSN of the batch of the state it starts from (None when
+    /// the log had no state yet). Rename, Remove: None.
+    pub base: Option<Lsn>,
     /// When, ns since the Unix epoch.
     pub time_ns: i64,
 }
@@ -83,7 +83,16 @@ pub(super) fn encode_body(op: &TimelineOp, out: &mut Vec<u8>) {
     let name = op.name.as_bytes();
     out.extend_from_slice(&(name.len() as u32).to_le_bytes());
     out.extend_from_slice(name);
-    out.extend_from_slice(&op.base_lsn.get().to_le_bytes());
+    match op.base {
+        Some(lsn) => {
+            out.push(1);
+            out.extend_from_slice(&lsn.get().to_le_bytes());
+        }
+        None => {
+            out.push(0);
+            out.extend_from_slice(&0u64.to_le_bytes());
+        }
+    }
     out.extend_from_slice(&op.time_ns.to_le_bytes());
 }
 
@@ -107,21 +116,35 @@ pub(super) fn decode_body(r: &mut Reader<'_>) -> Result<TimelineOp, DecodeError>
         });
     }
     let name = r.name("Timeline.name")?;
+    let flag_offset = r.pos();
+    let flag = r.u8("Timeline.has_base")?;
     let base_offset = r.pos();
-    let base_lsn = Lsn::new(r.u64("Timeline.base_lsn")?);
-    if kind != TimelineOpKind::Create && base_lsn != Lsn::ZERO {
-        return Err(DecodeError::Inconsistent {
-            field: "Timeline.base_lsn",
-            offset: base_offset,
-            reason: "only a Create has a base",
-        });
-    }
+    let lsn = Lsn::new(r.u64("Timeline.base_lsn")?);
+    let base = match flag {
+        0 if lsn == Lsn::ZERO => None,
+        1 if kind == TimelineOpKind::Create => Some(lsn),
+        0 | 1 => {
+            return Err(DecodeError::Inconsistent {
+                field: "Timeline.base_lsn",
+                offset: base_offset,
+                reason: "only a Create has a base, and no base is LSN 0",
+            })
+        }
+        found => {
+            return Err(DecodeError::BadCode {
+                field: "Timeline.has_base",
+                offset: flag_offset,
+                found,
+                expected: "0 (no base), 1 (a base)",
+            })
+        }
+    };
     let time_ns = r.i64("Timeline.time_ns")?;
     Ok(TimelineOp {
         kind,
         id,
         name,
-        base_lsn,
+        base,
         time_ns,
     })
 }

@@ -20,11 +20,7 @@ pub(super) fn timeline_strategy() -> impl Strategy<Value = Record> {
                 kind,
                 id: TimelineId(id),
                 name,
-                base_lsn: if kind == TimelineOpKind::Create {
-                    Lsn::new(base)
-                } else {
-                    Lsn::ZERO
-                },
+                base: (kind == TimelineOpKind::Create).then(|| Lsn::new(base)),
                 time_ns,
             })
         })
@@ -36,7 +32,7 @@ pub(super) fn create() -> Record {
         kind: TimelineOpKind::Create,
         id: TimelineId(3),
         name: "exp".into(),
-        base_lsn: Lsn::new(77),
+        base: Some(Lsn::new(77)),
         time_ns: 5,
     })
 }
@@ -55,12 +51,13 @@ pub(super) fn switch_commit() -> Record {
     }
 }
 
-fn raw_timeline(version: u8, op: u8, id: u32, name: &[u8], base: u64) -> Vec<u8> {
+fn raw_timeline(version: u8, op: u8, id: u32, name: &[u8], base: Option<u64>) -> Vec<u8> {
     let mut b = vec![version, 14, op];
     b.extend_from_slice(&id.to_le_bytes());
     b.extend_from_slice(&(name.len() as u32).to_le_bytes());
     b.extend_from_slice(name);
-    b.extend_from_slice(&base.to_le_bytes());
+    b.push(u8::from(base.is_some()));
+    b.extend_from_slice(&base.unwrap_or(0).to_le_bytes());
     b.extend_from_slice(&5i64.to_le_bytes());
     b
 }
@@ -76,7 +73,7 @@ fn refused(bytes: &[u8]) -> DecodeError {
 #[test]
 fn a_timeline_create_encodes_as_documented() {
     let bytes = create().encode();
-    assert_eq!(bytes, raw_timeline(6, 0, 3, b"exp", 77));
+    assert_eq!(bytes, raw_timeline(6, 0, 3, b"exp", Some(77)));
     assert_eq!(Record::decode(&bytes).unwrap(), create());
     assert_eq!(create().version(), 6);
 }
@@ -125,7 +122,7 @@ fn a_commit_on_another_timeline_or_of_a_new_kind_is_version_6() {
 #[test]
 fn a_timeline_record_marked_older_than_6_is_an_unknown_tag() {
     assert!(matches!(
-        refused(&raw_timeline(5, 0, 3, b"exp", 77)),
+        refused(&raw_timeline(5, 0, 3, b"exp", Some(77))),
         DecodeError::UnknownTag { found: 14, .. }
     ));
 }
@@ -133,7 +130,7 @@ fn a_timeline_record_marked_older_than_6_is_an_unknown_tag() {
 #[test]
 fn creating_timeline_0_is_refused() {
     assert!(matches!(
-        refused(&raw_timeline(6, 0, 0, b"main", 0)),
+        refused(&raw_timeline(6, 0, 0, b"main", None)),
         DecodeError::Inconsistent {
             field: "Timeline.id",
             ..
@@ -144,30 +141,59 @@ fn creating_timeline_0_is_refused() {
 #[test]
 fn only_a_create_has_a_base() {
     assert!(matches!(
-        refused(&raw_timeline(6, 1, 3, b"new", 9)),
+        refused(&raw_timeline(6, 1, 3, b"new", Some(9))),
         DecodeError::Inconsistent {
             field: "Timeline.base_lsn",
             ..
         }
     ));
-    assert!(Record::decode(&raw_timeline(6, 1, 3, b"new", 0)).is_ok());
+    assert!(Record::decode(&raw_timeline(6, 1, 3, b"new", None)).is_ok());
+}
+
+#[test]
+fn a_create_from_lsn_0_keeps_its_base_and_no_base_is_lsn_0() {
+    let at_0 = raw_timeline(6, 0, 3, b"x", Some(0));
+    match Record::decode(&at_0).unwrap() {
+        Record::Timeline(op) => assert_eq!(op.base, Some(Lsn::ZERO)),
+        other => panic!("{other:?}"),
+    }
+    let mut none_at_5 = raw_timeline(6, 0, 3, b"x", None);
+    let at = none_at_5.len() - 16;
+    none_at_5[at] = 5;
+    assert!(matches!(
+        refused(&none_at_5),
+        DecodeError::Inconsistent {
+            field: "Timeline.base_lsn",
+            ..
+        }
+    ));
+    let mut flag_2 = raw_timeline(6, 0, 3, b"x", None);
+    let flag_at = flag_2.len() - 17;
+    flag_2[flag_at] = 2;
+    assert!(matches!(
+        refused(&flag_2),
+        DecodeError::BadCode {
+            field: "Timeline.has_base",
+            ..
+        }
+    ));
 }
 
 #[test]
 fn an_unknown_op_or_a_bad_name_is_refused() {
     assert!(matches!(
-        refused(&raw_timeline(6, 3, 3, b"x", 0)),
+        refused(&raw_timeline(6, 3, 3, b"x", None)),
         DecodeError::BadCode {
             field: "Timeline.op",
             ..
         }
     ));
     assert!(matches!(
-        refused(&raw_timeline(6, 0, 3, b"-x", 1)),
+        refused(&raw_timeline(6, 0, 3, b"-x", Some(1))),
         DecodeError::BadName { .. }
     ));
     assert!(matches!(
-        refused(&raw_timeline(6, 0, 3, b"", 1)),
+        refused(&raw_timeline(6, 0, 3, b"", Some(1))),
         DecodeError::BadName { .. }
     ));
 }

@@ -2,8 +2,6 @@
 //! here first. Switching is in `crate::switch` (a capture, then a minimal
 //! restore, then a Commit on the timeline switched to).
 
-use tl_wal::Lsn;
-
 use super::{Result, Store, StoreError};
 use crate::catalog::{CheckpointIndex, Timeline};
 use crate::record::{Record, TimelineId, TimelineOp, TimelineOpKind};
@@ -72,12 +70,12 @@ impl Store {
         self.check_new_timeline_name(name)?;
         let catalog = self.catalog()?;
         let id = catalog.timelines().next_id();
-        let base_lsn = base.map_or(Lsn::ZERO, |i| catalog.checkpoints()[i].lsn);
+        let base_lsn = base.map(|i| catalog.checkpoints()[i].lsn);
         self.write_timeline_op(TimelineOp {
             kind: TimelineOpKind::Create,
             id,
             name: name.to_string(),
-            base_lsn,
+            base: base_lsn,
             time_ns: self.stamp_ns(),
         })?;
         Ok(id)
@@ -91,7 +89,7 @@ impl Store {
             kind: TimelineOpKind::Rename,
             id: t.id,
             name: new.to_string(),
-            base_lsn: Lsn::ZERO,
+            base: None,
             time_ns: self.stamp_ns(),
         })
     }
@@ -108,7 +106,7 @@ impl Store {
             kind: TimelineOpKind::Remove,
             id: t.id,
             name: name.to_string(),
-            base_lsn: Lsn::ZERO,
+            base: None,
             time_ns: self.stamp_ns(),
         })?;
         Ok(head)

@@ -16,6 +16,7 @@ mod restore_guard;
 mod retention;
 mod store;
 mod support;
+mod timelines;
 mod v1_store;
 mod v2_store;
 mod v3_store;

@@ -15,7 +15,10 @@ fn schemathesis_finds_no_5xx_and_every_response_matches_the_openapi_document() {
     let d = project();
     let s = Server::start(d.path(), &[]);
     let url = format!("http://{}/api/openapi.json", s.addr);
+    // st keeps a cache in its working directory: a temporary one, not cli/.
+    let scratch = tempfile::TempDir::new().unwrap();
     let child = Command::new("st")
+        .current_dir(scratch.path())
         .args(["run", &url, "--url", &format!("http://{}", s.addr)])
         .args(["-H", &format!("Authorization: Bearer {}", s.token)])
         .args([

@@ -143,6 +143,12 @@ impl Layout {
         self.tl.join("daemon.log")
     }
 
+    /// `.tl/switching`: exists while a switch or undo writes the tree; names
+    /// the state the tree held before (`crate::switch`).
+    pub fn switching(&self) -> PathBuf {
+        self.tl.join("switching")
+    }
+
     /// `.tl/gc.lock`: held by a GC for its whole run, and by whoever finishes
     /// or undoes an interrupted one (`index/GC.md`).
     pub fn gc_lock(&self) -> PathBuf {

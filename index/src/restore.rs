@@ -326,6 +326,9 @@ pub fn materialize_observed(
 #[derive(Clone, Copy)]
 enum Place<'a> {
     Root,
+    /// The store's root after a switch or undo was interrupted while writing:
+    /// the disk may differ from the head at any tracked path.
+    RootInterrupted,
     Elsewhere,
     Scratch(&'a Tree),
 }
@@ -335,9 +338,33 @@ enum Place<'a> {
 pub(crate) enum Owner {
     /// The user's: only content the log holds (so it can be brought back).
     User,
+    /// The user's, after an interrupted switch: as `User`, and every tracked
+    /// path is looked at on disk (none is assumed to be the head's).
+    UserInterrupted,
     /// tl's scratch copy: anything the tree written there tracks, whatever a
     /// command run in it made of it; every path is looked at on disk.
     Scratch,
+}
+
+/// [`materialize_with_progress`] in place after a switch or undo was killed
+/// while writing (`crate::switch`): the head is what the log last recorded, but
+/// any tracked path may hold the interrupted target's version, so every one is
+/// compared on disk; nothing the log does not hold is overwritten or removed.
+pub fn materialize_after_interruption(
+    store: &Store,
+    target: &Tree,
+    progress: &dyn Fn(u64, u64),
+) -> Result<MaterializeReport, RestoreError> {
+    let opts = MaterializeOptions::default();
+    let observer = ProgressFn(progress);
+    materialize_planned(
+        store,
+        target,
+        store.root(),
+        &opts,
+        &observer,
+        Place::RootInterrupted,
+    )
 }
 
 /// [`materialize`] into `dir`, tl's own scratch copy, which holds `previous`
@@ -376,7 +403,7 @@ fn materialize_planned(
     observer: &dyn Observer,
     place: Place,
 ) -> Result<MaterializeReport, RestoreError> {
-    let in_place = matches!(place, Place::Root);
+    let in_place = matches!(place, Place::Root | Place::RootInterrupted);
     let root = match open_root(dir) {
         Ok(fd) => Some(fd),
         Err(e) if e.kind() == io::ErrorKind::NotFound && !in_place => None,
@@ -385,6 +412,7 @@ fn materialize_planned(
     let empty = Tree::new();
     let (tracked, owner) = match place {
         Place::Root => (store.head(), Owner::User),
+        Place::RootInterrupted => (store.head(), Owner::UserInterrupted),
         Place::Elsewhere => (&empty, Owner::User),
         Place::Scratch(previous) => (previous, Owner::Scratch),
     };

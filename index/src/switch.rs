@@ -15,6 +15,17 @@
 //! one it captured first) and records a Commit of kind Undo on that state's
 //! timeline. The undo is itself the last operation then, so a second undo
 //! brings back what the first undid: undo twice is redo, as in jj.
+//!
+//! # Killed while writing
+//!
+//! Before writing, both put `.tl/switching` (synced), naming the last state
+//! recorded; the Commit that records the result removes it. A switch or undo
+//! that finds it naming the last state still (nothing recorded since) knows the
+//! tree is partly that state and partly the interrupted target: it captures
+//! nothing first (the mix is no state of any timeline), and compares every
+//! tracked path on disk while writing (`restore::materialize_after_interruption`),
+//! so running the same switch again, or any other, ends with one timeline's
+//! state. A marker naming an older state is stale and is removed.
 
 use crate::catalog::{Checkpoint, CheckpointIndex};
 use crate::record::{CommitKind, TimelineId};
@@ -77,10 +88,13 @@ pub fn switch(
         return Err(StoreError::from(TimelineError::AlreadyOn(name)).into());
     }
     let from_name = catalog.timelines().name_of(from);
-    let present = capture_present(
-        store,
-        format!("shelved on {from_name} before switch to {name}"),
-    )?;
+    let present = match interrupted(store)? {
+        Some(p) => p,
+        None => capture_present(
+            store,
+            format!("shelved on {from_name} before switch to {name}"),
+        )?,
+    };
     let target = store.catalog()?.timeline_head(to);
     let message = format!("switch from {from_name} to {name}");
     bring_back(
@@ -119,7 +133,10 @@ pub fn undo(store: &mut Store, progress: &dyn Fn(u64, u64)) -> Result<Moved, Rep
         Some(t) if !t.removed => t.id,
         _ => store.current_timeline(),
     };
-    let present = capture_present(store, format!("before undo of {}", op.id))?;
+    let present = match interrupted(store)? {
+        Some(p) => p,
+        None => capture_present(store, format!("before undo of {}", op.id))?,
+    };
     let message = format!("undo of {} ({})", op.id, op.kind.as_str());
     // The index is unchanged by the capture (it only appends).
     bring_back(
@@ -131,6 +148,67 @@ pub fn undo(store: &mut Store, progress: &dyn Fn(u64, u64)) -> Result<Moved, Rep
         message,
         progress,
     )
+}
+
+const MARKER_MAGIC: &str = "tl switching v1\n";
+
+/// The state a `.tl/switching` marker names, if the file is there and well formed.
+fn marker_names(marker: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(marker).ok()?;
+    let id = text.strip_prefix(MARKER_MAGIC)?.trim();
+    Some(id.to_string())
+}
+
+fn write_marker(marker: &std::path::Path, last: &str) -> Result<(), ReplayError> {
+    tl_wal::private_fs::write_atomic(
+        marker,
+        format!("{MARKER_MAGIC}{last}\n").as_bytes(),
+        tl_wal::private_fs::Durability::Synced,
+    )
+    .map_err(|source| {
+        StoreError::Io {
+            path: marker.to_path_buf(),
+            source,
+        }
+        .into()
+    })
+}
+
+fn remove_marker(marker: &std::path::Path) -> Result<(), ReplayError> {
+    match std::fs::remove_file(marker) {
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+            path: marker.to_path_buf(),
+            source,
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// After a switch or undo killed while writing (its marker names the last
+/// state): the present to start from, captured by nobody. A stale marker (a
+/// state was recorded since) is removed and None returned.
+fn interrupted(store: &Store) -> Result<Option<crate::replay::Present>, ReplayError> {
+    let marker = store.layout().switching();
+    let Some(id) = marker_names(&marker) else {
+        if marker.exists() {
+            remove_marker(&marker)?;
+        }
+        return Ok(None);
+    };
+    let last = store
+        .last_checkpoint()
+        .map(|c| c.id.clone())
+        .unwrap_or_default();
+    if id != last {
+        remove_marker(&marker)?;
+        return Ok(None);
+    }
+    Ok(Some(crate::replay::Present {
+        before: Some(last).filter(|l| !l.is_empty()),
+        warnings: Vec::new(),
+        leave: Vec::new(),
+    }))
 }
 
 /// Writes `target`'s tree (or none) in place, leaving alone what `present`
@@ -155,9 +233,21 @@ fn bring_back(
         only: None,
         leave: present.leave.clone(),
     };
-    let root = store.root().to_path_buf();
-    let report = materialize(store, &tree, &root, &opts, progress)?;
+    let marker = store.layout().switching();
+    let resumed = marker_names(&marker).is_some();
+    let report = if resumed {
+        crate::restore::materialize_after_interruption(store, &tree, progress)?
+    } else {
+        let last = store
+            .last_checkpoint()
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        write_marker(&marker, &last)?;
+        let root = store.root().to_path_buf();
+        materialize(store, &tree, &root, &opts, progress)?
+    };
     let recorded = store.checkpoint_on(to, kind, Some(message))?.checkpoint;
+    remove_marker(&marker)?;
     Ok(Moved {
         from,
         to,

@@ -40,5 +40,6 @@ mod support;
 mod time_ids;
 mod timeline;
 mod timeline_daemon;
+mod timeline_kill9;
 mod util;
 mod wording;

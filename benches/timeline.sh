@@ -25,41 +25,42 @@ export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@x GIT_COMMITTER_NAME=bench G
 now() { date +%s%N; }
 ms() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e6 }'; }
 # median and minimum of the numbers on stdin (ns), as "median min" in ms
-stats() { sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f %.1f", m / 1e6, a[1] / 1e6 }'; }
+stats() { sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f %.1f\n", m / 1e6, a[1] / 1e6 }'; }
 
 echo "tl: $("$TL" --version 2>/dev/null | head -1)  git: $(git --version)  corpus: $CORPUS ($(find "$CORPUS" -type f | wc -l) files)"
 echo "date: $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %-18s %-18s %s\n' files "tl switch med/min" "git switch med/min" "ratio (median)"
 
 for DIFF in 1 100 5000; do
-    P="$WORK/p$DIFF"
-    rm -rf "$P"; cp -a "$CORPUS" "$P/"
+    P="$WORK/p$DIFF"; G="$WORK/g$DIFF"
+    rm -rf "$P" "$G"; cp -a "$CORPUS" "$P/"; cp -a "$CORPUS" "$G/"
     (cd "$P" && find . -type f -not -path './.git/*' -not -path './.tl/*' | LC_ALL=C sort) > "$WORK/files"
     # Every k-th file so the changed ones spread over the tree.
     NFILES=$(wc -l < "$WORK/files")
     STEP=$((NFILES / DIFF)); ((STEP >= 1)) || STEP=1
     awk -v s="$STEP" -v n="$DIFF" 'NR % s == 0 && c < n { print; c++ }' "$WORK/files" > "$WORK/changed"
-    git -C "$P" init -q -b main
-    git -C "$P" config gc.auto 0
-    git -C "$P" add -A && git -C "$P" commit -q -m base
+    # git and tl each in a copy of their own (neither sees the other's files).
+    git -C "$G" init -q -b main
+    git -C "$G" config gc.auto 0
+    git -C "$G" add -A && git -C "$G" commit -q -m base
     "$TL" -C "$P" init > /dev/null
-    "$TL" -C "$P" checkpoint -m base > /dev/null
-    "$TL" -C "$P" timeline create other > /dev/null
-    git -C "$P" switch -q -c other
-    while read -r f; do echo "changed on other" >> "$P/$f"; done < "$WORK/changed"
-    "$TL" -C "$P" checkpoint -m other > /dev/null
-    git -C "$P" commit -q -am other
+    "$TL" -C "$P" checkpoint -m base > /dev/null 2>&1
+    "$TL" -C "$P" timeline create other > /dev/null 2>&1
+    git -C "$G" switch -q -c other
+    while read -r f; do echo "changed on other" >> "$P/$f"; echo "changed on other" >> "$G/$f"; done < "$WORK/changed"
+    "$TL" -C "$P" checkpoint -m other > /dev/null 2>&1
+    git -C "$G" commit -q -am other
     : > "$WORK/tl_ns"; : > "$WORK/git_ns"
     for ((r = 0; r < REPS; r++)); do
         for target in main other; do
             t=$(now); "$TL" -C "$P" timeline switch "$target" > /dev/null 2>&1; echo $(($(now) - t)) >> "$WORK/tl_ns"
-            t=$(now); git -C "$P" switch -q "$target"; echo $(($(now) - t)) >> "$WORK/git_ns"
+            t=$(now); git -C "$G" switch -q "$target"; echo $(($(now) - t)) >> "$WORK/git_ns"
         done
     done
     read -r tmed tmin < <(stats < "$WORK/tl_ns")
     read -r gmed gmin < <(stats < "$WORK/git_ns")
     printf '%-8s %-18s %-18s %s\n' "$DIFF" "$tmed / $tmin ms" "$gmed / $gmin ms" "$(awk -v a="$tmed" -v b="$gmed" 'BEGIN { printf "%.2fx", a / b }')"
-    rm -rf "$P"
+    rm -rf "$P" "$G"
 done
 
 # Bisect over STATES states of a small tree: the first bad state is chosen so
@@ -67,10 +68,11 @@ done
 B="$WORK/bisect"
 mkdir -p "$B"; cp -a "$CORPUS/." "$B/" 2>/dev/null || true
 "$TL" -C "$B" init > /dev/null
+"$TL" -C "$B" checkpoint > /dev/null 2>&1
 t=$(now)
 for ((i = 1; i <= STATES; i++)); do
     echo "$i" > "$B/state.txt"
-    "$TL" -C "$B" checkpoint > /dev/null
+    "$TL" -C "$B" checkpoint > /dev/null 2>&1
 done
 echo "made $STATES states in $(ms $(($(now) - t))) ms"
 IDS=$("$TL" -C "$B" log --json | python3 -c "import json,sys; l=[c['id'] for c in json.load(sys.stdin) if c['type']=='checkpoint']; print(l[-1], l[0])")

@@ -231,6 +231,20 @@ pub fn fs_folded_name(component: &[u8]) -> Vec<u8> {
     name
 }
 
+/// True if a symlink target (as stored: the link's bytes) has a component naming
+/// `.git` on some file system (`.git`, `../.GIT/hooks`, `/abs/.git/config`,
+/// `git~1`): a checkout of such a link lets later writes through it reach a
+/// repository's own files. Split on `/` and `\`.
+pub fn target_names_dot_git(target: &[u8]) -> bool {
+    target.split(|&b| is_separator(b)).any(|c| {
+        let name = fs_folded_name(c);
+        matches!(
+            name.as_slice(),
+            b".git" | [b'g', b'i', b't', b'~', b'1'..=b'9']
+        )
+    })
+}
+
 /// True if `component` names `.git` or `.tl` on some file system: see the module docs.
 fn is_reserved_component(component: &[u8]) -> bool {
     let name = fs_folded_name(component);

@@ -1,7 +1,8 @@
 //! The macOS/BSD backend: kqueue, under a descriptor budget.
 //!
-//! **Not compiled on the Linux machines this was written on**: it is written
-//! against the documented API of the `kqueue` crate (1.x) and kept small. kqueue
+//! Checked and linted for FreeBSD and macOS by `.ci/cross-check` (clippy with
+//! `-Zbuild-std` on Linux), never run here: it is written against the
+//! documented API of the `kqueue` crate (1.x) and kept small. kqueue
 //! needs one open descriptor per watched vnode, and watching every file exhausts
 //! descriptors on ordinary repositories, so this backend:
 //! - watches directories only (`NOTE_WRITE` on a directory = an entry was added,
@@ -11,6 +12,12 @@
 //! - covers everything else (file content changes, directories past the budget)
 //!   with a periodic rescan every [`SCAN_EVERY`], which the capture's stat cache
 //!   makes cheap.
+//!
+//! Unlike inotify it cannot overflow, so it is not read by a thread of its own
+//! ([`crate::threaded`]): the kernel keeps one pending note per watched vnode and
+//! merges later changes into it (their flags OR'd) until it is read, so a burst
+//! while the daemon captures leaves at most [`DIR_BUDGET`] + 1 notes, never a
+//! lost one; what it misses (in-place writes) the periodic scan covers anyway.
 //!
 //! Not done yet: per-file watches for recently written files under a small budget
 //! (would shorten the latency of in-place writes from [`SCAN_EVERY`] to the

@@ -163,3 +163,32 @@ fn a_captured_dot_git_in_capitals_exports_and_replays_with_a_warning_and_later_e
     let (out, _) = ok_warned(root, &["export-git", "--repo", repo_arg]);
     assert!(out.starts_with("Nothing new to export"), "{out}");
 }
+
+#[test]
+fn export_git_leaves_out_symlinks_pointing_into_dot_git_and_keeps_the_others() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    fs::write(root.join("a.txt"), "one\n").unwrap();
+    std::os::unix::fs::symlink(".git/hooks", root.join("hooks")).unwrap();
+    std::os::unix::fs::symlink("../../.GIT/config", root.join("cfg")).unwrap();
+    std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
+    ok(root, &["init"]);
+    ok(root, &["checkpoint"]);
+    let id = last_id(root);
+    let repo = tempfile::tempdir().unwrap();
+    let repo_arg = repo.path().to_str().unwrap();
+    let (out, err) = ok_warned(root, &["export-git", "--repo", repo_arg]);
+    assert!(out.contains("Exported 1 commit(s)"), "{out}");
+    for name in ["hooks", "cfg"] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(name) && l.contains("points into .git")),
+            "{name}: {err}"
+        );
+    }
+    assert!(err.contains(&id), "{err}");
+    let tree = git_text(repo.path(), &["ls-tree", "--name-only", "refs/tl/main"]);
+    let names: Vec<&str> = tree.lines().collect();
+    assert_eq!(names, ["a.txt", "link"], "{tree}");
+    git_text(repo.path(), &["fsck", "--strict", "--no-dangling"]);
+}

@@ -4,7 +4,8 @@
 //! one bad entry must not make every later export fail (the log keeps it, so it is
 //! never lost). Left out: a path with a component naming `.git` or `.tl` in some
 //! spelling (`.GIT/hooks/post-checkout` is a legal name on Linux, and capture keeps
-//! it); a symlinked `.gitmodules`, `.gitattributes` or `.gitignore`; a `.gitmodules`
+//! it); a symlink whose target points into `.git` (`../.git/hooks`, in any
+//! spelling); a symlinked `.gitmodules`, `.gitattributes` or `.gitignore`; a `.gitmodules`
 //! or `.gitattributes` whose content Git's fsck rejects ([`gitmeta`]). The decision
 //! depends only on the path, the entry and its content, so a recomputation of the
 //! history makes the same commits.
@@ -48,6 +49,13 @@ pub(super) fn check_entry(
                 reason: err.to_string(),
             }),
         };
+    }
+    if e.mode == Mode::Symlink && pathsafe::target_names_dot_git(&store.blob_bytes(&e.hash)?) {
+        return Ok(Some(
+            "a symlink whose target points into .git: a checkout would let later writes \
+             through it reach a repository's files"
+                .into(),
+        ));
     }
     let metas = gitmeta::meta_files_of(path);
     if metas.is_empty() {

@@ -254,3 +254,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn symlink_targets_into_dot_git_are_named_in_any_spelling() {
+    for t in [
+        &b".git"[..],
+        b"../.git/hooks",
+        b"/home/u/p/.GIT/config",
+        b"sub/.git./x",
+        b"..\\.git\\hooks",
+        b"GIT~1/hooks",
+        b".g\xe2\x80\x8cit",
+    ] {
+        assert!(target_names_dot_git(t), "{:?}", String::from_utf8_lossy(t));
+    }
+    for t in [
+        &b"src.rs"[..],
+        b"../.github/x",
+        b".gitignore",
+        b"a/.gitx",
+        b".tl",
+    ] {
+        assert!(!target_names_dot_git(t), "{:?}", String::from_utf8_lossy(t));
+    }
+}

@@ -20,7 +20,8 @@
 # Usage: benches/bigfile.sh [OUT]        (default OUT: /tmp/tlb/bigfile-<time>)
 # Env:   SIZE_MB (500) EDITS (100) GIT_EDITS (3) BIG_GB (2) HUGE_GB (4)
 #        PEERS ("restic borg git"; empty: tl only)
-#        TL (target/release/tl; build it first: cargo build --release --bin tl)
+#        TL (target/profiling/tl: release code with debug info, for perf; build it
+#        first: cargo build --profile profiling --bin tl)
 #        PHASES ("edits big huge")
 # Needs: restic, borg (apt-get install -y restic borgbackup), git, openssl, GNU time,
 #        b3sum (cargo install b3sum) for the b3sum line (skipped if absent).
@@ -36,11 +37,11 @@ BIG_GB=${BIG_GB:-2}
 HUGE_GB=${HUGE_GB:-4}
 PEERS=${PEERS-restic borg git}
 PHASES=${PHASES:-edits big huge}
-TL=${TL:-$HERE/../target/release/tl}
+TL=${TL:-$HERE/../target/profiling/tl}
 export TZ=UTC LC_ALL=C RESTIC_PASSWORD=bench BORG_PASSPHRASE= BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x \
   GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
-[ -x "$TL" ] || { echo "no tl binary at $TL: cargo build --release --bin tl" >&2; exit 2; }
+[ -x "$TL" ] || { echo "no tl binary at $TL: cargo build --profile profiling --bin tl" >&2; exit 2; }
 [ -e "$OUT" ] && { echo "refusing: $OUT exists" >&2; exit 2; }
 mkdir -p "$OUT"
 SUM=$OUT/summary.txt

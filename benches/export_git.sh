@@ -4,13 +4,14 @@
 # making the same history in the same run; then `git fsck` on both results.
 #
 # Usage: benches/export_git.sh [N] [CORPUS]     (defaults: 1000, /tmp/tlb/corpus-medium)
-# Needs: a release build (cargo build --release -p tl) and git.
+# Needs: a profiling build (release code with debug info, for perf:
+# cargo build --profile profiling -p tl) and git.
 # The corpus is copied, never modified in place.
 set -euo pipefail
 N=${1:-1000}
 CORPUS=${2:-/tmp/tlb/corpus-medium}
 FILES_PER_STEP=3
-TL=${TL:-$(cd "$(dirname "$0")/.." && pwd)/target/release/tl}
+TL=${TL:-$(cd "$(dirname "$0")/.." && pwd)/target/profiling/tl}
 WORK=$(mktemp -d /tmp/tl-export-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null

@@ -21,7 +21,8 @@
 # Env:   CORPUS (a medium corpus; built with ../shared/bench/make-corpus.sh
 #        when unset), VERSIONS (5) EDIT_FILES (20) LAG_SAMPLES (20)
 #        IDLE_S (300) SAVE_S (300) PHASES ("push clone lag requests")
-#        TL (target/release/tl; build it first: cargo build --release --bin tl)
+#        TL (target/profiling/tl: release code with debug info, for perf; build it
+#        first: cargo build --profile profiling --bin tl)
 # Needs: moto_server (pip install 'moto[server]'), restic (apt-get install -y
 #        restic), curl, python3, GNU time.
 set -euo pipefail
@@ -35,11 +36,11 @@ LAG_SAMPLES=${LAG_SAMPLES:-20}
 IDLE_S=${IDLE_S:-300}
 SAVE_S=${SAVE_S:-300}
 PHASES=${PHASES:-push clone lag requests}
-TL=${TL:-$HERE/../target/release/tl}
+TL=${TL:-$HERE/../target/profiling/tl}
 export TZ=UTC LC_ALL=C RESTIC_PASSWORD=bench
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION
-[ -x "$TL" ] || { echo "no tl binary at $TL: cargo build --release --bin tl" >&2; exit 2; }
+[ -x "$TL" ] || { echo "no tl binary at $TL: cargo build --profile profiling --bin tl" >&2; exit 2; }
 command -v moto_server > /dev/null || { echo "moto_server not found: pip install 'moto[server]'" >&2; exit 2; }
 command -v restic > /dev/null || { echo "restic not found: apt-get install -y restic" >&2; exit 2; }
 [ -e "$OUT" ] && { echo "refusing: $OUT exists" >&2; exit 2; }

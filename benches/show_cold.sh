@@ -8,12 +8,13 @@
 # checks that both print the same bytes.
 #
 # Usage: benches/show_cold.sh [N] [CORPUS]   (defaults: 200, /tmp/tlb/corpus-medium)
-# Needs: a release build (cargo build --release -p tl) and git.
+# Needs: a profiling build (release code with debug info, for perf:
+# cargo build --profile profiling -p tl) and git.
 # The corpus is copied, never modified in place.
 set -euo pipefail
 N=${1:-200}
 CORPUS=${2:-/tmp/tlb/corpus-medium}
-TL=${TL:-$(cd "$(dirname "$0")/.." && pwd)/target/release/tl}
+TL=${TL:-$(cd "$(dirname "$0")/.." && pwd)/target/profiling/tl}
 WORK=$(mktemp -d /tmp/tl-show-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null

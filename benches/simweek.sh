@@ -11,8 +11,8 @@
 #        EVERY    the peers snapshot every EVERY-th step (and the last); tl runs twice:
 #                 every step, and the same subsample (default 25)
 #        PEERS    default "restic borg"; PEERS= (empty) runs tl only
-#        SIMWEEK  the binary (default target/release/simweek; build it first:
-#                 cargo build --release -p tl-benches --bin simweek)
+#        SIMWEEK  the binary (default target/profiling/simweek; build it first:
+#                 cargo build --profile profiling -p tl-benches --bin simweek)
 # Needs: restic, borg (Debian: apt-get install -y restic borgbackup), python3, GNU time.
 #
 # Runs are sequential; each tool's store is measured with `du -sb` (apparent bytes;
@@ -24,7 +24,7 @@ CORPUS=${CORPUS:-/tmp/tlb/corpus-small}
 INTERVAL=${INTERVAL:-5..30}
 EVERY=${EVERY:-25}
 PEERS=${PEERS-restic borg}
-SIMWEEK=${SIMWEEK:-$HERE/../target/release/simweek}
+SIMWEEK=${SIMWEEK:-$HERE/../target/profiling/simweek}
 export TZ=UTC LC_ALL=C
 [ -e "$OUT" ] && { echo "refusing: $OUT exists" >&2; exit 2; }
 mkdir -p "$OUT"

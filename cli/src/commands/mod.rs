@@ -56,12 +56,17 @@ mod watch;
 
 pub use diff::git_mode;
 
+/// What `tl --version` prints after "tl ": the crate's version and the commit it
+/// was built from (cli/build.rs: "commit 0123456789ab 2026-12-02", or "unknown
+/// commit" outside a git checkout).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TL_COMMIT"), ")");
+
 /// tl: a time machine for working directories.
 ///
 /// tl keeps every state your files pass through in a checksummed log under .tl/,
 /// so any of them can be brought back.
 #[derive(Parser, Debug)]
-#[command(name = "tl", version, after_help = root_after_help())]
+#[command(name = "tl", version = VERSION, after_help = root_after_help())]
 pub struct Cli {
     /// Run as if tl was started in DIR instead of the current directory.
     #[arg(short = 'C', global = true, value_name = "DIR")]

@@ -4,6 +4,7 @@
 mod batch_guard;
 mod bigfile;
 mod bisect;
+mod build_profiles;
 mod capture;
 mod commands;
 mod config;
@@ -42,4 +43,5 @@ mod timeline;
 mod timeline_daemon;
 mod timeline_kill9;
 mod util;
+mod version;
 mod wording;

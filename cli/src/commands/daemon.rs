@@ -13,7 +13,7 @@ use tl_index::store::find_root;
 
 use super::watch::WatchTiming;
 use crate::command_error::CommandError;
-use crate::daemon::{self, client};
+use crate::daemon::{self, autostart, client};
 use crate::left_out_text;
 
 /// Run the watcher in the background: start, stop, status.
@@ -22,7 +22,11 @@ use crate::left_out_text;
 /// that write the log themselves (replay, restore, pin, compact, recover) pause
 /// it while they run; it captures what changed meanwhile when they finish.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  tl daemon start\n  tl daemon status\n  tl daemon stop\n")]
+#[command(
+    after_help = "Example:\n  tl daemon start\n  tl daemon status\n  tl daemon stop\n  \
+                  tl daemon install     # start it at every login (systemd user unit, launchd agent)\n  \
+                  tl daemon uninstall\n"
+)]
 pub struct DaemonArgs {
     #[command(subcommand)]
     action: DaemonAction,
@@ -44,6 +48,11 @@ enum DaemonAction {
         #[arg(long)]
         json: bool,
     },
+    /// Start the daemon for this tree at every login: a systemd user unit (Linux) or a
+    /// launchd agent (macOS), enabled now when the service manager answers.
+    Install,
+    /// Remove the login service `tl daemon install` wrote for this tree (stopping it).
+    Uninstall,
 }
 
 /// `tl daemon start|stop|status`.
@@ -53,6 +62,8 @@ pub fn cmd_daemon(cwd: &Path, args: DaemonArgs) -> Result<()> {
         DaemonAction::Start { timing } => start(&root, timing),
         DaemonAction::Stop => stop(&root),
         DaemonAction::Status { json } => status(&root, json),
+        DaemonAction::Install => install(&root),
+        DaemonAction::Uninstall => uninstall(&root),
     }
 }
 
@@ -120,6 +131,40 @@ fn start(root: &Path, timing: WatchTiming) -> Result<()> {
         child.id(),
         log_path.display()
     )
+}
+
+/// `tl daemon install`: writes the login service, enables it or says how.
+fn install(root: &Path) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot find the tl executable")?;
+    let done = autostart::install(root, &exe)?;
+    println!("Wrote {}", done.path.display());
+    match done.enabled {
+        autostart::Enabled::Now => println!(
+            "Enabled: the daemon watches {} now and from every login (tl daemon uninstall removes it).",
+            root.display()
+        ),
+        autostart::Enabled::Manually { why, commands } => {
+            println!(
+                "Not enabled: {why}. In your login session, run:\n  {}",
+                commands.join("\n  ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `tl daemon uninstall`: stops and removes the login service.
+fn uninstall(root: &Path) -> Result<()> {
+    match autostart::uninstall(root)? {
+        Some(removed) => {
+            if let Some(w) = removed.warning {
+                eprintln!("warning: {w}; the file is removed, the service stops at the next login");
+            }
+            println!("Removed {}", removed.path.display());
+        }
+        None => println!("No login service is installed for {}.", root.display()),
+    }
+    Ok(())
 }
 
 /// "1 directory", "12 directories".

@@ -29,6 +29,8 @@ mod bisect;
 mod checkpoint;
 mod clone;
 mod compact;
+mod completions;
+mod config;
 mod daemon;
 mod diff;
 mod export_git;
@@ -38,6 +40,7 @@ mod gc;
 mod init;
 mod log;
 mod ls;
+mod man;
 mod pin;
 mod push;
 mod recover;
@@ -120,6 +123,9 @@ pub enum Command {
     Undo(undo::UndoArgs),
     Bisect(bisect::BisectArgs),
     Serve(crate::serve::ServeArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
+    Config(config::ConfigArgs),
 }
 
 /// Runs one command line.
@@ -162,6 +168,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Undo(args) => undo::cmd_undo(&cwd, args),
         Command::Bisect(args) => bisect::cmd_bisect(&cwd, args),
         Command::Serve(args) => crate::serve::cmd_serve(&cwd, args),
+        Command::Completions(args) => completions::cmd_completions(&cwd, args),
+        Command::Man(args) => man::cmd_man(&cwd, args),
+        Command::Config(args) => config::cmd_config(&cwd, args),
     }
 }
 

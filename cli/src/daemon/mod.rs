@@ -31,6 +31,7 @@ use tracing::{error, info, warn};
 use crate::command_error::CommandError;
 
 mod alloc;
+pub mod autostart;
 pub mod client;
 mod conn;
 mod guard;

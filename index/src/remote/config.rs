@@ -228,6 +228,23 @@ mod tests {
     }
 
     #[test]
+    fn config_md_documents_every_key_of_the_settings_file() {
+        let mut s = RemoteSettings::new("usb", RemoteUrl::parse("s3://bkt/p").unwrap());
+        s.endpoint = Some("http://127.0.0.1:9000".into());
+        let written: toml::Table = s.to_toml().parse().unwrap();
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../CONFIG.md")).unwrap();
+        let section = doc.split("## A remote's settings").nth(1).expect("section");
+        for key in written.keys() {
+            assert!(
+                section.contains(&format!("| `{key}` |")),
+                "CONFIG.md does not document `{key}` of .tl/remotes/NAME/remote"
+            );
+        }
+        assert!(written.len() >= 7, "{written:?}");
+    }
+
+    #[test]
     fn names_are_refused_unless_plain() {
         for ok in ["origin", "usb-1", "nas.home", "a_b"] {
             check_name(ok).unwrap();

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::error::{io, Result, StoreError};
+use super::settings::{self, RETENTION};
 use crate::retention::Policy;
 
 /// Settings from `.tl/config.toml`.
@@ -54,7 +55,7 @@ impl Default for Config {
     }
 }
 
-pub(super) const DEFAULT_CONFIG: &str = "\
+pub(crate) const DEFAULT_CONFIG: &str = "\
 # tl settings. Every key is optional; the values shown are the defaults.
 
 # Files larger than this many bytes (1 GiB) are not captured; `tl status` and
@@ -123,6 +124,13 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(io(path)(e)),
         };
+        Config::from_text(&text, path)
+    }
+
+    /// Parses the text of a config file (`path` names it in errors). A key that
+    /// is not in [`SETTINGS`](super::settings::SETTINGS) is refused with the list
+    /// of known ones.
+    pub fn from_text(text: &str, path: &Path) -> Result<Config> {
         let bad = |why: String| StoreError::Config {
             path: path.to_path_buf(),
             why,
@@ -132,13 +140,19 @@ impl Config {
             .map_err(|e: toml::de::Error| bad(e.to_string()))?;
         let mut c = Config::default();
         for (key, value) in table {
-            if key == "retention" {
+            if key == RETENTION {
                 c.retention =
                     Policy::from_toml(&value).map_err(|source| StoreError::Retention {
                         path: path.to_path_buf(),
                         source,
                     })?;
                 continue;
+            }
+            if settings::find(&key).is_none() {
+                return Err(bad(format!(
+                    "unknown setting `{key}`; known settings: {}",
+                    settings::known_keys()
+                )));
             }
             let int = value
                 .as_integer()

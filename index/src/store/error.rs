@@ -73,6 +73,14 @@ pub enum StoreError {
     /// A snapshot problem.
     #[error(transparent)]
     Snapshot(#[from] snapshot::SnapshotError),
+    /// A key `tl config` does not know.
+    #[error("unknown setting `{key}`; known settings: {known}")]
+    UnknownSetting {
+        /// The key as given.
+        key: String,
+        /// Every known key, comma-separated.
+        known: String,
+    },
     /// `.tl/config.toml` is invalid.
     #[error("{path}: {why}")]
     Config {

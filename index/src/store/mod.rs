@@ -25,6 +25,7 @@ mod cache;
 mod capture;
 mod compact;
 mod config;
+pub mod config_edit;
 mod content;
 mod error;
 mod held;
@@ -32,6 +33,7 @@ mod live;
 mod pins;
 mod read;
 mod resolve;
+pub mod settings;
 mod skipped;
 mod timelines;
 

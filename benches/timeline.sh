@@ -10,13 +10,13 @@
 #
 # Usage: benches/timeline.sh [CORPUS] [REPS] [STATES]
 #        (defaults: /tmp/tlb/corpus-medium, 7, 1000)
-# Needs: a release build (cargo build --release -p tl) and git.
+# Needs: a profiling build (cargo build --profile profiling -p tl) and git.
 # The corpus is copied, never modified in place.
 set -euo pipefail
 CORPUS=${1:-/tmp/tlb/corpus-medium}
 REPS=${2:-7}
 STATES=${3:-1000}
-TL=${TL:-$(cd "$(dirname "$0")/.." && pwd)/target/release/tl}
+TL=${TL:-$(cd "$(dirname "$0")/.." && pwd)/target/profiling/tl}
 WORK=$(mktemp -d /tmp/tl-timeline-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null

@@ -66,7 +66,7 @@ pub fn cmd_config(cwd: &Path, args: ConfigArgs) -> Result<()> {
                 println!("{}", serde_json::Value::Array(rows));
             } else {
                 for v in &all {
-                    let mark = if v.from_file { "" } else { "  (default)" };
+                    let mark = if v.is_default() { "  (default)" } else { "" };
                     println!("{} = {}{mark}", v.setting.key, v.value);
                 }
             }
@@ -93,6 +93,7 @@ fn to_json(v: &SettingValue) -> serde_json::Value {
         "value": v.value,
         "default": v.setting.default,
         "from_file": v.from_file,
+        "is_default": v.is_default(),
         "doc": v.setting.doc,
     })
 }

@@ -21,6 +21,15 @@ pub struct SettingValue {
     pub from_file: bool,
 }
 
+impl SettingValue {
+    /// Whether the value is the default's, whether the file spells it out (as
+    /// `tl init`'s file does) or leaves it out.
+    pub fn is_default(&self) -> bool {
+        let parse = |v: &str| format!("v = {v}").parse::<toml::Table>().ok();
+        !self.from_file || parse(&self.value) == parse(self.setting.default)
+    }
+}
+
 /// The setting `key` names, or [`StoreError::UnknownSetting`].
 fn setting(key: &str) -> Result<&'static Setting> {
     settings::find(key).ok_or_else(|| StoreError::UnknownSetting {
@@ -71,10 +80,13 @@ pub fn list(path: &Path) -> Result<Vec<SettingValue>> {
 /// The value of `key`.
 pub fn get(path: &Path, key: &str) -> Result<SettingValue> {
     let wanted = setting(key)?;
-    Ok(list(path)?
+    list(path)?
         .into_iter()
-        .find(|v| std::ptr::eq(v.setting, wanted))
-        .expect("list gives every setting"))
+        .find(|v| v.setting.key == wanted.key)
+        .ok_or_else(|| StoreError::UnknownSetting {
+            key: key.to_string(),
+            known: settings::known_keys(),
+        })
 }
 
 /// Sets `key` to `value` (TOML, such as `3` or `"2h"`; a bare word that is not
@@ -107,12 +119,18 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<SettingValue> {
             })?
         }
     };
-    if let Some(old) = table.get(s.name()).and_then(|i| i.as_value()) {
-        *new.decor_mut() = old.decor().clone();
-    } else {
-        new.decor_mut().set_prefix(" ");
+    // Changed in place, so the key keeps its decoration: the comment lines
+    // above a key are the key's, and an insert would replace them.
+    match table.get_mut(s.name()).and_then(|i| i.as_value_mut()) {
+        Some(old) => {
+            *new.decor_mut() = old.decor().clone();
+            *old = new;
+        }
+        None => {
+            new.decor_mut().set_prefix(" ");
+            table.insert(s.name(), toml_edit::Item::Value(new));
+        }
     }
-    table.insert(s.name(), toml_edit::Item::Value(new));
     let out = doc.to_string();
     Config::from_text(&out, path)?;
     private_fs::write_atomic(path, out.as_bytes(), Durability::Synced).map_err(io(path))?;

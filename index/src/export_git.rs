@@ -26,11 +26,13 @@
 //!   and a directory) fails the export with the checkpoint named.
 
 mod commit;
+mod existing;
 mod filter;
 pub mod gitmeta;
 pub mod map;
 mod objects;
 pub mod pack;
+pub mod publish;
 pub mod repo;
 mod select;
 mod tree;

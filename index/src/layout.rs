@@ -128,6 +128,12 @@ impl Layout {
         self.tl.join("git")
     }
 
+    /// `.tl/git-publish/`: where `tl publish` left each branch it wrote (not
+    /// derived: without it, the next publish to that branch asks for `--force`).
+    pub fn git_publish_dir(&self) -> PathBuf {
+        self.tl.join("git-publish")
+    }
+
     /// `.tl/daemon.pid`.
     pub fn daemon_pid(&self) -> PathBuf {
         self.tl.join("daemon.pid")

@@ -42,6 +42,7 @@ mod log;
 mod ls;
 mod man;
 mod pin;
+mod publish;
 mod push;
 mod recover;
 mod remote;
@@ -111,6 +112,7 @@ pub enum Command {
     Watch(watch::WatchArgs),
     Daemon(daemon::DaemonArgs),
     ExportGit(export_git::ExportGitArgs),
+    Publish(publish::PublishArgs),
     Recover(recover::RecoverArgs),
     Fsck(fsck::FsckArgs),
     Resume(resume::ResumeArgs),
@@ -157,6 +159,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Resume(args) => resume::cmd_resume(&cwd, args),
         Command::Daemon(args) => daemon::cmd_daemon(&cwd, args),
         Command::ExportGit(args) => export_git::cmd_export_git(&cwd, args),
+        Command::Publish(args) => publish::cmd_publish(&cwd, args),
         Command::Recover(args) => recover::cmd_recover(&cwd, args),
         Command::Fsck(args) => fsck::cmd_fsck(&cwd, args),
         Command::Remote(args) => remote::cmd_remote(&cwd, args),

@@ -26,6 +26,7 @@ mod log;
 mod moto_server;
 mod newuser;
 mod private;
+mod publish;
 mod remote;
 mod remote_crypt;
 mod remote_daemon;

@@ -53,6 +53,34 @@ pub(super) fn commit_object(
         s.push_str(body.trim());
         s.push('\n');
     }
+    trailers(&mut s, cp, squashed);
+    s.into_bytes()
+}
+
+/// A commit whose message is the user's (`tl publish --message`), with the same
+/// trailers naming the checkpoint.
+pub(super) fn commit_object_with_message(
+    tree: &Oid,
+    parent: Option<&Oid>,
+    author: &str,
+    cp: &Checkpoint,
+    squashed: usize,
+    message: &str,
+) -> Vec<u8> {
+    let secs = cp.time_ns.div_euclid(1_000_000_000);
+    let mut s = format!("tree {}\n", pack::hex(tree));
+    if let Some(p) = parent {
+        s.push_str(&format!("parent {}\n", pack::hex(p)));
+    }
+    s.push_str(&format!("author {author} {secs} +0000\n"));
+    s.push_str(&format!("committer {author} {secs} +0000\n\n"));
+    s.push_str(message.replace('\0', " ").trim());
+    s.push('\n');
+    trailers(&mut s, cp, squashed);
+    s.into_bytes()
+}
+
+fn trailers(s: &mut String, cp: &Checkpoint, squashed: usize) {
     s.push_str(&format!(
         "\nTl-Checkpoint: {}\nTl-Seq: {}\n",
         crate::catalog::hex(&cp.chain),
@@ -61,5 +89,4 @@ pub(super) fn commit_object(
     if squashed > 1 {
         s.push_str(&format!("Tl-Squashed: {squashed}\n"));
     }
-    s.into_bytes()
 }

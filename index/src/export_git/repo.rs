@@ -8,6 +8,59 @@ use std::path::{Path, PathBuf};
 use super::pack::{hex, parse_hex, Oid};
 use super::ExportError;
 
+/// The project's own repository and the git dir of its work tree.
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// The repository (its common dir).
+    pub repo: Repo,
+    /// The git dir holding this work tree's `HEAD`.
+    pub git_dir: PathBuf,
+}
+
+impl Project {
+    /// The commit `HEAD` names (through a branch, or detached); `None` on an
+    /// unborn branch.
+    pub fn head_commit(&self) -> Result<Option<Oid>, ExportError> {
+        let path = self.git_dir.join("HEAD");
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        let text = text.trim();
+        match text.strip_prefix("ref:") {
+            Some(r) => self.repo.read_ref(r.trim()),
+            None => parse_hex(text).map(Some).ok_or_else(|| {
+                ExportError::Repo(format!(
+                    "{} holds {text:?}, not a ref or commit id",
+                    path.display()
+                ))
+            }),
+        }
+    }
+
+    /// The branch `HEAD` is on (`refs/heads/...`), if any.
+    pub fn head_branch(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.git_dir.join("HEAD")).ok()?;
+        text.trim()
+            .strip_prefix("ref:")
+            .map(|r| r.trim().to_string())
+    }
+}
+
+/// One line of a reflog.
+#[derive(Clone, Debug)]
+pub struct ReflogEntry<'a> {
+    /// The full ref name.
+    pub name: &'a str,
+    /// Its value before (`None`: created).
+    pub old: Option<Oid>,
+    /// Its value now.
+    pub new: Oid,
+    /// `Name <mail>`.
+    pub who: &'a str,
+    /// Seconds since the epoch.
+    pub time_s: i64,
+    /// What happened.
+    pub message: &'a str,
+}
+
 /// A Git repository to export into.
 #[derive(Clone, Debug)]
 pub struct Repo {
@@ -31,6 +84,12 @@ fn is_git_dir(dir: &Path) -> bool {
 /// The git dir named by `dir/.git` (a directory, or a `gitdir:` file of a worktree or
 /// submodule), resolved to its common dir.
 fn dot_git(dir: &Path) -> Result<Option<PathBuf>, ExportError> {
+    Ok(own_git_dir(dir)?.map(|g| common_dir(&g)))
+}
+
+/// The git dir named by `dir/.git`: the one holding this work tree's `HEAD` (a
+/// linked worktree's own, not the common dir).
+fn own_git_dir(dir: &Path) -> Result<Option<PathBuf>, ExportError> {
     let dot = dir.join(".git");
     let meta = match std::fs::symlink_metadata(&dot) {
         Ok(m) => m,
@@ -47,7 +106,7 @@ fn dot_git(dir: &Path) -> Result<Option<PathBuf>, ExportError> {
     } else {
         dot
     };
-    Ok(Some(common_dir(&gitdir)))
+    Ok(Some(gitdir))
 }
 
 fn common_dir(gitdir: &Path) -> PathBuf {
@@ -142,6 +201,41 @@ impl Repo {
         Ok(Repo { common, created })
     }
 
+    /// The project's own repository (`root/.git`, a linked worktree's included),
+    /// or `None` when the project has none. `tl publish` writes only there.
+    pub fn of_project(root: &Path) -> Result<Option<Project>, ExportError> {
+        let Some(git_dir) = own_git_dir(root)? else {
+            return Ok(None);
+        };
+        let repo = Repo::checked(common_dir(&git_dir), false)?;
+        let git_dir = std::fs::canonicalize(&git_dir).map_err(io(&git_dir))?;
+        Ok(Some(Project { repo, git_dir }))
+    }
+
+    /// Appends a line to the reflog of `name` (`logs/<name>`), as Git does when a
+    /// ref moves, so `git reflog` shows what tl did and the old tip stays named.
+    pub fn append_reflog(&self, entry: &ReflogEntry<'_>) -> Result<(), ExportError> {
+        let path = self.common.join("logs").join(entry.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        let zero = "0".repeat(40);
+        let line = format!(
+            "{} {} {} {} +0000\t{}\n",
+            entry.old.map(|o| hex(&o)).unwrap_or(zero),
+            hex(&entry.new),
+            entry.who,
+            entry.time_s,
+            entry.message.replace(['\n', '\t'], " ")
+        );
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.write_all(line.as_bytes()).map_err(io(&path))
+    }
+
     /// `objects/pack`.
     pub fn pack_dir(&self) -> PathBuf {
         self.common.join("objects").join("pack")
@@ -229,10 +323,37 @@ impl Repo {
 
 /// Checks a full ref name: under `refs/tl/`, and valid for `git check-ref-format`.
 pub fn check_ref_name(name: &str) -> Result<(), ExportError> {
-    let bad = |why: &str| Err(ExportError::Ref(format!("{name:?} {why}")));
     if !name.starts_with("refs/tl/") || name.len() == "refs/tl/".len() {
-        return bad("is not under refs/tl/ (tl never writes branches or tags)");
+        return Err(ExportError::Ref(format!(
+            "{name:?} is not under refs/tl/ (export-git never writes branches or tags; \
+             `tl publish --branch` does, on request)"
+        )));
     }
+    check_format(name)
+}
+
+/// `refs/heads/NAME` for a branch name `tl publish --branch` may write, checked as
+/// `git check-ref-format --branch` would.
+pub fn branch_ref(name: &str) -> Result<String, ExportError> {
+    let short = name.strip_prefix("refs/heads/").unwrap_or(name);
+    if short.is_empty() || short.starts_with('-') || short == "HEAD" {
+        return Err(ExportError::Ref(format!(
+            "{name:?} is not a valid branch name"
+        )));
+    }
+    let full = format!("refs/heads/{short}");
+    check_format(&full).map_err(|_| {
+        ExportError::Ref(format!(
+            "{name:?} is not a valid branch name (no spaces, `..`, `~^:?*[\\`, or a \
+             component starting with `.` or ending in `.lock`)"
+        ))
+    })?;
+    Ok(full)
+}
+
+/// The rules of `git check-ref-format` for a full name.
+fn check_format(name: &str) -> Result<(), ExportError> {
+    let bad = |why: &str| Err(ExportError::Ref(format!("{name:?} {why}")));
     if name.contains("..") || name.contains("@{") || name.ends_with('/') || name.ends_with('.') {
         return bad("is not a valid ref name");
     }

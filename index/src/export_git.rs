@@ -26,6 +26,7 @@
 //!   and a directory) fails the export with the checkpoint named.
 
 mod commit;
+mod delta;
 mod existing;
 mod filter;
 pub mod gitmeta;
@@ -36,6 +37,7 @@ pub mod publish;
 pub mod repo;
 mod select;
 mod tree;
+mod window;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -296,8 +298,10 @@ pub fn export(
         source,
     };
 
-    // The state the next commit builds on.
+    // The state the next commit builds on, and the content at each of its paths
+    // (the previous version of a path is the delta base of its next one).
     let mut root: Option<Dir> = None;
+    let mut contents: HashMap<Vec<u8>, crate::types::BlobHash> = HashMap::new();
     let mut prev_idx: Option<CheckpointIndex> = None;
     let mut parent: Option<Oid> = None;
     if let Some(idx) = cont {
@@ -305,6 +309,10 @@ pub fn export(
         out.write = false;
         // What was left out was reported when that commit was made.
         let keep = filter::exportable(store, &tree, &cps[idx])?.kept;
+        contents = keep
+            .iter()
+            .map(|k| (k.path.to_vec(), k.entry.hash))
+            .collect();
         let wanted = keep.iter().map(|k| WantedBlob::of(k.entry)).collect();
         blobs.resolve(store, wanted, &mut out, &|_| {})?;
         let mut dir = build(&keep, &blobs, &cps[idx])?;
@@ -361,11 +369,22 @@ pub fn export(
                 let mut wanted = Vec::new();
                 let mut left_out: HashMap<(usize, usize), String> = HashMap::new();
                 for (ci, c) in cps[prev.get() + 1..=idx.get()].iter().enumerate() {
+                    // In the order the tree applies them: deletes, then puts.
+                    for ch in &c.changes {
+                        if let PathChange::Delete(p) = ch {
+                            contents.remove(p.as_bytes());
+                        }
+                    }
                     for (k, ch) in c.changes.iter().enumerate() {
                         if let PathChange::Put(p, e) = ch {
-                            match filter::check_entry(store, p.as_bytes(), e, c)? {
-                                None => wanted.push(WantedBlob::of(e)),
+                            let p = p.as_bytes();
+                            match filter::check_entry(store, p, e, c)? {
+                                None => {
+                                    let previous = contents.insert(p.to_vec(), e.hash);
+                                    wanted.push(WantedBlob::at(p, e, previous));
+                                }
                                 Some(reason) => {
+                                    contents.remove(p);
                                     left_out.insert((ci, k), reason);
                                 }
                             }
@@ -409,7 +428,14 @@ pub fn export(
                 let split = filter::exportable(store, &tree, cp)?;
                 let keep = split.kept;
                 skipped = split.skipped;
-                let wanted = keep.iter().map(|k| WantedBlob::of(k.entry)).collect();
+                contents = keep
+                    .iter()
+                    .map(|k| (k.path.to_vec(), k.entry.hash))
+                    .collect();
+                let wanted = keep
+                    .iter()
+                    .map(|k| WantedBlob::at(k.path, k.entry, None))
+                    .collect();
                 blobs.resolve(store, wanted, &mut out, &|b| {
                     progress(Progress {
                         commits_done: n as u64,

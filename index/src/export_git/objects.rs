@@ -1,10 +1,12 @@
 //! Where Git objects go (a pack, or nowhere while recomputing), and the blob ids of
-//! stored content, hashed in rounds of bounded size.
+//! stored content, hashed in rounds of bounded size; new blobs are encoded (whole or
+//! as deltas, [`window`]) a round at a time.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::pack::{self, object_id, Kind, Oid, PackWriter};
+use super::window::{self, Encoded, NewBlob};
 use super::ExportError;
 use crate::store::{Store, StoreError};
 use crate::types::{BlobHash, Entry};
@@ -46,6 +48,62 @@ impl Objects {
     }
 }
 
+impl Objects {
+    /// Puts an object given as a delta or whole (see [`window`]).
+    fn put_encoded(
+        &mut self,
+        kind: Kind,
+        id: Oid,
+        raw_len: u64,
+        e: Encoded,
+    ) -> std::io::Result<()> {
+        match e {
+            Encoded::Whole(d) => self.put_deflated(kind, id, raw_len, Some(&d), &[]),
+            Encoded::Delta {
+                base,
+                len,
+                deflated,
+            } => {
+                if !self.known.insert(id) || !self.write {
+                    return Ok(());
+                }
+                let pack = self.pack.as_mut().expect("a delta's base is in the pack");
+                pack.add_delta(kind, id, raw_len, &base, len, &deflated)
+            }
+        }
+    }
+
+    /// The delta chain depth of `id` in the pack being written; `None` when it is
+    /// not in it (in an earlier pack, or nothing is being written).
+    pub(super) fn depth(&self, id: &Oid) -> Option<u32> {
+        self.pack.as_ref().and_then(|p| p.depth(id))
+    }
+
+    /// Puts `raw`, as a delta against one of `bases` (id, content; earlier versions
+    /// of the same object) when one is in this pack and that is smaller.
+    pub(super) fn put_against(
+        &mut self,
+        kind: Kind,
+        id: Oid,
+        raw: &[u8],
+        bases: &[(Oid, &[u8])],
+    ) -> std::io::Result<()> {
+        if self.known.contains(&id) || !self.write {
+            self.known.insert(id);
+            return Ok(());
+        }
+        let usable: Vec<(Oid, u32, &[u8])> = bases
+            .iter()
+            .filter_map(|(b, content)| self.depth(b).map(|d| (*b, d, *content)))
+            .collect();
+        if usable.is_empty() {
+            return self.put(kind, id, raw);
+        }
+        let e = window::encode_one(raw, &usable);
+        self.put_encoded(kind, id, raw.len() as u64, e)
+    }
+}
+
 impl Drop for Objects {
     /// An export that fails leaves no temporary pack behind.
     fn drop(&mut self) {
@@ -65,19 +123,36 @@ pub(super) struct Blobs {
     pub(super) bytes: u64,
 }
 
-/// A blob a commit needs an id for: its hash and raw size (for the rounds).
+/// A blob a commit needs an id for: its hash and raw size (for the rounds), the
+/// [`window::name_hash`] of its path and the previous version of that path (for
+/// deltas).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct WantedBlob {
     pub(super) hash: BlobHash,
     pub(super) size: u64,
+    pub(super) name: u32,
+    pub(super) previous: Option<BlobHash>,
 }
 
 impl WantedBlob {
-    /// The blob of `entry`.
+    /// The blob of `entry`, path unknown.
     pub(super) fn of(entry: &Entry) -> WantedBlob {
         WantedBlob {
             hash: entry.hash,
             size: entry.size,
+            name: 0,
+            previous: None,
+        }
+    }
+
+    /// The blob of `entry` at `path`, whose previous version (if any) had content
+    /// `previous`.
+    pub(super) fn at(path: &[u8], entry: &Entry, previous: Option<BlobHash>) -> WantedBlob {
+        WantedBlob {
+            hash: entry.hash,
+            size: entry.size,
+            name: window::name_hash(path),
+            previous: previous.filter(|p| *p != entry.hash),
         }
     }
 }
@@ -111,30 +186,42 @@ impl Blobs {
                 sum += missing[end].size;
                 end += 1;
             }
-            let write = out.write;
-            let known = &out.known;
-            let done: Vec<(BlobHash, Oid, u64, Option<Vec<u8>>)> = missing[start..end]
+            let read: Vec<(WantedBlob, Oid, Vec<u8>)> = missing[start..end]
                 .par_iter()
-                .map(|WantedBlob { hash: h, .. }| -> Result<_, StoreError> {
-                    let bytes = store.blob_bytes(h)?;
+                .map(|w| -> Result<_, StoreError> {
+                    let bytes = store.blob_bytes(&w.hash)?;
                     let id = object_id(Kind::Blob, &bytes);
-                    let deflated = (write && !known.contains(&id)).then(|| pack::deflate(&bytes));
-                    Ok((*h, id, bytes.len() as u64, deflated))
+                    Ok((*w, id, bytes))
                 })
                 .collect::<Result<_, _>>()?;
-            for (h, id, len, deflated) in done {
-                if let Some(d) = &deflated {
-                    out.put_deflated(Kind::Blob, id, len, Some(d), &[])
-                        .map_err(|source| ExportError::Io {
-                            path: out.pack_dir.clone(),
-                            source,
-                        })?;
-                } else {
+            let mut to_write = Vec::new();
+            for (w, id, bytes) in read {
+                self.ids.insert(w.hash, id);
+                self.new.push((w.hash, id));
+                self.bytes += bytes.len() as u64;
+                if !out.write || out.known.contains(&id) {
                     out.known.insert(id);
+                    continue;
                 }
-                self.ids.insert(h, id);
-                self.new.push((h, id));
-                self.bytes += len;
+                // The previous version is a base only if this pack has it.
+                let previous = w.previous.and_then(|p| {
+                    let pid = *self.ids.get(&p)?;
+                    Some((p, pid, out.depth(&pid)?))
+                });
+                to_write.push(NewBlob {
+                    id,
+                    bytes,
+                    name: w.name,
+                    previous,
+                });
+            }
+            let encoded = window::encode_round(to_write, &|h| store.blob_bytes(h))?;
+            for (id, len, e) in encoded {
+                out.put_encoded(Kind::Blob, id, len, e)
+                    .map_err(|source| ExportError::Io {
+                        path: out.pack_dir.clone(),
+                        source,
+                    })?;
             }
             progress(self.bytes);
             start = end;

@@ -1,10 +1,15 @@
-//! A Git packfile (version 2) and its index (version 2), written without deltas.
+//! A Git packfile (version 2) and its index (version 2), with deltas.
 //!
 //! The framing is small and fully specified by Git's `gitformat-pack(5)`; SHA-1 and
-//! deflate come from the `sha1` and `flate2` crates. Every pack is read back and
-//! checked before it is made visible: the trailer, and each entry inflated and
-//! re-hashed to the object id it was written under.
+//! deflate come from the `sha1` and `flate2` crates, the delta encoding is
+//! [`super::delta`]. An entry is a whole object, or an `OBJ_OFS_DELTA` against an
+//! object earlier in the same pack (never against another pack: a pack on disk must
+//! not be thin); chains are at most [`MAX_DEPTH`] deltas deep, as Git's default.
+//! Every pack is read back and checked before it is made visible: the trailer, and
+//! each entry inflated (its delta applied to its base's content, walked from each
+//! whole object down its chains) and re-hashed to the object id it was written under.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -45,9 +50,15 @@ pub fn object_id(kind: Kind, data: &[u8]) -> Oid {
     h.finalize().into()
 }
 
-/// zlib level for pack entries: 1 is several times faster than Git's default 6 and
-/// costs a few percent of size on source trees (measured in `benches/EXPORT_GIT.md`).
-pub const LEVEL: u32 = 1;
+/// zlib level for pack entries: Git's default, 6 (level 1 was 20% larger on the
+/// medium corpus; see BENCHMARKS.md, Git export).
+pub const LEVEL: u32 = 6;
+
+/// Longest delta chain (Git's `pack.depth` default).
+pub const MAX_DEPTH: u32 = 50;
+
+/// Pack type of a delta against an object at a (backward) offset in the same pack.
+const OFS_DELTA: u8 = 6;
 
 /// Deflates `data` (zlib stream) at [`LEVEL`].
 pub fn deflate(data: &[u8]) -> Vec<u8> {
@@ -84,8 +95,24 @@ pub struct PackWriter {
     tmp: PathBuf,
     out: BufWriter<File>,
     offset: u64,
-    /// (id, crc32 of the entry, offset, kind, raw length)
-    entries: Vec<(Oid, u32, u64, Kind, u64)>,
+    entries: Vec<PackEntry>,
+    /// Index in `entries` by object id.
+    by_id: HashMap<Oid, u32>,
+}
+
+/// One entry of the pack being written.
+struct PackEntry {
+    oid: Oid,
+    /// crc32 of the entry's bytes (header, base offset, deflated data).
+    crc: u32,
+    offset: u64,
+    kind: Kind,
+    /// Size of the object's content.
+    raw_len: u64,
+    /// The entry this one is a delta against.
+    base: Option<u32>,
+    /// Deltas to resolve to read it (0: a whole object).
+    depth: u32,
 }
 
 /// A pack made visible.
@@ -125,6 +152,7 @@ impl PackWriter {
             out,
             offset: 12,
             entries: Vec::new(),
+            by_id: HashMap::new(),
         })
     }
 
@@ -138,6 +166,17 @@ impl PackWriter {
         self.entries.is_empty()
     }
 
+    /// True when `oid` is in this pack.
+    pub fn contains(&self, oid: &Oid) -> bool {
+        self.by_id.contains_key(oid)
+    }
+
+    /// The delta chain depth of `oid` in this pack (0: stored whole); `None` when
+    /// it is not in this pack (so nothing here may be a delta against it).
+    pub fn depth(&self, oid: &Oid) -> Option<u32> {
+        self.by_id.get(oid).map(|&i| self.entries[i as usize].depth)
+    }
+
     /// Appends an object whose content (`raw_len` bytes) is already deflated.
     pub fn add(
         &mut self,
@@ -146,23 +185,67 @@ impl PackWriter {
         raw_len: u64,
         deflated: &[u8],
     ) -> std::io::Result<()> {
-        let mut header = Vec::with_capacity(10);
-        let mut size = raw_len;
-        let mut byte = ((kind as u8) << 4) | (size & 0x0f) as u8;
-        size >>= 4;
-        while size != 0 {
-            header.push(byte | 0x80);
-            byte = (size & 0x7f) as u8;
-            size >>= 7;
+        let header = entry_header(kind as u8, raw_len);
+        self.append(oid, kind, raw_len, &header, None, deflated)
+    }
+
+    /// Appends `oid` (`raw_len` bytes of content) as a delta against `base`, an
+    /// object already in this pack: `delta_len` bytes of delta data, deflated.
+    /// Refused (an error, nothing written) when `base` is not in this pack or the
+    /// chain would be deeper than [`MAX_DEPTH`].
+    pub fn add_delta(
+        &mut self,
+        kind: Kind,
+        oid: Oid,
+        raw_len: u64,
+        base: &Oid,
+        delta_len: u64,
+        deflated: &[u8],
+    ) -> std::io::Result<()> {
+        let Some(&b) = self.by_id.get(base) else {
+            return Err(std::io::Error::other(format!(
+                "delta of {} against {}, which is not in the pack",
+                hex(&oid),
+                hex(base)
+            )));
+        };
+        let base_entry = &self.entries[b as usize];
+        if base_entry.depth >= MAX_DEPTH {
+            return Err(std::io::Error::other(format!(
+                "delta of {} would make a chain deeper than {MAX_DEPTH}",
+                hex(&oid)
+            )));
         }
-        header.push(byte);
+        let mut header = entry_header(OFS_DELTA, delta_len);
+        header.extend_from_slice(&ofs_bytes(self.offset - base_entry.offset));
+        self.append(oid, kind, raw_len, &header, Some(b), deflated)
+    }
+
+    fn append(
+        &mut self,
+        oid: Oid,
+        kind: Kind,
+        raw_len: u64,
+        header: &[u8],
+        base: Option<u32>,
+        deflated: &[u8],
+    ) -> std::io::Result<()> {
         let mut crc = crc32fast::Hasher::new();
-        crc.update(&header);
+        crc.update(header);
         crc.update(deflated);
-        self.out.write_all(&header)?;
+        self.out.write_all(header)?;
         self.out.write_all(deflated)?;
-        self.entries
-            .push((oid, crc.finalize(), self.offset, kind, raw_len));
+        let depth = base.map_or(0, |b| self.entries[b as usize].depth + 1);
+        self.by_id.insert(oid, self.entries.len() as u32);
+        self.entries.push(PackEntry {
+            oid,
+            crc: crc.finalize(),
+            offset: self.offset,
+            kind,
+            raw_len,
+            base,
+            depth,
+        });
         self.offset += (header.len() + deflated.len()) as u64;
         Ok(())
     }
@@ -217,53 +300,134 @@ impl PackWriter {
     }
 }
 
-/// Inflates every entry of the pack body and checks it hashes to its id.
-fn verify(body: &[u8], entries: &[(Oid, u32, u64, Kind, u64)]) -> std::io::Result<()> {
+/// The type-and-size header of a pack entry.
+fn entry_header(type_code: u8, mut size: u64) -> Vec<u8> {
+    let mut header = Vec::with_capacity(10);
+    let mut byte = (type_code << 4) | (size & 0x0f) as u8;
+    size >>= 4;
+    while size != 0 {
+        header.push(byte | 0x80);
+        byte = (size & 0x7f) as u8;
+        size >>= 7;
+    }
+    header.push(byte);
+    header
+}
+
+/// The backward distance to an `OBJ_OFS_DELTA`'s base, in Git's encoding (big
+/// endian base-128, each continued byte biased by one).
+fn ofs_bytes(mut distance: u64) -> Vec<u8> {
+    let mut out = vec![(distance & 0x7f) as u8];
+    distance >>= 7;
+    while distance != 0 {
+        distance -= 1;
+        out.push(0x80 | (distance & 0x7f) as u8);
+        distance >>= 7;
+    }
+    out.reverse();
+    out
+}
+
+fn read_ofs(body: &[u8], i: &mut usize) -> Option<u64> {
+    let mut b = *body.get(*i)?;
+    *i += 1;
+    let mut distance = (b & 0x7f) as u64;
+    while b & 0x80 != 0 {
+        b = *body.get(*i)?;
+        *i += 1;
+        distance = (distance + 1).checked_mul(128)? | (b & 0x7f) as u64;
+    }
+    Some(distance)
+}
+
+/// Reads every entry of the pack body back (deltas applied, from each whole object
+/// down its chains, one chain tree per task) and checks it hashes to its id.
+fn verify(body: &[u8], entries: &[PackEntry]) -> std::io::Result<()> {
     use rayon::prelude::*;
-    let bad = |what: String| std::io::Error::other(format!("pack verification failed: {what}"));
-    entries
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); entries.len()];
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(b) = e.base {
+            children[b as usize].push(i as u32);
+        }
+    }
+    let roots: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].base.is_none())
+        .collect();
+    roots
         .par_iter()
-        .try_for_each(|(oid, crc, offset, kind, raw_len)| {
-            let start = *offset as usize;
-            let mut i = start;
-            loop {
-                let b = *body
-                    .get(i)
-                    .ok_or_else(|| bad("entry past the end".into()))?;
-                i += 1;
-                if b & 0x80 == 0 {
-                    break;
-                }
+        .try_for_each(|&r| verify_chain(body, entries, &children, r, None))
+}
+
+fn verify_chain(
+    body: &[u8],
+    entries: &[PackEntry],
+    children: &[Vec<u32>],
+    at: usize,
+    base: Option<&[u8]>,
+) -> std::io::Result<()> {
+    let e = &entries[at];
+    let bad = |what: &str| {
+        std::io::Error::other(format!(
+            "pack verification failed: object {} at offset {} does not read back: {what}",
+            hex(&e.oid),
+            e.offset
+        ))
+    };
+    let start = e.offset as usize;
+    let mut i = start;
+    let first = *body.get(i).ok_or_else(|| bad("entry past the end"))?;
+    let mut size = (first & 0x0f) as u64;
+    let mut shift = 4;
+    let mut b = first;
+    i += 1;
+    while b & 0x80 != 0 {
+        b = *body.get(i).ok_or_else(|| bad("entry past the end"))?;
+        i += 1;
+        size |= ((b & 0x7f) as u64) << shift;
+        shift += 7;
+    }
+    let type_code = (first >> 4) & 0x07;
+    match (base, e.base) {
+        (None, None) if type_code == e.kind as u8 => {}
+        (Some(_), Some(b)) if type_code == OFS_DELTA => {
+            let distance = read_ofs(body, &mut i).ok_or_else(|| bad("bad base offset"))?;
+            if e.offset.checked_sub(distance) != Some(entries[b as usize].offset) {
+                return Err(bad("base offset names another entry"));
             }
-            let mut z = flate2::read::ZlibDecoder::new(&body[i..]);
-            let mut raw = Vec::with_capacity(*raw_len as usize);
-            z.read_to_end(&mut raw)?;
-            let end = i + z.total_in() as usize;
-            let mut c = crc32fast::Hasher::new();
-            c.update(&body[start..end]);
-            if raw.len() as u64 != *raw_len
-                || object_id(*kind, &raw) != *oid
-                || c.finalize() != *crc
-            {
-                return Err(bad(format!("object {} does not read back", hex(oid))));
-            }
-            Ok(())
-        })
+        }
+        _ => return Err(bad("wrong entry type")),
+    }
+    let mut z = flate2::read::ZlibDecoder::new(&body[i..]);
+    let mut data = Vec::with_capacity(size.min(1 << 30) as usize);
+    z.read_to_end(&mut data)?;
+    let end = i + z.total_in() as usize;
+    if data.len() as u64 != size {
+        return Err(bad("inflated size differs from the header"));
+    }
+    let raw = match base {
+        Some(b) => super::delta::apply(b, &data).map_err(|d| bad(d.0))?,
+        None => data,
+    };
+    let mut c = crc32fast::Hasher::new();
+    c.update(&body[start..end]);
+    if raw.len() as u64 != e.raw_len || object_id(e.kind, &raw) != e.oid || c.finalize() != e.crc {
+        return Err(bad("content differs"));
+    }
+    for &child in &children[at] {
+        verify_chain(body, entries, children, child as usize, Some(&raw))?;
+    }
+    Ok(())
 }
 
 /// Writes a version 2 pack index.
-fn write_index(
-    path: &Path,
-    entries: &[(Oid, u32, u64, Kind, u64)],
-    pack_sum: &Oid,
-) -> std::io::Result<()> {
-    let mut sorted: Vec<&(Oid, u32, u64, Kind, u64)> = entries.iter().collect();
-    sorted.sort_unstable_by_key(|e| e.0);
+fn write_index(path: &Path, entries: &[PackEntry], pack_sum: &Oid) -> std::io::Result<()> {
+    let mut sorted: Vec<&PackEntry> = entries.iter().collect();
+    sorted.sort_unstable_by_key(|e| e.oid);
     let mut buf = Vec::with_capacity(8 + 1024 + sorted.len() * 28 + 40);
     buf.extend_from_slice(b"\xfftOc\0\0\0\x02");
     let mut fanout = [0u32; 256];
     for e in &sorted {
-        fanout[e.0[0] as usize] += 1;
+        fanout[e.oid[0] as usize] += 1;
     }
     let mut total = 0u32;
     for n in fanout {
@@ -271,18 +435,18 @@ fn write_index(
         buf.extend_from_slice(&total.to_be_bytes());
     }
     for e in &sorted {
-        buf.extend_from_slice(&e.0);
+        buf.extend_from_slice(&e.oid);
     }
     for e in &sorted {
-        buf.extend_from_slice(&e.1.to_be_bytes());
+        buf.extend_from_slice(&e.crc.to_be_bytes());
     }
     let mut large = Vec::new();
     for e in &sorted {
-        if e.2 < 0x8000_0000 {
-            buf.extend_from_slice(&(e.2 as u32).to_be_bytes());
+        if e.offset < 0x8000_0000 {
+            buf.extend_from_slice(&(e.offset as u32).to_be_bytes());
         } else {
             buf.extend_from_slice(&(0x8000_0000u32 | large.len() as u32).to_be_bytes());
-            large.push(e.2);
+            large.push(e.offset);
         }
     }
     for off in large {
@@ -320,5 +484,72 @@ mod tests {
         );
         assert_eq!(parse_hex(&hex(&[7; 20])), Some([7; 20]));
         assert_eq!(parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn base_offsets_use_gits_biased_encoding() {
+        // From gitformat-pack(5)'s rule: 128 is [0x80, 0x00], 16511 [0xff, 0x7f].
+        assert_eq!(ofs_bytes(127), vec![0x7f]);
+        assert_eq!(ofs_bytes(128), vec![0x80, 0x00]);
+        assert_eq!(ofs_bytes(16511), vec![0xff, 0x7f]);
+        assert_eq!(ofs_bytes(16512), vec![0x80, 0x80, 0x00]);
+        for d in [1u64, 127, 128, 300, 16511, 16512, 1 << 40, u32::MAX as u64] {
+            let bytes = ofs_bytes(d);
+            let mut i = 0;
+            assert_eq!(read_ofs(&bytes, &mut i), Some(d));
+            assert_eq!(i, bytes.len());
+        }
+    }
+
+    fn deflate_len(data: &[u8]) -> (u64, Vec<u8>) {
+        (data.len() as u64, deflate(data))
+    }
+
+    #[test]
+    fn a_pack_with_deltas_reads_back_and_a_bad_delta_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let base: Vec<u8> = (0..5000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut next = base.clone();
+        next.extend_from_slice(b"appended");
+        let (a, b) = (object_id(Kind::Blob, &base), object_id(Kind::Blob, &next));
+        let d = super::super::delta::DeltaIndex::new(&base)
+            .unwrap()
+            .delta(&next, usize::MAX)
+            .unwrap();
+        let mut w = PackWriter::create(dir.path()).unwrap();
+        let (n, z) = deflate_len(&base);
+        w.add(Kind::Blob, a, n, &z).unwrap();
+        assert_eq!(w.depth(&a), Some(0));
+        w.add_delta(
+            Kind::Blob,
+            b,
+            next.len() as u64,
+            &a,
+            d.len() as u64,
+            &deflate(&d),
+        )
+        .unwrap();
+        assert_eq!(w.depth(&b), Some(1));
+        assert!(w
+            .add_delta(Kind::Blob, [9; 20], 1, &[8; 20], 1, &deflate(b"x"))
+            .is_err());
+        w.finish().unwrap();
+
+        // The same delta announced as the delta of another object is caught.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = PackWriter::create(dir.path()).unwrap();
+        w.add(Kind::Blob, a, n, &z).unwrap();
+        w.add_delta(
+            Kind::Blob,
+            [1; 20],
+            next.len() as u64,
+            &a,
+            d.len() as u64,
+            &deflate(&d),
+        )
+        .unwrap();
+        let err = w.finish().unwrap_err().to_string();
+        assert!(err.contains("does not read back"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -1,5 +1,9 @@
 //! Git trees in memory: a directory tree whose nodes cache their ids, so a
-//! checkpoint's changes invalidate only the directories on their paths.
+//! checkpoint's changes invalidate only the directories on their paths. Each node
+//! also keeps the last version it wrote and the last one stored whole: a new
+//! version is a delta against one of them, so a tree changing in every commit
+//! never reaches the depth limit and is stored whole again only when that is
+//! smaller.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +23,10 @@ pub(super) enum Node {
 pub(super) struct Dir {
     pub(super) entries: BTreeMap<Vec<u8>, Node>,
     pub(super) id: Option<Oid>,
+    /// The last version serialized (id, content): a delta base for the next.
+    last: Option<(Oid, Vec<u8>)>,
+    /// The last version stored whole in the pack being written.
+    anchor: Option<(Oid, Vec<u8>)>,
 }
 
 /// A path that is both a file and a directory in one tree.
@@ -94,7 +102,20 @@ impl Dir {
             buf.extend_from_slice(id);
         }
         let id = object_id(Kind::Tree, &buf);
-        out.put(Kind::Tree, id, &buf)?;
+        let mut bases: Vec<(Oid, &[u8])> = Vec::with_capacity(2);
+        if let Some((b, content)) = &self.last {
+            bases.push((*b, content));
+        }
+        if let Some((b, content)) = &self.anchor {
+            if self.last.as_ref().map(|l| l.0) != Some(*b) {
+                bases.push((*b, content));
+            }
+        }
+        out.put_against(Kind::Tree, id, &buf, &bases)?;
+        if out.depth(&id) == Some(0) {
+            self.anchor = Some((id, buf.clone()));
+        }
+        self.last = Some((id, buf));
         self.id = Some(id);
         Ok(id)
     }

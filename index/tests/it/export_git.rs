@@ -317,3 +317,113 @@ fn a_symlinked_gitignore_is_left_out_naming_path_and_checkpoint() {
     ));
     assert_eq!(files, "ok\nsub/x\n");
 }
+
+/// Deterministic bytes, text-like (lines of words) or binary.
+fn lines(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed;
+    let mut out = Vec::new();
+    for i in 0..n {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        out.extend_from_slice(format!("line {i}: value {} of {seed}\n", x >> 8).as_bytes());
+    }
+    out
+}
+
+fn binary(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect()
+}
+
+/// `git verify-pack -v` of `pack`: (objects stored as deltas, longest chain).
+fn delta_stats(repo: &Path, pack: &Path) -> (usize, usize) {
+    let out = text(git(repo, &["verify-pack", "-v", pack.to_str().unwrap()]));
+    let deltas = out
+        .lines()
+        .filter(|l| l.split_whitespace().count() == 7 && l.len() > 40)
+        .count();
+    let longest = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("chain length = "))
+        .filter_map(|l| l.split(':').next()?.parse().ok())
+        .max()
+        .unwrap_or(0);
+    (deltas, longest)
+}
+
+#[test]
+fn versions_are_written_as_deltas_that_git_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut store = Store::init(root).unwrap();
+    let text_v0 = lines(3000, 1);
+    let bin_v0 = binary(200_000, 2);
+    fs::create_dir_all(root.join("src/sub")).unwrap();
+    fs::write(root.join("src/sub/text.txt"), &text_v0).unwrap();
+    fs::write(root.join("bin.dat"), &bin_v0).unwrap();
+    fs::write(root.join("grows"), "").unwrap();
+    fs::write(root.join("gone"), lines(500, 3)).unwrap();
+    // A near copy under another name: a delta of its relative (the window).
+    let mut copy = text_v0.clone();
+    copy.extend_from_slice(b"the copy differs at the end\n");
+    fs::write(root.join("copy.txt"), &copy).unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    for v in 1..=60u32 {
+        let mut t = text_v0.clone();
+        t.extend_from_slice(&lines(v as usize, 100 + v));
+        fs::write(root.join("src/sub/text.txt"), &t).unwrap();
+        let mut b = bin_v0.clone();
+        b[(v as usize * 3001) % 200_000] ^= 0xff;
+        fs::write(root.join("bin.dat"), &b).unwrap();
+        match v {
+            // Empty to large, then back to an identical earlier version.
+            2 => fs::write(root.join("grows"), lines(4000, 4)).unwrap(),
+            3 => fs::write(root.join("grows"), "").unwrap(),
+            4 => fs::remove_file(root.join("gone")).unwrap(),
+            // Deleted and added again, changed.
+            5 => fs::write(root.join("gone"), lines(501, 3)).unwrap(),
+            _ => {}
+        }
+        store.checkpoint(CommitKind::Auto, None).unwrap();
+    }
+    let repo = tempfile::tempdir().unwrap();
+    let r = run(&store, &opts_into(repo.path())).unwrap();
+    assert_eq!(r.commits_written, 61);
+    git(repo.path(), &["fsck", "--strict", "--no-dangling"]);
+    let pack = r.pack.clone().unwrap();
+    let (deltas, longest) = delta_stats(repo.path(), &pack);
+    // Every later version of both files but the one where each chain reaches the
+    // depth limit and starts again whole (small trees may stay whole too).
+    assert!(deltas >= 59 * 2, "{deltas} deltas");
+    assert!(longest <= 50, "chain of {longest}");
+    let raw: u64 = (0..61)
+        .map(|v| 200_000 + text_v0.len() as u64 + v * 40)
+        .sum();
+    assert!(r.pack_bytes * 20 < raw, "pack of {} bytes", r.pack_bytes);
+    let ids = commits(repo.path(), "refs/tl/main");
+    for i in [0, 1, 2, 3, 4, 5, 30, 60] {
+        assert_commit_is_checkpoint(repo.path(), &ids[i], &store, i);
+    }
+
+    // A second run continues the ref in a pack of its own, never thin: it holds
+    // its first version of each path whole, and git verifies it alone.
+    for v in 61..=70u32 {
+        let mut t = text_v0.clone();
+        t.extend_from_slice(&lines(v as usize, 100 + v));
+        fs::write(root.join("src/sub/text.txt"), &t).unwrap();
+        store.checkpoint(CommitKind::Auto, None).unwrap();
+    }
+    let r2 = run(&store, &opts_into(repo.path())).unwrap();
+    assert_eq!(r2.commits_written, 10);
+    let pack2 = r2.pack.unwrap();
+    assert_ne!(pack2, pack);
+    let (deltas2, _) = delta_stats(repo.path(), &pack2);
+    assert!(deltas2 >= 9 * 2, "{deltas2} deltas in the second pack");
+    git(repo.path(), &["fsck", "--strict", "--no-dangling"]);
+    let ids = commits(repo.path(), "refs/tl/main");
+    assert_commit_is_checkpoint(repo.path(), &ids[70], &store, 70);
+}

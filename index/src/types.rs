@@ -16,11 +16,7 @@ impl BlobHash {
 
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
+        crate::catalog::hex(&self.0)
     }
 }
 

@@ -10,7 +10,7 @@ use super::error::io;
 use super::{Result, Store, StoreError};
 use crate::catalog::{apply, read_verified, CheckpointIndex, PartProblem, PathChange};
 use crate::snapshot;
-use crate::types::{BlobHash, Tree};
+use crate::types::{BlobHash, Entry, Tree};
 
 impl Store {
     /// The tree as of checkpoint `idx`: the newest snapshot at or before it, plus
@@ -34,6 +34,27 @@ impl Store {
             apply(&mut tree, &c.changes);
         }
         Ok(tree)
+    }
+
+    /// The entry of `path` as of checkpoint `idx` (None: no file there), the
+    /// same as `tree_at(idx).get(path)` without building the tree: the last
+    /// change to `path` at or before `idx`, walking back through the changes.
+    pub fn entry_at(&self, idx: CheckpointIndex, path: &[u8]) -> Result<Option<Entry>> {
+        let cps = self.catalog()?.checkpoints();
+        for c in cps[..=idx.get()].iter().rev() {
+            if let Some(change) = c
+                .changes
+                .iter()
+                .rev()
+                .find(|ch| ch.path().as_bytes() == path)
+            {
+                return Ok(match change {
+                    PathChange::Put(_, e) => Some(*e),
+                    PathChange::Delete(_) => None,
+                });
+            }
+        }
+        Ok(None)
     }
 
     /// The tree after the last checkpoint.

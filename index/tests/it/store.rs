@@ -52,6 +52,42 @@ fn checkpoints_record_each_state_and_read_back_after_reopen() {
     }
 }
 
+#[test]
+fn entry_at_is_the_entry_of_tree_at_for_every_path_and_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir(root.join("d")).unwrap();
+    let mut store = Store::init(root).unwrap();
+    // Adds, changes, a delete and a re-add, a path only ever deleted.
+    let steps: [&[(&str, Option<&str>)]; 5] = [
+        &[("a", Some("1")), ("d/b", Some("1")), ("gone", Some("x"))],
+        &[("a", Some("2")), ("gone", None)],
+        &[("d/b", None), ("c", Some("1"))],
+        &[("d/b", Some("again")), ("a", Some("3"))],
+        &[],
+    ];
+    for step in steps {
+        for (p, content) in step {
+            match content {
+                Some(c) => fs::write(root.join(p), c).unwrap(),
+                None => fs::remove_file(root.join(p)).unwrap(),
+            }
+        }
+        store.checkpoint(CommitKind::Manual, None).unwrap();
+    }
+    for i in 0..store.checkpoints().len() {
+        let idx = CheckpointIndex::new(i);
+        let tree = store.tree_at(idx).unwrap();
+        for p in ["a", "d/b", "gone", "c", "d", "never"] {
+            assert_eq!(
+                store.entry_at(idx, p.as_bytes()).unwrap(),
+                tree.get(p.as_bytes()).copied(),
+                "{p} at checkpoint {i}"
+            );
+        }
+    }
+}
+
 /// Live capture of only the paths a watcher named commits what a full capture
 /// would, keeps content readable, keeps its stat cache across calls, and falls back
 /// to a whole-tree capture when an ignore file changes.

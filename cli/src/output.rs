@@ -1,7 +1,7 @@
 //! Formatting shared by the commands: times, paths, JSON values.
 
 use serde_json::{json, Value};
-use tl_index::catalog::Checkpoint;
+use tl_index::catalog::{Catalog, Checkpoint};
 
 use crate::daemon::protocol::CheckpointSummary;
 use tl_index::timespec::{format_local, format_rfc3339};
@@ -19,21 +19,73 @@ pub fn checkpoint_json(c: &Checkpoint) -> Value {
 
 /// [`checkpoint_json`] of a checkpoint as the daemon reports it.
 pub fn summary_json(c: &CheckpointSummary) -> Value {
-    json!({
-        "type": "checkpoint",
-        "id": c.id,
-        "lsn": c.lsn,
-        "end_lsn": c.end_lsn,
-        "seq": c.seq,
-        "time": format_rfc3339(c.time_ns),
-        "time_ns": c.time_ns,
-        "kind": c.kind,
-        "message": c.message,
-        "added": c.added,
-        "modified": c.modified,
-        "deleted": c.deleted,
-        "bytes_new": c.bytes_new,
-    })
+    serde_json::to_value(CheckpointJson::of(c, None)).unwrap_or(Value::Null)
+}
+
+/// The shape of [`checkpoint_json`] (JSON.md), for answers serialized straight
+/// to bytes (`tl serve`'s pages of checkpoints): `timeline` only when given.
+#[derive(serde::Serialize)]
+pub struct CheckpointJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    id: &'a str,
+    lsn: u64,
+    end_lsn: u64,
+    seq: u64,
+    time: String,
+    time_ns: i64,
+    kind: &'a str,
+    message: Option<&'a str>,
+    added: u64,
+    modified: u64,
+    deleted: u64,
+    bytes_new: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeline: Option<String>,
+}
+
+impl<'a> CheckpointJson<'a> {
+    /// `c`, with its timeline's name when given.
+    pub fn of(c: &'a CheckpointSummary, timeline: Option<String>) -> CheckpointJson<'a> {
+        CheckpointJson {
+            ty: "checkpoint",
+            id: &c.id,
+            lsn: c.lsn,
+            end_lsn: c.end_lsn,
+            seq: c.seq,
+            time: format_rfc3339(c.time_ns),
+            time_ns: c.time_ns,
+            kind: &c.kind,
+            message: c.message.as_deref(),
+            added: c.added,
+            modified: c.modified,
+            deleted: c.deleted,
+            bytes_new: c.bytes_new,
+            timeline,
+        }
+    }
+}
+
+/// The live timelines as `tl timeline list --json` prints them (and
+/// `GET /api/timelines` sends them), by timeline number: name, whether
+/// current, its head state (`id`, `time`, `time_ns`; null with no state yet)
+/// and how many states its line has, inherited ones included.
+pub fn timelines_json(catalog: &Catalog) -> Value {
+    let current = catalog.current_timeline();
+    let rows = catalog.timelines().live().map(|t| {
+        let head = catalog
+            .timeline_head(t.id)
+            .map(|i| &catalog.checkpoints()[i.get()]);
+        json!({
+            "name": t.name,
+            "current": t.id == current,
+            "id": head.map(|c| c.id.clone()),
+            "time": head.map(|c| format_rfc3339(c.time_ns)),
+            "time_ns": head.map(|c| c.time_ns),
+            "states": catalog.lineage(t.id).len(),
+        })
+    });
+    Value::Array(rows.collect())
 }
 
 /// The counts of a checkpoint, as `+1 ~2 -0` or `no changes`.

@@ -49,10 +49,15 @@ pub struct DiffArgs {
 
 /// The mode as git writes it, with the permission bits tl keeps (git itself only
 /// knows 100644 and 100755; a private file shows as 100600).
-pub fn git_mode(m: Mode) -> String {
+pub fn git_mode(m: Mode) -> &'static str {
     match m {
-        Mode::Symlink => "120000".to_string(),
-        m => format!("100{:o}", m.permissions()),
+        Mode::Symlink => "120000",
+        Mode::File => "100644",
+        Mode::Exec => "100755",
+        Mode::PrivateFile => "100600",
+        Mode::PrivateExec => "100700",
+        Mode::GroupFile => "100640",
+        Mode::GroupExec => "100750",
     }
 }
 

@@ -7,14 +7,13 @@
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::{json, Value};
 use tl_index::replay::changed;
 use tl_index::store::Store;
 use tl_index::switch::Moved;
-use tl_index::timespec::{format_local, format_rfc3339};
+use tl_index::timespec::format_local;
 
 use crate::cli_util::{open, open_read};
-use crate::output::{ago, now_ns};
+use crate::output::{ago, now_ns, timelines_json};
 
 /// Timelines: named lines of states, with auto-shelving on switch.
 ///
@@ -184,6 +183,10 @@ fn list(cwd: &Path, json: bool) -> Result<()> {
     crate::daemon::client::flush(cwd);
     let store = open_read(cwd)?;
     let catalog = store.catalog()?;
+    if json {
+        println!("{}", timelines_json(catalog));
+        return Ok(());
+    }
     let current = catalog.current_timeline();
     let now = now_ns();
     let mut rows = Vec::new();
@@ -193,23 +196,6 @@ fn list(cwd: &Path, json: bool) -> Result<()> {
             .map(|i| &catalog.checkpoints()[i.get()]);
         let states = catalog.lineage(t.id).len();
         rows.push((t, head, states));
-    }
-    if json {
-        let v: Vec<Value> = rows
-            .iter()
-            .map(|(t, head, states)| {
-                json!({
-                    "name": t.name,
-                    "current": t.id == current,
-                    "id": head.map(|c| c.id.clone()),
-                    "time": head.map(|c| format_rfc3339(c.time_ns)),
-                    "time_ns": head.map(|c| c.time_ns),
-                    "states": states,
-                })
-            })
-            .collect();
-        println!("{}", Value::Array(v));
-        return Ok(());
     }
     let width = rows.iter().map(|(t, _, _)| t.name.len()).max().unwrap_or(4);
     for (t, head, states) in &rows {

@@ -3,12 +3,14 @@
 //! bucket for the scrubber, and the daemon's status. Each runs on the blocking
 //! pool with the current store; every list is bounded.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::State as AxState;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::{json, Value};
 use tl_index::catalog::{CheckpointIndex, PathChange};
 use tl_index::store::Store;
@@ -20,7 +22,8 @@ use super::error::{ApiError, ApiResult};
 use super::query::{Edge, Params};
 use super::state::State;
 use crate::commands::git_mode;
-use crate::output::{checkpoint_json, path as show_path, touches};
+use crate::daemon::protocol::CheckpointSummary;
+use crate::output::{checkpoint_json, path as show_path, touches, CheckpointJson};
 
 /// Most checkpoints in one page.
 pub const PAGE_MAX: usize = 1000;
@@ -33,17 +36,34 @@ pub const FILE_MAX_BYTES: u64 = 256 << 20;
 /// Versions of a file whose line counts are worked out (bigger: size only).
 const COUNT_MAX_BYTES: u64 = 1 << 20;
 
-/// Runs `f` with the current store on the blocking pool.
+/// Runs `f` with the current store on the blocking pool, once one of the
+/// state's few work permits is free (so 50 clients asking for trees build a
+/// few at a time, not 50 at once in memory).
 pub async fn blocking<T: Send + 'static>(
     state: Arc<State>,
     f: impl FnOnce(&State, &Store) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
+    let permit = state.work_permit().await?;
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let store = state.store()?;
         f(&state, &store)
     })
     .await
     .map_err(ApiError::internal)?
+}
+
+/// `v` as a JSON answer, serialized straight to bytes (no `Value` tree).
+fn json_response(v: &impl Serialize) -> ApiResult<Response> {
+    let bytes = serde_json::to_vec(v).map_err(ApiError::internal)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
 }
 
 /// A gap as `tl log --json` prints it.
@@ -54,40 +74,48 @@ pub fn gap_json(g: &tl_index::catalog::Gap) -> Value {
     })
 }
 
-/// An entry of a tree.
-fn entry_json(path: &[u8], e: &Entry) -> Value {
-    json!({
-        "path": show_path(path), "size": e.size, "mode": git_mode(e.mode),
-        "hash": e.hash.to_hex(), "mtime_ns": e.mtime_ns,
-    })
+/// An entry of a tree as `/api/tree` sends it.
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    path: Cow<'a, str>,
+    size: u64,
+    mode: &'static str,
+    hash: String,
+    mtime_ns: i64,
+}
+
+impl<'a> EntryOut<'a> {
+    fn of(path: &'a [u8], e: &Entry) -> EntryOut<'a> {
+        EntryOut {
+            path: String::from_utf8_lossy(path),
+            size: e.size,
+            mode: git_mode(e.mode),
+            hash: e.hash.to_hex(),
+            mtime_ns: e.mtime_ns,
+        }
+    }
+}
+
+/// The answer of `/api/tree`.
+#[derive(Serialize)]
+struct TreeOut<'a> {
+    checkpoint: Value,
+    entries: Vec<EntryOut<'a>>,
+    total: usize,
+    truncated: bool,
 }
 
 /// `GET /api/checkpoints?since&until&path&timeline&offset&limit`: newest
 /// first, each with its timeline's name as `tl log --json` adds it.
-pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Json<Value>> {
+pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Response> {
     blocking(state, move |_, store| {
         let since = q.bound(store, "since", Edge::Start)?;
         let until = q.bound(store, "until", Edge::End)?;
         let prefix = q.path("path")?;
         let offset = q.bounded("offset", 0, 0, usize::MAX / 2)?;
         let limit = q.bounded("limit", 100, 1, PAGE_MAX)?;
-        let catalog = store.catalog()?;
-        let timelines = catalog.timelines();
-        // A timeline's line of states (with those it inherited); all without one.
-        let on_line: Option<Vec<bool>> = match q.get("timeline") {
-            None => None,
-            Some(name) => {
-                let id = store
-                    .timeline_named(name)
-                    .map_err(|e| ApiError::not_found(format!("`timeline`: {e}")))?
-                    .id;
-                let mut on = vec![false; catalog.checkpoints().len()];
-                for i in catalog.lineage(id) {
-                    on[i.get()] = true;
-                }
-                Some(on)
-            }
-        };
+        let timelines = store.catalog()?.timelines();
+        let on_line = line_of(store, &q)?;
         let in_time = |from: i64, to: i64| {
             since.is_none_or(|s| i128::from(to) >= s) && until.is_none_or(|u| i128::from(from) < u)
         };
@@ -96,20 +124,23 @@ pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiR
             .rev()
             .filter(|&i| {
                 let c = &cps[i];
-                on_line.as_ref().is_none_or(|on| on.get(i) == Some(&true))
+                on_line.as_ref().is_none_or(|on| on[i])
                     && in_time(c.time_ns, c.time_ns)
                     && prefix.as_ref().is_none_or(|p| touches(c, p.as_bytes()))
             })
             .collect();
-        let page: Vec<Value> = matching
+        let summaries: Vec<(CheckpointSummary, String)> = matching
             .iter()
             .skip(offset)
             .take(limit)
             .map(|&i| {
-                let mut v = checkpoint_json(&cps[i]);
-                v["timeline"] = Value::String(timelines.name_of(cps[i].timeline));
-                v
+                let c = &cps[i];
+                (CheckpointSummary::of(c), timelines.name_of(c.timeline))
             })
+            .collect();
+        let page: Vec<CheckpointJson> = summaries
+            .iter()
+            .map(|(s, t)| CheckpointJson::of(s, Some(t.clone())))
             .collect();
         let next = (offset + page.len() < matching.len()).then_some(offset + page.len());
         let gaps: Vec<Value> = store
@@ -120,16 +151,49 @@ pub async fn checkpoints(AxState(state): AxState<Arc<State>>, q: Params) -> ApiR
             .take(PAGE_MAX)
             .map(gap_json)
             .collect();
-        Ok(Json(json!({
-            "checkpoints": page, "gaps": gaps, "total": matching.len(),
-            "offset": offset, "limit": limit, "next_offset": next,
-        })))
+        json_response(&PageOut {
+            checkpoints: page,
+            gaps,
+            total: matching.len(),
+            offset,
+            limit,
+            next_offset: next,
+        })
     })
     .await
 }
 
+/// The answer of `/api/checkpoints`.
+#[derive(Serialize)]
+struct PageOut<'a> {
+    checkpoints: Vec<CheckpointJson<'a>>,
+    gaps: Vec<Value>,
+    total: usize,
+    offset: usize,
+    limit: usize,
+    next_offset: Option<usize>,
+}
+
+/// The states of the `timeline` parameter's line (those it inherited too),
+/// as a flag per checkpoint; None without the parameter (all of them).
+fn line_of(store: &Store, q: &Params) -> ApiResult<Option<Vec<bool>>> {
+    let Some(name) = q.get("timeline") else {
+        return Ok(None);
+    };
+    let id = store
+        .timeline_named(name)
+        .map_err(|e| ApiError::not_found(format!("`timeline`: {e}")))?
+        .id;
+    let catalog = store.catalog()?;
+    let mut on = vec![false; catalog.checkpoints().len()];
+    for i in catalog.lineage(id) {
+        on[i.get()] = true;
+    }
+    Ok(Some(on))
+}
+
 /// `GET /api/tree?at=T[&path=DIR][&limit=N]`: the files at T, sorted by path.
-pub async fn tree(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Json<Value>> {
+pub async fn tree(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Response> {
     blocking(state, move |_, store| {
         let at = at_or_newest(store, &q)?;
         let prefix = q.path("path")?;
@@ -137,16 +201,18 @@ pub async fn tree(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<J
         let tree = store.tree_at(at)?;
         let under = |k: &[u8]| prefix.as_ref().is_none_or(|p| RepoPathExt::under(k, p));
         let total = tree.keys().filter(|k| under(k)).count();
-        let entries: Vec<Value> = tree
+        let entries: Vec<EntryOut> = tree
             .iter()
             .filter(|(k, _)| under(k))
             .take(limit)
-            .map(|(k, e)| entry_json(k, e))
+            .map(|(k, e)| EntryOut::of(k, e))
             .collect();
-        Ok(Json(json!({
-            "checkpoint": checkpoint_json(&store.checkpoints()[at]),
-            "entries": entries, "total": total, "truncated": total > limit,
-        })))
+        json_response(&TreeOut {
+            checkpoint: checkpoint_json(&store.checkpoints()[at]),
+            entries,
+            total,
+            truncated: total > limit,
+        })
     })
     .await
 }
@@ -197,9 +263,10 @@ pub async fn file(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<R
             .path("path")?
             .ok_or_else(|| q.required("path").unwrap_err())?;
         let at = at_or_newest(store, &q)?;
-        let tree = store.tree_at(at)?;
         let cp = &store.checkpoints()[at];
-        let Some(entry) = tree.get(path.as_bytes()) else {
+        // One path's entry without building the tree (tl_index's entry_at).
+        let Some(entry) = store.entry_at(at, path.as_bytes())? else {
+            let tree = store.tree_at(at)?;
             let what = if tree.keys().any(|k| RepoPathExt::under(k, &path)) {
                 "is a directory"
             } else {
@@ -338,11 +405,17 @@ fn version_json(
     Ok(v)
 }
 
-/// `GET /api/activity?since&until&buckets`: checkpoints and changed paths per
-/// equal bucket of time (the scrubber's histogram), and the gaps in the range.
+/// `GET /api/activity?since&until&buckets&timeline`: checkpoints and changed
+/// paths per equal bucket of time (the scrubber's histogram; of one
+/// timeline's line with `timeline`), and the gaps in the range.
 pub async fn activity(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Json<Value>> {
     blocking(state, move |_, store| {
-        let cps = store.checkpoints();
+        let on_line = line_of(store, &q)?;
+        let all = store.checkpoints();
+        let cps: Vec<&tl_index::catalog::Checkpoint> = (0..all.len())
+            .filter(|&i| on_line.as_ref().is_none_or(|on| on[i]))
+            .map(|i| &all[i])
+            .collect();
         let n = q.bounded("buckets", 100, 1, BUCKETS_MAX)?;
         let first = cps.first().map_or(0, |c| c.time_ns);
         let last = cps.last().map_or(0, |c| c.time_ns);
@@ -388,6 +461,15 @@ pub async fn activity(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResu
 /// An ns value as a JSON number (clamped to i64).
 fn ns_json(ns: i128) -> i64 {
     ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// `GET /api/timelines`: the live timelines as `tl timeline list --json`
+/// prints them (the page's timeline picker).
+pub async fn timelines(AxState(state): AxState<Arc<State>>) -> ApiResult<Json<Value>> {
+    blocking(state, move |_, store| {
+        Ok(Json(crate::output::timelines_json(store.catalog()?)))
+    })
+    .await
 }
 
 /// `GET /api/status`: the project, its newest checkpoint, the daemon's status

@@ -150,6 +150,7 @@ pub fn app(state: Arc<State>, guard: Guard) -> Router {
         .route("/api/history", get(api::history))
         .route("/api/activity", get(api::activity))
         .route("/api/status", get(api::status))
+        .route("/api/timelines", get(api::timelines))
         .route("/api/diff", get(api_diff::diff))
         .route("/api/events", get(events::events))
         .route("/api/restore", post(restore::restore))

@@ -54,6 +54,13 @@ pub struct State {
     writes: Writes,
     current: Mutex<Current>,
     stop: tokio::sync::watch::Sender<bool>,
+    work: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many requests read the store at once: one per core, at least two
+/// (a tree at T is some MiB in flight; the others wait their turn).
+fn work_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 impl State {
@@ -70,6 +77,7 @@ impl State {
                 mark,
             }),
             stop: tokio::sync::watch::Sender::new(false),
+            work: Arc::new(tokio::sync::Semaphore::new(work_permits())),
         })
     }
 
@@ -91,6 +99,15 @@ impl State {
     /// Changes to true when the server stops.
     pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stop.subscribe()
+    }
+
+    /// A turn to read the store (see [`work_permits`]), held until dropped.
+    pub async fn work_permit(&self) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+        self.work
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)
     }
 
     /// The store, opened again first when the log has grown since.

@@ -24,6 +24,18 @@ pub fn project() -> TempDir {
     d
 }
 
+/// [`project`] with a second timeline, `exp`, one state ahead (exp.txt
+/// added), and `main` current again.
+pub fn project_with_timelines() -> TempDir {
+    let d = project();
+    let p = d.path();
+    ok(p, &["timeline", "create", "exp"]);
+    std::fs::write(p.join("exp.txt"), "only on exp\n").unwrap();
+    ok(p, &["checkpoint", "-m", "on exp"]);
+    ok(p, &["timeline", "switch", "main"]);
+    d
+}
+
 fn ids(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -152,6 +164,37 @@ fn activity_counts_changes_per_bucket_over_the_history() {
     let cps: u64 = b.iter().map(|x| x["checkpoints"].as_u64().unwrap()).sum();
     let changes: u64 = b.iter().map(|x| x["changes"].as_u64().unwrap()).sum();
     assert_eq!((cps, changes), (3, 3));
+}
+
+#[test]
+fn timelines_are_those_of_tl_timeline_list_json_and_each_line_has_its_activity() {
+    let d = project_with_timelines();
+    let s = Server::start(d.path(), &[]);
+    let list = json(d.path(), &["timeline", "list", "--json"]);
+    assert_eq!(s.json("/api/timelines"), list);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["main", "exp"]);
+    assert_eq!(list[0]["current"], true);
+    for t in list.as_array().unwrap() {
+        let name = t["name"].as_str().unwrap();
+        let line = s.json(&format!("/api/checkpoints?timeline={name}"));
+        assert_eq!(line["total"], t["states"], "{name}");
+        let a = s.json(&format!("/api/activity?buckets=4&timeline={name}"));
+        let cps: u64 = a["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["checkpoints"].as_u64().unwrap())
+            .sum();
+        assert_eq!(Value::from(cps), t["states"], "{name}");
+    }
+    let r = s.get("/api/activity?timeline=nope");
+    assert_eq!(r.status, 404, "{}", r.text());
 }
 
 #[test]

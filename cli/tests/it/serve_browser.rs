@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::serve::project;
+use crate::serve::{project, project_with_timelines};
 use crate::support::serve::Server;
 use crate::support::webdriver::Browser;
 
@@ -109,4 +109,44 @@ fn without_allow_restore_the_page_offers_no_restore() {
         json!([]),
     );
     assert_eq!(hidden, json!(true));
+}
+
+#[test]
+fn the_timeline_picker_puts_the_chosen_timelines_line_on_the_scrubber() {
+    let d = project_with_timelines();
+    let s = Server::start(d.path(), &[]);
+    let exp = s.json("/api/checkpoints?timeline=exp");
+    let newest = exp["checkpoints"][0]["id"].as_str().unwrap().to_string();
+    let b = Browser::start();
+    b.go(&format!("http://{}/?token={}", s.addr, s.token));
+    b.wait_for(
+        "the current timeline picked, its newest state shown",
+        "return document.getElementById('timelines').value === 'main' && \
+         document.getElementById('instant').textContent.includes(' on main')",
+        json!([]),
+        WAIT,
+    );
+    b.run(
+        "const t = document.getElementById('timelines'); t.value = 'exp'; \
+         t.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    b.wait_for(
+        "exp's line on the scrubber",
+        "return Number(document.getElementById('scrubber').max) === arguments[0] - 1",
+        json!([exp["total"]]),
+        WAIT,
+    );
+    b.run(
+        "const s = document.getElementById('scrubber'); s.value = s.max; \
+         s.dispatchEvent(new Event('input'));",
+        json!([]),
+    );
+    b.wait_for(
+        "exp's newest state and its file",
+        "return document.getElementById('instant').textContent.startsWith(arguments[0]) && \
+         document.querySelector(\"#tree li[data-path='exp.txt']\") !== null",
+        json!([newest]),
+        WAIT,
+    );
 }

@@ -1,4 +1,5 @@
-// The page of `tl serve`: a scrubber over the activity histogram, the tree at
+// The page of `tl serve`: a timeline picker, a scrubber over the chosen
+// timeline's line of states and its activity histogram, the tree at
 // the chosen instant, a file's content or diff, its versions, restore when the
 // server allows it, live updates over /api/events. Plain JS, no build step.
 "use strict";
@@ -11,6 +12,7 @@ const view = {
   checkpoints: [],      // oldest first
   gaps: [],
   activity: null,
+  timeline: undefined,  // the line on the scrubber: a name, "" for every timeline
   at: null,             // the checkpoint shown (an object of /api/checkpoints)
   path: null,           // the file shown
   versions: [],
@@ -41,11 +43,36 @@ function when(cp) {
   return d.toLocaleString();
 }
 
+// The picker: every live timeline (the current one first chosen) and, last,
+// every timeline's states in log order.
+async function loadTimelines() {
+  const list = await getJson("/api/timelines");
+  const sel = $("timelines");
+  sel.textContent = "";
+  for (const t of list) {
+    const opt = document.createElement("option");
+    opt.value = t.name;
+    opt.textContent = t.name + (t.current ? " (current)" : "") + " · " + t.states + " states";
+    sel.appendChild(opt);
+  }
+  const every = document.createElement("option");
+  every.value = "";
+  every.textContent = "every timeline (log order)";
+  sel.appendChild(every);
+  const known = view.timeline === "" || list.some((t) => t.name === view.timeline);
+  if (!known) {
+    const current = list.find((t) => t.current);
+    view.timeline = current ? current.name : "";
+  }
+  sel.value = view.timeline;
+}
+
 async function loadCheckpoints() {
   const all = [];
   let gaps = [];
+  const timeline = view.timeline;
   for (let page = 0, offset = 0; page < MAX_PAGES; page++) {
-    const r = await getJson("/api/checkpoints?" + q({ offset, limit: PAGE }));
+    const r = await getJson("/api/checkpoints?" + q({ offset, limit: PAGE, timeline }));
     all.push(...r.checkpoints);
     if (page === 0) gaps = r.gaps;
     if (r.next_offset === null || r.next_offset === undefined) break;
@@ -56,7 +83,7 @@ async function loadCheckpoints() {
   view.gaps = gaps.slice().reverse();
   const s = $("scrubber");
   s.max = Math.max(0, all.length - 1);
-  view.activity = all.length ? await getJson("/api/activity?" + q({ buckets: 200 })) : null;
+  view.activity = all.length ? await getJson("/api/activity?" + q({ buckets: 200, timeline })) : null;
   drawHistogram();
 }
 
@@ -97,7 +124,7 @@ function scrubTo(index) {
   view.at = cp;
   $("scrubber").value = index;
   const msg = cp.message ? " — " + cp.message : "";
-  $("instant").textContent = cp.id + "  " + when(cp) + "  " + cp.kind +
+  $("instant").textContent = cp.id + "  " + when(cp) + "  " + cp.kind + " on " + cp.timeline +
     "  +" + cp.added + " ~" + cp.modified + " -" + cp.deleted + msg;
   drawHistogram();
   loadTree().then(() => view.path ? showFile() : null).catch((e) => say(e.message, true));
@@ -119,6 +146,8 @@ async function loadTree() {
     ul.appendChild(li);
   }
   if (r.truncated) say("showing " + r.entries.length + " of " + r.total + " files");
+  // For benches/serve/page.py: when the first tree is on the page.
+  if (!performance.getEntriesByName("tree-shown").length) performance.mark("tree-shown");
 }
 
 async function openFile(path) {
@@ -244,6 +273,7 @@ function listen() {
   es.addEventListener("checkpoint", async () => {
     const atNewest = view.at && view.checkpoints.length &&
       view.at.id === view.checkpoints[view.checkpoints.length - 1].id;
+    await loadTimelines();
     await loadCheckpoints();
     if (atNewest || !view.at) scrubTo(view.checkpoints.length - 1);
     say("new checkpoint " + view.checkpoints[view.checkpoints.length - 1].id);
@@ -257,6 +287,7 @@ async function main() {
     $("root").textContent = st.root + (st.daemon ? " · daemon " + st.daemon.pid : "");
     view.allowRestore = st.allow_restore;
     $("restore-tree").hidden = !st.allow_restore;
+    await loadTimelines();
     await loadCheckpoints();
     if (!view.checkpoints.length) { say("no checkpoints yet: `tl checkpoint` makes one"); }
     else scrubTo(view.checkpoints.length - 1);
@@ -278,6 +309,18 @@ async function main() {
     scrubTo(best);
   };
   $("compare").onchange = () => showFile();
+  $("timelines").onchange = async () => {
+    view.timeline = $("timelines").value;
+    try {
+      await loadCheckpoints();
+      // Stay on the state shown when it is on the chosen line, else its newest.
+      const i = view.at ? view.checkpoints.findIndex((c) => c.id === view.at.id) : -1;
+      if (view.checkpoints.length) scrubTo(i >= 0 ? i : view.checkpoints.length - 1);
+      else say("no states on " + view.timeline + " yet");
+    } catch (e) {
+      say(e.message, true);
+    }
+  };
   $("filter").oninput = () => view.at && loadTree();
   $("restore").onclick = () => view.path && restore(view.path);
   $("restore-tree").onclick = () => restore(".");

@@ -137,6 +137,15 @@ pub fn find_root(start: &Path) -> Result<PathBuf> {
     }
 }
 
+/// The stamp of a new record: `clock`, or 1 µs after `last` if the clock is not
+/// past it.
+pub(crate) fn monotonic_stamp(clock: i64, last: Option<i64>) -> i64 {
+    match last {
+        Some(last) if clock <= last => last.saturating_add(1_000),
+        _ => clock,
+    }
+}
+
 pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -279,9 +288,14 @@ impl Store {
         self.clock = Some(clock);
     }
 
-    /// Now, as this store stamps commits and pins.
+    /// Now, as this store stamps commits and pins: the clock, but never earlier
+    /// than the last checkpoint (1 µs after it at least), so the log's times only
+    /// go forward. When the wall clock steps back (NTP, a VM restored), new
+    /// states are stamped just after the last one until the clock catches up;
+    /// a step forward (a laptop resumed after a day) is time that passed.
     pub(crate) fn stamp_ns(&self) -> i64 {
-        self.clock.as_ref().map_or_else(now_ns, |c| c())
+        let clock = self.clock.as_ref().map_or_else(now_ns, |c| c());
+        monotonic_stamp(clock, self.last_checkpoint().map(|c| c.time_ns))
     }
 
     /// What this open did about a GC interrupted by a crash (writers only).

@@ -1,6 +1,7 @@
 //! Integration tests of `tl-index`: the store on real temporary directories.
 
 mod chunks;
+mod clock;
 mod crash;
 mod export_git;
 mod export_refused;

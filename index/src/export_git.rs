@@ -25,6 +25,7 @@
 //!   the rest is exported (`filter`). A damaged log (a path that is both a file
 //!   and a directory) fails the export with the checkpoint named.
 
+mod blob_ids;
 mod commit;
 mod delta;
 mod existing;

@@ -128,6 +128,12 @@ impl Layout {
         self.tl.join("git")
     }
 
+    /// `.tl/index/git-blob-ids`: Git blob ids of content `tl publish` hashed (a
+    /// derived cache).
+    pub fn git_blob_ids(&self) -> PathBuf {
+        self.index_dir().join("git-blob-ids")
+    }
+
     /// `.tl/git-publish/`: where `tl publish` left each branch it wrote (not
     /// derived: without it, the next publish to that branch asks for `--force`).
     pub fn git_publish_dir(&self) -> PathBuf {

@@ -246,8 +246,9 @@ pub fn publish(store: &Store, opts: &PublishOptions) -> Result<PublishReport, Ex
         known: existing::object_ids(&repo.common),
         write: true,
     };
+    let ids_path = store.layout().git_blob_ids();
     let mut blobs = Blobs {
-        ids: Default::default(),
+        ids: super::blob_ids::load(&ids_path, &out.known),
         new: Vec::new(),
         bytes: 0,
     };
@@ -343,6 +344,8 @@ pub fn publish(store: &Store, opts: &PublishOptions) -> Result<PublishReport, Ex
         time_s: opts.now_s,
         message: &message,
     });
+    // A cache: failing to write it only costs the next publish time.
+    let _ = super::blob_ids::save(&ids_path, &blobs.ids);
     PublishRecord { tip: new, tree }
         .save(&record_path, &repo.common, &ref_name)
         .map_err(|source| ExportError::Io {

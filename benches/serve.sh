@@ -12,7 +12,7 @@
 #
 # Usage: benches/serve.sh [CORPUS] [N] [REQS]
 #        (defaults: /tmp/tlb/corpus-medium, 1000, 1000)
-# Needs: a release build (cargo build --release -p tl), git, python3,
+# Needs: a profiling build (cargo build --profile profiling -p tl), git, python3,
 #        chromium and chromedriver (apt-get install -y chromium chromium-driver).
 # The corpus is copied, never modified in place. KEEP=DIR keeps the project
 # and its export in DIR, and a later run with the same KEEP reuses them.
@@ -24,7 +24,7 @@ CLIENTS=50
 CLIENT_REQS=100
 FILES_PER_STEP=3
 HERE=$(cd "$(dirname "$0")" && pwd)
-TL=${TL:-$HERE/../target/release/tl}
+TL=${TL:-$HERE/../target/profiling/tl}
 WORK=$(mktemp -d /tmp/tl-serve-bench.XXXXXX)
 SERVER=
 cleanup() {

@@ -53,6 +53,23 @@ pub async fn blocking<T: Send + 'static>(
     .map_err(ApiError::internal)?
 }
 
+/// Before an answer about the newest state (no `at`, or `at=now`): a running
+/// daemon is asked to capture what it has seen but not yet recorded, as `tl
+/// log` and `tl status` do, so the answer holds the edit just made. Best
+/// effort: without a daemon the answer comes from the log as it is.
+pub async fn flush_if_latest(state: &State, q: &Params) -> ApiResult<()> {
+    let latest = q
+        .get("at")
+        .is_none_or(|t| t.trim().eq_ignore_ascii_case("now"));
+    if latest {
+        let root = state.root().to_path_buf();
+        tokio::task::spawn_blocking(move || crate::daemon::client::flush(&root))
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    Ok(())
+}
+
 /// `v` as a JSON answer, serialized straight to bytes (no `Value` tree).
 fn json_response(v: &impl Serialize) -> ApiResult<Response> {
     let bytes = serde_json::to_vec(v).map_err(ApiError::internal)?;
@@ -194,6 +211,7 @@ fn line_of(store: &Store, q: &Params) -> ApiResult<Option<Vec<bool>>> {
 
 /// `GET /api/tree?at=T[&path=DIR][&limit=N]`: the files at T, sorted by path.
 pub async fn tree(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Response> {
+    flush_if_latest(&state, &q).await?;
     blocking(state, move |_, store| {
         let at = at_or_newest(store, &q)?;
         let prefix = q.path("path")?;
@@ -258,6 +276,7 @@ fn content_type(path: &[u8], bytes: &[u8]) -> &'static str {
 
 /// `GET /api/file?path=P&at=T`: the file's bytes at T.
 pub async fn file(AxState(state): AxState<Arc<State>>, q: Params) -> ApiResult<Response> {
+    flush_if_latest(&state, &q).await?;
     blocking(state, move |_, store| {
         let path = q
             .path("path")?

@@ -272,3 +272,25 @@ fn restore_with_allow_restore_and_confirmation_brings_a_file_back() {
         "fn main() {}\n"
     );
 }
+
+#[test]
+fn under_the_daemon_the_newest_file_holds_the_edit_just_made() {
+    let d = crate::daemon::Daemon::start(2_000);
+    let root = d.root();
+    crate::daemon::write(&root, "a.txt", "first\n");
+    crate::daemon::wait_sync(&root, Duration::from_secs(20));
+    let s = Server::start(&root, &[]);
+    assert_eq!(s.get("/api/file?path=a.txt").text(), "first\n");
+    // Inside the daemon's 2 s debounce: the server asks it to capture first.
+    crate::daemon::write(&root, "a.txt", "just now\n");
+    assert_eq!(s.get("/api/file?path=a.txt&at=now").text(), "just now\n");
+    crate::daemon::write(&root, "b.txt", "new\n");
+    let tree = s.json("/api/tree");
+    let paths: Vec<&str> = tree["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"b.txt"), "{paths:?}");
+}

@@ -27,6 +27,7 @@ mod moto_server;
 mod newuser;
 mod private;
 mod publish;
+mod publish_jj;
 mod remote;
 mod remote_crypt;
 mod remote_daemon;

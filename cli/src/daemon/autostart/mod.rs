@@ -20,6 +20,8 @@ pub struct Installed {
 }
 
 /// What became of the service after it was written.
+// Elsewhere than Linux and macOS, install refuses before any service exists.
+#[cfg_attr(not(any(target_os = "linux", target_os = "macos")), allow(dead_code))]
 #[derive(Debug)]
 pub enum Enabled {
     /// Enabled and started by the service manager.

@@ -276,7 +276,10 @@ function listen() {
     await loadTimelines();
     await loadCheckpoints();
     if (atNewest || !view.at) scrubTo(view.checkpoints.length - 1);
-    say("new checkpoint " + view.checkpoints[view.checkpoints.length - 1].id);
+    // A restore's own checkpoints arrive after its result: keep the result.
+    const note = "new checkpoint " + view.checkpoints[view.checkpoints.length - 1].id;
+    const shown = $("message").textContent;
+    say(shown.startsWith("restored") ? shown.split(" · ")[0] + " · " + note : note);
   });
   es.onerror = () => $("live").classList.remove("on");
 }

@@ -31,13 +31,7 @@ pub(super) fn commit_object(
     cp: &Checkpoint,
     squashed: usize,
 ) -> Vec<u8> {
-    let secs = cp.time_ns.div_euclid(1_000_000_000);
-    let mut s = format!("tree {}\n", pack::hex(tree));
-    if let Some(p) = parent {
-        s.push_str(&format!("parent {}\n", pack::hex(p)));
-    }
-    s.push_str(&format!("author {author} {secs} +0000\n"));
-    s.push_str(&format!("committer {author} {secs} +0000\n\n"));
+    let mut s = header(tree, parent, author, cp);
     s.push_str(&format!("tl checkpoint {} ({})", cp.id, cp.kind.as_str()));
     let message = cp.message.as_deref().unwrap_or("").replace('\0', " ");
     let mut lines = message.trim().lines();
@@ -67,6 +61,16 @@ pub(super) fn commit_object_with_message(
     squashed: usize,
     message: &str,
 ) -> Vec<u8> {
+    let mut s = header(tree, parent, author, cp);
+    s.push_str(message.replace('\0', " ").trim());
+    s.push('\n');
+    trailers(&mut s, cp, squashed);
+    s.into_bytes()
+}
+
+/// `tree`, `parent`, `author` and `committer` lines (the checkpoint's time,
+/// UTC) and the blank line before the message.
+fn header(tree: &Oid, parent: Option<&Oid>, author: &str, cp: &Checkpoint) -> String {
     let secs = cp.time_ns.div_euclid(1_000_000_000);
     let mut s = format!("tree {}\n", pack::hex(tree));
     if let Some(p) = parent {
@@ -74,10 +78,7 @@ pub(super) fn commit_object_with_message(
     }
     s.push_str(&format!("author {author} {secs} +0000\n"));
     s.push_str(&format!("committer {author} {secs} +0000\n\n"));
-    s.push_str(message.replace('\0', " ").trim());
-    s.push('\n');
-    trailers(&mut s, cp, squashed);
-    s.into_bytes()
+    s
 }
 
 fn trailers(s: &mut String, cp: &Checkpoint, squashed: usize) {

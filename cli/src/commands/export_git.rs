@@ -166,6 +166,22 @@ pub fn cmd_export_git(cwd: &Path, args: ExportGitArgs) -> Result<()> {
     Ok(())
 }
 
+/// Entries left out because Git would refuse them, as JSON (export-git's and
+/// publish's `left_out`).
+pub fn left_out_json(left_out: &[export_git::LeftOut]) -> Vec<serde_json::Value> {
+    left_out
+        .iter()
+        .map(|w| {
+            json!({
+                "commit": w.commit,
+                "checkpoint": w.checkpoint,
+                "path": crate::output::path(&w.path),
+                "reason": w.reason,
+            })
+        })
+        .collect()
+}
+
 fn report_json(r: &export_git::ExportReport) -> serde_json::Value {
     json!({
         "repo": r.repo.display().to_string(),
@@ -181,12 +197,7 @@ fn report_json(r: &export_git::ExportReport) -> serde_json::Value {
         "held_back": r.held_back,
         "open_window_ends": r.open_window_ends_ns.map(timespec::format_rfc3339),
         "rebuilt_map": r.rebuilt_map,
-        "left_out": r.left_out.iter().map(|w| json!({
-            "commit": w.commit,
-            "checkpoint": w.checkpoint,
-            "path": crate::output::path(&w.path),
-            "reason": w.reason,
-        })).collect::<Vec<_>>(),
+        "left_out": left_out_json(&r.left_out),
         "up_to_date": r.commits_written == 0,
     })
 }

@@ -238,12 +238,7 @@ fn report_json(r: &PublishReport, checked_out: bool) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "objects_written": r.objects_written,
         "pack_bytes": r.pack_bytes,
-        "left_out": r.left_out.iter().map(|w| json!({
-            "commit": w.commit,
-            "checkpoint": w.checkpoint,
-            "path": crate::output::path(&w.path),
-            "reason": w.reason,
-        })).collect::<Vec<_>>(),
+        "left_out": super::export_git::left_out_json(&r.left_out),
         "up_to_date": r.commits.is_empty(),
         "checked_out": checked_out,
     })

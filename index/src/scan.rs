@@ -45,8 +45,14 @@
 //! - FIFOs, sockets and device files are skipped with a [`WarningKind::Special`]
 //!   warning; unreadable files and directories give [`WarningKind::Unreadable`];
 //!   files larger than [`ScanOptions::max_file_bytes`] give [`WarningKind::TooLarge`].
-//!   A file that vanishes between the walk and the read is silently absent (that is
-//!   the current state). None of these is fatal; only an unreadable root is.
+//!   A file that vanishes between the walk and the read (or while it is read) is
+//!   silently absent: that is the current state, and the checkpoint records it
+//!   deleted. One whose type changed since its stat (a file replaced by a
+//!   symlink, a symlink by a file) is stat'ed again and captured as what it is
+//!   now; one replaced by a directory is absent, the directory's content left to
+//!   the next scan (it was not there when the walk listed the names). The
+//!   reader's seam ([`ReadSeam`]) is how the tests make these happen. None of
+//!   these is fatal; only an unreadable root is.
 //!   Every warning names its path ([`ScanWarning`]'s `Display` is `path: message`).
 //! - A path skipped although it is still there (unreadable, too large, never held
 //!   still) is absent from [`ScanOutcome::tree`]; the caller puts back the version
@@ -129,6 +135,7 @@ mod race_tests;
 mod read;
 #[cfg(test)]
 mod reuse_tests;
+mod seam;
 mod skipped;
 mod targeted;
 #[cfg(test)]
@@ -141,6 +148,7 @@ pub use diff::{diff_trees, Change};
 pub use estimate::{BatchEstimate, DirBytes, LARGEST_DIRS_MAX};
 pub use plan::{plan, Planned};
 use read::process_found;
+pub use seam::{ReadSeam, Seam};
 pub use skipped::keep_skipped;
 pub use targeted::{plan_paths, scan_paths, IgnoreRules, PartialScan, PlannedPaths};
 
@@ -175,6 +183,9 @@ pub struct ScanOptions {
     pub zstd_level: i32,
     /// Worker threads for walking and reading; 0 means one per core. Default 0.
     pub threads: usize,
+    /// What stands between the scan and the files it reads: nothing by default;
+    /// a test's faults ([`ReadSeam`]).
+    pub seam: Seam,
 }
 
 impl Default for ScanOptions {
@@ -183,6 +194,7 @@ impl Default for ScanOptions {
             max_file_bytes: 1 << 30,
             zstd_level: 1,
             threads: 0,
+            seam: Seam::default(),
         }
     }
 }

@@ -159,6 +159,16 @@ enum ReadFailure {
     Io(io::Error),
     TooLarge(u64),
     Special,
+    /// No regular file at the path any more, but a symlink or a directory:
+    /// replaced since the stat.
+    Replaced,
+}
+
+/// What looking at a path once gave.
+enum Looked {
+    Done(Processed),
+    /// Its type changed since its stat: stat it again.
+    Replaced,
 }
 
 impl From<io::Error> for ReadFailure {
@@ -183,7 +193,9 @@ impl<E> Scanner<'_, E> {
     /// Captures `found`, reached through `w`'s directory handles: its directories
     /// are opened one by one from the root, never following a symlink, so a
     /// directory swapped for a symlink since the walk makes the path vanish
-    /// instead of leading out of the root.
+    /// instead of leading out of the root. A path whose type changed between its
+    /// stat and its read (a file replaced by a symlink, a symlink by a file) is
+    /// stat'ed again, up to [`READ_TRIES`] times, and captured as what it is now.
     fn process(&self, w: &mut Walker<'_>, found: &Found) -> Result<Processed, E> {
         let comps: Vec<&[u8]> = found.rel.split(|&b| b == b'/').collect();
         let (name, dirs) = comps.split_last().expect("a found path has a component");
@@ -195,21 +207,32 @@ impl<E> Scanner<'_, E> {
             Err(err) => return Ok(self.unreadable(found, &err)),
         }
         let dir = w.fd();
-        let st = match rustix::fs::statat(dir, os(name), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Processed::default()),
-            Err(err) => return Ok(self.unreadable(found, &err.into())),
-        };
-        match FileType::from_raw_mode(st.st_mode) {
-            FileType::Symlink => self.process_symlink(dir, name, found, &st),
-            FileType::RegularFile => self.process_file(dir, name, found, &st),
-            // Replaced by a directory since the walk; its content was not walked.
-            FileType::Directory => Ok(Processed::default()),
-            _ => Ok(Processed {
-                warning: Some(self.special(found)),
-                ..Processed::default()
-            }),
+        for _ in 0..READ_TRIES {
+            let st = match rustix::fs::statat(dir, os(name), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Processed::default()),
+                Err(err) => return Ok(self.unreadable(found, &err.into())),
+            };
+            let looked = match FileType::from_raw_mode(st.st_mode) {
+                FileType::Symlink => self.process_symlink(dir, name, found, &st)?,
+                FileType::RegularFile => self.process_file(dir, name, found, &st)?,
+                // Replaced by a directory since the walk; its content was not
+                // walked (the next scan, or the watcher's event, takes it).
+                FileType::Directory => Looked::Done(Processed::default()),
+                _ => Looked::Done(Processed {
+                    warning: Some(self.special(found)),
+                    ..Processed::default()
+                }),
+            };
+            match looked {
+                Looked::Done(processed) => return Ok(processed),
+                Looked::Replaced => continue,
+            }
         }
+        Ok(Processed {
+            warning: Some(changed_warning(&found.rel)),
+            ..Processed::default()
+        })
     }
 
     fn unreadable(&self, found: &Found, err: &io::Error) -> Processed {
@@ -253,18 +276,20 @@ impl<E> Scanner<'_, E> {
         name: &[u8],
         found: &Found,
         st: &rustix::fs::Stat,
-    ) -> Result<Processed, E> {
+    ) -> Result<Looked, E> {
         let target = match rustix::fs::readlinkat(dir, os(name), Vec::new()) {
             Ok(t) => t.into_bytes(),
-            // Gone, or replaced by something else than a symlink since the stat.
-            Err(Errno::NOENT | Errno::INVAL) => return Ok(Processed::default()),
-            Err(err) => return Ok(self.unreadable(found, &err.into())),
+            // Gone since the stat.
+            Err(Errno::NOENT) => return Ok(Looked::Done(Processed::default())),
+            // Replaced by something else than a symlink since the stat.
+            Err(Errno::INVAL) => return Ok(Looked::Replaced),
+            Err(err) => return Ok(Looked::Done(self.unreadable(found, &err.into()))),
         };
         let hash = BlobHash::of(&target);
         if self.claim(&hash) {
             self.emit_blob(hash, &target)?;
         }
-        Ok(Processed {
+        Ok(Looked::Done(Processed {
             entry: Some(Entry {
                 hash,
                 mode: Mode::Symlink,
@@ -272,7 +297,7 @@ impl<E> Scanner<'_, E> {
                 mtime_ns: CachedStat::of_stat(st).mtime_ns,
             }),
             ..Processed::default()
-        })
+        }))
     }
 
     fn process_file(
@@ -281,53 +306,50 @@ impl<E> Scanner<'_, E> {
         name: &[u8],
         found: &Found,
         st: &rustix::fs::Stat,
-    ) -> Result<Processed, E> {
+    ) -> Result<Looked, E> {
         let current = CachedStat::of_stat(st);
         if current.size > self.options.max_file_bytes {
-            return Ok(self.too_large(found, current.size));
+            return Ok(Looked::Done(self.too_large(found, current.size)));
         }
         if let Some(hash) = self.previous.fresh_hash(&found.rel, &current) {
             if self.stored.has_blob(&hash) || self.claimed.lock().unwrap().contains(&hash) {
-                return Ok(Processed {
+                return Ok(Looked::Done(Processed {
                     entry: Some(entry_of(&current, hash)),
                     cache: Some(CachedStat { hash, ..current }),
                     ..Processed::default()
-                });
+                }));
             }
         }
         self.counters.files_read.fetch_add(1, Ordering::Relaxed);
         for _ in 0..READ_TRIES {
-            match self.read_once(dir, name, &found.rel)? {
-                Attempt::Captured { hash, stat } => {
-                    return Ok(Processed {
-                        entry: Some(entry_of(&stat, hash)),
-                        cache: Some(CachedStat { hash, ..stat }),
-                        ..Processed::default()
-                    })
-                }
+            let processed = match self.read_once(dir, name, &found.rel)? {
+                Attempt::Captured { hash, stat } => Processed {
+                    entry: Some(entry_of(&stat, hash)),
+                    cache: Some(CachedStat { hash, ..stat }),
+                    ..Processed::default()
+                },
                 // Never held still: what the caller keeps is its last version
                 // (see `keep_skipped`); a chunk stored meanwhile stays unreferenced
                 // until a GC.
                 Attempt::Moved => continue,
+                // Vanished since the stat: that is the current state.
                 Attempt::Failed(ReadFailure::Io(err)) if err.kind() == io::ErrorKind::NotFound => {
-                    return Ok(Processed::default())
+                    Processed::default()
                 }
-                Attempt::Failed(ReadFailure::Io(err)) => return Ok(self.unreadable(found, &err)),
-                Attempt::Failed(ReadFailure::TooLarge(size)) => {
-                    return Ok(self.too_large(found, size))
-                }
-                Attempt::Failed(ReadFailure::Special) => {
-                    return Ok(Processed {
-                        warning: Some(self.special(found)),
-                        ..Processed::default()
-                    })
-                }
-            }
+                Attempt::Failed(ReadFailure::Io(err)) => self.unreadable(found, &err),
+                Attempt::Failed(ReadFailure::TooLarge(size)) => self.too_large(found, size),
+                Attempt::Failed(ReadFailure::Special) => Processed {
+                    warning: Some(self.special(found)),
+                    ..Processed::default()
+                },
+                Attempt::Failed(ReadFailure::Replaced) => return Ok(Looked::Replaced),
+            };
+            return Ok(Looked::Done(processed));
         }
-        Ok(Processed {
+        Ok(Looked::Done(Processed {
             warning: Some(changed_warning(&found.rel)),
             ..Processed::default()
-        })
+        }))
     }
 
     /// True when this caller must hand `hash` over: it is neither stored nor already
@@ -337,7 +359,7 @@ impl<E> Scanner<'_, E> {
     }
 
     /// Opens `name` in `dir` as a regular file without following a symlink put
-    /// there since the walk, and without blocking if it became a FIFO; the
+    /// there since the stat, and without blocking if it became a FIFO; the
     /// metadata is the open file's (`fstat`).
     fn open(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(File, Metadata), ReadFailure> {
         let fd = rustix::fs::openat(
@@ -347,13 +369,16 @@ impl<E> Scanner<'_, E> {
             FsMode::empty(),
         )
         .map_err(|err| match err {
-            // O_NOFOLLOW on a symlink fails with ELOOP: it was replaced since the
-            // walk; report it like a vanished file, the next scan will see it.
-            Errno::LOOP => io::Error::from(io::ErrorKind::NotFound),
-            err => err.into(),
+            // O_NOFOLLOW on a symlink fails with ELOOP: replaced by a symlink
+            // since the stat.
+            Errno::LOOP => ReadFailure::Replaced,
+            err => ReadFailure::Io(err.into()),
         })?;
         let file = File::from(fd);
         let metadata = file.metadata()?;
+        if metadata.file_type().is_dir() {
+            return Err(ReadFailure::Replaced);
+        }
         if !metadata.file_type().is_file() {
             return Err(ReadFailure::Special);
         }
@@ -364,6 +389,7 @@ impl<E> Scanner<'_, E> {
     /// file of at most [`CHUNK_MIN_FILE`] bytes into memory as one blob, a bigger
     /// one as a stream of chunks.
     fn read_once(&self, dir: BorrowedFd<'_>, name: &[u8], rel: &[u8]) -> Result<Attempt, E> {
+        self.options.seam.before_open(rel);
         let (file, before) = match self.open(dir, name) {
             Ok(opened) => opened,
             Err(failure) => return Ok(Attempt::Failed(failure)),
@@ -379,17 +405,17 @@ impl<E> Scanner<'_, E> {
                 .unwrap_or_else(PreviousChunks::none);
             self.read_chunked(file, &before, previous, rel)
         } else {
-            self.read_small(file, &before)
+            self.read_small(file, &before, rel)
         }
     }
 
     /// [`Scanner::read_once`] of a file that was at most [`CHUNK_MIN_FILE`]
     /// bytes: read whole (one byte more shows it grew), hashed, handed over as
     /// one blob once its stat held still.
-    fn read_small(&self, file: File, before: &CachedStat) -> Result<Attempt, E> {
+    fn read_small(&self, file: File, before: &CachedStat, rel: &[u8]) -> Result<Attempt, E> {
         let mut raw = Vec::with_capacity(before.size as usize);
-        let mut file = file;
-        if let Err(e) = (&mut file).take(CHUNK_MIN_FILE + 1).read_to_end(&mut raw) {
+        let reader = self.options.seam.reader(rel, &file);
+        if let Err(e) = reader.take(CHUNK_MIN_FILE + 1).read_to_end(&mut raw) {
             return Ok(Attempt::Failed(e.into()));
         }
         self.counters
@@ -418,7 +444,8 @@ impl<E> Scanner<'_, E> {
         previous: PreviousChunks,
         rel: &[u8],
     ) -> Result<Attempt, E> {
-        let mut chunker = Chunker::new(&file, CHUNK_PARAMS_V1, before.size, previous);
+        let reader = self.options.seam.reader(rel, &file);
+        let mut chunker = Chunker::new(reader, CHUNK_PARAMS_V1, before.size, previous);
         let mut chunks = Vec::new();
         let mut len = 0u64;
         loop {

@@ -420,6 +420,7 @@ impl Store {
             max_file_bytes: self.config.max_file_bytes,
             zstd_level: self.config.zstd_level,
             threads: 0,
+            seam: self.seam.clone(),
         }
     }
 

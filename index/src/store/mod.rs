@@ -117,6 +117,11 @@ pub struct Store {
     /// Where commit and pin times come from: the system clock, or the one a
     /// test or a simulation set ([`Store::set_clock`]).
     clock: Option<Clock>,
+    /// What stands between captures and the files they read: nothing, or a
+    /// test's faults ([`Store::set_read_seam`]).
+    seam: crate::scan::Seam,
+    /// The temporaries of killed restores this open removed (absolute paths).
+    leftovers: Vec<PathBuf>,
 }
 
 /// A source of "now" for a store, ns since the Unix epoch.
@@ -276,6 +281,8 @@ impl Store {
             tightened,
             gc_recovery: None,
             clock: None,
+            seam: crate::scan::Seam::default(),
+            leftovers: Vec::new(),
         };
         store.load_catalog()?;
         Ok(store)
@@ -286,6 +293,18 @@ impl Store {
     /// week of `benches/`).
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = Some(clock);
+    }
+
+    /// The temporaries that restores killed mid-write had left and this open
+    /// removed (absolute paths; empty for a read-only open).
+    pub fn temporaries_removed(&self) -> &[PathBuf] {
+        &self.leftovers
+    }
+
+    /// Reads the files of every later capture through `seam` (the tests of
+    /// files that fail or change under the reader, [`crate::scan::ReadSeam`]).
+    pub fn set_read_seam(&mut self, seam: Arc<dyn crate::scan::ReadSeam>) {
+        self.seam = crate::scan::Seam::new(seam);
     }
 
     /// Now, as this store stamps commits and pins: the clock, but never earlier

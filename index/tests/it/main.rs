@@ -11,6 +11,7 @@ mod gc;
 mod gc_crash;
 mod held_capture;
 mod private;
+mod reader_faults;
 mod replay;
 mod restore;
 mod restore_guard;

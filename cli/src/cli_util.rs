@@ -153,6 +153,14 @@ fn report_recovery(store: &Store) {
         ),
         None => {}
     }
+    if let Some(first) = store.temporaries_removed().first() {
+        eprintln!(
+            "tl: removed {} temporary file(s) a killed restore left (first: {}); the restore \
+             itself may have stopped part-way: run it again to finish it",
+            store.temporaries_removed().len(),
+            first.display()
+        );
+    }
     if let Some(r) = store.recovery() {
         if let Some(t) = &r.torn_tail {
             eprintln!(

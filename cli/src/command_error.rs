@@ -342,6 +342,12 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             }
             RestoreError::NoSuchPath { .. } => Some("check the path with `tl show`".into()),
             RestoreError::Conflict { .. } => Some("move it away and retry".into()),
+            RestoreError::NameCollision { .. } => Some(
+                "replay into a directory on a case-sensitive file system that keeps Unicode \
+                 names as they are (`tl replay --into DIR`, e.g. on ext4), or restore one of \
+                 the two paths alone (`tl restore PATH --at T`)"
+                    .into(),
+            ),
             _ => None,
         };
     }

@@ -161,6 +161,13 @@ impl Layout {
         self.tl.join("switching")
     }
 
+    /// `.tl/restoring/`: a mark per restore writing now (`PID-N`, naming the
+    /// directory it writes into), so that the next open for writing removes the
+    /// temporaries of one that was killed (`restore/leftovers`).
+    pub fn restoring(&self) -> PathBuf {
+        self.tl.join("restoring")
+    }
+
     /// `.tl/gc.lock`: held by a GC for its whole run, and by whoever finishes
     /// or undoes an interrupted one (`index/GC.md`).
     pub fn gc_lock(&self) -> PathBuf {

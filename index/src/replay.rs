@@ -119,6 +119,7 @@ pub fn in_place(
         dry_run: req.dry_run,
         only: req.only.clone(),
         leave: Vec::new(),
+        ..MaterializeOptions::default()
     };
     let mut before = None;
     let mut capture_warnings = Vec::new();

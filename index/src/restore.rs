@@ -73,9 +73,19 @@
 //! or anything else where a directory is expected stops the walk; nothing is ever
 //! created through a symlink, so nothing can be written outside `dir`. New content goes
 //! to a temp file `.tl-tmp-PID-N` created `O_CREAT|O_EXCL|O_NOFOLLOW` in the target's
-//! directory (`temps`: a later restore writing into that directory removes those a
-//! killed restore left behind); [`Store::read_blob`] verifies the BLAKE3 hash while streaming, and the
+//! directory (`temps`: no capture records one; the next open of the store for
+//! writing removes those of a killed restore, `leftovers`, and a later restore
+//! writing into that directory those of any dead process); [`Store::read_blob`] verifies the BLAKE3 hash while streaming, and the
 //! temp file is renamed into place only after a successful verification.
+//!
+//! # Names the file system treats as one
+//!
+//! Before anything is written (dry runs included), the restore learns whether
+//! the file system of `dir` ignores case or Unicode normalization (`folding`: a
+//! probe temporary and its twin) and refuses, with
+//! [`RestoreError::NameCollision`] naming both, a tree holding two paths that
+//! would be one file there (`README` and `readme`, a composed and a decomposed
+//! `é`): the second would overwrite the first.
 //!
 //! # Failure
 //!
@@ -99,12 +109,17 @@ use crate::RepoPath;
 
 mod disk;
 mod execute;
+mod folding;
 mod guard;
+mod leftovers;
 mod plan;
 mod temps;
 
 use execute::execute;
+pub use folding::{Folding, NameRules};
+pub use leftovers::clean_after_crash;
 use plan::make_plan;
+pub use temps::is_temporary;
 
 /// What to materialize and how.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -120,6 +135,11 @@ pub struct MaterializeOptions {
     /// just before could not read (see [`crate::scan::keep_skipped`]). A replay
     /// never deletes a file because it could not be captured.
     pub leave: Vec<RepoPath>,
+    /// How the file system of `dir` compares names: probed (a temporary created
+    /// and removed at once, dry runs included) unless a test says
+    /// ([`Folding::Assume`]). A tree holding two names it treats as one is
+    /// refused ([`RestoreError::NameCollision`]).
+    pub folding: Folding,
 }
 
 /// What a materialization did (or, in a dry run, would do).
@@ -220,6 +240,20 @@ pub enum RestoreError {
         path: String,
         /// What the conflict is.
         why: String,
+    },
+    /// Two paths of the tree are one name on the file system written to (case or
+    /// Unicode normalization folded: `folding`); nothing was written.
+    #[error(
+        "{first} and {second} would be one file on this file system ({why}): restoring would \
+         write one over the other; nothing was written"
+    )]
+    NameCollision {
+        /// The first of the two paths (in the tree's order), decoded lossily.
+        first: String,
+        /// The second.
+        second: String,
+        /// How the file system compares names.
+        why: &'static str,
     },
     /// An `only` path matches nothing in the target nor in the tracked tree.
     #[error("{path}: not in the tree being restored nor tracked now")]
@@ -409,6 +443,7 @@ fn materialize_planned(
         Err(e) if e.kind() == io::ErrorKind::NotFound && !in_place => None,
         Err(e) => return Err(io_err(b"", "opening the restore directory")(e)),
     };
+    check_names(target, dir, root.as_ref(), opts)?;
     let empty = Tree::new();
     let (tracked, owner) = match place {
         Place::Root => (store.head(), Owner::User),
@@ -433,7 +468,11 @@ fn materialize_planned(
             open_root(dir).map_err(io_err(b"", "opening the restore directory"))?
         }
     };
+    // Best effort: without its mark, a killed restore's temporaries are still
+    // never captured, and removed by the next restore writing there.
+    let mark = leftovers::Mark::begin(store.layout(), dir).ok();
     let kept = execute(store, &plan, root.as_fd(), observer)?;
+    drop(mark);
     if !kept.is_empty() {
         let is_kept = |p: &[u8]| kept.binary_search_by(|k| k.as_slice().cmp(p)).is_ok();
         report.written.retain(|p| !is_kept(p.as_bytes()));
@@ -453,6 +492,43 @@ fn materialize_planned(
         report.kept = kept.into_iter().map(RepoPath::from).collect();
     }
     Ok(report)
+}
+
+/// Refuses a target holding two paths (of those `opts.only` selects) that the
+/// file system of `dir` (or of its nearest existing ancestor, when `dir` is still
+/// to be made) treats as one name (`folding`).
+fn check_names(
+    target: &Tree,
+    dir: &Path,
+    root: Option<&OwnedFd>,
+    opts: &MaterializeOptions,
+) -> Result<(), RestoreError> {
+    let rules = match opts.folding {
+        Folding::Assume(rules) => rules,
+        Folding::Probe => match root {
+            Some(fd) => folding::probe(fd.as_fd()),
+            None => match dir.ancestors().skip(1).find_map(|a| open_root(a).ok()) {
+                Some(fd) => folding::probe(fd.as_fd()),
+                None => NameRules::EXACT,
+            },
+        },
+    };
+    let only: Option<Vec<&[u8]>> = opts.only.as_ref().map(|list| {
+        list.iter()
+            .map(|o| {
+                let b = o.as_bytes();
+                b.strip_suffix(b"/").unwrap_or(b)
+            })
+            .collect()
+    });
+    let selected = |p: &[u8]| {
+        only.as_ref()
+            .is_none_or(|list| list.iter().any(|o| crate::pathsafe::is_under(p, o)))
+    };
+    folding::check(
+        rules,
+        target.keys().map(Vec::as_slice).filter(|p| selected(p)),
+    )
 }
 
 fn open_root(dir: &Path) -> io::Result<OwnedFd> {

@@ -34,7 +34,10 @@
 //!   a git repository. Not honoured, on purpose, so that what is captured depends on
 //!   the project alone: ignore files in directories above the root, the user's
 //!   global git excludes, and ripgrep's `.ignore` files.
-//! - Nothing named `.tl` or `.git` is ever entered or captured, at any depth.
+//! - Nothing named `.tl` or `.git` is ever entered or captured, at any depth, nor
+//!   a file or symlink named as restore's temporaries (`.tl-tmp-PID-N`,
+//!   [`crate::restore::is_temporary`]: one a killed restore left behind),
+//!   whatever the ignore files say.
 //! - Editor swap and backup files (`defaults::EDITOR_TEMPORARIES`) and files that
 //!   usually hold secrets (`defaults::SECRET_FILES`: `.env`, `*.pem`, `*.key`,
 //!   `id_rsa`…) are left out unless an ignore file's rule says otherwise (`!*~`,

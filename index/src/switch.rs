@@ -232,6 +232,7 @@ fn bring_back(
         dry_run: false,
         only: None,
         leave: present.leave.clone(),
+        ..MaterializeOptions::default()
     };
     let marker = store.layout().switching();
     let resumed = marker_names(&marker).is_some();

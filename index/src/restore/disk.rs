@@ -87,18 +87,35 @@ pub(super) fn list_tree(
     Ok(())
 }
 
-/// Removes directory `name` in `parent` and the directories below it; fails (with
-/// `ENOTEMPTY`) if anything else is left in them.
-pub(super) fn remove_empty_tree(parent: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
-    let fd = open_dir(parent, name)?;
+/// Removes directory `name` in `parent` and the directories below it, as long as
+/// they hold nothing else: `Ok(false)` when something that is no directory is
+/// still in them (put there after the plan, or kept by the guard because it
+/// changed): that part is left as it is, and the write planned at `name` then
+/// finds a directory there and keeps it.
+pub(super) fn remove_empty_tree(parent: BorrowedFd<'_>, name: &[u8]) -> io::Result<bool> {
+    let fd = match open_dir(parent, name) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(true),
+        // A file or a symlink (or a directory replaced by one since the plan).
+        Err(Errno::NOTDIR | Errno::LOOP) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
     let names: Vec<Vec<u8>> = rustix::fs::Dir::read_from(&fd)?
         .map(|e| e.map(|e| e.file_name().to_bytes().to_vec()))
         .collect::<Result<_, _>>()?;
+    let mut emptied = true;
     for sub in names {
-        if sub != b"." && sub != b".." {
-            remove_empty_tree(fd.as_fd(), &sub)?;
+        if sub != b"." && sub != b".." && !remove_empty_tree(fd.as_fd(), &sub)? {
+            emptied = false;
         }
     }
-    rustix::fs::unlinkat(parent, os(name), AtFlags::REMOVEDIR)?;
-    Ok(())
+    if !emptied {
+        return Ok(false);
+    }
+    match rustix::fs::unlinkat(parent, os(name), AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => Ok(true),
+        // Something was put there meanwhile.
+        Err(Errno::NOTEMPTY | Errno::EXIST) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -52,6 +52,7 @@ pub(super) fn execute(
         let (name, dirs) = comps.split_last().expect("a path has a component");
         let reached = w.reach(dirs, false).map_err(io_err(dir, "removing"))?;
         if let Reach::Dir = reached {
+            // What is left in it (`false`) is kept by the write planned there.
             remove_empty_tree(w.fd(), name).map_err(io_err(dir, "removing the directory"))?;
         }
         w.clear();

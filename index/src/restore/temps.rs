@@ -1,8 +1,11 @@
 //! Restore's temporaries: `.tl-tmp-PID-N`, created `O_CREAT|O_EXCL|O_NOFOLLOW` in the
-//! directory of the file they become, then renamed over it. A restore killed
-//! mid-write leaves one behind (which a capture would then record as a file): the
-//! next restore that writes into that directory removes every temporary whose
-//! process is gone.
+//! directory of the file they become, then renamed over it (and the probes of
+//! `restore/folding`, `.tl-tmp-PID-N-é`, removed at once). A restore killed
+//! mid-write leaves one behind: no capture ever records one ([`is_temporary`],
+//! honoured by both scans whatever the ignore files say), the next open of the
+//! store for writing removes those of a restore that did not finish
+//! (`restore/leftovers`), and the next restore that writes into a directory
+//! removes every temporary there whose process is gone.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -17,15 +20,38 @@ const PREFIX: &[u8] = b".tl-tmp-";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// What ends a normalization probe's name: `-é`, composed (NFC) as it is
+/// created, or decomposed (NFD) as a normalizing file system may list it.
+const PROBE_SUFFIXES: [&[u8]; 2] = ["-\u{e9}".as_bytes(), "-e\u{301}".as_bytes()];
+
 /// A fresh temporary name for this process.
 pub(super) fn name() -> Vec<u8> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!(".tl-tmp-{}-{n}", std::process::id()).into_bytes()
 }
 
+/// A fresh name for the probe of Unicode normalization: a temporary's name
+/// ending in a composed `é` (see [`PROBE_SUFFIXES`]).
+pub(super) fn probe_name() -> Vec<u8> {
+    let mut name = name();
+    name.extend_from_slice(PROBE_SUFFIXES[0]);
+    name
+}
+
+/// True when `name` is one of restore's temporaries (or probes): never captured.
+/// Only these exact shapes: `.tl-tmp-` then digits, `-`, digits (and the probe's
+/// `-é`); `.tl-tmp-notes` is a name like any other.
+pub fn is_temporary(name: &[u8]) -> bool {
+    pid_of(name).is_some()
+}
+
 /// The process id in a temporary's name, if `name` is one.
-fn pid_of(name: &[u8]) -> Option<u32> {
+pub(super) fn pid_of(name: &[u8]) -> Option<u32> {
     let rest = name.strip_prefix(PREFIX)?;
+    let rest = PROBE_SUFFIXES
+        .iter()
+        .find_map(|s| rest.strip_suffix(*s))
+        .unwrap_or(rest);
     let dash = rest.iter().position(|&b| b == b'-')?;
     let (pid, n) = (&rest[..dash], &rest[dash + 1..]);
     let digits = |s: &[u8]| !s.is_empty() && s.len() <= 20 && s.iter().all(u8::is_ascii_digit);
@@ -36,7 +62,7 @@ fn pid_of(name: &[u8]) -> Option<u32> {
 }
 
 /// True if no process `pid` runs (a process we may not signal still runs).
-fn is_gone(pid: u32) -> bool {
+pub(super) fn is_gone(pid: u32) -> bool {
     let Some(pid) = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw)
@@ -85,7 +111,9 @@ mod tests {
     fn temporary_names_are_recognised() {
         let n = name();
         assert_eq!(pid_of(&n), Some(std::process::id()));
+        assert_eq!(pid_of(&probe_name()), Some(std::process::id()));
         assert_eq!(pid_of(b".tl-tmp-12-0"), Some(12));
+        assert_eq!(pid_of(".tl-tmp-12-0-e\u{301}".as_bytes()), Some(12));
         for other in [
             &b".tl-tmp-"[..],
             b".tl-tmp-12",
@@ -94,6 +122,8 @@ mod tests {
             b".tl-tmp-1a-2",
             b"x.tl-tmp-1-2",
             b".tl-tmp-1-2.bak",
+            ".tl-tmp-1-\u{e9}".as_bytes(),
+            ".tl-tmp-1-2-\u{e9}\u{e9}".as_bytes(),
         ] {
             assert_eq!(pid_of(other), None, "{}", String::from_utf8_lossy(other));
         }

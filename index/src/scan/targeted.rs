@@ -132,6 +132,10 @@ impl IgnoreRules {
             if NEVER_CAPTURED.iter().any(|n| name == n.as_bytes()) {
                 return true;
             }
+            // A restore's temporary (one a killed restore left).
+            if last && !is_dir && crate::restore::is_temporary(name) {
+                return true;
+            }
             if self.matched(prefix, !last || is_dir) {
                 return true;
             }

@@ -65,6 +65,10 @@ pub(super) fn walk(root: &Path, threads: usize) -> Walked {
                         Some(t) if t.is_dir() => {}
                         Some(t) if t.is_file() || t.is_symlink() => {
                             let name = entry.file_name().as_bytes();
+                            // A restore's temporary (one a killed restore left).
+                            if crate::restore::is_temporary(name) {
+                                return ignore::WalkState::Continue;
+                            }
                             if let Some(rule) = defaults::default_rule(name) {
                                 if !rules.lock().unwrap().explicitly_kept(&rel) {
                                     if rule == defaults::DefaultRule::Secret {

@@ -239,8 +239,16 @@ impl Store {
             let reader = LogReader::open(gc::swap::readable_log_dir(&layout), layout.quarantine())?;
             (Log::Reader(reader), None, None)
         };
+        // A restore killed mid-write left temporaries: removed now (best
+        // effort: no capture records them meanwhile).
+        let leftovers = if write {
+            crate::restore::clean_after_crash(&layout).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let mut store = Store::from_log(layout, config, log, recovery, tightened)?;
         store.gc_recovery = gc_recovery;
+        store.leftovers = leftovers;
         Ok(store)
     }
 

@@ -15,6 +15,8 @@ mod reader_faults;
 mod replay;
 mod restore;
 mod restore_guard;
+mod restore_leftovers;
+mod restore_names;
 mod retention;
 mod store;
 mod support;

@@ -217,3 +217,49 @@ fn temporaries_a_killed_restore_left_are_removed_by_the_next_one() {
     assert!(root.join(format!(".tl-tmp-{dead}-5")).is_dir());
     assert_eq!(fs::read(root.join("d/f")).unwrap(), b"one");
 }
+
+/// A project whose first checkpoint has a file `d` and whose head has a
+/// directory `d` holding `d/x` in its place; the replay to the first removes
+/// `d/x`, then `d`, to write the file.
+fn directory_the_target_replaces() -> (tempfile::TempDir, std::path::PathBuf, Store) {
+    let (tmp, root, mut store) = project();
+    fs::write(root.join("a"), b"one").unwrap();
+    fs::write(root.join("d"), b"d was a file").unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    fs::remove_file(root.join("d")).unwrap();
+    fs::create_dir(root.join("d")).unwrap();
+    fs::write(root.join("d/x"), b"tracked").unwrap();
+    store.checkpoint(CommitKind::Auto, None).unwrap();
+    (tmp, root, store)
+}
+
+#[test]
+fn a_file_created_after_the_plan_in_a_directory_the_target_replaces_is_kept_with_it() {
+    let (_tmp, root, store) = directory_the_target_replaces();
+    let r = replay_with_edit(&store, 0, &root, || {
+        fs::write(root.join("d/new"), b"written while the replay ran").unwrap();
+    });
+    assert_eq!(
+        fs::read(root.join("d/new")).unwrap(),
+        b"written while the replay ran"
+    );
+    assert!(!root.join("d/x").exists(), "the tracked file is removed");
+    assert_eq!(r.kept, vec![b"d".to_vec()]);
+    assert_eq!(r.removed, vec![b"d/x".to_vec()]);
+    assert!(r.written.is_empty(), "{:?}", r.written);
+}
+
+#[test]
+fn a_file_edited_after_the_plan_in_a_directory_the_target_replaces_is_kept_with_it() {
+    let (_tmp, root, store) = directory_the_target_replaces();
+    let r = replay_with_edit(&store, 0, &root, || {
+        fs::write(root.join("d/x"), b"edited while the replay ran").unwrap();
+    });
+    assert_eq!(
+        fs::read(root.join("d/x")).unwrap(),
+        b"edited while the replay ran"
+    );
+    assert_eq!(r.kept, vec![b"d".to_vec(), b"d/x".to_vec()]);
+    assert!(r.removed.is_empty());
+    assert!(r.written.is_empty(), "{:?}", r.written);
+}

@@ -57,6 +57,21 @@ pub fn open(cwd: &Path) -> Result<Writer> {
     Ok(store)
 }
 
+/// Borrows the log from the watcher of `root`, when one runs: it captures what
+/// is pending and releases the writer lock until the returned lease is dropped
+/// (for a reader that must see the log at rest, `tl fsck`). None when no watcher
+/// runs, or it is lent to another command already (that one holds the lock).
+pub fn borrow_from_watcher(root: &Path) -> Result<Option<crate::daemon::client::Lease>> {
+    if crate::daemon::live_pid(root).is_none() {
+        return Ok(None);
+    }
+    match crate::daemon::client::pause(root) {
+        Ok(lease) => Ok(lease),
+        Err(e) if crate::command_error::is_busy(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Opens the store at `root` for writing. When the log is locked and a watcher
 /// (`tl watch`, `tl daemon`) holds it, the watcher is paused: it captures what is
 /// pending and lends the log until the returned [`Writer`] is dropped, then

@@ -54,6 +54,11 @@ pub struct CommandError {
 }
 
 impl CommandError {
+    /// Anything else that went wrong (exit 1).
+    pub fn failure(message: impl Into<String>) -> CommandError {
+        CommandError::new(Kind::Error, message)
+    }
+
     /// The command line is wrong (exit 2).
     pub fn usage(message: impl Into<String>) -> CommandError {
         CommandError::new(Kind::Usage, message)

@@ -242,6 +242,17 @@ fn status(root: &Path, json_out: bool) -> Result<()> {
             .unwrap_or_else(|| "never".to_string()),
         v.gaps
     );
+    if let Some(st) = &v.stalled {
+        println!(
+            "  STALLED        the disk is full: nothing captured since {}; the daemon resumes by \
+             itself when space frees (next try in {:.0} s, {} tried)",
+            tl_index::timespec::format_local(st.since_ns),
+            st.next_retry_s,
+            st.retries
+        );
+        println!("                 cause: {}", st.reason);
+        println!("                 free some space, or run `tl gc` to drop old states");
+    }
     if let (true, Some(by)) = (v.paused, v.paused_by) {
         println!(
             "  paused         the log is lent to pid {by} (events are captured when it is done)"

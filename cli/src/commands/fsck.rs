@@ -38,7 +38,11 @@ pub fn cmd_fsck(cwd: &Path, args: FsckArgs) -> Result<()> {
         deep,
         check_tail: true,
     };
+    // A running watcher lends the log (capturing what is pending first), so
+    // the end of its last segment is judged too; held until the check is done.
+    let lease = crate::cli_util::borrow_from_watcher(&root)?;
     let report = check(&root, &opts).with_context(|| format!("cannot check {}", root.display()))?;
+    drop(lease);
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", report_json(&report, deep))?;

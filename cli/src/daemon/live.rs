@@ -102,6 +102,8 @@ pub struct Live<B: Backend> {
     pub(super) skipped: SkippedPaths,
     /// The shipping to remotes with auto on (see [`super::ship`]).
     pub(super) ship: Shipper,
+    /// Some while the disk is full (see [`super::stall`]): then `store` is None.
+    pub(super) stall: Option<super::stall::Stall>,
 }
 
 /// Quiet time after a capture before the idle work is done.
@@ -140,6 +142,7 @@ impl<B: Backend> Live<B> {
             idle_work_at: None,
             own_files: None,
             gc: None,
+            stall: None,
         }
     }
 
@@ -170,6 +173,18 @@ impl<B: Backend> Live<B> {
             ))
             .with_hint("retry")
             .into()),
+            (None, None) if self.stall.is_some() => {
+                let since = self.stall.as_ref().map_or(0, |s| s.since_ns);
+                Err(CommandError::failure(format!(
+                    "the disk is full: the daemon has captured nothing since {}",
+                    tl_index::timespec::format_local(since)
+                ))
+                .with_hint(
+                    "free some space (or run `tl gc`): the daemon resumes by itself and \
+                     captures what changed meanwhile",
+                )
+                .into())
+            }
             (None, _) => Err(CommandError::busy(
                 "the watcher is paused while another tl command writes",
             )
@@ -480,9 +495,15 @@ impl<B: Backend> Live<B> {
         if self.pause.is_some() {
             self.watcher.drain()?;
             self.check_pause()?;
+        } else if self.stall.is_some() {
+            self.check_stall()?;
         } else {
             match self.watcher.next(Duration::ZERO)? {
-                Next::Batch(b) => self.capture_batch(b)?,
+                Next::Batch(b) => {
+                    if let Err(e) = self.capture_batch(b) {
+                        self.capture_failed(e)?;
+                    }
+                }
                 Next::Idle => {
                     if self.idle_work_at.is_some_and(|t| Instant::now() >= t) {
                         self.idle_work();
@@ -540,7 +561,9 @@ impl<B: Backend> Live<B> {
                     paused_ms = paused_for.as_millis() as u64,
                     "resumed; capturing what changed during the pause"
                 );
-                self.flush()?;
+                if let Err(e) = self.flush() {
+                    return self.capture_failed(e);
+                }
                 self.writer()?.go_lean();
                 Ok(())
             }
@@ -559,8 +582,13 @@ impl<B: Backend> Live<B> {
     /// or a deadline (debounce, fallback scan, reopening) is due. Idle costs no CPU.
     fn wait(&self) {
         let cap = Duration::from_secs(5);
-        let budget = match &self.pause {
-            None => match self.idle_work_at {
+        let budget = match (&self.pause, self.stall_retry_at()) {
+            // Stalled: events are only read; the next retry is the deadline.
+            (None, Some(t)) => self
+                .watcher
+                .drain_budget(cap)
+                .min(t.saturating_duration_since(Instant::now())),
+            (None, None) => match self.idle_work_at {
                 Some(t) => self
                     .watcher
                     .sleep_budget(cap)
@@ -568,7 +596,7 @@ impl<B: Backend> Live<B> {
                 None => self.watcher.sleep_budget(cap),
             },
             // Paused: a due batch waits for the log, only the backend's timer counts.
-            Some(p) => self.watcher.drain_budget(cap).min(match p.lease {
+            (Some(p), _) => self.watcher.drain_budget(cap).min(match p.lease {
                 Some(_) => LEASE_LIMIT.saturating_sub(p.since.elapsed()),
                 None => p.retry_at.saturating_duration_since(Instant::now()),
             }),

@@ -43,6 +43,7 @@ pub mod protocol;
 pub(crate) mod runaway;
 mod server;
 mod ship;
+mod stall;
 #[cfg(test)]
 mod tests;
 

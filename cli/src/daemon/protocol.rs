@@ -182,6 +182,24 @@ pub struct Status {
     /// The remotes the daemon ships to (those added with auto on).
     #[serde(default)]
     pub remotes: Vec<RemoteStatus>,
+    /// Some while the disk is full and nothing can be captured.
+    #[serde(default)]
+    pub stalled: Option<Stalled>,
+}
+
+/// Why the daemon captures nothing now, in [`Status`]: the disk is full.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Stalled {
+    /// Since when, RFC 3339.
+    pub since: String,
+    /// The same, ns since the Unix epoch.
+    pub since_ns: i64,
+    /// The error of the last failed attempt.
+    pub reason: String,
+    /// Failed attempts to resume so far.
+    pub retries: u32,
+    /// Seconds until the next attempt.
+    pub next_retry_s: f64,
 }
 
 /// One remote the daemon ships to, in [`Status`].

@@ -35,8 +35,14 @@ impl<B: Backend> Live<B> {
         let conn::Request { stream, body } = req;
         let line = match body {
             Request::Pause { pid } => return self.pause(stream, pid),
-            Request::Flush => encode(self.flush().map(|()| Flushed {})),
-            Request::Checkpoint { message } => encode(self.checkpoint(message)),
+            Request::Flush => {
+                let r = self.flush();
+                encode(self.stall_if_full(r).map(|()| Flushed {}))
+            }
+            Request::Checkpoint { message } => {
+                let r = self.checkpoint(message);
+                encode(self.stall_if_full(r))
+            }
             Request::Status => encode(Ok(self.status())),
             Request::Resume { dir } => encode(self.resume(&dir)),
             Request::Stop => {
@@ -49,6 +55,17 @@ impl<B: Backend> Live<B> {
         let mut w = &stream;
         writeln!(w, "{line}")?;
         Ok(())
+    }
+
+    /// A request's result; out of space, the daemon stalls (see
+    /// [`super::stall`]) and the requester gets the error.
+    fn stall_if_full<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            if super::stall::out_of_space(e) {
+                self.stall_on(format!("{e:#}"));
+            }
+        }
+        r
     }
 
     /// `checkpoint`: captures what is pending, then records a manual checkpoint.
@@ -66,7 +83,16 @@ impl<B: Backend> Live<B> {
     /// `pause`: captures what is pending, closes the log (its lock is free before
     /// the reply goes out) and keeps `stream` as the lease.
     fn pause(&mut self, stream: UnixStream, by: u64) -> Result<()> {
-        let reply = self.flush().map(|()| {
+        // Stalled on a full disk, the log is closed already: lend it at once.
+        let flushed = if self.stalled() {
+            Ok(())
+        } else {
+            match self.flush() {
+                Err(e) if super::stall::out_of_space(&e) => self.capture_failed(e),
+                other => other,
+            }
+        };
+        let reply = flushed.map(|()| {
             if let Some(store) = self.store.as_mut() {
                 store.wait_for_compactor();
                 store.save_caches();
@@ -157,6 +183,7 @@ impl<B: Backend> Live<B> {
                 })
                 .collect(),
             remotes: self.ship.statuses(),
+            stalled: self.stall.as_ref().map(|s| s.status()),
         }
     }
 }

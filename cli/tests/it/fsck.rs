@@ -274,3 +274,27 @@ echo "== end"
     assert!(text.contains("LOCK: Read-only file system"), "{text}");
     assert_eq!(count(&out_section("rolog")), 1, "{text}");
 }
+
+#[test]
+fn fsck_under_a_running_daemon_borrows_the_log_judges_its_tail_and_gives_it_back() {
+    let d = crate::daemon::Daemon::start(5_000);
+    let root = d.root();
+    crate::daemon::write(&root, "a.txt", "one\n");
+    crate::daemon::wait_sync(&root, std::time::Duration::from_secs(20));
+    // Inside the daemon's 5 s debounce: fsck has it capture this first.
+    crate::daemon::write(&root, "b.txt", "pending\n");
+    let v: Value = serde_json::from_str(&ok(&root, &["fsck", "--json"])).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["writer_running"], false, "the tail was not judged: {v}");
+    assert!(
+        crate::daemon::in_sync(&root),
+        "the pending edit was not captured"
+    );
+    let text = ok(&root, &["fsck"]);
+    assert!(!text.contains("not judged"), "{text}");
+    // The log is given back: the daemon captures again.
+    crate::daemon::write(&root, "c.txt", "after\n");
+    crate::daemon::wait_sync(&root, std::time::Duration::from_secs(20));
+    let st: Value = serde_json::from_str(&ok(&root, &["daemon", "status", "--json"])).unwrap();
+    assert_eq!(st["paused"], false, "{st}");
+}

@@ -11,6 +11,7 @@ mod completions_man;
 mod config;
 mod config_cmd;
 mod daemon;
+mod daemon_disk_full;
 mod daemon_gc;
 mod daemon_install;
 mod daemon_socket;

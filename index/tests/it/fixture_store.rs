@@ -1,7 +1,7 @@
 //! Fixture stores written by earlier versions (`tests/fixtures/vN-store`): copied
 //! into a temporary project, their replays listed as `manifest.sh` lists them, and
 //! the `expected.txt` the old binary wrote read back, their pins and Git export
-//! compared with what the old binary gave. Shared by `v1_store` to `v4_store`.
+//! compared with what the old binary gave. Shared by `v1_store` to `v6_store`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -116,10 +116,15 @@ pub fn expected(name: &str) -> Vec<ExpectedCheckpoint> {
 
 /// `git log --format='%H %T %s' refs/tl/main` of the bare repository `repo`.
 pub fn git_log(repo: &Path) -> String {
+    git_log_of(repo, "refs/tl/main")
+}
+
+/// `git log --format='%H %T %s' REF` of the bare repository `repo`.
+pub fn git_log_of(repo: &Path, ref_name: &str) -> String {
     let out = Command::new("git")
         .arg("--git-dir")
         .arg(repo)
-        .args(["log", "--format=%H %T %s", "refs/tl/main"])
+        .args(["log", "--format=%H %T %s", ref_name])
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()

@@ -26,3 +26,4 @@ mod v2_store;
 mod v3_store;
 mod v4_store;
 mod v5_store;
+mod v6_store;

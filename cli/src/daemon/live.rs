@@ -104,6 +104,9 @@ pub struct Live<B: Backend> {
     pub(super) ship: Shipper,
     /// Some while the disk is full (see [`super::stall`]): then `store` is None.
     pub(super) stall: Option<super::stall::Stall>,
+    /// The monotonic clock the lease's time limit is measured with (tests
+    /// move it forward an hour).
+    pub(super) clock: Box<dyn Fn() -> Instant + Send>,
 }
 
 /// Quiet time after a capture before the idle work is done.
@@ -143,6 +146,7 @@ impl<B: Backend> Live<B> {
             own_files: None,
             gc: None,
             stall: None,
+            clock: Box::new(Instant::now),
         }
     }
 
@@ -156,6 +160,17 @@ impl<B: Backend> Live<B> {
     #[cfg(test)]
     pub fn store(&self) -> &Store {
         self.store.as_ref().expect("the log is lent out (paused)")
+    }
+
+    /// Replaces the monotonic clock of the lease's time limit.
+    #[cfg(test)]
+    pub fn set_clock(&mut self, clock: Box<dyn Fn() -> Instant + Send>) {
+        self.clock = clock;
+    }
+
+    /// The time on the lease's clock.
+    pub(super) fn now(&self) -> Instant {
+        (self.clock)()
     }
 
     /// True while the log is lent to another process.
@@ -334,7 +349,7 @@ impl<B: Backend> Live<B> {
         let now = Instant::now();
         self.pause = Some(Pause {
             by: u64::from(std::process::id()),
-            since: now,
+            since: self.now(),
             lease: None,
             retry_at: now,
             failures: 0,
@@ -530,13 +545,14 @@ impl<B: Backend> Live<B> {
             }
             return Ok(());
         }
+        let now = self.now();
         let Some(p) = &mut self.pause else {
             return Ok(());
         };
         if let Some(lease) = &p.lease {
             if lease_ended(lease) {
                 p.lease = None;
-            } else if p.since.elapsed() >= LEASE_LIMIT {
+            } else if now.saturating_duration_since(p.since) >= LEASE_LIMIT {
                 warn!(
                     holder = p.by,
                     "the pause lasted over {} s; taking the log back",
@@ -550,7 +566,7 @@ impl<B: Backend> Live<B> {
         }
         match Store::open(&self.root) {
             Ok(store) => {
-                let (by, paused_for) = (p.by, p.since.elapsed());
+                let (by, paused_for) = (p.by, now.saturating_duration_since(p.since));
                 self.store = Some(store);
                 self.pause = None;
                 if let Some(own) = &mut self.own_files {
@@ -597,7 +613,9 @@ impl<B: Backend> Live<B> {
             },
             // Paused: a due batch waits for the log, only the backend's timer counts.
             (Some(p), _) => self.watcher.drain_budget(cap).min(match p.lease {
-                Some(_) => LEASE_LIMIT.saturating_sub(p.since.elapsed()),
+                Some(_) => {
+                    LEASE_LIMIT.saturating_sub(self.now().saturating_duration_since(p.since))
+                }
                 None => p.retry_at.saturating_duration_since(Instant::now()),
             }),
         };

@@ -102,7 +102,7 @@ impl<B: Backend> Live<B> {
             let now = Instant::now();
             self.pause = Some(Pause {
                 by,
-                since: now,
+                since: self.now(),
                 lease: None,
                 retry_at: now,
                 failures: 0,

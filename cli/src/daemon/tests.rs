@@ -358,3 +358,44 @@ fn a_new_directory_reported_as_a_rescan_counts_its_files() {
         "only the held directory resumes"
     );
 }
+
+#[test]
+fn a_lease_held_open_past_an_hour_is_taken_back_by_the_clock() {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    fs::write(root.join("a"), "1").unwrap();
+    let (mut l, h, _stop) = live_with_socket(root);
+    let start = Instant::now();
+    let offset = Arc::new(Mutex::new(Duration::ZERO));
+    let o = offset.clone();
+    l.set_clock(Box::new(move || start + *o.lock().unwrap()));
+    l.catch_up(None).unwrap();
+
+    // A holder that closed its store but hangs on to the connection.
+    let (v, _lease) = ask(&mut l, root, json!({"op": "pause", "pid": 4242}));
+    assert_eq!(v["ok"], true, "{v}");
+    drop(Store::open(root).expect("the lock is free once paused"));
+    fs::write(root.join("a"), "2").unwrap();
+    h.send([Event::Changed(b"a".to_vec())]);
+    *offset.lock().unwrap() = Duration::from_secs(3599);
+    for _ in 0..5 {
+        l.turn().unwrap();
+    }
+    assert!(l.paused(), "a lease under an hour is kept");
+    *offset.lock().unwrap() = Duration::from_secs(3600);
+    for _ in 0..50 {
+        if !l.paused() {
+            break;
+        }
+        l.turn().unwrap();
+    }
+    assert!(!l.paused(), "the hour's limit did not end the lease");
+    assert!(Store::open(root).is_err(), "the loop holds the lock again");
+    assert_eq!(
+        content_of(&l, "a"),
+        Some(tl_index::types::BlobHash::of(b"2")),
+        "what changed during the pause is captured"
+    );
+}

@@ -97,3 +97,50 @@ fn a_valid_retention_section_is_accepted() {
     ok(d.path(), &["checkpoint"]);
     assert!(ok(d.path(), &["log"]).lines().count() >= 2);
 }
+
+/// A hostile config.toml (issue 19): every command refuses it with a message
+/// naming the file (and the key where there is one), exits 1, writes nothing,
+/// and never panics; a 50 MB file is refused without being parsed.
+#[test]
+fn a_hostile_config_is_refused_with_bounded_work_and_a_clear_message() {
+    let huge = format!("# {}\n", "x".repeat(50 << 20));
+    let deep = format!(
+        "max_file_bytes = {}1{}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let cases: [(&str, &str, &[&str]); 6] = [
+        ("big file", huge.as_str(), &["over 1024 KiB", "config.toml"]),
+        (
+            "2^70",
+            "max_file_bytes = 1180591620717411303424\n",
+            &["config.toml"],
+        ),
+        (
+            "float",
+            "max_file_bytes = 1e300\n",
+            &["max_file_bytes", "integer"],
+        ),
+        ("negative", "max_file_bytes = -5\n", &["max_file_bytes"]),
+        (
+            "unknown key",
+            "no_such_key = 1\n",
+            &["no_such_key", "known"],
+        ),
+        ("deep nesting", deep.as_str(), &["config.toml"]),
+    ];
+    for (what, text, says) in cases {
+        let d = tempfile::tempdir().unwrap();
+        ok(d.path(), &["init"]);
+        fs::write(d.path().join(".tl/config.toml"), text).unwrap();
+        let before = store_bytes(d.path());
+        let out = tl(d.path(), &["checkpoint"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        for s in says {
+            assert!(err.contains(s), "{what}: no {s:?} in {err}");
+        }
+        assert_eq!(store_bytes(d.path()), before, "{what}: wrote to .tl");
+    }
+}

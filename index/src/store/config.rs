@@ -116,14 +116,37 @@ push_interval_s = 10
 # max-store-bytes = \"\"
 ";
 
+/// The largest config file read (1 MiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 impl Config {
     /// Reads the config file; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        use std::io::Read;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(io(path)(e)),
         };
+        // Bounded work whatever the file holds: a config is a few hundred bytes.
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io(path))?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(StoreError::Config {
+                path: path.to_path_buf(),
+                why: format!(
+                    "the file is over {} KiB, which no tl config is: it is not a config \
+                     (`tl config list` shows the settings; `tl init` writes a fresh file)",
+                    MAX_CONFIG_BYTES / 1024
+                ),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::Config {
+            path: path.to_path_buf(),
+            why: "the file is not UTF-8 text".to_string(),
+        })?;
         Config::from_text(&text, path)
     }
 

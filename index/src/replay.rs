@@ -132,8 +132,11 @@ pub fn in_place(
     let root = store.root().to_path_buf();
     let report = materialize(store, target, &root, &opts, progress)?;
     let recorded = if !req.dry_run && changed(&report) {
-        let msg = req.purpose.after_message(&cp);
-        Some(store.checkpoint(CommitKind::Restore, Some(msg))?.checkpoint)
+        Some(record_result(
+            store,
+            &report,
+            req.purpose.after_message(&cp),
+        )?)
     } else {
         None
     };
@@ -144,6 +147,33 @@ pub fn in_place(
         left_alone: opts.leave,
         recorded,
     })
+}
+
+/// Records what a materialization in place left on disk as a checkpoint of kind
+/// restore. Only the paths it wrote, removed or found changed under it are
+/// captured: the capture just before it holds the rest of the tree, so a
+/// whole-tree scan would find nothing else of the replay's (an edit elsewhere in
+/// the meantime is the next checkpoint's). Should the targeted capture find
+/// nothing to record (the paths were put back meanwhile), the whole tree is
+/// captured, as a replay that changed files always records its result.
+pub(crate) fn record_result(
+    store: &mut Store,
+    report: &MaterializeReport,
+    message: String,
+) -> Result<Checkpoint, ReplayError> {
+    let paths: Vec<Vec<u8>> = report
+        .written
+        .iter()
+        .chain(&report.removed)
+        .chain(&report.kept)
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    if let Some(done) = store.capture_paths_as(CommitKind::Restore, Some(message.clone()), paths)? {
+        return Ok(done.checkpoint);
+    }
+    Ok(store
+        .checkpoint(CommitKind::Restore, Some(message))?
+        .checkpoint)
 }
 
 /// The present, captured before a tree is brought back.

@@ -75,7 +75,7 @@ impl Store {
         if scopes.is_empty() {
             return Ok(None);
         }
-        self.capture_scopes(kind, scopes)
+        self.capture_scopes(kind, None, scopes)
     }
 
     /// Pushes onto `out` what capturing `path` around `held` scans.

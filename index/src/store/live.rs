@@ -79,6 +79,18 @@ impl Store {
         kind: CommitKind,
         paths: Vec<Vec<u8>>,
     ) -> Result<Option<CheckpointOutcome>> {
+        self.capture_paths_as(kind, None, paths)
+    }
+
+    /// [`Store::capture_paths`] with a message for the checkpoint: what a replay
+    /// or restore records after writing, as it knows which paths it wrote and
+    /// removed (a whole-tree scan after it would only find those).
+    pub fn capture_paths_as(
+        &mut self,
+        kind: CommitKind,
+        message: Option<String>,
+        paths: Vec<Vec<u8>>,
+    ) -> Result<Option<CheckpointOutcome>> {
         if self.live.is_none() {
             self.live = Some(LiveState::new(self.layout.root()));
         }
@@ -89,9 +101,9 @@ impl Store {
             if let Some(live) = self.live.as_mut() {
                 live.rules.forget();
             }
-            return self.checkpoint_if_changed(kind, None);
+            return self.checkpoint_if_changed(kind, message);
         }
-        self.capture_scopes(kind, paths)
+        self.capture_scopes(kind, message, paths)
     }
 
     /// The targeted capture of [`Store::capture_paths`] once the root and the
@@ -99,6 +111,7 @@ impl Store {
     pub(super) fn capture_scopes(
         &mut self,
         kind: CommitKind,
+        message: Option<String>,
         paths: Vec<Vec<u8>>,
     ) -> Result<Option<CheckpointOutcome>> {
         let root = self.layout.root().to_path_buf();
@@ -124,7 +137,7 @@ impl Store {
             return Ok(None);
         }
         changes.sort_by(|a, b| a.path().cmp(b.path()));
-        self.commit_changes(kind, None, content, &changes)?;
+        self.commit_changes(kind, message, content, &changes)?;
         self.after_commit();
         let mut done = self.outcome(part.warnings, part.stats);
         done.over_limit = over_limit;

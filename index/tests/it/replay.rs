@@ -106,3 +106,77 @@ fn a_path_capture_could_not_read_is_left_alone_and_not_counted_unchanged() {
     assert_eq!(r.report.written, vec![b"small".to_vec()]);
     assert_eq!(r.report.unchanged, 0, "{:?}", r.report);
 }
+
+/// Writes to another file the first time the scan is about to read `trigger`:
+/// an edit landing while a replay's capture of the present is under way.
+struct EditElsewhere {
+    trigger: &'static [u8],
+    elsewhere: std::path::PathBuf,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl tl_index::scan::ReadSeam for EditElsewhere {
+    fn before_open(&self, path: &[u8]) {
+        use std::sync::atomic::Ordering;
+        if path == self.trigger && !self.fired.swap(true, Ordering::SeqCst) {
+            fs::write(&self.elsewhere, "edited during the replay").unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_replay_in_place_records_only_the_paths_it_wrote_without_scanning_the_tree_again() {
+    let (_tmp, root, mut store) = project();
+    fs::write(root.join("aaa.txt"), "kept").unwrap();
+    fs::write(root.join("edited.txt"), "old").unwrap();
+    fs::write(root.join("gone.txt"), "old").unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    fs::write(root.join("edited.txt"), "new").unwrap();
+    fs::remove_file(root.join("gone.txt")).unwrap();
+    fs::write(root.join("added.txt"), "new").unwrap();
+    // aaa.txt is stat'ed (unchanged) before edited.txt is read, so the capture
+    // before the replay holds its old content; it changes on disk after that.
+    store.set_read_seam(std::sync::Arc::new(EditElsewhere {
+        trigger: b"edited.txt",
+        elsewhere: root.join("aaa.txt"),
+        fired: Default::default(),
+    }));
+    let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
+    let req = InPlace {
+        target: CheckpointIndex::new(0),
+        only: None,
+        purpose: Purpose::Replay,
+        dry_run: false,
+    };
+    let r = in_place(&mut store, &req, &tree, &no_progress).unwrap();
+    assert_eq!(
+        r.report.written,
+        vec![b"edited.txt".to_vec(), b"gone.txt".to_vec()]
+    );
+    assert_eq!(r.report.removed, vec![b"added.txt".to_vec()]);
+    let recorded = r.recorded.expect("the replay changed files");
+    assert_eq!(recorded.kind, CommitKind::Restore);
+    // The restore checkpoint holds the target where the replay wrote, and the
+    // capture before it everywhere else: the edit of aaa.txt made meanwhile is
+    // not folded into the replay's record, and stays on disk.
+    let last = store.checkpoints().len() - 1;
+    let after = store.tree_at(CheckpointIndex::new(last)).unwrap();
+    let content = |t: &tl_index::Tree| -> Vec<(Vec<u8>, tl_index::BlobHash)> {
+        t.iter().map(|(p, e)| (p.clone(), e.hash)).collect()
+    };
+    assert_eq!(
+        content(&after),
+        content(&tree),
+        "the replay's record is the target tree"
+    );
+    assert_eq!(
+        fs::read(root.join("aaa.txt")).unwrap(),
+        b"edited during the replay"
+    );
+    // The next checkpoint captures it.
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    let next = store
+        .tree_at(CheckpointIndex::new(store.checkpoints().len() - 1))
+        .unwrap();
+    assert_ne!(next.get(&b"aaa.txt"[..]), tree.get(&b"aaa.txt"[..]));
+}

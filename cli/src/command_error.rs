@@ -274,6 +274,17 @@ fn library_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<StoreError>() {
         return match e {
             StoreError::NotInitialized(_) => Some("run `tl init`".into()),
+            StoreError::TlSymlink { path, target } => Some(format!(
+                "if the store at {t} is yours, put it in place of the link (`rm {p} && mv {t} \
+                 {p}`); otherwise remove the link and run `tl init`",
+                p = path.display(),
+                t = target.display()
+            )),
+            StoreError::TlNotOurs { path, owner, .. } => Some(format!(
+                "run tl as uid {owner}, or, if {p} is yours, take it back (`sudo chown -R \
+                 \"$(id -u)\" {p}`)",
+                p = path.display()
+            )),
             StoreError::Read(_) => Some("run `tl fsck` to see the damage".into()),
             StoreError::Decode { .. } | StoreError::Blob { .. } => Some(FSCK.into()),
             StoreError::Open(o) => library_hint(o),

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::daemon::{daemon_status, durable_after, Daemon};
@@ -143,15 +143,53 @@ fn the_socket_is_private_under_umask_000() {
     assert_eq!(tl_dir, 0o700, ".tl mode {tl_dir:o}");
 }
 
-#[test]
-fn a_client_of_another_uid_is_refused() {
-    assert!(
-        effective_uid() == 0,
-        "this test connects as uid 65534 and needs to run as root"
-    );
-    let d = Daemon::start(50);
+/// Sends `line` to the socket at `sock` as uid and gid 65534 from a small
+/// python3 client, which prints `connect failed: errno N (NAME)` or `reply:
+/// LINE`, then keeps its connection open for `hold_s` seconds.
+fn raw_request_as_nobody(sock: &Path, line: &str, hold_s: u32) -> Child {
+    const CLIENT: &str = r#"
+import errno, socket, sys, time
+path, line, hold = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(path)
+except OSError as e:
+    print("connect failed: errno %d (%s)" % (e.errno, errno.errorcode.get(e.errno, "?")), flush=True)
+    sys.exit(0)
+try:
+    s.sendall((line + "\n").encode())
+except OSError:
+    pass  # refused before reading: the answer is read all the same
+print("reply: " + s.makefile("rb").readline().decode().strip(), flush=True)
+time.sleep(hold)
+"#;
+    Command::new("python3")
+        .uid(65534)
+        .gid(65534)
+        .current_dir("/")
+        .arg("-c")
+        .arg(CLIENT)
+        .arg(sock)
+        .arg(line)
+        .arg(hold_s.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 is needed by this test ({e}): apt-get install python3"))
+}
+
+/// The first line the client of [`raw_request_as_nobody`] printed.
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+/// Lets the file system give uid 65534 the socket: only the daemon's own
+/// `SO_PEERCRED` check is left to refuse it.
+fn open_the_socket_to_everyone(d: &Daemon) {
     let root = d.root();
-    // Let the file system allow it: only the daemon's own check may refuse.
     for (p, m) in [
         (d.dir.path().to_path_buf(), 0o755),
         (root.join(".tl"), 0o755),
@@ -159,27 +197,121 @@ fn a_client_of_another_uid_is_refused() {
     ] {
         fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
     }
-    for action in ["stop", "status"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_tl"))
-            .uid(65534)
-            .gid(65534)
-            .current_dir("/")
-            .arg("-C")
-            .arg(&root)
-            .args(["daemon", action])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{action} as uid 65534 was served");
-        assert!(
-            err.contains("uid 65534 may not use this watcher"),
-            "{action}: {err}"
+}
+
+fn assert_root() {
+    assert!(
+        effective_uid() == 0,
+        "this test connects as uid 65534 and needs to run as root"
+    );
+}
+
+#[test]
+fn a_client_of_another_uid_is_refused() {
+    assert_root();
+    let d = Daemon::start(50);
+    let root = d.root();
+    open_the_socket_to_everyone(&d);
+    // The CLI of another uid refuses the store before it reaches the socket.
+    let out = Command::new(env!("CARGO_BIN_EXE_tl"))
+        .uid(65534)
+        .gid(65534)
+        .current_dir("/")
+        .arg("-C")
+        .arg(&root)
+        .args(["daemon", "status"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "tl daemon status as uid 65534: {err}"
+    );
+    assert!(err.contains("is owned by uid 0, not by uid 65534"), "{err}");
+    // The socket itself refuses a raw request.
+    for op in ["stop", "status"] {
+        let mut client = raw_request_as_nobody(
+            &root.join(".tl/daemon.sock"),
+            &format!(r#"{{"op": "{op}"}}"#),
+            0,
         );
+        let line = first_line(&mut client);
+        client.wait().unwrap();
+        let reply: serde_json::Value = serde_json::from_str(
+            line.strip_prefix("reply: ")
+                .unwrap_or_else(|| panic!("{op}: {line}")),
+        )
+        .unwrap();
+        assert_eq!(reply["ok"], false, "{op} as uid 65534 was served: {reply}");
+        assert!(
+            reply["error"]
+                .as_str()
+                .unwrap()
+                .contains("uid 65534 may not use this watcher (it runs as uid 0)"),
+            "{op}: {reply}"
+        );
+        assert!(reply.get("pid").is_none(), "{op}: {reply}");
     }
     let st = daemon_status(&root);
     assert_eq!(st["running"], true);
     assert_eq!(st["pid"], d.pid());
     let _ = tl(&root, &["daemon", "stop"]);
+}
+
+#[test]
+fn a_raw_pause_from_another_uid_is_refused_and_the_daemon_keeps_capturing() {
+    assert_root();
+    let d = Daemon::start(50);
+    let root = d.root();
+    let sock = root.join(".tl/daemon.sock");
+    let pause = r#"{"op": "pause", "pid": 0}"#;
+    // As `tl daemon start` leaves it: the 0700 `.tl/` keeps uid 65534 out.
+    let mut client = raw_request_as_nobody(&sock, pause, 0);
+    let line = first_line(&mut client);
+    client.wait().unwrap();
+    assert!(
+        line.contains("connect failed") && line.contains("EACCES"),
+        "{line}"
+    );
+    assert_eq!(daemon_status(&root)["paused"], false);
+    // With the file system's door open, the uid check refuses it, and the
+    // daemon is not paused while the refused client holds its connection.
+    open_the_socket_to_everyone(&d);
+    let mut client = raw_request_as_nobody(&sock, pause, 30);
+    let line = first_line(&mut client);
+    let reply: serde_json::Value = serde_json::from_str(
+        line.strip_prefix("reply: ")
+            .unwrap_or_else(|| panic!("{line}")),
+    )
+    .unwrap();
+    assert_eq!(reply["ok"], false, "paused for uid 65534: {reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("uid 65534 may not use this watcher"),
+        "{reply}"
+    );
+    let st = daemon_status(&root);
+    assert_eq!(st["running"], true, "{st}");
+    assert_eq!(st["paused"], false, "{st}");
+    let took = durable_after(
+        &root,
+        "after.txt",
+        "captured while the refused client waits",
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "a write took {took:?} to be captured"
+    );
+    ok(&root, &["checkpoint", "-m", "the log is the daemon's"]);
+    let _ = client.kill();
+    client.wait().unwrap();
+    let log = fs::read_to_string(root.join(".tl/daemon.log")).unwrap();
+    assert!(
+        log.contains("client connection refused: uid 65534 may not use this watcher"),
+        "{log}"
+    );
 }
 
 /// The effective uid of this process, from /proc (no extra dependency).

@@ -43,6 +43,7 @@ mod serve_browser;
 mod serve_schema;
 mod serve_security;
 mod skipped;
+mod store_owner;
 mod support;
 mod time_ids;
 mod timeline;

@@ -17,6 +17,36 @@ pub enum StoreError {
     /// `tl init` where `.tl` exists.
     #[error("{0} is already initialised (it has a .tl directory)")]
     AlreadyInitialized(PathBuf),
+    /// `.tl` is a symlink: never followed, since another user could point it
+    /// at a store of theirs.
+    #[error(
+        "{} is a symlink to {}; tl refuses to follow it, as another user could point it \
+         at a store of theirs",
+        path.display(),
+        target.display()
+    )]
+    TlSymlink {
+        /// The `.tl` link.
+        path: PathBuf,
+        /// Where it points (empty if unreadable).
+        target: PathBuf,
+    },
+    /// `.tl` is a directory another uid owns: refused, since its owner could
+    /// rewrite the history tl replays or read what tl captures.
+    #[error(
+        "{} is owned by uid {owner}, not by uid {ours} running tl; tl refuses a store \
+         another user owns, as they could rewrite the history it replays or read what it \
+         captures",
+        path.display()
+    )]
+    TlNotOurs {
+        /// The `.tl` directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The effective uid of this process.
+        ours: u32,
+    },
     /// A capture would add more than `max_batch_bytes` and its policy refused
     /// it; nothing was stored.
     #[error("this capture would add {0}")]

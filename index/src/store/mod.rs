@@ -6,7 +6,8 @@
 //! `cache` (the catalog cache policy and the fold of the log), `capture`, `read` (trees and content), `resolve` (time
 //! expressions), `pins`, `compact` (snapshots, rebuild), `live` (what a
 //! long-lived writer needs), `skipped` (the paths its captures currently skip),
-//! `batch` (the per-capture total: `max_batch_bytes` and its `BatchPolicy`).
+//! `batch` (the per-capture total: `max_batch_bytes` and its `BatchPolicy`),
+//! `owner` (`.tl` itself: a real directory of this uid).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ mod content;
 mod error;
 mod held;
 mod live;
+mod owner;
 mod pins;
 mod read;
 mod resolve;
@@ -45,6 +47,7 @@ pub use error::StoreError;
 use error::{io, Result};
 use held::Held;
 use live::LiveState;
+use owner::{check_tl_dir, TlEntry};
 pub use pins::{PinError, PinNameProblem};
 pub use resolve::{ResolveError, ID_PREFIX_MIN};
 pub use skipped::{is_skipped_path, SkipReport, SkippedPaths};
@@ -127,12 +130,14 @@ pub struct Store {
 /// A source of "now" for a store, ns since the Unix epoch.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// Finds the project root: `start` or the nearest ancestor holding `.tl/`.
+/// Finds the project root: `start` or the nearest ancestor holding `.tl/`. The
+/// first `.tl` found that is a symlink, or a directory of another uid, is
+/// refused rather than skipped (see `owner`).
 pub fn find_root(start: &Path) -> Result<PathBuf> {
     let start = std::fs::canonicalize(start).map_err(io(start))?;
     let mut dir = start.as_path();
     loop {
-        if Layout::new(dir).tl_dir().is_dir() {
+        if let TlEntry::Ours = check_tl_dir(Layout::new(dir).tl_dir())? {
             return Ok(dir.to_path_buf());
         }
         match dir.parent() {
@@ -172,7 +177,7 @@ impl Store {
         let root = std::fs::canonicalize(root).map_err(io(root))?;
         let layout = Layout::new(&root);
         let tl = layout.tl_dir();
-        if tl.exists() {
+        if !matches!(check_tl_dir(tl)?, TlEntry::Missing) {
             return Err(StoreError::AlreadyInitialized(root));
         }
         // Owner-only: history is as private as the most private file it holds.
@@ -204,7 +209,7 @@ impl Store {
     fn open_inner(root: &Path, write: bool) -> Result<Store> {
         let layout = Layout::new(root);
         let tl = layout.tl_dir();
-        if !tl.is_dir() {
+        if !matches!(check_tl_dir(tl)?, TlEntry::Ours) {
             return Err(StoreError::NotInitialized(root.to_path_buf()));
         }
         // A store made before `.tl/` was private is tightened once: with `.tl/`
@@ -259,7 +264,7 @@ impl Store {
     /// captured stay on the real file system. Runs the log's recovery.
     pub fn open_with_storage(root: &Path, storage: Arc<dyn Storage>) -> Result<Store> {
         let layout = Layout::new(root);
-        if !layout.tl_dir().is_dir() {
+        if !matches!(check_tl_dir(layout.tl_dir())?, TlEntry::Ours) {
             return Err(StoreError::NotInitialized(root.to_path_buf()));
         }
         let config = Config::load(&layout.config())?;

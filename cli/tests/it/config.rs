@@ -109,12 +109,38 @@ fn a_hostile_config_is_refused_with_bounded_work_and_a_clear_message() {
         "[".repeat(5000),
         "]".repeat(5000)
     );
-    let cases: [(&str, &str, &[&str]); 6] = [
+    let cases: [(&str, &str, &[&str]); 10] = [
         ("big file", huge.as_str(), &["over 1024 KiB", "config.toml"]),
         (
             "2^70",
             "max_file_bytes = 1180591620717411303424\n",
-            &["config.toml"],
+            &[
+                "config.toml",
+                "`max_file_bytes` = 1180591620717411303424 (line 1)",
+                "past what 64 bits hold",
+                "whole number from 1 to 9223372036854775807",
+            ],
+        ),
+        (
+            "2^70 for a level",
+            "# levels\nzstd_level = 1180591620717411303424 # fast\n",
+            &[
+                "`zstd_level` = 1180591620717411303424 (line 2)",
+                "from 1 to 22",
+            ],
+        ),
+        (
+            "2^70 in [retention]",
+            "snapshot_every = 5\n[retention]\nkeep-all = 1180591620717411303424\n",
+            &[
+                "`retention.keep-all` = 1180591620717411303424 (line 3)",
+                "quoted value like its default, \"1h\"",
+            ],
+        ),
+        (
+            "2^70 for an unknown key",
+            "debounce_ms = 1180591620717411303424\n",
+            &["`debounce_ms`", "unknown setting", "max_file_bytes"],
         ),
         (
             "float",
@@ -122,6 +148,11 @@ fn a_hostile_config_is_refused_with_bounded_work_and_a_clear_message() {
             &["max_file_bytes", "integer"],
         ),
         ("negative", "max_file_bytes = -5\n", &["max_file_bytes"]),
+        (
+            "not TOML",
+            "zstd_level = 12x\n",
+            &["`zstd_level` = 12x (line 1)", "from 1 to 22"],
+        ),
         (
             "unknown key",
             "no_such_key = 1\n",

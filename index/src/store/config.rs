@@ -1,5 +1,6 @@
 //! `.tl/config.toml`: the settings, their defaults and their parsing.
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use super::error::{io, Result, StoreError};
@@ -160,7 +161,7 @@ impl Config {
         };
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| bad(e.to_string()))?;
+            .map_err(|e: toml::de::Error| bad(parse_error(text, &e)))?;
         let mut c = Config::default();
         for (key, value) in table {
             if key == RETENTION {
@@ -190,17 +191,20 @@ impl Config {
             match key.as_str() {
                 "max_file_bytes" => c.max_file_bytes = positive(int)?,
                 "max_batch_bytes" => c.max_batch_bytes = positive(int)?,
-                "zstd_level" => {
-                    if !(1..=22).contains(&int) {
-                        return Err(bad(format!("`zstd_level` must be 1..=22, found {int}")));
+                "zstd_level" | "gc_zstd_level" => {
+                    let range = integer_range(&key);
+                    if !range.contains(&int) {
+                        return Err(bad(format!(
+                            "`{key}` must be {}..={}, found {int}",
+                            range.start(),
+                            range.end()
+                        )));
                     }
-                    c.zstd_level = int as i32
-                }
-                "gc_zstd_level" => {
-                    if !(1..=22).contains(&int) {
-                        return Err(bad(format!("`gc_zstd_level` must be 1..=22, found {int}")));
+                    if key == "zstd_level" {
+                        c.zstd_level = int as i32
+                    } else {
+                        c.gc_zstd_level = int as i32
                     }
-                    c.gc_zstd_level = int as i32
                 }
                 "gc_every_bytes" => c.gc_every_bytes = positive(int)?,
                 "snapshot_every" => c.snapshot_every = positive(int)?,
@@ -221,6 +225,94 @@ impl Config {
             uring: false,
         }
     }
+}
+
+/// The whole numbers the top-level setting `key` takes (every one is an
+/// integer; [`Config::from_text`] checks them, [`parse_error`] names them).
+fn integer_range(key: &str) -> RangeInclusive<i64> {
+    match key {
+        "zstd_level" | "gc_zstd_level" => 1..=22,
+        _ => 1..=i64::MAX,
+    }
+}
+
+/// What the setting `key` (`zstd_level`, `retention.keep-all`) takes, in words.
+fn allowed_values(key: &str) -> String {
+    match settings::find(key) {
+        None => format!(
+            "unknown setting; known settings: {}",
+            settings::known_keys()
+        ),
+        Some(s) if s.section().is_some() => {
+            format!("it takes a quoted value like its default, {}", s.default)
+        }
+        Some(_) => {
+            let range = integer_range(key);
+            format!(
+                "it takes a whole number from {} to {}",
+                range.start(),
+                range.end()
+            )
+        }
+    }
+}
+
+/// The words of a TOML syntax error (a number past 64 bits, a bad value...):
+/// when it lies in the value of a `key = value` line, the key (with its
+/// section) and what it takes; otherwise toml's own message and excerpt.
+fn parse_error(text: &str, e: &toml::de::Error) -> String {
+    let full = e.to_string();
+    let Some(at) = e.span().map(|s| s.start.min(text.len())) else {
+        return full;
+    };
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_no = text[..line_start].matches('\n').count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let Some((name, eq)) = key_of(line) else {
+        return full;
+    };
+    let section = text[..line_start].lines().rev().find_map(section_of);
+    let key = match section {
+        Some(s) => format!("{s}.{name}"),
+        None => name.to_string(),
+    };
+    if at - line_start > eq {
+        let value = line[eq + 1..].split('#').next().unwrap_or("").trim();
+        let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+        let past_64_bits = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+            && value.replace('_', "").parse::<i64>().is_err();
+        let what = if past_64_bits {
+            "the number is past what 64 bits hold (TOML integers are 64-bit)"
+        } else {
+            e.message().trim_end()
+        };
+        format!(
+            "`{key}` = {value} (line {line_no}): {what}; {}",
+            allowed_values(&key)
+        )
+    } else {
+        format!("`{key}` (line {line_no}): {}", e.message().trim_end())
+    }
+}
+
+/// The bare key of a `key = value` line and the offset of its `=`.
+fn key_of(line: &str) -> Option<(&str, usize)> {
+    let eq = line.find('=')?;
+    let name = line[..eq].trim();
+    let bare = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    bare.then_some((name, eq))
+}
+
+/// The name of a `[section]` header line.
+fn section_of(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix('[')?;
+    let (name, after) = rest.split_once(']')?;
+    let after = after.trim();
+    (!name.starts_with('[') && (after.is_empty() || after.starts_with('#'))).then(|| name.trim())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! .tl/index/catalog         the catalog cache: derived
 //! .tl/index/statcache       the stat cache: derived
 //! .tl/index/git-map/        export-git's mapping of checkpoints to commits: derived
-//! .tl/index/git-untracked   set once `tl init` found `.tl/` untracked by Git
+//! .tl/index/git-untracked   set once a command found `.tl/` untracked by Git
 //! .tl/snapshots/            rkyv tree snapshots: derived
 //! .tl/git/                  the bare repository export-git writes when there is no .git
 //! .tl/daemon.pid            the daemon's pid
@@ -112,8 +112,8 @@ impl Layout {
         self.index_dir().join("git-map")
     }
 
-    /// `.tl/index/git-untracked`: the mark `tl init` leaves once it checked that
-    /// Git does not track `.tl/`.
+    /// `.tl/index/git-untracked`: the mark any command but `tl init` leaves (0600)
+    /// once it checked that Git does not track `.tl/`.
     pub fn git_untracked_mark(&self) -> PathBuf {
         self.index_dir().join("git-untracked")
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use tl_index::layout::{Layout, TL_DIR};
 use tl_index::store::Store;
+use tl_wal::private_fs::{self, Durability};
 
 /// Start keeping history of a directory (creates .tl/).
 #[derive(clap::Args, Debug)]
@@ -225,7 +226,8 @@ pub fn warn_if_git_tracks_tl(root: &Path) {
         }
         Some(_) => {
             // A cache: failing to write it costs a read of the index next time.
-            let _ = std::fs::write(&mark, stamp);
+            // Owner-only and never through a symlink, as everything under `.tl/`.
+            let _ = private_fs::write_atomic(&mark, stamp.as_bytes(), Durability::Cache);
         }
         None => {}
     }

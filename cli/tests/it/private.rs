@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::util::{ok, tl};
+use crate::util::{git, ok, tl};
 
 fn mode_of(p: &Path) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
@@ -59,10 +59,15 @@ fn assert_owner_only(root: &Path, when: &str) {
 
 /// `sh -c "umask 022; tl ARGS"` in `dir`.
 fn tl_umask_022(dir: &Path, args: &str) -> String {
+    tl_umask(dir, "022", args)
+}
+
+/// `sh -c "umask UMASK; tl ARGS"` in `dir`.
+fn tl_umask(dir: &Path, umask: &str, args: &str) -> String {
     let out = Command::new("sh")
         .current_dir(dir)
         .arg("-c")
-        .arg(format!("umask 022 && exec \"$TL\" {args}"))
+        .arg(format!("umask {umask} && exec \"$TL\" {args}"))
         .env("TL", env!("CARGO_BIN_EXE_tl"))
         .output()
         .unwrap();
@@ -141,6 +146,23 @@ fn the_store_is_owner_only_after_init_a_daemon_run_and_compact() {
     assert_owner_only(&root, "after a daemon run");
     ok(&root, &["compact"]);
     assert_owner_only(&root, "after compact");
+}
+
+#[test]
+fn the_git_untracked_mark_is_owner_only_under_umask_000() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    git(root, &["init", "-q"]);
+    fs::write(root.join("a"), b"a").unwrap();
+    git(root, &["add", "a"]);
+    git(root, &["commit", "-qm", "a"]);
+    ok(root, &["init"]);
+    let mark = root.join(".tl/index/git-untracked");
+    // Any command but init checks whether git tracks `.tl/` and leaves the mark.
+    tl_umask(root, "000", "status");
+    assert!(mark.is_file(), "tl status in a git work tree left no mark");
+    assert_eq!(mode_of(&mark), 0o600, "{}", mark.display());
+    assert_owner_only(root, "after tl status in a git work tree");
 }
 
 #[test]

@@ -38,6 +38,13 @@ impl std::ops::DerefMut for Writer {
 }
 
 impl Writer {
+    /// True when the store was lent by a watcher that said the last checkpoint
+    /// holds the tree as it is on disk (it had nothing pending): a replay need not
+    /// capture the present first.
+    pub fn tree_captured_by_watcher(&self) -> bool {
+        self._lease.as_ref().is_some_and(|l| l.tree_captured())
+    }
+
     /// Hands the store to `f`, which may close and reopen it (a GC swaps the log
     /// under it); a watcher's lease is kept until `f` returns.
     pub fn consume<T>(self, f: impl FnOnce(Store) -> Result<T>) -> Result<T> {

@@ -49,6 +49,18 @@ impl Purpose {
     }
 }
 
+/// What is known of the tree on disk before a replay in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Present {
+    /// Nothing: it is captured first (a whole-tree scan), so the replay can be
+    /// undone.
+    Unknown,
+    /// The last checkpoint holds it: a watcher that had captured everything it
+    /// was told said so as it lent the log. Nothing is scanned before; the last
+    /// checkpoint is the one that undoes the replay.
+    Recorded,
+}
+
 /// What to bring back in place.
 #[derive(Clone, Debug)]
 pub struct InPlace {
@@ -60,6 +72,8 @@ pub struct InPlace {
     pub purpose: Purpose,
     /// Plan only: capture nothing, write nothing, record nothing.
     pub dry_run: bool,
+    /// What is known of the tree on disk.
+    pub present: Present,
 }
 
 /// Why bringing a tree back failed.
@@ -90,6 +104,8 @@ pub struct InPlaceReport {
     /// The checkpoint of kind restore recording the result (None when nothing
     /// changed, or in a dry run).
     pub recorded: Option<Checkpoint>,
+    /// What the replay took the tree on disk to be (a dry run: `Unknown`).
+    pub present: Present,
 }
 
 impl InPlaceReport {
@@ -123,11 +139,15 @@ pub fn in_place(
     };
     let mut before = None;
     let mut capture_warnings = Vec::new();
-    if !req.dry_run {
-        let present = capture_present(store, req.purpose.before_message(&cp))?;
-        opts.leave = present.leave;
-        before = present.before;
-        capture_warnings = present.warnings;
+    match (req.dry_run, req.present) {
+        (true, _) => {}
+        (false, Present::Recorded) => before = store.last_checkpoint().map(|c| c.id.clone()),
+        (false, Present::Unknown) => {
+            let present = capture_present(store, req.purpose.before_message(&cp))?;
+            opts.leave = present.leave;
+            before = present.before;
+            capture_warnings = present.warnings;
+        }
     }
     let root = store.root().to_path_buf();
     let report = materialize(store, target, &root, &opts, progress)?;
@@ -146,6 +166,11 @@ pub fn in_place(
         capture_warnings,
         left_alone: opts.leave,
         recorded,
+        present: if req.dry_run {
+            Present::Unknown
+        } else {
+            req.present
+        },
     })
 }
 
@@ -177,7 +202,7 @@ pub(crate) fn record_result(
 }
 
 /// The present, captured before a tree is brought back.
-pub(crate) struct Present {
+pub(crate) struct CapturedPresent {
     /// The id of the state holding it (None before any checkpoint).
     pub(crate) before: Option<String>,
     /// The capture's warnings.
@@ -188,7 +213,10 @@ pub(crate) struct Present {
 
 /// Captures the present as a checkpoint (when it differs from the last one)
 /// with `message`, so what comes next can be undone.
-pub(crate) fn capture_present(store: &mut Store, message: String) -> Result<Present, ReplayError> {
+pub(crate) fn capture_present(
+    store: &mut Store,
+    message: String,
+) -> Result<CapturedPresent, ReplayError> {
     let out = store.capture_if_changed(CommitKind::Auto, Some(message))?;
     let leave = out
         .warnings
@@ -200,7 +228,7 @@ pub(crate) fn capture_present(store: &mut Store, message: String) -> Result<Pres
         Some(c) => Some(c.id),
         None => store.checkpoints().last().map(|c| c.id.clone()),
     };
-    Ok(Present {
+    Ok(CapturedPresent {
         before,
         warnings: out.warnings,
         leave,

@@ -188,7 +188,7 @@ fn remove_marker(marker: &std::path::Path) -> Result<(), ReplayError> {
 /// After a switch or undo killed while writing (its marker names the last
 /// state): the present to start from, captured by nobody. A stale marker (a
 /// state was recorded since) is removed and None returned.
-fn interrupted(store: &Store) -> Result<Option<crate::replay::Present>, ReplayError> {
+fn interrupted(store: &Store) -> Result<Option<crate::replay::CapturedPresent>, ReplayError> {
     let marker = store.layout().switching();
     let Some(id) = marker_names(&marker) else {
         if marker.exists() {
@@ -204,7 +204,7 @@ fn interrupted(store: &Store) -> Result<Option<crate::replay::Present>, ReplayEr
         remove_marker(&marker)?;
         return Ok(None);
     }
-    Ok(Some(crate::replay::Present {
+    Ok(Some(crate::replay::CapturedPresent {
         before: Some(last).filter(|l| !l.is_empty()),
         warnings: Vec::new(),
         leave: Vec::new(),
@@ -216,7 +216,7 @@ fn interrupted(store: &Store) -> Result<Option<crate::replay::Present>, ReplayEr
 fn bring_back(
     store: &mut Store,
     target: Option<CheckpointIndex>,
-    present: crate::replay::Present,
+    present: crate::replay::CapturedPresent,
     to: TimelineId,
     kind: CommitKind,
     message: String,

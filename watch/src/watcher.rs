@@ -122,6 +122,14 @@ impl<B: Backend> Watcher<B> {
         }
     }
 
+    /// True when nothing is pending here or in the backend: no event waits in
+    /// the debouncer (call [`Watcher::flush`] first to drain the kernel's queue),
+    /// and the backend has no fallback scan due (every directory is watched). A
+    /// caller that captured what the last flush returned then knows the tree.
+    pub fn is_idle(&self) -> bool {
+        !self.debouncer.has_pending() && self.backend.next_timer().is_none()
+    }
+
     /// Queues a rescan of `dir` as if the backend asked for it.
     pub fn request_rescan(&mut self, dir: Vec<u8>, reason: &str, lost: bool) {
         self.debouncer.push(

@@ -97,3 +97,20 @@ fn silent_drops_are_only_repaired_by_a_rescan() {
     let all: BTreeSet<_> = (0..100).map(|i| format!("f{i}").into_bytes()).collect();
     assert!(all.iter().all(|p| covered(&batches, p)));
 }
+
+#[test]
+fn a_watcher_is_idle_only_once_a_flush_has_taken_every_event_the_backend_had() {
+    let (backend, handle) = SimBackend::new();
+    let mut w = Watcher::new(backend, DebounceConfig::default());
+    assert!(w.is_idle());
+    // An event still in the backend's queue is not seen until a flush drains it.
+    handle.send([Event::Changed(b"a.txt".to_vec())]);
+    w.drain().unwrap();
+    assert!(!w.is_idle(), "an event waits in the debouncer");
+    assert!(w.flush().unwrap().is_some());
+    assert!(w.is_idle());
+    w.request_rescan(b"dir".to_vec(), "changed while being read", false);
+    assert!(!w.is_idle(), "a queued rescan is pending work");
+    assert!(w.flush().unwrap().is_some());
+    assert!(w.is_idle());
+}

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::json;
 use tl_index::catalog::Checkpoint;
-use tl_index::replay::{changed, InPlace, InPlaceReport, Purpose};
+use tl_index::replay::{changed, InPlace, InPlaceReport, Present, Purpose};
 use tl_index::restore::{MaterializeOptions, MaterializeReport};
 use tl_index::timespec::{format_local, format_rfc3339};
 
-use crate::cli_util::{open, open_read};
+use crate::cli_util::{open, open_read, Writer};
 use crate::command_error::CommandError;
 use crate::output::path as show_path;
 
@@ -91,17 +91,22 @@ pub fn cmd_replay(cwd: &Path, args: ReplayArgs) -> Result<()> {
         only: None,
         purpose: Purpose::Replay,
         dry_run,
+        present: present_of(&store),
     };
     let done = in_place(&mut store, &req, &target)?;
-    print_report(
-        &done.report,
-        dry_run,
-        json,
-        &cp,
-        done.before.as_deref(),
-        &Done::Replay,
-    );
+    print_report(&done.report, dry_run, json, &cp, Some(&done), &Done::Replay);
     Ok(())
+}
+
+/// What a replay in place knows of the tree before it starts: a daemon that
+/// lent the log having captured everything it was told says the last checkpoint
+/// holds it, and no scan is needed to make the replay undoable.
+pub fn present_of(store: &Writer) -> Present {
+    if store.tree_captured_by_watcher() {
+        Present::Recorded
+    } else {
+        Present::Unknown
+    }
 }
 
 /// Brings `target` back in place through `tl_index::replay::in_place` with a
@@ -176,11 +181,18 @@ pub fn print_report(
     dry_run: bool,
     json: bool,
     cp: &Checkpoint,
-    undo: Option<&str>,
+    in_place: Option<&InPlaceReport>,
     done: &Done,
 ) {
     // Nothing changed: nothing to undo.
-    let undo = undo.filter(|_| changed(r) && !dry_run);
+    let undo = in_place
+        .and_then(|d| d.before.as_deref())
+        .filter(|_| changed(r) && !dry_run);
+    // How the state before was known (in place, not a dry run).
+    let present = in_place.filter(|_| !dry_run).map(|d| match d.present {
+        Present::Unknown => "scanned",
+        Present::Recorded => "daemon",
+    });
     let undo_command = undo.map(|u| match done {
         Done::Replay => format!("tl replay --to {u}"),
         Done::Restore { paths } => format!(
@@ -204,6 +216,7 @@ pub fn print_report(
             "bytes_written": r.bytes_written,
             "undo": undo,
             "undo_command": undo_command,
+            "present": present,
         });
         println!("{v}");
         return;

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use tl_index::pathsafe::is_under;
 use tl_index::replay::{InPlace, Purpose};
 
-use super::replay::{in_place, print_report, Done};
+use super::replay::{in_place, present_of, print_report, Done};
 use crate::cli_util::{open, rel_path};
 
 /// Bring back only some paths (files or directories) as they were at time T.
@@ -61,16 +61,15 @@ pub fn cmd_restore(cwd: &Path, args: RestoreArgs) -> Result<()> {
         only: Some(only),
         purpose: Purpose::Restore,
         dry_run,
+        present: present_of(&store),
     };
     let done = in_place(&mut store, &req, &target)?;
-    let report = done.report;
-    let before = done.before;
     print_report(
-        &report,
+        &done.report,
         dry_run,
         json,
         &cp,
-        before.as_deref(),
+        Some(&done),
         &Done::Restore { paths },
     );
     Ok(())

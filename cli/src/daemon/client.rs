@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use tl_index::layout::Layout;
 use tl_index::store::find_root;
 
-use super::protocol::{self, Checkpointed, Flushed, Pid, Request, Resumed, Status};
+use super::protocol::{self, Checkpointed, Flushed, Lent, Pid, Request, Resumed, Status};
 use crate::command_error::CommandError;
 
 /// Sends one request to the watcher of `root`; None when no watcher answers.
@@ -54,6 +54,15 @@ pub fn resume(root: &Path, dir: &str) -> Result<Option<Resumed>> {
 /// it first.
 pub struct Lease {
     _conn: UnixStream,
+    captured: bool,
+}
+
+impl Lease {
+    /// True when the watcher said, as it lent the log, that the last checkpoint
+    /// holds the tree as it is on disk (see [`protocol::Lent::captured`]).
+    pub fn tree_captured(&self) -> bool {
+        self.captured
+    }
 }
 
 /// Asks the watcher of `root` to capture what is pending and release the writer
@@ -63,10 +72,13 @@ pub fn pause(root: &Path) -> Result<Option<Lease>> {
         pid: u64::from(std::process::id()),
     };
     // The watcher captures pending events first: as slow as a checkpoint.
-    let Some((_, conn)) = exchange::<Pid>(root, &req, Duration::from_secs(600))? else {
+    let Some((lent, conn)) = exchange::<Lent>(root, &req, Duration::from_secs(600))? else {
         return Ok(None);
     };
-    Ok(Some(Lease { _conn: conn }))
+    Ok(Some(Lease {
+        _conn: conn,
+        captured: lent.captured,
+    }))
 }
 
 /// [`request`], also returning the connection.

@@ -77,6 +77,21 @@ pub struct Pid {
     pub pid: u32,
 }
 
+/// The reply to `pause`: the daemon's pid, and whether the last checkpoint holds
+/// the tree as it is on disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lent {
+    /// The daemon's pid.
+    pub pid: u32,
+    /// True when the daemon, having captured what was pending, knows the tree is
+    /// what the last checkpoint holds: no event left, no file that changed while
+    /// read, no held directory, no skipped path, no directory unwatched, not
+    /// stalled. A replay may then skip its capture of the present. A daemon
+    /// from before this field says nothing: false.
+    #[serde(default)]
+    pub captured: bool,
+}
+
 /// The reply to `checkpoint`: the new checkpoint and the capture's warnings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpointed {
@@ -324,5 +339,25 @@ mod tests {
         let line = encode_reply(&Err::<Pid, _>(no.clone()));
         assert!(line.contains(r#""ok":false"#), "{line}");
         assert_eq!(decode_reply::<Pid>(&line).unwrap(), Err(no));
+    }
+
+    #[test]
+    fn a_pause_reply_from_a_daemon_that_does_not_vouch_for_the_tree_decodes_as_not_captured() {
+        // A daemon from before `captured` replied to `pause` with its pid only.
+        let old = encode_reply(&Ok::<_, Refusal>(Pid { pid: 3 }));
+        assert_eq!(
+            decode_reply::<Lent>(&old).unwrap(),
+            Ok(Lent {
+                pid: 3,
+                captured: false
+            })
+        );
+        let new = encode_reply(&Ok::<_, Refusal>(Lent {
+            pid: 3,
+            captured: true,
+        }));
+        assert!(new.contains(r#""captured":true"#), "{new}");
+        // An older client reads its pid from the new reply.
+        assert_eq!(decode_reply::<Pid>(&new).unwrap(), Ok(Pid { pid: 3 }));
     }
 }

@@ -18,7 +18,9 @@ use tracing::{info, warn};
 
 use super::conn;
 use super::live::{Live, Pause};
-use super::protocol::{self, CheckpointSummary, Checkpointed, Flushed, Pid, Refusal, Request};
+use super::protocol::{
+    self, CheckpointSummary, Checkpointed, Flushed, Lent, Pid, Refusal, Request,
+};
 
 impl<B: Backend> Live<B> {
     /// Answers every complete request (see [`conn::Clients::poll`]: reading them
@@ -93,6 +95,7 @@ impl<B: Backend> Live<B> {
             }
         };
         let reply = flushed.map(|()| {
+            let captured = self.tree_is_captured();
             if let Some(store) = self.store.as_mut() {
                 store.wait_for_compactor();
                 store.save_caches();
@@ -107,9 +110,13 @@ impl<B: Backend> Live<B> {
                 retry_at: now,
                 failures: 0,
             });
-            info!(holder = by, "paused: the log is lent to another tl command");
-            Pid {
+            info!(
+                holder = by,
+                captured, "paused: the log is lent to another tl command"
+            );
+            Lent {
                 pid: std::process::id(),
+                captured,
             }
         });
         let granted = reply.is_ok();
@@ -124,6 +131,16 @@ impl<B: Backend> Live<B> {
         }
         sent?;
         Ok(())
+    }
+
+    /// True when the last checkpoint holds the tree as it is on disk, as far as
+    /// this daemon can tell right after a flush (see [`Lent::captured`]).
+    fn tree_is_captured(&self) -> bool {
+        self.store.is_some()
+            && !self.stalled()
+            && self.watcher.is_idle()
+            && self.runaway.is_empty()
+            && self.skipped.is_empty()
     }
 
     fn status(&mut self) -> protocol::Status {

@@ -265,6 +265,7 @@ fn replay_in_place_brings_the_tree_back_and_can_be_undone() {
     assert_eq!(fs::read_to_string(d.path().join("a.txt")).unwrap(), "one\n");
     assert!(!d.path().join("b.txt").exists());
     // The unsaved edit was captured first: replaying to that checkpoint undoes it.
+    assert_eq!(v["present"], "scanned", "{v}");
     let undo = v["undo"].as_str().unwrap();
     ok(d.path(), &["replay", "--to", undo]);
     assert_eq!(

@@ -315,3 +315,93 @@ fn daemon_status_json_gives_the_last_capture_in_rfc3339_utc() {
     assert!(!human.contains("(last never)"), "{human}");
     ok(&root, &["daemon", "stop"]);
 }
+
+/// The id of the last checkpoint in the durable log.
+fn last_id(root: &Path) -> String {
+    let store = Store::open_read_only(root).unwrap();
+    store.checkpoints().last().unwrap().id.clone()
+}
+
+#[test]
+fn a_replay_under_a_daemon_with_nothing_pending_skips_the_capture_before_and_stays_undoable() {
+    let d = Daemon::start(20);
+    let root = d.root();
+    write(&root, "a.txt", "first");
+    let first: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["checkpoint", "-m", "first", "--json"])).unwrap();
+    let first = first["id"].as_str().unwrap().to_string();
+    write(&root, "a.txt", "second");
+    write(&root, "sub/b.txt", "new");
+    wait_sync(&root, Duration::from_secs(10));
+    let present = last_id(&root);
+
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["replay", "--to", &first, "--json"])).unwrap();
+    // The daemon said the last checkpoint holds the tree: that is the state the
+    // undo brings back, and no "before replay" checkpoint was taken.
+    assert_eq!(out["undo"], present.as_str(), "{out}");
+    assert_eq!(out["present"], "daemon", "{out}");
+    let log = fs::read_to_string(root.join(".tl/daemon.log")).unwrap();
+    assert!(log.contains("captured=true"), "{log}");
+    assert_eq!(fs::read_to_string(root.join("a.txt")).unwrap(), "first");
+    assert!(!root.join("sub/b.txt").exists());
+    let store = Store::open_read_only(&root).unwrap();
+    let kinds: Vec<_> = store.checkpoints().iter().map(|c| c.kind).collect();
+    let messages: Vec<_> = store
+        .checkpoints()
+        .iter()
+        .filter_map(|c| c.message.clone())
+        .collect();
+    drop(store);
+    assert_eq!(
+        *kinds.last().unwrap(),
+        tl_index::record::CommitKind::Restore
+    );
+    assert!(
+        !messages.iter().any(|m| m.starts_with("before replay")),
+        "{messages:?}"
+    );
+
+    // Undo: the edits come back, through the daemon again.
+    wait_resumed(&root);
+    ok(&root, &["replay", "--to", &present]);
+    assert_eq!(fs::read_to_string(root.join("a.txt")).unwrap(), "second");
+    assert_eq!(fs::read_to_string(root.join("sub/b.txt")).unwrap(), "new");
+    wait_resumed(&root);
+    durable_after(&root, "after.txt", "still watched");
+    assert!(in_sync(&root));
+}
+
+#[test]
+fn a_replay_under_a_daemon_that_skipped_a_file_captures_the_present_first() {
+    let d = Daemon::start(20);
+    let root = d.root();
+    write(&root, "a.txt", "first");
+    let first: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["checkpoint", "-m", "first", "--json"])).unwrap();
+    let first = first["id"].as_str().unwrap().to_string();
+    ok(&root, &["config", "set", "max_file_bytes", "64"]);
+    ok(&root, &["daemon", "stop"]);
+    ok(&root, &["daemon", "start", "--debounce-ms", "20"]);
+    // Too large to capture: the daemon skips it and so cannot vouch for the tree.
+    write(&root, "big.bin", &"x".repeat(1000));
+    write(&root, "a.txt", "second");
+    let end = Instant::now() + Duration::from_secs(10);
+    while daemon_status(&root)["skipped"]
+        .as_array()
+        .is_none_or(|s| s.is_empty())
+    {
+        assert!(Instant::now() < end, "{}", daemon_status(&root));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let out = tl(&root, &["replay", "--to", &first, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["present"], "scanned", "{out}");
+    let log = fs::read_to_string(root.join(".tl/daemon.log")).unwrap();
+    assert!(log.contains("captured=false"), "{log}");
+    // The file it could not capture is left as it is.
+    assert_eq!(fs::read(root.join("big.bin")).unwrap().len(), 1000);
+    assert_eq!(fs::read_to_string(root.join("a.txt")).unwrap(), "first");
+}

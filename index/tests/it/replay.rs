@@ -8,7 +8,7 @@ use std::fs;
 use tl_index::catalog::CheckpointIndex;
 
 use tl_index::record::CommitKind;
-use tl_index::replay::{in_place, into_dir, InPlace, Purpose};
+use tl_index::replay::{in_place, into_dir, InPlace, Present, Purpose};
 use tl_index::restore::MaterializeOptions;
 use tl_index::store::Store;
 
@@ -71,6 +71,7 @@ fn a_name_tl_never_writes_is_skipped_and_not_counted_unchanged() {
         only: None,
         purpose: Purpose::Replay,
         dry_run: false,
+        present: Present::Unknown,
     };
     let r = in_place(&mut store, &req, &tree, &no_progress).unwrap();
     assert!(!r.changed());
@@ -98,6 +99,7 @@ fn a_path_capture_could_not_read_is_left_alone_and_not_counted_unchanged() {
         only: None,
         purpose: Purpose::Replay,
         dry_run: false,
+        present: Present::Unknown,
     };
     let r = in_place(&mut store, &req, &tree, &no_progress).unwrap();
     assert_eq!(r.left_alone, vec![b"grows".to_vec()]);
@@ -147,6 +149,7 @@ fn a_replay_in_place_records_only_the_paths_it_wrote_without_scanning_the_tree_a
         only: None,
         purpose: Purpose::Replay,
         dry_run: false,
+        present: Present::Unknown,
     };
     let r = in_place(&mut store, &req, &tree, &no_progress).unwrap();
     assert_eq!(

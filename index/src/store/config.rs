@@ -188,24 +188,23 @@ impl Config {
                     Ok(v as u64)
                 }
             };
+            let level = |v: i64| -> Result<i32> {
+                let range = integer_range(&key);
+                if range.contains(&v) {
+                    Ok(v as i32)
+                } else {
+                    Err(bad(format!(
+                        "`{key}` must be {}..={}, found {v}",
+                        range.start(),
+                        range.end()
+                    )))
+                }
+            };
             match key.as_str() {
                 "max_file_bytes" => c.max_file_bytes = positive(int)?,
                 "max_batch_bytes" => c.max_batch_bytes = positive(int)?,
-                "zstd_level" | "gc_zstd_level" => {
-                    let range = integer_range(&key);
-                    if !range.contains(&int) {
-                        return Err(bad(format!(
-                            "`{key}` must be {}..={}, found {int}",
-                            range.start(),
-                            range.end()
-                        )));
-                    }
-                    if key == "zstd_level" {
-                        c.zstd_level = int as i32
-                    } else {
-                        c.gc_zstd_level = int as i32
-                    }
-                }
+                "zstd_level" => c.zstd_level = level(int)?,
+                "gc_zstd_level" => c.gc_zstd_level = level(int)?,
                 "gc_every_bytes" => c.gc_every_bytes = positive(int)?,
                 "snapshot_every" => c.snapshot_every = positive(int)?,
                 "segment_bytes_max" => c.segment_bytes_max = positive(int)?.max(1 << 16),

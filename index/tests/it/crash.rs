@@ -9,6 +9,9 @@
 //! must open cleanly, hold exactly a prefix of the attempted checkpoints containing
 //! every acknowledged one, give the same tree at each and the same content, and
 //! `fsck` must find nothing wrong.
+//!
+//! `TL_STORE_CRASH_IMAGES` sets how many crash images at least (default 1,000: two
+//! 14-checkpoint histories; the reported run is 10^4), more histories making more.
 
 use std::collections::HashMap;
 use std::fs;
@@ -289,21 +292,36 @@ fn power_loss_at_every_log_write_keeps_a_prefix_with_every_acknowledged_checkpoi
     let work = tempfile::tempdir().unwrap();
     let check_root = work.path().join("check");
     project(&check_root, 3);
+    let want: usize = std::env::var("TL_STORE_CRASH_IMAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let mut points = 0;
+    let mut histories = 0;
     let mut by_state: HashMap<(usize, usize, usize), usize> = HashMap::new();
-    for seed in [0x7e57_u64, 0xc0ffee] {
-        let h = run_history(&work.path().join(format!("run{seed}")), seed, 14);
+    // Two fixed histories, then more of other seeds until `want` images are checked.
+    let seeds = [0x7e57_u64, 0xc0ffee]
+        .into_iter()
+        .chain((1..).map(|i| 0x7e57_u64 + (i << 20)));
+    for seed in seeds {
+        if points >= want {
+            break;
+        }
+        let run = work.path().join(format!("run{seed}"));
+        let h = run_history(&run, seed, 14);
         for (k, img) in h.images.iter().enumerate() {
             let n = check_image(&check_root, &h, img, k);
             *by_state.entry((img.acked, img.attempted, n)).or_default() += 1;
             points += 1;
         }
+        histories += 1;
+        let _ = fs::remove_dir_all(&run);
     }
     // Both outcomes of an in-flight checkpoint must have been seen.
     let lost_in_flight = by_state.keys().filter(|(a, t, n)| a < t && n == a).count();
     let kept_in_flight = by_state.keys().filter(|(a, t, n)| a < t && n == t).count();
     eprintln!(
-        "T6 store: {points} crash images, {lost_in_flight} states losing / {kept_in_flight} keeping the unacknowledged checkpoint"
+        "T6 store: {points} crash images of {histories} histories, {lost_in_flight} states losing / {kept_in_flight} keeping the unacknowledged checkpoint"
     );
     assert!(points >= 1000, "only {points} crash points");
     assert!(lost_in_flight > 0 && kept_in_flight > 0);

@@ -291,6 +291,14 @@ fn zstd_bombs_and_absurd_lengths_are_bounded_at_the_store_level() {
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 }
 
+/// T14's case count: `TL_SNAPSHOT_TAIL_CASES` (default 256; the reported run is 10^4).
+fn snapshot_tail_cases() -> u32 {
+    std::env::var("TL_SNAPSHOT_TAIL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 fn entry(n: u8) -> Entry {
     Entry {
         hash: BlobHash::of(&[n]),
@@ -305,7 +313,7 @@ fn entry(n: u8) -> Entry {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: snapshot_tail_cases(), ..ProptestConfig::default() })]
 
     /// T14: the snapshot at any checkpoint plus the changes after it equals the fold
     /// of every change from the start.

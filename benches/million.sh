@@ -12,7 +12,8 @@
 #
 # Measures, each per tree of TREES, REPS runs alternating tl / peer, median and
 # min, wall seconds and peak RSS (GNU time); before each timed command the tree
-# is re-read untimed (this VM evicts idle page cache):
+# is re-read untimed (this VM evicts idle page cache; after the first capture
+# only its metadata, by a stat walk):
 #   first  : tl's first capture (`tl init` + `tl checkpoint -y`, store removed
 #            between runs) beside the read+hash limit of the same files in the same
 #            run (`xargs -0 b3sum --num-threads 1`, and a plain `xargs -0 cat`);
@@ -31,8 +32,10 @@
 #
 # Usage: benches/million.sh [OUT]     (default OUT: /tmp/tlb/million)
 # Env:   PHASES ("gen first noop few replay daemon"), TREES ("100k 1m"), REPS (3),
+#        FIRST_REPS (REPS; a first capture of the 1M tree takes minutes),
 #        TL (/tmp/million/tl), CORPUS (/tmp/tlb/corpus-large), IDLE_S (10),
-#        TRIALS (100; 0 skips the latency measure)
+#        TRIALS (100; 0 skips the latency measure), IDLE_GC (0: the daemon
+#        phase puts the daemon's idle GC off, 1: leaves the store's setting)
 # Needs: git, watchman, b3sum, GNU time, python3. Disk: ~8 GB for the 1M tree,
 # ~0.8 GB for the 100k one, plus tl's store and git's objects (~5 GB).
 # inotify: one watch a directory (~58k for the 1M tree); the bench raises
@@ -43,10 +46,12 @@ OUT=${1:-/tmp/tlb/million}
 PHASES=${PHASES:-gen first noop few replay daemon}
 TREES=${TREES:-100k 1m}
 REPS=${REPS:-3}
+FIRST_REPS=${FIRST_REPS:-$REPS}
 TL=${TL:-/tmp/million/tl}
 CORPUS=${CORPUS:-/tmp/tlb/corpus-large}
 IDLE_S=${IDLE_S:-10}
 TRIALS=${TRIALS:-100}
+IDLE_GC=${IDLE_GC:-0}
 export TZ=UTC LC_ALL=C
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x \
   GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
@@ -56,27 +61,38 @@ SUM=$OUT/summary.txt
 say() { printf '%s\n' "$*" | tee -a "$SUM"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 minimum() { sort -g | head -1; }
-# timed DIR LABEL CMD...: CMD in DIR under GNU time, output discarded; sets WALL, RSS (KiB).
+# timed DIR LABEL CMD...: CMD in DIR under GNU time, output discarded; sets WALL,
+# RSS (peak, KiB) and CPU (user + sys seconds: on this shared machine the wall
+# time of a run waits for the other agents' jobs, the CPU time much less).
 timed() {
-  local dir=$1 label=$2; shift 2
-  /usr/bin/time -f '%e %M' -o "$OUT/.time" env -C "$dir" "$@" > /dev/null 2> "$OUT/err.$label" || {
+  local dir=$1 label=$2 u s; shift 2
+  /usr/bin/time -f '%e %M %U %S' -o "$OUT/.time" env -C "$dir" "$@" > /dev/null 2> "$OUT/err.$label" || {
     echo "FAILED: $label: $*" >&2; tail -5 "$OUT/err.$label" >&2; exit 1; }
-  read -r WALL RSS < <(tail -1 "$OUT/.time")
+  read -r WALL RSS u s < <(tail -1 "$OUT/.time")
+  CPU=$(echo "$u + $s" | bc)
 }
-# Rows of one measure: label -> list of "wall rss".
-declare -A WALLS RSSES
-rec() { WALLS[$1]="${WALLS[$1]:-} $WALL"; RSSES[$1]="${RSSES[$1]:-} $RSS"; }
-row() { # row LABEL: median [min] wall, median peak RSS MiB
-  local w r
-  w=$(printf '%s\n' ${WALLS[$1]}); r=$(printf '%s\n' ${RSSES[$1]})
-  say "$(printf '  %-44s %9s s  [min %7s]  %7.1f MiB  (n=%s)' "$1" "$(median <<< "$w")" "$(minimum <<< "$w")" \
-    "$(echo "$(median <<< "$r") / 1024" | bc -l)" "$(wc -l <<< "$w")")"
+# Rows of one measure: label -> lists of wall, rss, cpu.
+declare -A WALLS RSSES CPUS
+rec() { WALLS[$1]="${WALLS[$1]:-} $WALL"; RSSES[$1]="${RSSES[$1]:-} $RSS"; CPUS[$1]="${CPUS[$1]:-} $CPU"; }
+row() { # row LABEL: median [min] wall, median CPU, median peak RSS MiB
+  local w r c
+  w=$(printf '%s\n' ${WALLS[$1]}); r=$(printf '%s\n' ${RSSES[$1]}); c=$(printf '%s\n' ${CPUS[$1]})
+  say "$(printf '  %-44s %9s s  [min %7s]  cpu %7s s  %7.1f MiB  (n=%s)' "$1" "$(median <<< "$w")" "$(minimum <<< "$w")" \
+    "$(median <<< "$c")" "$(echo "$(median <<< "$r") / 1024" | bc -l)" "$(wc -l <<< "$w")")"
 }
-ratio() { say "$(printf '  ratio %-38s %6.2fx' "$1 / $2" "$(echo "$(printf '%s\n' ${WALLS[$1]} | median) / $(printf '%s\n' ${WALLS[$2]} | median)" | bc -l)")"; }
+ratio() { # wall and CPU medians, tl's over the peer's
+  say "$(printf '  ratio %-38s %6.2fx wall, %6.2fx cpu' "$1 / $2" \
+    "$(echo "$(printf '%s\n' ${WALLS[$1]} | median) / $(printf '%s\n' ${WALLS[$2]} | median)" | bc -l)" \
+    "$(echo "$(printf '%s\n' ${CPUS[$1]} | median) / $(printf '%s\n' ${CPUS[$2]} | median)" | bc -l)")"
+}
 tree_dir() { echo "$OUT/tree-$1"; }
 gitdir() { echo "$OUT/git-$1"; }
 list() { echo "$OUT/files-$1.lst"; }
 warm() { (cd "$1" && xargs -0 cat < "$2" > /dev/null); }
+# The measures after the first capture read only metadata and a few files: a
+# stat walk brings their part of the cache back (a full re-read of 5.6 GB would
+# take a minute a run).
+warm_meta() { find "$1" -printf '%s %T@\n' > /dev/null; }
 G() { git --git-dir="$(gitdir "$T")" --work-tree="$(tree_dir "$T")" "$@"; }
 
 say "million-file bench $(date -u +%FT%TZ), tl $("$TL" --version 2>/dev/null | head -1) ($TL), git $(git --version | cut -d' ' -f3), $(watchman --version 2>/dev/null || echo no-watchman) watchman, $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -107,10 +123,10 @@ done
 
 if [[ " $PHASES " == *" first "* ]]; then
   for T in $TREES; do
-    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=()
+    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=(); CPUS=()
     say ""
     say "== first capture, tree $T ($(tr -cd '\0' < "$L" | wc -c) files, load $(cut -d' ' -f1 /proc/loadavg)) =="
-    for i in $(seq 1 "$REPS"); do
+    for i in $(seq 1 "$FIRST_REPS"); do
       warm "$D" "$L"
       timed "$D" "cat-$T-$i" sh -c "xargs -0 cat < '$L'"; rec "read (xargs cat)"
       timed "$D" "b3-$T-$i" sh -c "xargs -0 b3sum --num-threads 1 < '$L'"; rec "read+hash limit (xargs b3sum, 1 thread)"
@@ -126,22 +142,25 @@ if [[ " $PHASES " == *" first "* ]]; then
       echo "/.tl/" >> "$(gitdir "$T")/info/exclude"
       warm "$D" "$L"
       timed "$D" "git-first-$T" sh -c "git --git-dir='$(gitdir "$T")' --work-tree=. add -A && git --git-dir='$(gitdir "$T")' --work-tree=. commit -q -m first"
-      say "  git add -A && git commit (first, once): $WALL s, $(echo "$RSS / 1024" | bc) MiB"
+      say "  git add -A && git commit (first, once): $WALL s, cpu $CPU s, $(echo "$RSS / 1024" | bc) MiB"
     fi
   done
 fi
 
-# The files the few-file and replay measures edit: 5 spread over the tree.
-few_files() { tr '\0' '\n' < "$(list "$T")" | awk 'NR % 199999 == 7' | head -5; }
+# The files the few-file and replay measures edit: 5 spread evenly over the tree.
+few_files() {
+  local n; n=$(tr -cd '\0' < "$(list "$T")" | wc -c)
+  tr '\0' '\n' < "$(list "$T")" | awk -v s=$((n / 5)) 'NR % s == 7' | head -5
+}
 
 if [[ " $PHASES " == *" noop "* ]]; then
   for T in $TREES; do
-    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=()
+    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=(); CPUS=()
     say ""
     say "== no-op, tree $T (load $(cut -d' ' -f1 /proc/loadavg)) =="
     (cd "$D" && "$TL" checkpoint -m settle > /dev/null); G status --porcelain > /dev/null
     for i in $(seq 1 "$REPS"); do
-      warm "$D" "$L"
+      warm_meta "$D"
       timed "$D" "tl-noop-$T-$i" "$TL" checkpoint; rec "tl checkpoint (no-op)"
       timed "$D" "tl-status-$T-$i" "$TL" status; rec "tl status (clean)"
       timed "$D" "git-status-$T-$i" git --git-dir="$(gitdir "$T")" --work-tree=. status --porcelain; rec "git status"
@@ -154,13 +173,13 @@ fi
 
 if [[ " $PHASES " == *" few "* ]]; then
   for T in $TREES; do
-    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=()
+    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=(); CPUS=()
     mapfile -t FEW < <(few_files)
     say ""
     say "== few-file checkpoint (5 files appended to), tree $T (load $(cut -d' ' -f1 /proc/loadavg)) =="
     for i in $(seq 1 "$REPS"); do
       for f in "${FEW[@]}"; do printf '// edit %s\n' "$i" >> "$D/$f"; done
-      warm "$D" "$L"
+      warm_meta "$D"
       if [ $((i % 2)) = 1 ]; then
         timed "$D" "tl-few-$T-$i" "$TL" checkpoint -m "few $i"; rec "tl checkpoint (5 files)"
         timed "$D" "git-few-$T-$i" sh -c "git --git-dir='$(gitdir "$T")' --work-tree=. add -A && git --git-dir='$(gitdir "$T")' --work-tree=. commit -q -m 'few $i'"; rec "git add -A && git commit"
@@ -176,7 +195,7 @@ fi
 
 if [[ " $PHASES " == *" replay "* ]]; then
   for T in $TREES; do
-    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=()
+    D=$(tree_dir "$T"); L=$(list "$T"); WALLS=(); RSSES=(); CPUS=()
     say ""
     say "== replay in place, 5 files away, tree $T (load $(cut -d' ' -f1 /proc/loadavg)) =="
     mapfile -t FEW < <(few_files)
@@ -186,7 +205,7 @@ if [[ " $PHASES " == *" replay "* ]]; then
     read -r NEW OLD < <(cd "$D" && "$TL" log --json | python3 -c 'import json,sys; l=json.load(sys.stdin); print(l[0]["id"], l[1]["id"])')
     BR=$(G symbolic-ref --short HEAD)
     for i in $(seq 1 "$REPS"); do
-      warm "$D" "$L"
+      warm_meta "$D"
       timed "$D" "tl-replay-$T-$i-a" "$TL" replay --to "$OLD"; rec "tl replay --to (5 files)"
       timed "$D" "tl-replay-$T-$i-b" "$TL" replay --to "$NEW"; rec "tl replay --to (5 files)"
       timed "$D" "git-co-$T-$i-a" git --git-dir="$(gitdir "$T")" --work-tree=. checkout -q -f --detach HEAD~1; rec "git checkout -f (5 files)"
@@ -208,10 +227,18 @@ if [[ " $PHASES " == *" daemon "* ]]; then
   else say "fs.inotify.max_user_watches $cur >= ~$need needed: not raised"; fi
   for T in $TREES; do
     D=$(tree_dir "$T"); L=$(list "$T")
+    if [ "$IDLE_GC" = 0 ]; then
+      # The daemon's own GC (due once the log grew by gc_every_bytes, 64 MiB by
+      # default: a first capture always makes it due) holds the full store, runs at
+      # the lowest priority and keeps `tl daemon stop` waiting: 171 s on the 100k
+      # tree on this loaded machine. Put off here, so these are the daemon's figures.
+      sed -i 's/^gc_every_bytes = .*/gc_every_bytes = 1099511627776/' "$D/.tl/config.toml"
+      say "idle GC put off (gc_every_bytes = 1 TiB in $D/.tl/config.toml)"
+    fi
     say ""
     say "== daemon start and idle RSS beside watchman, tree $T ($(find "$D" -path "$D/.tl" -prune -o -type d -print | wc -l) dirs, load $(cut -d' ' -f1 /proc/loadavg)) =="
     for i in $(seq 1 "$REPS"); do
-      warm "$D" "$L"
+      warm_meta "$D"
       python3 - "$TL" "$D" "$IDLE_S" <<'PY' | tee -a "$SUM"
 import json, os, socket, subprocess, sys, time
 tl, root, idle = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -219,6 +246,9 @@ def rss(p):
     for line in open(f"/proc/{p}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
+def cpu(p):
+    f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 t0 = time.perf_counter()
 subprocess.run([tl, "-C", root, "daemon", "start"], check=True, capture_output=True)
 t_cmd = time.perf_counter() - t0
@@ -233,12 +263,16 @@ while True:
         time.sleep(0.01)
 t_ready = time.perf_counter() - t0
 pid = int(open(os.path.join(root, ".tl/daemon.pid")).read())
-r0 = rss(pid); time.sleep(idle); r1 = rss(pid)
+c0 = cpu(pid); r0 = rss(pid); time.sleep(idle); r1 = rss(pid)
 st = json.loads(subprocess.run([tl, "-C", root, "daemon", "status", "--json"], check=True, capture_output=True, text=True).stdout)
 subprocess.run([tl, "-C", root, "daemon", "stop"], check=True, capture_output=True)
-print(f"  tl daemon: start returned {t_cmd:.2f} s, watching + caught up {t_ready:.2f} s, RSS {r0:.1f} MiB then {r1:.1f} MiB idle {idle:.0f} s (status rss_bytes {st.get('rss_bytes', 0)/2**20:.1f} MiB)")
+t1 = time.perf_counter()
+while os.path.exists(f"/proc/{pid}"):  # stop returns before the process is gone
+    time.sleep(0.05)
+print(f"  tl daemon stop: the process gone {time.perf_counter() - t1:.2f} s after `tl daemon stop` returned")
+print(f"  tl daemon: start returned {t_cmd:.2f} s, watching + caught up {t_ready:.2f} s (cpu {c0:.2f} s), RSS {r0:.1f} MiB then {r1:.1f} MiB idle {idle:.0f} s (status rss_bytes {st.get('rss_bytes', 0)/2**20:.1f} MiB)")
 PY
-      warm "$D" "$L"
+      warm_meta "$D"
       python3 - "$D" "$IDLE_S" <<'PY' | tee -a "$SUM"
 import json, os, shutil, subprocess, sys, tempfile, time
 root, idle = sys.argv[1], float(sys.argv[2])
@@ -246,6 +280,9 @@ def rss(p):
     for line in open(f"/proc/{p}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
+def cpu(p):
+    f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 st = tempfile.mkdtemp(prefix="wm-")
 base = ["watchman", "--sockname", f"{st}/sock", "--statefile", f"{st}/state",
         "--logfile", f"{st}/log", "--pidfile", f"{st}/pid", "--no-save-state"]
@@ -257,8 +294,8 @@ try:
                    check=True, capture_output=True, text=True)
     crawl = time.perf_counter() - t0
     p = int(open(f"{st}/pid").read())
-    r0 = rss(p); time.sleep(idle); r1 = rss(p)
-    print(f"  watchman: watch-project + crawl {crawl:.2f} s, RSS {r0:.1f} MiB then {r1:.1f} MiB idle {idle:.0f} s")
+    c0 = cpu(p); r0 = rss(p); time.sleep(idle); r1 = rss(p)
+    print(f"  watchman: watch-project + crawl {crawl:.2f} s (cpu {c0:.2f} s), RSS {r0:.1f} MiB then {r1:.1f} MiB idle {idle:.0f} s")
 finally:
     subprocess.run(base + ["shutdown-server"], capture_output=True)
     shutil.rmtree(st, ignore_errors=True)

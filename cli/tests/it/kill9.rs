@@ -121,7 +121,10 @@ fn kill_9_during_capture_never_loses_an_acknowledged_checkpoint() {
             let all = log_ids(root, &["log", "--json"]);
             let mut want = history.clone();
             want.reverse(); // newest first
-            assert_eq!(all, want, "run {run}: the whole log differs from the history");
+            assert_eq!(
+                all, want,
+                "run {run}: the whole log differs from the history"
+            );
             ok(root, &["recover"]);
             let report = ok(root, &["fsck"]);
             assert!(report.contains("OK"), "run {run}: {report}");

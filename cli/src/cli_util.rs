@@ -91,6 +91,17 @@ pub fn open_writer_at(root: &Path) -> Result<Writer> {
     let mut lease: Option<crate::daemon::client::Lease> = None;
     let mut announced = false;
     let mut next_pause = start;
+    // A running watcher holds the lock: ask it first, rather than learn that by
+    // waiting out the lock's patience (a held lock is retried for 50 ms).
+    if crate::daemon::live_pid(root).is_some() {
+        next_pause = start + Duration::from_millis(500);
+        match crate::daemon::client::pause(root) {
+            Ok(l) => lease = l,
+            // Paused for another command already: wait for it below.
+            Err(e) if crate::command_error::is_busy(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
     loop {
         let (lock, holder) = match Store::open(root) {
             Ok(store) => {

@@ -98,7 +98,7 @@ impl<B: Backend> Live<B> {
             let captured = self.tree_is_captured();
             if let Some(store) = self.store.as_mut() {
                 store.wait_for_compactor();
-                store.save_caches();
+                store.save_caches_if_due();
             }
             // Dropping the store drops its log: the writer lock is released.
             self.store = None;

@@ -53,7 +53,9 @@ impl Store {
 
     pub(super) fn save_catalog(&mut self) {
         // The catalog is a cache: failing to save it costs a re-fold next time.
-        if self.log.wal().is_none() {
+        // Up to date already: nothing to write (a lean catalog would be rebuilt
+        // from the saved copy only to write the same bytes again).
+        if self.log.wal().is_none() || self.saved.through == self.catalog.through() {
             return;
         }
         let _ = private_fs::ensure_dir(&self.layout.index_dir());
@@ -80,6 +82,14 @@ impl Store {
     /// [`Store::checkpoint`]); for long-lived writers about to idle, and for tests.
     pub fn save_caches(&mut self) {
         self.save_catalog();
+    }
+
+    /// Writes the catalog cache only once enough log follows the saved copy (see
+    /// [`Store::checkpoint`]): for a writer lending the log to a command, which
+    /// folds the few records after the saved copy itself in less time than a
+    /// rewrite of the whole catalog takes.
+    pub fn save_caches_if_due(&mut self) {
+        self.save_catalog_if_due();
     }
 
     /// Saves the catalog once enough log follows the saved copy. Until then, each

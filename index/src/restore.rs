@@ -443,6 +443,14 @@ fn materialize_planned(
         Err(e) if e.kind() == io::ErrorKind::NotFound && !in_place => None,
         Err(e) => return Err(io_err(b"", "opening the restore directory")(e)),
     };
+    // The mark goes first: the name probe of `check_names` and the writes make
+    // temporaries, and a restore killed during either leaves them to the next
+    // open (best effort: without its mark, a killed restore's temporaries are
+    // still never captured, and removed by the next restore writing there). A
+    // directory still to be made is marked once made.
+    let mut mark = root
+        .as_ref()
+        .and_then(|_| leftovers::Mark::begin(store.layout(), dir).ok());
     check_names(target, dir, root.as_ref(), opts)?;
     let empty = Tree::new();
     let (tracked, owner) = match place {
@@ -468,9 +476,9 @@ fn materialize_planned(
             open_root(dir).map_err(io_err(b"", "opening the restore directory"))?
         }
     };
-    // Best effort: without its mark, a killed restore's temporaries are still
-    // never captured, and removed by the next restore writing there.
-    let mark = leftovers::Mark::begin(store.layout(), dir).ok();
+    if mark.is_none() {
+        mark = leftovers::Mark::begin(store.layout(), dir).ok();
+    }
     let kept = execute(store, &plan, root.as_fd(), observer)?;
     drop(mark);
     if !kept.is_empty() {

@@ -20,6 +20,7 @@ use tl_wal::{Lsn, Wal};
 use crate::retention::Clock;
 use crate::store::Store;
 
+mod cancel;
 mod error;
 pub mod fs;
 pub mod pack;
@@ -28,6 +29,7 @@ pub mod rewrite;
 pub mod swap;
 pub mod verify;
 
+pub use cancel::Cancel;
 pub use error::GcError;
 pub use fs::{GcFs, RealFs};
 pub use plan::{plan, GcPlan};
@@ -54,6 +56,28 @@ pub struct GcReport {
     pub elapsed: Duration,
 }
 
+impl GcReport {
+    /// When this GC dropped nothing (and so recorded nothing in the log): where
+    /// and when it looked, for [`Store::gc_due`] not to run it again before the
+    /// log grows on or a day goes by.
+    pub fn found_nothing(&self) -> Option<GcChecked> {
+        self.plan.is_noop().then_some(GcChecked {
+            through: self.end_lsn,
+            time_ns: self.plan.clock.now_ns,
+        })
+    }
+}
+
+/// A GC that found nothing to drop: the log's end when it looked, and the time
+/// it looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GcChecked {
+    /// The log's end (LSN) the GC saw.
+    pub through: Lsn,
+    /// Its clock's now (ns since the epoch, UTC).
+    pub time_ns: i64,
+}
+
 /// What the policy of `store`'s config would do now, changing nothing.
 pub fn plan_now(store: &Store, clock: Clock) -> Result<GcPlan, GcError> {
     let log_bytes = dir_bytes(&store.layout().log_dir())?;
@@ -72,9 +96,29 @@ pub fn run(store: Store, clock: Clock) -> Result<(Store, GcReport), GcError> {
     run_on(store, clock, &RealFs)
 }
 
+/// [`run`], stopping with [`GcError::Cancelled`] at the next batch or blob once
+/// `cancel` is set (until the swap begins: the swap runs to its end). A GC cut
+/// short leaves the log as it was.
+pub fn run_cancellable(
+    store: Store,
+    clock: Clock,
+    cancel: &Cancel,
+) -> Result<(Store, GcReport), GcError> {
+    run_with(store, clock, &RealFs, cancel)
+}
+
 /// [`run`], with the swap's file-system steps done through `fs` (the crash tests
 /// stop it at each step).
 pub fn run_on(store: Store, clock: Clock, fs: &dyn GcFs) -> Result<(Store, GcReport), GcError> {
+    run_with(store, clock, fs, &Cancel::new())
+}
+
+fn run_with(
+    store: Store,
+    clock: Clock,
+    fs: &dyn GcFs,
+    cancel: &Cancel,
+) -> Result<(Store, GcReport), GcError> {
     let started = Instant::now();
     let layout = store.layout().clone();
     let lock = GcLock::take(&layout)?;
@@ -99,7 +143,7 @@ pub fn run_on(store: Store, clock: Clock, fs: &dyn GcFs) -> Result<(Store, GcRep
         return Err(GcError::Leftover { dir: gc_dir });
     }
     tl_wal::private_fs::create_dir(&gc_dir).map_err(io(&gc_dir))?;
-    let written = match write_new_log(&store, &plan) {
+    let written = match write_new_log(&store, &plan, cancel) {
         Ok(w) => w,
         Err(e) => {
             // The old log is untouched; what was written goes.
@@ -128,7 +172,11 @@ pub fn run_on(store: Store, clock: Clock, fs: &dyn GcFs) -> Result<(Store, GcRep
 }
 
 /// Writes, closes and verifies the new log in `.tl/gc/wal/`.
-fn write_new_log(store: &Store, plan: &GcPlan) -> Result<rewrite::Rewritten, GcError> {
+fn write_new_log(
+    store: &Store,
+    plan: &GcPlan,
+    cancel: &Cancel,
+) -> Result<rewrite::Rewritten, GcError> {
     let layout = store.layout();
     let (wal, _) = Wal::create(
         layout.gc_new_log(),
@@ -136,14 +184,16 @@ fn write_new_log(store: &Store, plan: &GcPlan) -> Result<rewrite::Rewritten, GcE
         store.config().wal_options(),
         store.catalog()?.repo_id(),
     )?;
-    let written = rewrite::rewrite(store, plan, &wal)?;
+    let written = rewrite::rewrite(store, plan, &wal, cancel)?;
     wal.close()?;
     verify::verify(
         &layout.gc_new_log(),
         &layout.quarantine(),
         store.catalog()?,
         plan,
+        cancel,
     )?;
+    cancel.check()?;
     Ok(written)
 }
 

@@ -4,21 +4,25 @@
 //! full store (the lock never leaves it, so no other writer slips in), hands it
 //! to a thread at the lowest CPU priority that runs the same `gc::run` as
 //! `tl gc`, and keeps reading events meanwhile; once the thread is done it
-//! reopens the log and captures what changed during the GC.
+//! reopens the log and captures what changed during the GC. A GC that found
+//! nothing to drop is remembered ([`GcChecked`]), so that it is not due again
+//! until the log grows on or a day goes by; one asked to stop mid-way is cut
+//! ([`Cancel`]), leaving the log as it was.
 
 use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tl_index::gc::{self, GcReport};
+use tl_index::gc::{self, Cancel, GcChecked, GcError, GcReport};
 use tl_index::retention::Clock;
 use tl_index::store::Store;
 use tl_index::timespec::local_utc_offset_secs;
 
 /// A GC running on its own thread.
 pub(super) struct GcRun {
-    thread: JoinHandle<Result<GcReport, String>>,
+    thread: JoinHandle<Result<GcReport, GcError>>,
     started: Instant,
+    cancel: Cancel,
 }
 
 /// How a finished GC went, for the daemon's log.
@@ -30,6 +34,8 @@ pub(super) enum GcOutcome {
         /// How long it took.
         took: Duration,
     },
+    /// It was cut short by [`GcRun::cancel`]; the log is as it was.
+    Cancelled,
     /// It failed; the log is as it was (or the next open finishes the swap).
     Failed(String),
 }
@@ -39,6 +45,8 @@ impl GcRun {
     /// thread of the lowest priority. The caller has closed its own store.
     pub(super) fn start(root: &Path) -> Result<GcRun, String> {
         let store = Store::open(root).map_err(|e| e.to_string())?;
+        let cancel = Cancel::new();
+        let stop = cancel.clone();
         let thread = std::thread::Builder::new()
             .name("tl-gc".into())
             .spawn(move || {
@@ -48,15 +56,20 @@ impl GcRun {
                     now_ns,
                     utc_offset_secs: local_utc_offset_secs(now_ns),
                 };
-                gc::run(store, clock)
-                    .map(|(_, report)| report)
-                    .map_err(|e| e.to_string())
+                gc::run_cancellable(store, clock, &stop).map(|(_, report)| report)
             })
             .map_err(|e| e.to_string())?;
         Ok(GcRun {
             thread,
             started: Instant::now(),
+            cancel,
         })
+    }
+
+    /// Asks the GC to stop at its next batch or blob (it finishes a swap
+    /// already begun); [`GcRun::join`] then says [`GcOutcome::Cancelled`].
+    pub(super) fn cancel(&self) {
+        self.cancel.cancel();
     }
 
     /// True once the GC thread is done (its store closed).
@@ -72,8 +85,19 @@ impl GcRun {
                 report: Box::new(report),
                 took,
             },
-            Ok(Err(e)) => GcOutcome::Failed(e),
+            Ok(Err(GcError::Cancelled)) => GcOutcome::Cancelled,
+            Ok(Err(e)) => GcOutcome::Failed(e.to_string()),
             Err(_) => GcOutcome::Failed("the GC thread panicked".into()),
+        }
+    }
+}
+
+impl GcOutcome {
+    /// Where a GC that dropped nothing looked (see [`GcReport::found_nothing`]).
+    pub(super) fn found_nothing(&self) -> Option<GcChecked> {
+        match self {
+            GcOutcome::Done { report, .. } => report.found_nothing(),
+            GcOutcome::Cancelled | GcOutcome::Failed(_) => None,
         }
     }
 }

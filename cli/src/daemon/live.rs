@@ -92,6 +92,9 @@ pub struct Live<B: Backend> {
     /// The daemon's own GC, while it runs (the log is lent to it: `pause` is
     /// set, without a lease).
     pub(super) gc: Option<idle_gc::GcRun>,
+    /// The newest GC of the daemon's that found nothing to drop (it leaves no
+    /// record in the log, so this keeps it from being due after every capture).
+    gc_checked: Option<tl_index::gc::GcChecked>,
     /// The runaway guard: what each directory wrote lately, what is held (see
     /// [`super::hold`]).
     pub(super) runaway: Runaway,
@@ -145,6 +148,7 @@ impl<B: Backend> Live<B> {
             idle_work_at: None,
             own_files: None,
             gc: None,
+            gc_checked: None,
             stall: None,
             clock: Box::new(Instant::now),
         }
@@ -321,7 +325,7 @@ impl<B: Backend> Live<B> {
         if self
             .store
             .as_ref()
-            .is_some_and(|s| s.gc_due(Store::now_ns()))
+            .is_some_and(|s| s.gc_due(Store::now_ns(), self.gc_checked))
         {
             if self.ship.is_pushing() {
                 // The push reads the sealed segments the GC would rewrite.
@@ -362,7 +366,11 @@ impl<B: Backend> Live<B> {
             return true;
         }
         if let Some(run) = self.gc.take() {
-            match run.join() {
+            let outcome = run.join();
+            if let Some(checked) = outcome.found_nothing() {
+                self.gc_checked = Some(checked);
+            }
+            match outcome {
                 GcOutcome::Done { report, took } => {
                     let p = &report.plan;
                     info!(
@@ -373,6 +381,9 @@ impl<B: Backend> Live<B> {
                         took_ms = took.as_millis() as u64,
                         "GC done"
                     );
+                }
+                GcOutcome::Cancelled => {
+                    info!("the GC was stopped before it replaced the log; the log is as it was")
                 }
                 GcOutcome::Failed(e) => warn!("the GC failed ({e}); the log is as it was"),
             }
@@ -456,9 +467,11 @@ impl<B: Backend> Live<B> {
         while !self.stop.load(Ordering::SeqCst) {
             self.turn()?;
         }
-        // A GC of the daemon's own is let finish (it would be safe to cut, but
-        // its work would be lost).
+        // A GC of the daemon's own is cut (the log stays as it was; the next
+        // idle moment after the next start runs it again): a stop must not wait
+        // for a rewrite of the whole log.
         if let Some(run) = &self.gc {
+            run.cancel();
             while !run.is_finished() {
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -101,3 +101,125 @@ fn tl_gc_while_the_daemon_captures_loses_nothing_written_meanwhile() {
     }
     assert!(ok(&root, &["fsck", "--deep"]).contains("OK"));
 }
+
+/// How many GCs the daemon's log says it ran.
+fn gcs_done(root: &Path) -> usize {
+    fs::read_to_string(root.join(".tl/daemon.log"))
+        .unwrap_or_default()
+        .matches("GC done")
+        .count()
+}
+
+/// Waits until the daemon's log says it ran `n` GCs.
+fn wait_gcs(root: &Path, n: usize) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while gcs_done(root) < n {
+        assert!(Instant::now() < end, "the daemon never ran GC {n}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_gc_that_found_nothing_to_drop_is_not_run_again_after_every_capture() {
+    // Due by growth after the first capture; the default policy keeps every
+    // recent state, so the GC finds nothing to drop and records nothing.
+    let d = daemon_with("gc_every_bytes = 2000\n");
+    let root = d.root();
+    durable_after(&root, "big.txt", &noise(1, 6000));
+    wait_gcs(&root, 1);
+    assert!(
+        fs::read_to_string(root.join(".tl/daemon.log"))
+            .unwrap()
+            .contains("dropped=0"),
+        "the first GC dropped nothing"
+    );
+    // Small captures after it, each followed by the idle moment (2 s) when a
+    // GC would start: none is due until the log grows by 2000 bytes more.
+    for i in 0..3 {
+        durable_after(&root, &format!("small{i}.txt"), &format!("small {i}"));
+        std::thread::sleep(Duration::from_millis(2600));
+    }
+    assert_eq!(
+        gcs_done(&root),
+        1,
+        "a GC that found nothing ran again after a small capture"
+    );
+    // Once it grew on, the GC is due again.
+    durable_after(&root, "big2.txt", &noise(2, 6000));
+    wait_gcs(&root, 2);
+    assert!(in_sync(&root));
+}
+
+/// `len` hex digits zstd cannot shrink much, from `seed`.
+fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn tl_daemon_stop_cuts_the_daemons_gc_and_leaves_the_log_as_it_was() {
+    // 40,000 files to carry into a new log: a GC of a few seconds.
+    let dir = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(dir.path()).unwrap();
+    ok(&root, &["init"]);
+    for d in 0..40 {
+        for f in 0..1000 {
+            write(
+                &root,
+                &format!("d{d}/f{f}.txt"),
+                &noise(d * 1000 + f + 7, 200),
+            );
+        }
+    }
+    ok(&root, &["checkpoint", "-m", "many files"]);
+    write(&root, "changing.txt", "one");
+    ok(&root, &["checkpoint", "-m", "one to drop"]);
+    fs::write(
+        root.join(".tl/config.toml"),
+        format!("gc_every_bytes = 2000\n{KEEP_NOTHING}"),
+    )
+    .unwrap();
+    ok(&root, &["daemon", "start", "--debounce-ms", "20"]);
+    let d = Daemon { dir };
+    durable_after(&root, "trigger.txt", "a capture, then the idle GC");
+    let before = states(&root);
+    let log_path = root.join(".tl/daemon.log");
+    let end = Instant::now() + Duration::from_secs(30);
+    while !fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("running the GC")
+    {
+        assert!(Instant::now() < end, "the daemon never started its GC");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let asked = Instant::now();
+    ok(&root, &["daemon", "stop"]);
+    let took = asked.elapsed();
+    eprintln!("tl daemon stop during the GC took {took:?}");
+    let log = fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("the GC was stopped before it replaced the log"),
+        "the stop waited for the GC instead of cutting it ({took:?}):\n{log}"
+    );
+    assert!(!log.contains("GC done"), "{log}");
+    assert!(
+        !root.join(".tl/gc").exists(),
+        "what the GC wrote was removed"
+    );
+    assert_eq!(states(&root), before, "the log is as it was");
+    assert!(in_sync(&root));
+    assert!(ok(&root, &["fsck", "--deep"]).contains("OK"));
+    // The GC runs again at the next start's first idle moment and thins.
+    ok(&root, &["daemon", "start", "--debounce-ms", "20"]);
+    durable_after(&root, "trigger2.txt", "another capture");
+    wait_gcs(&root, 1);
+    assert!(states(&root) < before);
+    drop(d);
+}

@@ -72,6 +72,10 @@ pub enum GcError {
         /// What differed.
         what: String,
     },
+    /// Cut short by [`Cancel`](super::Cancel) before the swap; the old log is
+    /// unchanged and what was written of the new one removed.
+    #[error("the GC was stopped before it replaced the log; the log is unchanged")]
+    Cancelled,
     /// Another I/O error.
     #[error("{path}: {source}")]
     Io {

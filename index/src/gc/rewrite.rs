@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use tl_wal::{Appended, Lsn, Wal};
 
+use super::cancel::Cancel;
 use super::error::GcError;
 use super::pack::{Packer, MEMBER_MAX};
 use super::plan::GcPlan;
@@ -36,9 +37,17 @@ pub struct Rewritten {
 }
 
 /// Writes the log `plan` keeps of `store` into `wal` (new and empty).
-pub fn rewrite(store: &Store, plan: &GcPlan, wal: &Wal) -> Result<Rewritten, GcError> {
+/// Stops with [`GcError::Cancelled`] at the next batch or blob once `cancel` is
+/// set.
+pub fn rewrite(
+    store: &Store,
+    plan: &GcPlan,
+    wal: &Wal,
+    cancel: &Cancel,
+) -> Result<Rewritten, GcError> {
     let catalog = store.catalog()?;
     let mut w = Writer {
+        cancel,
         store,
         catalog,
         wal,
@@ -159,6 +168,8 @@ enum BatchOf {
 
 /// Batches on their way to the new log.
 struct Writer<'a> {
+    /// Checked at each batch and blob.
+    cancel: &'a Cancel,
     store: &'a Store,
     catalog: &'a Catalog,
     wal: &'a Wal,
@@ -179,6 +190,7 @@ impl Writer<'_> {
     /// Queues one batch; the LSN of a kept checkpoint's batch is recorded once
     /// written.
     fn push(&mut self, batch: Vec<Vec<u8>>, checkpoint: BatchOf) -> Result<(), GcError> {
+        self.cancel.check()?;
         self.group_bytes += batch.iter().map(Vec::len).sum::<usize>();
         self.group.push(batch);
         self.batch_of.push(checkpoint);
@@ -281,6 +293,7 @@ impl Writer<'_> {
             path: String::from_utf8_lossy(at.path).into_owned(),
             checkpoint: at.checkpoint.id.clone(),
         };
+        self.cancel.check()?;
         let blob = self.catalog.blobs().get(hash).ok_or_else(missing)?;
         if !self.catalog.is_whole(blob) {
             return Err(missing());

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use tl_wal::{LogIter, LogReader, Lsn, ReadError};
 
+use super::cancel::Cancel;
 use super::error::GcError;
 use super::plan::GcPlan;
 use crate::catalog::{
@@ -22,12 +23,14 @@ pub struct Verified {
 }
 
 /// Verifies the log in `dir` (quarantine `quarantine`) against `old`, the fold
-/// of the log it replaces, as thinned by `plan`.
+/// of the log it replaces, as thinned by `plan`; stops with
+/// [`GcError::Cancelled`] at the next blob once `cancel` is set.
 pub fn verify(
     dir: &Path,
     quarantine: &Path,
     old: &Catalog,
     plan: &GcPlan,
+    cancel: &Cancel,
 ) -> Result<Verified, GcError> {
     let reader = LogReader::open(dir, quarantine)?;
     let mut new = Catalog::new(old.repo_id(), reader.start_lsn());
@@ -84,7 +87,7 @@ pub fn verify(
         }));
     }
     check_pins(old, &new)?;
-    check_content(&reader, &new, needed)?;
+    check_content(&reader, &new, needed, cancel)?;
     Ok(Verified { catalog: new })
 }
 
@@ -119,6 +122,7 @@ fn check_content(
     reader: &LogReader,
     new: &Catalog,
     mut needed: Vec<BlobHash>,
+    cancel: &Cancel,
 ) -> Result<(), GcError> {
     needed.sort_unstable_by_key(|h| h.0);
     needed.dedup();
@@ -148,6 +152,7 @@ fn check_content(
     };
     let mut blocks = BlockCache::new();
     for hash in needed {
+        cancel.check()?;
         let Some(blob) = new.blobs().get(&hash).filter(|b| new.is_whole(b)) else {
             return Err(GcError::Verify {
                 what: format!("content {} is missing from the new log", hash.to_hex()),

@@ -20,6 +20,8 @@ use crate::gc;
 use crate::layout::Layout;
 pub use crate::layout::TL_DIR;
 
+use crate::gc::GcChecked;
+
 mod around;
 mod batch;
 mod cache;
@@ -430,18 +432,30 @@ impl Store {
     /// `gc_every_bytes` since the last GC (since its start, before the first),
     /// or a day went by since the last GC (since the first checkpoint, before
     /// the first GC) and something was captured since. `now_ns` is now.
-    pub fn gc_due(&self, now_ns: i64) -> bool {
+    /// `checked` is the newest GC that found nothing to drop: it records
+    /// nothing in the log, so without it the same GC would be due again after
+    /// every capture; the later of it and the last thinning counts.
+    pub fn gc_due(&self, now_ns: i64, checked: Option<GcChecked>) -> bool {
         const DAY_NS: i64 = 86_400 * 1_000_000_000;
         let end = self.log.end();
         let Some(last) = self.catalog.last_checkpoint() else {
             return false;
         };
-        let (since_lsn, since_ns) = match self.last_gc() {
-            Some(t) => (t.lsn, t.thinned.time_ns),
-            None => (self.log.start(), i64::MIN),
+        // A Thinned record's LSN is where it starts (a checkpoint after it starts
+        // later); a mark's is the log's end then (a checkpoint after it starts
+        // there or later).
+        let thinned = self
+            .last_gc()
+            .map(|t| (t.lsn, t.thinned.time_ns, last.lsn > t.lsn));
+        let marked = checked.map(|c| (c.through, c.time_ns, last.lsn >= c.through));
+        let since = match (thinned, marked) {
+            (Some(t), Some(c)) if c.0 > t.0 => Some(c),
+            (Some(t), _) => Some(t),
+            (None, c) => c,
         };
+        let (since_lsn, since_ns, captured_since) =
+            since.unwrap_or((self.log.start(), i64::MIN, true));
         let grown = end.checked_bytes_since(since_lsn).unwrap_or(0);
-        let captured_since = last.lsn > since_lsn;
         let first_ns = if since_ns == i64::MIN {
             // Before any GC, a day counts from the oldest state still held.
             self.catalog

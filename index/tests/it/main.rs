@@ -8,6 +8,7 @@ mod export_refused;
 mod fixture_store;
 mod fsck;
 mod gc;
+mod gc_cancel;
 mod gc_crash;
 mod held_capture;
 mod private;

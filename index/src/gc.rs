@@ -57,7 +57,8 @@ pub struct GcReport {
 }
 
 impl GcReport {
-    /// When this GC dropped nothing (and so recorded nothing in the log): where
+    /// When this GC changed nothing ([`GcPlan::is_noop`]: no state to drop, too
+    /// little content to pack), and so recorded nothing in the log: where
     /// and when it looked, for [`Store::gc_due`] not to run it again before the
     /// log grows on or a day goes by.
     pub fn found_nothing(&self) -> Option<GcChecked> {
@@ -68,8 +69,8 @@ impl GcReport {
     }
 }
 
-/// A GC that found nothing to drop: the log's end when it looked, and the time
-/// it looked at.
+/// A GC that found nothing to do: the log's end when it looked, and the time it
+/// looked at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GcChecked {
     /// The log's end (LSN) the GC saw.

@@ -85,6 +85,14 @@ pub(crate) fn durable_after(root: &Path, rel: &str, content: &str) -> Duration {
     }
 }
 
+/// The id of a checkpoint taken now with `message` (through the daemon, when
+/// one runs).
+pub(crate) fn checkpoint_id(root: &Path, message: &str) -> String {
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(root, &["checkpoint", "-m", message, "--json"])).unwrap();
+    out["id"].as_str().unwrap().to_string()
+}
+
 #[test]
 fn a_write_is_durable_within_the_debounce_plus_100_ms() {
     let d = Daemon::start(50);
@@ -251,9 +259,7 @@ fn replay_in_place_runs_beside_the_daemon_which_keeps_capturing() {
     let root = d.root();
     let pid = d.pid();
     write(&root, "a.txt", "first");
-    let first: serde_json::Value =
-        serde_json::from_str(&ok(&root, &["checkpoint", "-m", "first", "--json"])).unwrap();
-    let first = first["id"].as_str().unwrap().to_string();
+    let first = checkpoint_id(&root, "first");
     write(&root, "a.txt", "second");
     write(&root, "sub/b.txt", "new");
     wait_sync(&root, Duration::from_secs(10));
@@ -327,9 +333,7 @@ fn a_replay_under_a_daemon_with_nothing_pending_skips_the_capture_before_and_sta
     let d = Daemon::start(20);
     let root = d.root();
     write(&root, "a.txt", "first");
-    let first: serde_json::Value =
-        serde_json::from_str(&ok(&root, &["checkpoint", "-m", "first", "--json"])).unwrap();
-    let first = first["id"].as_str().unwrap().to_string();
+    let first = checkpoint_id(&root, "first");
     write(&root, "a.txt", "second");
     write(&root, "sub/b.txt", "new");
     wait_sync(&root, Duration::from_secs(10));
@@ -377,9 +381,7 @@ fn a_replay_under_a_daemon_that_skipped_a_file_captures_the_present_first() {
     let d = Daemon::start(20);
     let root = d.root();
     write(&root, "a.txt", "first");
-    let first: serde_json::Value =
-        serde_json::from_str(&ok(&root, &["checkpoint", "-m", "first", "--json"])).unwrap();
-    let first = first["id"].as_str().unwrap().to_string();
+    let first = checkpoint_id(&root, "first");
     ok(&root, &["config", "set", "max_file_bytes", "64"]);
     ok(&root, &["daemon", "stop"]);
     ok(&root, &["daemon", "start", "--debounce-ms", "20"]);

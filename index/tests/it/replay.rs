@@ -16,6 +16,17 @@ use crate::support::project;
 
 fn no_progress(_: u64, _: u64) {}
 
+/// A replay in place to the first checkpoint, with the present to be captured.
+fn replay_to_first() -> InPlace {
+    InPlace {
+        target: CheckpointIndex::new(0),
+        only: None,
+        purpose: Purpose::Replay,
+        dry_run: false,
+        present: Present::Unknown,
+    }
+}
+
 #[test]
 fn into_dir_counts_as_unchanged_only_the_files_found_right() {
     let (tmp, root, mut store) = project();
@@ -66,13 +77,7 @@ fn a_name_tl_never_writes_is_skipped_and_not_counted_unchanged() {
 
     // In place, with the disk already matching: the file is unchanged, the
     // reserved name skipped, and neither counted twice.
-    let req = InPlace {
-        target: CheckpointIndex::new(0),
-        only: None,
-        purpose: Purpose::Replay,
-        dry_run: false,
-        present: Present::Unknown,
-    };
+    let req = replay_to_first();
     let r = in_place(&mut store, &req, &tree, &no_progress).unwrap();
     assert!(!r.changed());
     assert_eq!(r.report.skipped.len(), 1);
@@ -94,13 +99,7 @@ fn a_path_capture_could_not_read_is_left_alone_and_not_counted_unchanged() {
     fs::write(root.join("small"), "changed").unwrap();
 
     let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
-    let req = InPlace {
-        target: CheckpointIndex::new(0),
-        only: None,
-        purpose: Purpose::Replay,
-        dry_run: false,
-        present: Present::Unknown,
-    };
+    let req = replay_to_first();
     let r = in_place(&mut store, &req, &tree, &no_progress).unwrap();
     assert_eq!(r.left_alone, vec![b"grows".to_vec()]);
     assert_eq!(fs::read(root.join("grows")).unwrap(), big);
@@ -144,13 +143,7 @@ fn a_replay_in_place_records_only_the_paths_it_wrote_without_scanning_the_tree_a
         fired: Default::default(),
     }));
     let tree = store.tree_at(CheckpointIndex::new(0)).unwrap();
-    let req = InPlace {
-        target: CheckpointIndex::new(0),
-        only: None,
-        purpose: Purpose::Replay,
-        dry_run: false,
-        present: Present::Unknown,
-    };
+    let req = replay_to_first();
     let r = in_place(&mut store, &req, &tree, &no_progress).unwrap();
     assert_eq!(
         r.report.written,

@@ -314,3 +314,42 @@ fn export_git_writes_one_ref_per_timeline_sharing_the_history_before_the_fork() 
         .all(|r| r["up_to_date"] == true));
     let _ = fs::remove_dir_all(&repo);
 }
+
+#[test]
+fn gc_keeping_nothing_keeps_each_timelines_newest_state_whole() {
+    let d = project();
+    let root = d.path();
+    ok(root, &["timeline", "create", "exp"]);
+    fs::write(root.join("on-exp.txt"), "made on exp\n").unwrap();
+    ok(root, &["checkpoint", "-m", "exp work"]);
+    fs::write(root.join("on-exp.txt"), "exp, shelved\n").unwrap();
+    ok(root, &["timeline", "switch", "main"]);
+    for i in 0..4 {
+        fs::write(root.join("a.txt"), format!("main {i}\n")).unwrap();
+        ok(root, &["checkpoint", "-m", &format!("main {i}")]);
+    }
+    let before = json(root, &["log", "--all", "--json"]);
+    let n_before = before.as_array().unwrap().len();
+    fs::write(
+        root.join(".tl/config.toml"),
+        "[retention]\nkeep-all = \"0s\"\nkeep-secondly = \"0s\"\nkeep-minutely = \"0s\"\n\
+         keep-hourly = \"0s\"\nkeep-daily = \"0s\"\n",
+    )
+    .unwrap();
+    let out = ok(root, &["gc"]);
+    assert!(out.contains("Thinned"), "{out}");
+    let after = json(root, &["log", "--all", "--json"]);
+    assert!(
+        after.as_array().unwrap().len() < n_before,
+        "the GC dropped main's older states: {after}"
+    );
+    assert_eq!(names(root), [("main".into(), true), ("exp".into(), false)]);
+    assert!(ok(root, &["fsck", "--deep"]).contains("OK"));
+    // exp's shelf comes back whole after the GC, and main's newest state too.
+    ok(root, &["timeline", "switch", "exp"]);
+    assert_eq!(read(root, "on-exp.txt").unwrap(), "exp, shelved\n");
+    assert_eq!(read(root, "a.txt").unwrap(), "a on main\n");
+    ok(root, &["timeline", "switch", "main"]);
+    assert_eq!(read(root, "a.txt").unwrap(), "main 3\n");
+    assert_eq!(read(root, "on-exp.txt"), None);
+}

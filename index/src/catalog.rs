@@ -27,6 +27,7 @@ mod fold;
 mod lean;
 mod step;
 mod timelines;
+mod written;
 
 pub use blob::{
     read_verified, BlobReadError, BlockCache, ChunkRun, PartAt, PartProblem, StoredBlob,
@@ -36,6 +37,7 @@ pub use fold::{fold_records, DamagedFrame, Fold, FoldObserver, Unobserved};
 pub use lean::LeanCatalog;
 use step::FoldState;
 pub use timelines::{Timeline, Timelines, MAIN_NAME};
+pub use written::{fold_written, ContentRecord, NotFoldable, WrittenBatch, WrittenRecords};
 
 /// One path's change in a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,12 +3,12 @@
 
 use std::sync::Mutex;
 
-use tl_wal::Wal;
+use tl_wal::{Appended, Wal};
 
 use super::batch::{BatchPolicy, OverLimit, Proceed};
 use super::content::{AllStored, StoreContent};
 use super::{error_chain, Result, Store, StoreError};
-use crate::catalog::Checkpoint;
+use crate::catalog::{fold_written, Checkpoint, ContentRecord, WrittenBatch, WrittenRecords};
 use crate::record::{chain_hash, CommitKind, CommitStats, Record};
 use crate::repopath::RepoPath;
 use crate::scan::{self, diff_trees, Change, NewRecord, ScanOptions, ScanWarning};
@@ -80,10 +80,28 @@ pub(super) struct PendingBlobs<'a> {
 struct Pending {
     /// Records not appended yet.
     records: Vec<Vec<u8>>,
+    /// The same records, their data let go (to fold them once appended).
+    unsent_content: Vec<ContentRecord>,
     /// Their bytes.
     unsent_bytes: usize,
     /// Bytes of every record so far, appended or not.
     total_bytes: u64,
+    /// The batches appended so far, to fold from memory; None once there are
+    /// more than [`HELD_RECORDS_MAX`] records (then the commit folds from the log).
+    sent: Option<Vec<SentBatch>>,
+    /// Records in `sent`.
+    held: usize,
+}
+
+/// A first capture of a million files holds at most this many records (64 bytes
+/// each: 16 MiB) to fold from memory; a larger one folds from the log.
+const HELD_RECORDS_MAX: usize = 1 << 18;
+
+/// A batch of content records the log has taken, kept to be folded without
+/// reading it back.
+pub(super) struct SentBatch {
+    at: Appended,
+    records: Vec<ContentRecord>,
 }
 
 impl<'a> PendingBlobs<'a> {
@@ -91,22 +109,39 @@ impl<'a> PendingBlobs<'a> {
         PendingBlobs {
             wal,
             progress,
-            inner: Mutex::new(Pending::default()),
+            inner: Mutex::new(Pending {
+                sent: Some(Vec::new()),
+                ..Pending::default()
+            }),
         }
     }
 
     pub(super) fn push(&self, new: NewRecord) -> Result<(), tl_wal::AppendError> {
-        let record = new.into_record().encode();
+        let record = new.into_record();
+        let encoded = record.encode();
+        let content = ContentRecord::of(record, encoded.len());
         let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        p.unsent_bytes += record.len();
-        p.total_bytes += record.len() as u64;
-        p.records.push(record);
+        p.unsent_bytes += encoded.len();
+        p.total_bytes += encoded.len() as u64;
+        p.records.push(encoded);
+        match content {
+            Some(c) => p.unsent_content.push(c),
+            None => p.sent = None,
+        }
         (self.progress)(p.total_bytes);
         if p.unsent_bytes >= BLOB_BATCH_BYTES {
             p.unsent_bytes = 0;
             let refs: Vec<&[u8]> = p.records.iter().map(|r| r.as_slice()).collect();
-            self.wal.append(&refs)?;
+            let at = self.wal.append(&refs)?;
             p.records.clear();
+            let records = std::mem::take(&mut p.unsent_content);
+            p.held += records.len();
+            if p.held > HELD_RECORDS_MAX {
+                p.sent = None;
+            }
+            if let Some(sent) = &mut p.sent {
+                sent.push(SentBatch { at, records });
+            }
         }
         Ok(())
     }
@@ -117,6 +152,7 @@ impl<'a> PendingBlobs<'a> {
         NewContent {
             unsent: p.records,
             bytes: p.total_bytes,
+            sent: p.sent,
         }
     }
 }
@@ -128,6 +164,20 @@ pub(super) struct NewContent {
     pub(super) unsent: Vec<Vec<u8>>,
     /// Bytes of every new Blob record.
     pub(super) bytes: u64,
+    /// The batches appended already, to fold from memory (None: fold from the
+    /// log).
+    pub(super) sent: Option<Vec<SentBatch>>,
+}
+
+impl NewContent {
+    /// No new content.
+    pub(super) fn none() -> NewContent {
+        NewContent {
+            unsent: Vec::new(),
+            bytes: 0,
+            sent: Some(Vec::new()),
+        }
+    }
 }
 
 /// What the scan of a capture found, before anything is committed.
@@ -288,13 +338,7 @@ impl Store {
         message: Option<String>,
         mut scanned: Scanned,
     ) -> Result<CheckpointOutcome> {
-        let content = std::mem::replace(
-            &mut scanned.content,
-            NewContent {
-                unsent: Vec::new(),
-                bytes: 0,
-            },
-        );
+        let content = std::mem::replace(&mut scanned.content, NewContent::none());
         self.commit_changes_on(on, kind, message, content, &scanned.changes)?;
         self.save_stat_cache(&scanned);
         self.after_commit();
@@ -350,8 +394,8 @@ impl Store {
     }
 
     /// Appends `content`'s unsent records, a Put or Delete per change
-    /// and the Commit as one batch on the current timeline, then folds it from
-    /// the log (the truth).
+    /// and the Commit as one batch on the current timeline, then folds them
+    /// (see [`Store::fold_appended`]).
     pub(super) fn commit_changes(
         &mut self,
         kind: CommitKind,
@@ -395,7 +439,36 @@ impl Store {
         };
         records.push(commit.encode());
         let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
-        wal.append(&refs)?;
+        let at = wal.append(&refs)?;
+        self.fold_appended(content.sent, at, &records)
+    }
+
+    /// Folds what this capture appended (the content batches `sent`, then the
+    /// Commit's batch at `at`) from the records still in memory, rather than
+    /// reading tens of megabytes back from the log; then anything after them in
+    /// the log. Whatever cannot be folded so (nothing held, another writer's
+    /// batch in between) is folded from the log, the truth.
+    fn fold_appended(
+        &mut self,
+        sent: Option<Vec<SentBatch>>,
+        at: Appended,
+        records: &[Vec<u8>],
+    ) -> Result<()> {
+        if let Some(sent) = &sent {
+            let mut batches: Vec<WrittenBatch<'_>> = sent
+                .iter()
+                .map(|b| WrittenBatch {
+                    at: b.at,
+                    records: WrittenRecords::Content(&b.records),
+                })
+                .collect();
+            batches.push(WrittenBatch {
+                at,
+                records: WrittenRecords::Encoded(records),
+            });
+            // On an error nothing was folded: the log fold below does it all.
+            let _ = fold_written(&mut self.catalog, &batches);
+        }
         self.fold_to_end()
     }
 

@@ -28,3 +28,4 @@ mod v3_store;
 mod v4_store;
 mod v5_store;
 mod v6_store;
+mod written_fold;

@@ -149,7 +149,6 @@ pub fn fold_written<C: Fold + ?Sized>(
     catalog: &mut C,
     batches: &[WrittenBatch<'_>],
 ) -> Result<(), NotFoldable> {
-    let mut decoded: Vec<Vec<Record>> = Vec::with_capacity(batches.len());
     let mut expected = catalog.through();
     for batch in batches {
         let at = batch.at;
@@ -176,19 +175,16 @@ pub fn fold_written<C: Fold + ?Sized>(
             });
         }
         if let WrittenRecords::Encoded(rs) = batch.records {
+            // Checked here, decoded again one by one below: holding the decoded
+            // batch (its content copied once more) would raise the peak.
             let mut lsn = at.lsn;
-            let mut these = Vec::with_capacity(rs.len());
             for bytes in rs {
-                let record = Record::decode(bytes)
-                    .map_err(|source| NotFoldable::Undecodable { lsn, source })?;
-                these.push(record);
+                Record::decode(bytes).map_err(|source| NotFoldable::Undecodable { lsn, source })?;
                 lsn += encoded_len(bytes.len());
             }
-            decoded.push(these);
         }
         expected = at.end_lsn;
     }
-    let mut decoded = decoded.into_iter();
     for batch in batches {
         let mut lsn = batch.at.lsn;
         match batch.records {
@@ -199,9 +195,11 @@ pub fn fold_written<C: Fold + ?Sized>(
                 }
             }
             WrittenRecords::Encoded(rs) => {
-                let records = decoded.next().expect("decoded above, batch for batch");
-                for (i, (bytes, record)) in rs.iter().zip(records).enumerate() {
-                    catalog.fold_record(lsn, i == 0, bytes, record);
+                for (i, bytes) in rs.iter().enumerate() {
+                    // Decoded above already: it decodes again.
+                    if let Ok(record) = Record::decode(bytes) {
+                        catalog.fold_record(lsn, i == 0, bytes, record);
+                    }
                     lsn += encoded_len(bytes.len());
                 }
             }

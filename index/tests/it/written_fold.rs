@@ -120,6 +120,40 @@ fn a_catalog_folded_from_the_captures_records_equals_the_logs_fold() {
     assert_eq!(store.catalog().unwrap().checkpoints().len(), 3);
 }
 
+#[test]
+fn a_lean_stores_fold_of_its_captures_records_equals_the_logs_fold() {
+    // The daemon's store is lean (head and last checkpoint only): the same fold
+    // from memory, through the lean catalog.
+    let (_tmp, root, mut store) = project();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    let repo_id = store.catalog().unwrap().repo_id();
+    store.go_lean();
+    for i in 0..12u64 {
+        fs::write(root.join(format!("f{i}.bin")), noise(600 * KIB, i * 2 + 1)).unwrap();
+    }
+    fs::write(root.join("big.bin"), noise(5 << 20, 0xb16)).unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+    fs::remove_file(root.join("f0.bin")).unwrap();
+    fs::rename(root.join("f1.bin"), root.join("g1.bin")).unwrap();
+    store.checkpoint(CommitKind::Manual, None).unwrap();
+
+    let expected = folded_from_log(&root.join(".tl/wal"), repo_id);
+    assert_eq!(store.head(), expected.head(), "head");
+    let mut last = expected.checkpoints().last().unwrap().clone();
+    last.changes = Vec::new();
+    assert_eq!(store.last_checkpoint(), Some(&last), "last checkpoint");
+    assert_eq!(store.seq(), 3);
+    // The content folded from memory counts as stored: copies store nothing.
+    fs::copy(root.join("f2.bin"), root.join("copy2.bin")).unwrap();
+    fs::copy(root.join("big.bin"), root.join("copy-big.bin")).unwrap();
+    let out = store.checkpoint(CommitKind::Manual, None).unwrap();
+    assert_eq!(
+        out.checkpoint.stats.bytes_new, 0,
+        "{:?}",
+        out.checkpoint.stats
+    );
+}
+
 /// A Blob record of `data` (stored raw) and its encoding.
 fn blob(data: &[u8], offset: u64) -> (Record, Vec<u8>) {
     let record = Record::Blob {

@@ -158,14 +158,18 @@ pub fn fold_written<C: Fold + ?Sized>(
                 found: at.lsn,
             });
         }
-        let lens: Vec<usize> = match batch.records {
-            WrittenRecords::Content(rs) => rs.iter().map(|r| r.encoded_len).collect(),
-            WrittenRecords::Encoded(rs) => rs.iter().map(|r| r.len()).collect(),
+        let (count, records): (usize, u64) = match batch.records {
+            WrittenRecords::Content(rs) => (
+                rs.len(),
+                rs.iter().map(|r| encoded_len(r.encoded_len)).sum(),
+            ),
+            WrittenRecords::Encoded(rs) => {
+                (rs.len(), rs.iter().map(|r| encoded_len(r.len())).sum())
+            }
         };
-        if lens.is_empty() {
+        if count == 0 {
             return Err(NotFoldable::Empty { lsn: at.lsn });
         }
-        let records: u64 = lens.iter().map(|&n| encoded_len(n)).sum();
         let logged = at.end_lsn.checked_bytes_since(at.lsn).unwrap_or(u64::MAX);
         if records != logged {
             return Err(NotFoldable::LengthMismatch {

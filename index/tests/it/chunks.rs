@@ -16,24 +16,11 @@ use tl_index::store::Store;
 use tl_index::types::BlobHash;
 
 use crate::fixture_store::assert_fsck_deep_is_clean;
-use crate::support::project;
+use crate::support::{noise, project};
 
 const MIB: usize = 1 << 20;
 /// The largest chunk (CHUNK_PARAMS_V1).
 const MAX_CHUNK: u64 = 4 << 20;
-
-/// Pseudo-random bytes (xorshift): incompressible, cut where content decides.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 29) as u8
-        })
-        .collect()
-}
 
 /// The chunks of content `hash` as the store's catalog lists them.
 fn chunks_of(store: &Store, hash: &BlobHash) -> Vec<Chunk> {

@@ -17,6 +17,8 @@ use tl_index::snapshot::{self, Snapshot, SnapshotMeta};
 use tl_index::store::{Store, StoreError};
 use tl_index::types::{BlobHash, Entry, Mode, Tree};
 use tl_wal::testing::MemStorage;
+
+use crate::support::commit_batch;
 use tl_wal::{Lsn, Options, Wal};
 
 fn opts(deep: bool) -> FsckOptions {
@@ -191,27 +193,6 @@ fn damage_in_the_log_is_named_with_place_time_and_paths() {
     // The next commit does not chain; the store still reads every other checkpoint.
     assert!(r.problems.iter().any(|p| p.kind == ProblemKind::ChainBreak));
     assert_eq!(r.checkpoints, 4);
-}
-
-/// Appends `records` as one batch to a log in memory, chaining a Commit after them.
-fn commit_batch(wal: &Wal, prev_chain: &[u8; 32], seq: u64, mut records: Vec<Vec<u8>>) -> [u8; 32] {
-    let chain = chain_hash(prev_chain, records.iter().map(|r| r.as_slice()));
-    records.push(
-        Record::Commit {
-            time_ns: 1_700_000_000_000_000_000 + seq as i64,
-            seq,
-            kind: CommitKind::Manual,
-            message: None,
-            timeline: 0,
-            acked_lsn: wal.durable_lsn(),
-            chain,
-            stats: CommitStats::default(),
-        }
-        .encode(),
-    );
-    let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
-    wal.append(&refs).unwrap();
-    chain
 }
 
 #[test]

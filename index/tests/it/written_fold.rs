@@ -12,27 +12,14 @@ use tl_index::catalog::{
     fold_records, fold_written, Catalog, ContentRecord, NotFoldable, Unobserved, WrittenBatch,
     WrittenRecords,
 };
-use tl_index::record::{chain_hash, Codec, CommitKind, CommitStats, Record};
+use tl_index::record::{Codec, CommitKind, Record};
 use tl_index::store::Store;
 use tl_index::types::BlobHash;
 use tl_wal::{LogReader, Options, Wal};
 
-use crate::support::project;
+use crate::support::{commit_batch, noise, project, CommittedBatch};
 
 const KIB: usize = 1 << 10;
-
-/// Pseudo-random bytes (xorshift): incompressible.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 29) as u8
-        })
-        .collect()
-}
 
 /// The catalog of the log in `wal_dir`, folded from its first record.
 fn folded_from_log(wal_dir: &Path, repo_id: [u8; 16]) -> Catalog {
@@ -199,23 +186,7 @@ fn fold_written_folds_batches_that_follow_the_catalog_as_the_log_would() {
         mtime_ns: 1,
     }
     .encode();
-    let mut records = vec![put];
-    let chain = chain_hash(&catalog.chain(), records.iter().map(|r| r.as_slice()));
-    records.push(
-        Record::Commit {
-            time_ns: 1,
-            seq: 1,
-            kind: CommitKind::Manual,
-            message: None,
-            timeline: 0,
-            acked_lsn: wal.durable_lsn(),
-            chain,
-            stats: CommitStats::default(),
-        }
-        .encode(),
-    );
-    let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
-    let last = wal.append(&refs).unwrap();
+    let CommittedBatch { at: last, records } = commit_batch(&wal, &catalog.chain(), 1, vec![put]);
 
     let mut batches: Vec<WrittenBatch<'_>> = sent
         .iter()
